@@ -1,0 +1,350 @@
+"""Validating time-series frames at the boundary, and labelled events.
+
+Everything that enters anomalert goes through :func:`validate_frame`: the result
+has a sorted, de-duplicated UTC :class:`~pandas.DatetimeIndex` named ``timestamp``
+and float columns. Problems that can be fixed (unsorted rows, duplicate
+timestamps) are fixed and *counted* in the returned :class:`FrameReport`;
+problems that cannot (no timestamps, text in a metric column, an all-NaN
+column, mixed timezones) raise :class:`~anomalert.errors.InputError` naming the
+source, the column and the row.
+
+Examples
+--------
+>>> import pandas as pd
+>>> raw = pd.DataFrame({"timestamp": ["2025-01-01 00:01", "2025-01-01 00:00",
+...                                   "2025-01-01 00:01"], "cpu": [2.0, 1.0, 3.0]})
+>>> frame, report = validate_frame(raw, source="example")
+>>> list(frame["cpu"]), report.duplicates, report.unsorted
+([1.0, 3.0], 1, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from anomalert.errors import InputError
+
+__all__ = [
+    "Event",
+    "FrameReport",
+    "LABEL_COLUMNS",
+    "infer_step",
+    "split_labels",
+    "to_events",
+    "to_labels",
+    "validate_frame",
+]
+
+#: Columns that carry ground truth, never metrics.
+LABEL_COLUMNS = ("is_anomaly", "anomaly_type", "label")
+_TIMESTAMP_NAMES = ("timestamp", "time", "ts", "datetime", "date")
+
+
+@dataclass(frozen=True)
+class Event:
+    """A labelled (or detected) interval, both ends inclusive.
+
+    Examples
+    --------
+    >>> e = Event(pd.Timestamp("2025-01-01 01:00", tz="UTC"),
+    ...           pd.Timestamp("2025-01-01 01:09", tz="UTC"), "spike")
+    >>> e.duration
+    Timedelta('0 days 00:09:00')
+    """
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    kind: str = "anomaly"
+
+    @property
+    def duration(self) -> pd.Timedelta:
+        return self.end - self.start
+
+    def overlaps(self, start: pd.Timestamp, end: pd.Timestamp) -> bool:
+        return bool(self.start <= end and start <= self.end)
+
+
+@dataclass
+class FrameReport:
+    """What :func:`validate_frame` fixed or noticed, with counts."""
+
+    source: str
+    rows_in: int = 0
+    rows_out: int = 0
+    duplicates: int = 0
+    unsorted: bool = False
+    nan_values: dict[str, int] = field(default_factory=dict)
+    gaps: int = 0
+    largest_gap: pd.Timedelta | None = None
+    step: pd.Timedelta | None = None
+    constant_columns: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """Human-readable notes, one per thing worth telling the user."""
+        out: list[str] = []
+        if self.unsorted:
+            out.append(f"{self.source}: rows were not in time order; sorted them")
+        if self.duplicates:
+            out.append(
+                f"{self.source}: {self.duplicates} duplicate timestamp(s); kept the last row of each"
+            )
+        for col, n in self.nan_values.items():
+            if n:
+                out.append(f"{self.source}: column '{col}' has {n} missing value(s); not scored")
+        if self.gaps:
+            out.append(
+                f"{self.source}: {self.gaps} gap(s) in the series (largest {self.largest_gap}, "
+                f"step {self.step})"
+            )
+        for col in self.constant_columns:
+            out.append(f"{self.source}: column '{col}' is constant; it cannot show anomalies")
+        return out
+
+
+def _find_timestamp_column(frame: pd.DataFrame, source: str, name: str | None) -> str:
+    if name is not None:
+        if name not in frame.columns:
+            raise InputError(f"{source}: no column named '{name}' (columns: {list(frame.columns)})")
+        return name
+    lowered = {str(c).lower(): c for c in frame.columns}
+    for candidate in _TIMESTAMP_NAMES:
+        if candidate in lowered:
+            return str(lowered[candidate])
+    raise InputError(
+        f"{source}: no timestamp column; expected one named 'timestamp' "
+        f"(columns: {list(frame.columns)})"
+    )
+
+
+def _parse_timestamps(values: pd.Series | pd.Index, source: str, column: str) -> pd.DatetimeIndex:
+    if isinstance(values, pd.DatetimeIndex):
+        idx = values
+    elif pd.api.types.is_datetime64_any_dtype(values):
+        idx = pd.DatetimeIndex(values)
+    else:
+        ser = pd.Series(values).reset_index(drop=True)
+        if ser.isna().any():
+            row = int(np.flatnonzero(ser.isna().to_numpy())[0])
+            raise InputError(f"{source}: row {row + 1}, column '{column}': missing timestamp")
+        if pd.api.types.is_numeric_dtype(ser):
+            # Unix seconds (or milliseconds if clearly too large for seconds).
+            unit = "ms" if float(ser.abs().max()) > 1e11 else "s"
+            parsed_num = pd.to_datetime(ser, unit=unit, utc=True)
+            return pd.DatetimeIndex(parsed_num, name="timestamp").as_unit("ns")
+        text = ser.astype(str)
+        offsets = text.str.extract(r"(Z|[+-]\d\d:?\d\d)$")[0].fillna("naive")
+        if offsets.nunique() > 1:
+            kinds = sorted(offsets.unique())
+            raise InputError(
+                f"{source}: column '{column}' mixes timezones ({', '.join(kinds)}); "
+                "expected one timezone or UTC offsets throughout"
+            )
+        try:
+            parsed = pd.to_datetime(text, utc=True, format="mixed")
+        except (ValueError, TypeError):
+            parsed = pd.to_datetime(text, utc=True, errors="coerce", format="mixed")
+            bad = int(np.flatnonzero(parsed.isna().to_numpy())[0])
+            raise InputError(
+                f"{source}: row {bad + 1}, column '{column}': cannot parse timestamp "
+                f"{text.iloc[bad]!r}; expected ISO 8601 such as 2025-01-01T00:00:00Z"
+            ) from None
+        idx = pd.DatetimeIndex(parsed)
+    if idx.tz is None:
+        idx = idx.tz_localize("UTC")
+    else:
+        idx = idx.tz_convert("UTC")
+    return pd.DatetimeIndex(idx, name="timestamp").as_unit("ns")
+
+
+def _ns(index: pd.DatetimeIndex) -> np.ndarray:
+    """Timestamps as int64 nanoseconds whatever the index's unit (pandas 3 defaults to us)."""
+    return pd.DatetimeIndex(index).as_unit("ns").asi8
+
+
+def infer_step(index: pd.DatetimeIndex) -> pd.Timedelta | None:
+    """The most common spacing between consecutive timestamps (None for < 2 rows)."""
+    if len(index) < 2:
+        return None
+    diffs = np.diff(_ns(index))
+    diffs = diffs[diffs > 0]
+    if diffs.size == 0:
+        return None
+    values, counts = np.unique(diffs, return_counts=True)
+    return pd.Timedelta(int(values[np.argmax(counts)]), unit="ns")
+
+
+def validate_frame(
+    frame: pd.DataFrame,
+    *,
+    source: str = "<frame>",
+    timestamp_column: str | None = None,
+    metrics: Sequence[str] | None = None,
+    keep_labels: bool = True,
+) -> tuple[pd.DataFrame, FrameReport]:
+    """Return ``frame`` with a clean UTC index and float metric columns, and a report.
+
+    Parameters
+    ----------
+    frame
+        Either already indexed by time, or with a timestamp column.
+    source
+        Name used in messages (usually the file path).
+    timestamp_column
+        Column holding timestamps; found by name ('timestamp', 'time', ...) if omitted.
+    metrics
+        Metric columns to keep; default every column that is not a label column.
+    keep_labels
+        Keep ``is_anomaly`` / ``anomaly_type`` / ``label`` columns (not validated as metrics).
+
+    Raises
+    ------
+    InputError
+        Empty frame, no usable timestamps, mixed timezones, non-numeric or all-NaN metric.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"{source}: expected a pandas DataFrame, got {type(frame).__name__}")
+    report = FrameReport(source=source, rows_in=len(frame))
+    if len(frame) == 0:
+        raise InputError(f"{source}: no rows; expected a header and at least one data row")
+    if isinstance(frame.index, pd.DatetimeIndex) and timestamp_column is None:
+        idx = _parse_timestamps(frame.index, source, "index")
+        body = frame.reset_index(drop=True)
+    else:
+        col = _find_timestamp_column(frame, source, timestamp_column)
+        idx = _parse_timestamps(frame[col], source, col)
+        body = frame.drop(columns=[col]).reset_index(drop=True)
+
+    labels = [c for c in body.columns if c in LABEL_COLUMNS]
+    if metrics is None:
+        metrics = [c for c in body.columns if c not in LABEL_COLUMNS]
+    else:
+        missing = [m for m in metrics if m not in body.columns]
+        if missing:
+            raise InputError(f"{source}: no column named {missing[0]!r} (columns: {list(body.columns)})")
+    if not metrics:
+        raise InputError(f"{source}: no metric columns; expected at least one numeric column")
+
+    out = pd.DataFrame(index=idx)
+    for name in metrics:
+        col = body[name]
+        if pd.api.types.is_bool_dtype(col):
+            values = col.astype(float)
+        elif pd.api.types.is_numeric_dtype(col):
+            values = col.astype(float)
+        else:
+            converted = pd.to_numeric(col, errors="coerce")
+            bad = converted.isna() & col.notna() & (col.astype(str).str.strip() != "")
+            if bad.any():
+                row = int(np.flatnonzero(bad.to_numpy())[0])
+                raise InputError(
+                    f"{source}: row {row + 1}, column '{name}': {col.iloc[row]!r} is not a number"
+                )
+            values = converted.astype(float)
+        arr = values.to_numpy(dtype=float, copy=True)
+        arr[~np.isfinite(arr)] = np.nan
+        if np.isnan(arr).all():
+            raise InputError(f"{source}: column '{name}' has no numeric values (all empty or NaN)")
+        out[str(name)] = arr
+    if keep_labels:
+        for name in labels:
+            out[name] = body[name].to_numpy()
+
+    if not out.index.is_monotonic_increasing:
+        report.unsorted = True
+        out = out.sort_index(kind="stable")
+    dup = out.index.duplicated(keep="last")
+    report.duplicates = int(dup.sum())
+    if report.duplicates:
+        out = out[~dup]
+    out.index.name = "timestamp"
+
+    metric_cols = [str(m) for m in metrics]
+    report.nan_values = {c: int(out[c].isna().sum()) for c in metric_cols}
+    report.constant_columns = [c for c in metric_cols if out[c].nunique(dropna=True) <= 1]
+    report.step = infer_step(out.index)
+    if report.step is not None:
+        diffs = np.diff(_ns(out.index))
+        gap_mask = diffs > 1.5 * report.step.value
+        report.gaps = int(gap_mask.sum())
+        if report.gaps:
+            report.largest_gap = pd.Timedelta(int(diffs.max()), unit="ns")
+    report.rows_out = len(out)
+    return out, report
+
+
+def split_labels(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series | None, pd.Series | None]:
+    """Split a validated frame into (metrics, is_anomaly as bool or None, anomaly_type or None)."""
+    metrics = frame[[c for c in frame.columns if c not in LABEL_COLUMNS]]
+    truth: pd.Series | None = None
+    kinds: pd.Series | None = None
+    for name in ("is_anomaly", "label"):
+        if name in frame.columns:
+            raw = frame[name]
+            if raw.dtype == object:
+                raw = raw.astype(str).str.strip().str.lower().map(
+                    {"1": 1, "0": 0, "true": 1, "false": 0, "1.0": 1, "0.0": 0}
+                )
+                if raw.isna().any():
+                    row = int(np.flatnonzero(raw.isna().to_numpy())[0])
+                    raise InputError(
+                        f"column '{name}', row {row + 1}: expected 0/1 or true/false"
+                    )
+            truth = raw.astype(float).fillna(0).astype(bool)
+            break
+    if "anomaly_type" in frame.columns:
+        kinds = frame["anomaly_type"].astype(str)
+    return metrics, truth, kinds
+
+
+def to_events(
+    labels: pd.Series, kinds: pd.Series | None = None, *, max_gap: pd.Timedelta | None = None
+) -> list[Event]:
+    """Turn a boolean point series into events (runs of True), typed by ``kinds`` when given.
+
+    Consecutive flagged points join one event; points further apart than ``max_gap``
+    (default: one step of the series) start a new one. A change of kind starts a new event.
+
+    Examples
+    --------
+    >>> idx = pd.date_range("2025-01-01", periods=6, freq="1min", tz="UTC")
+    >>> ev = to_events(pd.Series([0, 1, 1, 0, 0, 1], index=idx).astype(bool))
+    >>> [(e.start.minute, e.end.minute) for e in ev]
+    [(1, 2), (5, 5)]
+    """
+    if labels.empty:
+        return []
+    flags = labels.to_numpy(dtype=bool)
+    index = pd.DatetimeIndex(labels.index)
+    if max_gap is None:
+        max_gap = infer_step(index) or pd.Timedelta(0)
+    kind_values = kinds.to_numpy() if kinds is not None else None
+    events: list[Event] = []
+    start = prev = None
+    cur_kind = "anomaly"
+    for i in np.flatnonzero(flags):
+        ts = index[i]
+        kind = str(kind_values[i]) if kind_values is not None else "anomaly"
+        if start is not None and prev is not None and (ts - prev <= max_gap) and kind == cur_kind:
+            prev = ts
+            continue
+        if start is not None and prev is not None:
+            events.append(Event(start, prev, cur_kind))
+        start, prev, cur_kind = ts, ts, kind
+    if start is not None and prev is not None:
+        events.append(Event(start, prev, cur_kind))
+    return events
+
+
+def to_labels(events: Iterable[Event], index: pd.DatetimeIndex) -> pd.Series:
+    """Boolean series over ``index``: True inside any event (ends inclusive)."""
+    out = np.zeros(len(index), dtype=bool)
+    values = _ns(index)
+    for e in events:
+        lo = np.searchsorted(values, e.start.value, side="left")
+        hi = np.searchsorted(values, e.end.value, side="right")
+        out[lo:hi] = True
+    return pd.Series(out, index=index, name="is_anomaly")
