@@ -153,10 +153,7 @@ def _parse_timestamps(values: pd.Series | pd.Index, source: str, column: str) ->
                 f"{text.iloc[bad]!r}; expected ISO 8601 such as 2025-01-01T00:00:00Z"
             ) from None
         idx = pd.DatetimeIndex(parsed)
-    if idx.tz is None:
-        idx = idx.tz_localize("UTC")
-    else:
-        idx = idx.tz_convert("UTC")
+    idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
     return pd.DatetimeIndex(idx, name="timestamp").as_unit("ns")
 
 
@@ -231,9 +228,7 @@ def validate_frame(
     out = pd.DataFrame(index=idx)
     for name in metrics:
         col = body[name]
-        if pd.api.types.is_bool_dtype(col):
-            values = col.astype(float)
-        elif pd.api.types.is_numeric_dtype(col):
+        if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
             values = col.astype(float)
         else:
             converted = pd.to_numeric(col, errors="coerce")

@@ -1,0 +1,241 @@
+"""Command line: ``anomalert <command> ...``, one subcommand per job.
+
+Every error a user can cause ends as one line on stderr (``anomalert: error: ...``) and a
+non-zero exit status, never a traceback. Heavy imports live inside the handlers so
+``anomalert --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from anomalert.errors import AnomalertError
+
+__all__ = ["main"]
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _out(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def _note(text: str) -> None:
+    print(f"note: {text}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- generate
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from anomalert import scenarios
+
+    sc = scenarios.generate(args.scenario, seed=args.seed, days=args.days, realistic=args.realistic)
+    out = Path(args.output)
+    if out.parent and not out.parent.exists():
+        raise AnomalertError(f"{out}: directory {out.parent} does not exist")
+    sc.to_csv_frame().to_csv(out, index=False)
+    kinds = ", ".join(sorted({e.kind for e in sc.events})) or "none"
+    _out(
+        f"wrote {out}: {len(sc.frame)} rows, metrics {', '.join(sc.metrics)}; "
+        f"{len(sc.events)} labelled events ({kinds})"
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------- detect
+def _load(args: argparse.Namespace) -> Any:
+    from anomalert.sources.files import read_table
+
+    frame, report = read_table(args.file, timestamp_column=args.timestamp_column)
+    for line in report.lines():
+        _note(line)
+    return frame
+
+
+def _run_detection(args: argparse.Namespace, frame: Any) -> Any:
+    from anomalert.alerting import AlertPolicy
+    from anomalert.data import split_labels
+    from anomalert.monitor import detect
+
+    metrics, truth, _ = split_labels(frame)
+    policy = AlertPolicy(k=args.k, n=args.n, resolve_after=args.resolve_after)
+    return detect(
+        args.detector,
+        frame,
+        train_until=args.train_until,
+        policy=policy,
+        labels=truth,
+    )
+
+
+def _print_incidents(incidents: Sequence[Any]) -> None:
+    if not incidents:
+        _out("no incidents")
+        return
+    _out(f"{len(incidents)} incident(s):")
+    _out(f"  {'#':>3}  {'start':20}  {'end':20}  {'peak':>9}  metrics / explanation at peak")
+    for inc in incidents:
+        _out(
+            f"  {inc.id:>3}  {inc.start.strftime('%Y-%m-%d %H:%M:%S'):20}  "
+            f"{inc.end.strftime('%Y-%m-%d %H:%M:%S'):20}  {inc.peak_score:9.3g}  "
+            f"{', '.join(inc.metrics)}: {inc.explanation}"
+        )
+
+
+def _cmd_detect(args: argparse.Namespace) -> int:
+    frame = _load(args)
+    det = _run_detection(args, frame)
+    pts = det.points
+    _out(
+        f"{args.detector}: trained on {det.train_rows} rows"
+        + (f" (until {det.train_until.isoformat()})" if det.train_until is not None else "")
+        + f", threshold {det.detector.threshold_:.4g}; {int(pts['is_anomaly'].sum())} of "
+        f"{len(pts)} points alert"
+    )
+    _print_incidents(det.incidents)
+    if args.output:
+        out = pts.drop(columns=["is_anomalous"]).copy()
+        out.insert(0, "timestamp", out.index.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        out["is_anomaly"] = out["is_anomaly"].astype(int)
+        out["incident"] = out["incident"].astype("Int64")
+        if Path(args.output).suffix.lower() in (".parquet", ".pq"):
+            out.to_parquet(args.output, index=False)
+        else:
+            out.to_csv(args.output, index=False)
+        _out(f"wrote {args.output}")
+    return 0
+
+
+# --------------------------------------------------------------------------- evaluate
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from anomalert.data import split_labels
+    from anomalert.evaluation.metrics import evaluate_detection
+
+    frame = _load(args)
+    _, truth, kinds = split_labels(frame)
+    if truth is None:
+        raise AnomalertError(
+            f"{args.file}: no 'is_anomaly' column; evaluate needs labelled data "
+            "(0/1 per row, e.g. from 'anomalert generate')"
+        )
+    det = _run_detection(args, frame)
+    result = evaluate_detection(det.points, truth, kinds, train_until=det.train_until)
+    result = {
+        "file": str(args.file),
+        "detector": args.detector,
+        "threshold": det.detector.threshold_,
+        "train_rows": det.train_rows,
+        "train_until": det.train_until.isoformat() if det.train_until is not None else None,
+        **result,
+    }
+    p, e, i = result["point"], result["events"], result["incidents"]
+    _out(f"{args.detector} on {args.file} (all {len(frame)} rows; trained on {det.train_rows})")
+    _out(
+        f"  points:    precision {p['precision']:.3f}  recall {p['recall']:.3f}  f1 {p['f1']:.3f}  "
+        f"fpr {p['fpr']:.4f}  (tp {p['tp']}, fp {p['fp']}, fn {p['fn']}, tn {p['tn']})"
+    )
+    delays = ", ".join(f"{d:g}" for d in e["delays_min"]) or "-"
+    _out(f"  events:    {e['detected']} of {e['total']} detected; delays (min): {delays}")
+    for kind, s in sorted(e["per_type"].items()):
+        _out(
+            f"    {kind:15} {s['detected']}/{s['events']} events, point recall "
+            f"{s['point_recall']:.3f}, precision vs false alarms {s['precision']:.3f}"
+        )
+    _out(
+        f"  incidents: {i['total']} total, {i['false']} false ({i['false_per_day']:.2f} per day)"
+    )
+    if "heldout" in result:
+        h = result["heldout"]
+        _out(
+            f"  held-out (from {h['from']}): f1 {h['point']['f1']:.3f}, "
+            f"{h['events']['detected']}/{h['events']['total']} events, "
+            f"{h['incidents']['false']} false incidents"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=str))
+        _out(f"wrote {args.json}")
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+def _add_detection_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="CSV or Parquet with a timestamp column and numeric metrics")
+    p.add_argument("--detector", default="default", help="detector or preset name (default: default)")
+    p.add_argument("--train-until", help="end of the known-good training window (timestamp)")
+    p.add_argument("--timestamp-column", help="name of the timestamp column (default: found)")
+    p.add_argument("--k", type=int, default=1, help="alert when k of the last n points are flagged")
+    p.add_argument("--n", type=int, default=1, help="see --k")
+    p.add_argument("--resolve-after", type=int, default=3, help="clean points that resolve an incident")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="anomalert",
+        description="Find anomalies in infrastructure metrics and turn them into alerts.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    g = sub.add_parser("generate", help="write a labelled synthetic scenario to CSV")
+    g.add_argument("scenario", choices=["cpu", "lb"])
+    g.add_argument("--seed", type=int, default=42)
+    g.add_argument("--days", type=int, default=None)
+    g.add_argument("--realistic", action="store_true", help="the realistic variant")
+    g.add_argument("-o", "--output", required=True, help="output CSV path")
+    g.set_defaults(handler=_cmd_generate)
+
+    d = sub.add_parser("detect", help="score a file and print the incidents")
+    _add_detection_options(d)
+    d.add_argument("-o", "--output", help="write per-point results (CSV or Parquet)")
+    d.set_defaults(handler=_cmd_detect)
+
+    e = sub.add_parser("evaluate", help="score a labelled file and report metrics")
+    _add_detection_options(e)
+    e.add_argument("--json", help="write every metric as JSON")
+    e.set_defaults(handler=_cmd_evaluate)
+
+    for register in _extra_commands():
+        register(sub)
+    return parser
+
+
+def _extra_commands() -> list[Callable[[Any], None]]:
+    """Subcommands that live in their own modules (each exposes ``register(subparsers)``)."""
+    import importlib
+
+    out = []
+    for mod in ("anomalert.report.cli", "anomalert.evaluation.nab_cli", "anomalert.service_cli"):
+        try:
+            out.append(importlib.import_module(mod).register)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except AnomalertError as exc:
+        print(f"anomalert: error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"anomalert: error: {exc.filename}: no such file", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("anomalert: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,392 @@
+"""The detector contract every anomalert detector follows.
+
+A detector *scores*; it does not decide. Parameters are the keyword-only ``__init__``
+arguments and ``__init__`` only stores them. Validation happens in :meth:`Detector.fit`
+or the first :meth:`Detector.learn_one`, against the declared ``_parameter_constraints``,
+with one error format::
+
+    The 'window' parameter of ZScore must be an int >= 2. Got -1 instead.
+
+Learned state ends in ``_``. Scores are causal (a point's score uses only that point and
+the past), higher means more anomalous, NaN during warm-up. The batch call
+:meth:`Detector.score` gives the same numbers as scoring the points one at a time with
+:meth:`Detector.score_one` and then :meth:`Detector.learn_one` each of them, and leaves the
+fitted detector unchanged.
+
+Subclasses implement four small hooks on float arrays (one value per feature):
+``_reset`` (start from nothing), ``_score_point``, ``_learn_point`` and ``_explain_point``.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+
+from anomalert.data import LABEL_COLUMNS, validate_frame
+from anomalert.errors import InputError, NotFittedError, ParameterError
+from anomalert.features import feature_names, transform_frame, transform_row
+
+__all__ = [
+    "Contribution",
+    "Detector",
+    "Explanation",
+    "Interval",
+    "Options",
+    "calibrate_threshold",
+]
+
+
+# --------------------------------------------------------------------------- parameter rules
+@dataclass(frozen=True)
+class Interval:
+    """A numeric rule: ``kind`` is ``int`` or ``float``; ``None`` bounds are open."""
+
+    kind: type
+    left: float | None = None
+    right: float | None = None
+    closed: str = "both"  # "both", "left", "right", "neither"
+
+    def accepts(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return False
+        if self.kind is int and not isinstance(value, int | np.integer):
+            return False
+        if self.kind is float and not isinstance(value, int | float | np.integer | np.floating):
+            return False
+        v = float(value)
+        if math.isnan(v):
+            return False
+        left_open = self.closed in ("right", "neither")
+        right_open = self.closed in ("left", "neither")
+        if self.left is not None and (v < self.left or (v == self.left and left_open)):
+            return False
+        return not (self.right is not None and (v > self.right or (v == self.right and right_open)))
+
+    def describe(self) -> str:
+        name = "an int" if self.kind is int else "a float"
+        lo_op = ">=" if self.closed in ("both", "left") else ">"
+        hi_op = "<=" if self.closed in ("both", "right") else "<"
+        parts = []
+        if self.left is not None:
+            parts.append(f"{lo_op} {self.left:g}")
+        if self.right is not None:
+            parts.append(f"{hi_op} {self.right:g}")
+        return f"{name} {' and '.join(parts)}".strip()
+
+
+@dataclass(frozen=True)
+class Options:
+    """A rule accepting one of a fixed set of values."""
+
+    values: tuple[Any, ...]
+
+    def accepts(self, value: Any) -> bool:
+        return any(value == v and type(value) is type(v) for v in self.values)
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(repr(v) for v in self.values)
+
+
+def _describe(rule: Any) -> str:
+    if rule is None:
+        return "None"
+    if rule is bool:
+        return "a bool"
+    if rule is str:
+        return "a str"
+    return str(rule.describe())
+
+
+def _accepts(rule: Any, value: Any) -> bool:
+    if rule is None:
+        return value is None
+    if rule is bool:
+        return isinstance(value, bool)
+    if rule is str:
+        return isinstance(value, str)
+    return bool(rule.accepts(value))
+
+
+# --------------------------------------------------------------------------- explanations
+@dataclass(frozen=True)
+class Contribution:
+    """How far one feature is from its baseline, in units of its usual spread."""
+
+    metric: str
+    value: float
+    baseline: float
+    scale: float
+    deviation: float  # signed: (value - baseline) / scale
+    share: float | None = None  # the feature's own contribution to the score, when known
+
+    @property
+    def weight(self) -> float:
+        """What explanations sort by: the share when known, else |deviation|."""
+        return abs(self.share) if self.share is not None else abs(self.deviation)
+
+    def text(self) -> str:
+        direction = "above" if self.deviation >= 0 else "below"
+        extra = f", {self.share:+.3f} of the score" if self.share is not None else ""
+        return (
+            f"{self.metric}={self.value:.4g} is {abs(self.deviation):.1f}σ {direction} "
+            f"baseline {self.baseline:.4g} (±{self.scale:.3g}{extra})"
+        )
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a point scored what it did: contributions, largest first."""
+
+    score: float
+    contributions: tuple[Contribution, ...]
+
+    @property
+    def top(self) -> Contribution | None:
+        return self.contributions[0] if self.contributions else None
+
+    def text(self, limit: int = 2) -> str:
+        if not self.contributions:
+            return "no baseline yet (warming up)"
+        return "; ".join(c.text() for c in self.contributions[:limit])
+
+
+# --------------------------------------------------------------------------- thresholds
+def calibrate_threshold(
+    scores: np.ndarray, *, floor: float, quantile: float = 0.995, factor: float = 1.5
+) -> float:
+    """A label-free threshold: ``max(floor, factor * quantile(scores))``.
+
+    The quantile of the training window's causal scores measures how heavy the series'
+    normal tail is; the factor keeps a margin above it; the floor keeps a clean, light-tailed
+    series from paging on noise. A few anomalies hidden in the training window (less than
+    ``1 - quantile`` of it) do not move the quantile.
+
+    Examples
+    --------
+    >>> calibrate_threshold(np.array([0.5, 1.0, 2.0, np.nan]), floor=5.0)
+    5.0
+    """
+    finite = scores[np.isfinite(scores)]
+    if finite.size == 0:
+        return float(floor)
+    return float(max(floor, factor * float(np.quantile(finite, quantile))))
+
+
+# --------------------------------------------------------------------------- the base class
+class Detector:
+    """Base class: parameter handling, validation, batch/stream plumbing."""
+
+    #: Registry name (set by subclasses).
+    name: ClassVar[str] = ""
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
+    #: Score above which a point counts as anomalous when ``threshold="auto"`` meets no data.
+    _default_threshold: ClassVar[float] = 5.0
+    #: True for detectors whose score does not depend on the order of points (no learning).
+    _static: ClassVar[bool] = False
+
+    # -- parameters ------------------------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY]
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor parameters and their current values."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> Self:
+        """Set constructor parameters (validated at the next ``fit``)."""
+        valid = self._param_names()
+        for key, value in params.items():
+            if key not in valid:
+                raise ParameterError(
+                    f"{type(self).__name__} has no parameter {key!r}; parameters: {valid}"
+                )
+            setattr(self, key, value)
+        return self
+
+    def clone(self) -> Self:
+        """An unfitted copy with the same parameters."""
+        return type(self)(**copy.deepcopy(self.get_params()))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    def _validate_params(self) -> None:
+        for name, rules in self._parameter_constraints.items():
+            value = getattr(self, name)
+            if not any(_accepts(rule, value) for rule in rules):
+                wanted = " or ".join(_describe(r) for r in rules)
+                raise ParameterError(
+                    f"The {name!r} parameter of {type(self).__name__} must be {wanted}. "
+                    f"Got {value!r} instead."
+                )
+        self._check_params()
+
+    def _check_params(self) -> None:
+        """Cross-parameter checks (override when needed)."""
+
+    # -- state -----------------------------------------------------------------------
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "features_")
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(
+                f"This {type(self).__name__} is not fitted yet; call fit(frame) or learn_one() first."
+            )
+
+    @property
+    def feature_set(self) -> str:
+        return str(getattr(self, "features", "raw"))
+
+    def _start(self, columns: list[str]) -> None:
+        self._validate_params()
+        self.columns_ = [str(c) for c in columns]
+        self.features_ = feature_names(self.columns_, self.feature_set)
+        fixed = getattr(self, "threshold", "auto")
+        self.threshold_ = (
+            float(fixed) if isinstance(fixed, int | float) else float(self._default_threshold)
+        )
+        self.n_seen_ = 0
+        self._reset(len(self.features_))
+
+    # -- hooks for subclasses --------------------------------------------------------
+    def _reset(self, n_features: int) -> None:
+        raise NotImplementedError
+
+    def _score_point(self, t: int, x: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def _learn_point(self, t: int, x: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _explain_point(self, t: int, x: np.ndarray) -> list[Contribution]:
+        raise NotImplementedError
+
+    def _fit_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """Learn from a training window; return the causal training scores.
+
+        The default streams the window (score, then learn); batch models override.
+        """
+        out = np.empty(len(X))
+        for i in range(len(X)):
+            out[i] = self._score_point(int(t[i]), X[i])
+            self._learn_point(int(t[i]), X[i])
+            self.n_seen_ += 1
+        return out
+
+    def _calibrate(self, train_scores: np.ndarray) -> float:
+        return calibrate_threshold(train_scores, floor=self._default_threshold)
+
+    # -- input plumbing --------------------------------------------------------------
+    def _prepare(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.DatetimeIndex]:
+        if not isinstance(frame, pd.DataFrame):
+            raise InputError(f"expected a pandas DataFrame, got {type(frame).__name__}")
+        if not isinstance(frame.index, pd.DatetimeIndex) or frame.index.tz is None:
+            frame, _ = validate_frame(frame, keep_labels=False)
+        metrics = frame[[c for c in frame.columns if c not in LABEL_COLUMNS]]
+        if self.is_fitted:
+            missing = [c for c in self.columns_ if c not in metrics.columns]
+            if missing:
+                raise InputError(f"frame lacks the column(s) {missing} this detector was fitted on")
+            metrics = metrics[self.columns_]
+        feats = transform_frame(metrics.astype(float), self.feature_set)
+        index = pd.DatetimeIndex(frame.index)
+        return index.as_unit("ns").asi8, feats.to_numpy(dtype=float), index
+
+    def _point(self, timestamp: Any, values: Mapping[str, float]) -> tuple[int, np.ndarray]:
+        if not isinstance(values, Mapping):
+            raise InputError(f"values must be a mapping metric -> number, got {type(values).__name__}")
+        ts = pd.Timestamp(timestamp)
+        if ts.tzinfo is None:
+            ts = ts.tz_localize("UTC")
+        try:
+            row = {c: float(values[c]) if values[c] is not None else math.nan for c in self.columns_}
+        except KeyError as exc:
+            raise InputError(f"point lacks the metric {exc.args[0]!r}") from None
+        except (TypeError, ValueError):
+            bad = next(c for c in self.columns_ if not _is_number(values[c]))
+            raise InputError(f"metric {bad!r}: {values[bad]!r} is not a number") from None
+        feats = transform_row(row, self.feature_set)
+        return int(ts.value), np.fromiter((feats[f] for f in self.features_), float, len(self.features_))
+
+    # -- public API ------------------------------------------------------------------
+    def fit(self, frame: pd.DataFrame) -> Self:
+        """Learn from a known-good window and calibrate ``threshold_`` on it.
+
+        Parameters
+        ----------
+        frame
+            Metric columns indexed by time (or with a timestamp column).
+        """
+        self._validate_params()
+        for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
+            delattr(self, attr)
+        cols = [c for c in frame.columns if c not in LABEL_COLUMNS and c != "timestamp"]
+        self._start(cols)
+        t, X, _ = self._prepare(frame)
+        scores = self._fit_frame(t, X)
+        self.train_scores_ = scores
+        if getattr(self, "threshold", "auto") == "auto":
+            self.threshold_ = self._calibrate(scores)
+        return self
+
+    def score(self, frame: pd.DataFrame) -> pd.Series:
+        """Causal scores of every row of ``frame``; the detector itself is not changed."""
+        self._check_fitted()
+        t, X, index = self._prepare(frame)
+        out = self._score_frame(t, X)
+        return pd.Series(out, index=index, name="score")
+
+    def _score_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
+        work = self if self._static else copy.deepcopy(self)
+        out = np.empty(len(X))
+        for i in range(len(X)):
+            out[i] = work._score_point(int(t[i]), X[i])
+            if not self._static:
+                work._learn_point(int(t[i]), X[i])
+                work.n_seen_ += 1
+        return out
+
+    def learn_one(self, timestamp: Any, values: Mapping[str, float]) -> None:
+        """Update the state with one point (starts the detector if it is new)."""
+        if not self.is_fitted:
+            self._start(list(values))
+        t, x = self._point(timestamp, values)
+        self._learn_point(t, x)
+        self.n_seen_ += 1
+
+    def score_one(self, timestamp: Any, values: Mapping[str, float]) -> float:
+        """Score of one point given everything learned so far; changes no state."""
+        self._check_fitted()
+        t, x = self._point(timestamp, values)
+        return float(self._score_point(t, x))
+
+    def explain_one(self, timestamp: Any, values: Mapping[str, float]) -> Explanation:
+        """Score plus per-feature contributions, largest first; changes no state."""
+        self._check_fitted()
+        t, x = self._point(timestamp, values)
+        return self._explain(t, x)
+
+    def _explain(self, t: int, x: np.ndarray) -> Explanation:
+        score = float(self._score_point(t, x))
+        contribs = sorted(self._explain_point(t, x), key=lambda c: -c.weight)
+        return Explanation(score, tuple(contribs))
+
+
+def _is_number(v: Any) -> bool:
+    try:
+        float(v)
+    except (TypeError, ValueError):
+        return False
+    return True

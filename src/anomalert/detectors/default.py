@@ -1,0 +1,142 @@
+"""``default``: the detector we recommend. Multi-metric, no labels, label-free threshold.
+
+Every feature is compared with two baselines at once: its seasonal baseline (what it does
+at this time of day or week, see :class:`~anomalert.detectors.seasonal.Seasonal`) and its
+recent level (a trailing robust z-score, see :class:`~anomalert.detectors.zscore.ZScore`).
+A feature is only as anomalous as the *smaller* of the two deviations: a daily peak is
+expected by the seasonal baseline, a level that has held for the last hour is expected by the
+trailing one, and a real spike or drop surprises both. The point's score is the largest
+feature score, so the explanation names the metric that moved, its baseline and the size of
+the move. Load-balancer frames are scored on error *rates* (see :mod:`anomalert.features`).
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> idx = pd.date_range("2025-01-01", periods=600, freq="1min", tz="UTC")
+>>> rng = np.random.default_rng(1)
+>>> frame = pd.DataFrame({"cpu": 40 + rng.normal(0, 2, 600)}, index=idx)
+>>> det = Default().fit(frame)
+>>> exp = det.explain_one(idx[-1] + pd.Timedelta("1min"), {"cpu": 90.0})
+>>> exp.score > det.threshold_, exp.top.metric
+(True, 'cpu')
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+
+from anomalert.detectors.base import Contribution, Detector, Interval, Options
+from anomalert.detectors.seasonal import Seasonal
+from anomalert.detectors.zscore import ZScore
+from anomalert.features import FEATURE_SETS
+
+__all__ = ["Default"]
+
+
+class Default(Detector):
+    """Seasonal and recent-level robust z-scores, the smaller deviation per feature.
+
+    Parameters
+    ----------
+    period
+        Seasonal period: ``"auto"``, ``"day"``, ``"week"``, ``"none"`` or seconds.
+    history
+        Cycles the seasonal baseline remembers.
+    window
+        Trailing window (points) of the recent-level baseline.
+    min_periods
+        Points needed before scores are produced.
+    threshold
+        ``"auto"`` (calibrated on the training window without labels) or a number.
+    features
+        Feature set (see :mod:`anomalert.features`).
+    """
+
+    name: ClassVar[str] = "default"
+    _default_threshold: ClassVar[float] = 6.0
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "period": [Options(("auto", "day", "week", "none")), Interval(int, 60, None)],
+        "history": [Interval(int, 1, None)],
+        "window": [Interval(int, 2, None)],
+        "min_periods": [Interval(int, 2, None)],
+        "threshold": [Interval(float, 0, None, closed="neither"), Options(("auto",))],
+        "features": [Options(FEATURE_SETS)],
+    }
+
+    def __init__(
+        self,
+        *,
+        period: str | int = "auto",
+        history: int = 7,
+        window: int = 60,
+        min_periods: int = 30,
+        threshold: float | str = "auto",
+        features: str = "rates",
+    ) -> None:
+        self.period = period
+        self.history = history
+        self.window = window
+        self.min_periods = min_periods
+        self.threshold = threshold
+        self.features = features
+
+    def _check_params(self) -> None:
+        if self.min_periods > self.window:
+            from anomalert.errors import ParameterError
+
+            raise ParameterError(
+                f"The 'min_periods' parameter of Default must be <= window ({self.window}). "
+                f"Got {self.min_periods} instead."
+            )
+
+    def _reset(self, n_features: int) -> None:
+        self.seasonal_ = Seasonal(
+            period=self.period, history=self.history, window=1440,
+            min_periods=self.min_periods, features="raw",
+        )
+        self.trailing_ = ZScore(
+            window=self.window, robust=True, min_periods=self.min_periods, features="raw"
+        )
+        self.seasonal_._start(self.features_)
+        self.trailing_._start(self.features_)
+
+    def _fit_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
+        self.seasonal_.prepare(t, X)
+        return super()._fit_frame(t, X)
+
+    def feature_z(self, t: int, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Signed z, baseline and scale per feature: the less surprised of the two models."""
+        zs, bs, ss = self.seasonal_.feature_z(t, x)
+        m = len(x)
+        z, b, s = zs.copy(), bs.copy(), ss.copy()
+        trail = self.trailing_
+        for j in range(m):
+            v = x[j]
+            if math.isnan(v) or trail.stats_[j].count < self.min_periods:
+                continue
+            center, scale = trail.baseline(j)
+            zt = (v - center) / scale
+            if not abs(zt) >= abs(z[j]):  # also taken when the seasonal z is NaN
+                z[j], b[j], s[j] = zt, center, scale
+        return z, b, s
+
+    def _score_point(self, t: int, x: np.ndarray) -> float:
+        z = self.feature_z(t, x)[0]
+        return float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else math.nan
+
+    def _learn_point(self, t: int, x: np.ndarray) -> None:
+        self.seasonal_._learn_point(t, x)
+        self.seasonal_.n_seen_ += 1
+        self.trailing_._learn_point(t, x)
+        self.trailing_.n_seen_ += 1
+
+    def _explain_point(self, t: int, x: np.ndarray) -> list[Contribution]:
+        z, b, s = self.feature_z(t, x)
+        return [
+            Contribution(self.features_[j], float(x[j]), float(b[j]), float(s[j]), float(z[j]))
+            for j in range(len(x))
+            if math.isfinite(z[j])
+        ]

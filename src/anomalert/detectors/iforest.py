@@ -1,0 +1,175 @@
+"""Isolation Forest on (optionally scaled) features, fitted on a known-good window.
+
+The score is ``-score_samples`` (higher = more anomalous, in (0, 1]); scikit-learn's own
+decision boundary sits at ``-offset_``, which is what ``threshold="auto"`` uses: with
+``contamination="auto"`` that is 0.5, with a float it is the training window's
+``1 - contamination`` quantile, so contamination fixes the flagged fraction *of the training
+window* by construction.
+
+The model is static after fit: ``learn_one`` on a fitted forest changes nothing. Started by
+``learn_one`` instead of ``fit``, it buffers ``min_samples`` points and then fits on them.
+
+Each explanation is an attribution, not a correlation: a feature's share is how much the
+score drops when that feature alone is put back at its training median.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> idx = pd.date_range("2025-01-01", periods=500, freq="1min", tz="UTC")
+>>> rng = np.random.default_rng(0)
+>>> frame = pd.DataFrame({"a": rng.normal(size=500), "b": rng.normal(size=500)}, index=idx)
+>>> det = IForest(random_state=0).fit(frame)
+>>> det.explain_one(idx[-1], {"a": 0.0, "b": 9.0}).top.metric
+'b'
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.ensemble import IsolationForest
+
+from anomalert.detectors.base import Contribution, Detector, Interval, Options
+from anomalert.features import FEATURE_SETS
+
+__all__ = ["IForest"]
+
+
+class IForest(Detector):
+    """scikit-learn's IsolationForest behind the anomalert contract.
+
+    Parameters
+    ----------
+    n_estimators, max_samples, contamination, random_state
+        As in :class:`sklearn.ensemble.IsolationForest`.
+    scale
+        Standardise features with the training window's mean and standard deviation.
+    features
+        Feature set (see :mod:`anomalert.features`).
+    min_samples
+        Points buffered before fitting when started by ``learn_one``.
+    threshold
+        ``"auto"`` uses scikit-learn's boundary ``-offset_``; a number fixes it.
+    """
+
+    name: ClassVar[str] = "iforest"
+    _default_threshold: ClassVar[float] = 0.5
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "n_estimators": [Interval(int, 1, None)],
+        "max_samples": [Options(("auto",)), Interval(int, 1, None), Interval(float, 0, 1, closed="right")],
+        "contamination": [Options(("auto",)), Interval(float, 0, 0.5, closed="right")],
+        "scale": [bool],
+        "features": [Options(FEATURE_SETS)],
+        "min_samples": [Interval(int, 2, None)],
+        "random_state": [Interval(int, 0, None), None],
+        "threshold": [Interval(float, 0, None, closed="neither"), Options(("auto",))],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 100,
+        max_samples: str | int | float = "auto",
+        contamination: str | float = "auto",
+        scale: bool = True,
+        features: str = "rates",
+        min_samples: int = 256,
+        random_state: int | None = 0,
+        threshold: float | str = "auto",
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.max_samples = max_samples
+        self.contamination = contamination
+        self.scale = scale
+        self.features = features
+        self.min_samples = min_samples
+        self.random_state = random_state
+        self.threshold = threshold
+
+    def _reset(self, n_features: int) -> None:
+        self.model_: IsolationForest | None = None
+        self.buffer_: list[np.ndarray] = []
+
+    def _fit_model(self, X: np.ndarray) -> np.ndarray:
+        med = np.nanmedian(X, axis=0)
+        self.median_ = np.where(np.isfinite(med), med, 0.0)
+        X = np.where(np.isnan(X), self.median_, X)
+        if self.scale:
+            self.mean_ = X.mean(axis=0)
+            sd = X.std(axis=0)
+            self.std_ = np.where(sd > 0, sd, 1.0)
+        else:
+            self.mean_ = np.zeros(X.shape[1])
+            self.std_ = np.ones(X.shape[1])
+        self.spread_ = np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
+        model = IsolationForest(
+            n_estimators=self.n_estimators,
+            max_samples=self.max_samples,
+            contamination=self.contamination,
+            random_state=self.random_state,
+        )
+        model.fit(self._scaled(X))
+        self.model_ = model
+        self._compiled = None
+        if getattr(self, "threshold", "auto") == "auto":
+            self.threshold_ = float(-model.offset_)
+        return -model.score_samples(self._scaled(X))
+
+    def _scaled(self, X: np.ndarray) -> np.ndarray:
+        if not self.scale:
+            return X
+        return (X - self.mean_) / self.std_
+
+    def _fit_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
+        if len(X) < 2:
+            from anomalert.errors import InputError
+
+            raise InputError(f"IForest needs at least 2 training rows; got {len(X)}")
+        return self._fit_model(X)
+
+    def _calibrate(self, train_scores: np.ndarray) -> float:
+        return float(self.threshold_)
+
+    def _raw_scores(self, X: np.ndarray) -> np.ndarray:
+        assert self.model_ is not None
+        X = np.where(np.isnan(X), self.median_, X)
+        return -self.model_.score_samples(self._scaled(X))
+
+    def _score_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
+        if self.model_ is not None:
+            return self._raw_scores(X)
+        return super()._score_frame(t, X)
+
+    def _score_point(self, t: int, x: np.ndarray) -> float:
+        if self.model_ is None:
+            return math.nan
+        return float(self._raw_scores(x[None, :])[0])
+
+    def _learn_point(self, t: int, x: np.ndarray) -> None:
+        if self.model_ is None:
+            self.buffer_.append(np.array(x, dtype=float))
+            if len(self.buffer_) >= self.min_samples:
+                self._fit_model(np.vstack(self.buffer_))
+                self.buffer_ = []
+
+    def _explain_point(self, t: int, x: np.ndarray) -> list[Contribution]:
+        if self.model_ is None:
+            return []
+        x = np.where(np.isnan(x), self.median_, x)
+        rows = np.repeat(x[None, :], len(x) + 1, axis=0)
+        for j in range(len(x)):
+            rows[j + 1, j] = self.median_[j]
+        scores = self._raw_scores(rows)
+        return [
+            Contribution(
+                self.features_[j],
+                float(x[j]),
+                float(self.median_[j]),
+                float(self.spread_[j]),
+                float((x[j] - self.median_[j]) / self.spread_[j]),
+                share=float(scores[0] - scores[j + 1]),
+            )
+            for j in range(len(x))
+        ]

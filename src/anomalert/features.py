@@ -1,0 +1,135 @@
+"""Row-wise feature sets: the same formula for one point and for a whole frame.
+
+Feature sets are named so a detector can carry one as a plain string parameter:
+
+- ``raw``: the metric columns as given.
+- ``rates``: for load-balancer frames (``total_requests`` plus ``4xx_count`` / ``5xx_count``),
+  error counts are replaced by error *rates* (a 5xx count that doubles with traffic is not an
+  incident; a 5xx rate that doubles is). Other columns pass through. This is what ``default`` uses.
+- ``seed004``: the six features of the load-balancer tutorial (``total_requests``,
+  ``5xx_error_rate``, ``4xx_error_rate``, ``total_error_rate``, ``avg_response_time_ms``,
+  ``errors_per_minute``), for the preset that reproduces it.
+
+Examples
+--------
+>>> import pandas as pd
+>>> f = pd.DataFrame({"total_requests": [100.0], "2xx_count": [90.0], "4xx_count": [6.0],
+...                   "5xx_count": [4.0]})
+>>> list(transform_frame(f, "rates").columns)
+['total_requests', '4xx_rate', '5xx_rate']
+>>> transform_row({"total_requests": 100.0, "2xx_count": 90.0, "4xx_count": 6.0,
+...                "5xx_count": 4.0}, "rates")["5xx_rate"]
+0.04
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from anomalert.errors import InputError, ParameterError
+
+__all__ = ["FEATURE_SETS", "feature_names", "transform_frame", "transform_row"]
+
+FEATURE_SETS = ("raw", "rates", "seed004")
+_LB_COUNTS = ("2xx_count", "3xx_count", "4xx_count", "5xx_count")
+_SEED004 = (
+    "total_requests",
+    "5xx_error_rate",
+    "4xx_error_rate",
+    "total_error_rate",
+    "avg_response_time_ms",
+    "errors_per_minute",
+)
+
+
+def _is_lb(columns: Sequence[str]) -> bool:
+    return "total_requests" in columns and any(c in columns for c in ("4xx_count", "5xx_count"))
+
+
+def feature_names(columns: Sequence[str], feature_set: str) -> list[str]:
+    """Names of the features ``feature_set`` derives from ``columns``."""
+    cols = [str(c) for c in columns]
+    if feature_set == "raw" or (feature_set == "rates" and not _is_lb(cols)):
+        return cols
+    if feature_set == "rates":
+        out = [c for c in cols if c not in _LB_COUNTS]
+        out += [f"{c[:3]}_rate" for c in ("4xx_count", "5xx_count") if c in cols]
+        return out
+    if feature_set == "seed004":
+        need = ["total_requests", "4xx_count", "5xx_count", "avg_response_time_ms"]
+        missing = [c for c in need if c not in cols]
+        if missing:
+            raise InputError(
+                f"feature set 'seed004' needs the load-balancer columns {need}; missing {missing}"
+            )
+        return list(_SEED004)
+    raise ParameterError(
+        f"The 'features' parameter must be one of {list(FEATURE_SETS)}. Got {feature_set!r} instead."
+    )
+
+
+def _rate(num: float, den: float) -> float:
+    # The tutorial fills 0/0 with 0; a minute with no traffic has no error rate to speak of.
+    return num / den if den > 0 else 0.0
+
+
+def transform_row(values: Mapping[str, float], feature_set: str) -> dict[str, float]:
+    """Features of one point (a mapping metric -> value)."""
+    cols = list(values)
+    names = feature_names(cols, feature_set)
+    if names == cols:
+        return {k: float(v) for k, v in values.items()}
+    total = float(values["total_requests"])
+    if feature_set == "rates":
+        out = {k: float(values[k]) for k in names if k in values}
+        for c in ("4xx_count", "5xx_count"):
+            if c in values:
+                out[f"{c[:3]}_rate"] = _rate(float(values[c]), total)
+        return {k: out[k] for k in names}
+    c4, c5 = float(values["4xx_count"]), float(values["5xx_count"])
+    return {
+        "total_requests": total,
+        "5xx_error_rate": _rate(c5, total),
+        "4xx_error_rate": _rate(c4, total),
+        "total_error_rate": _rate(c4 + c5, total),
+        "avg_response_time_ms": float(values["avg_response_time_ms"]),
+        "errors_per_minute": c4 + c5,
+    }
+
+
+def transform_frame(frame: pd.DataFrame, feature_set: str) -> pd.DataFrame:
+    """Features of every row of ``frame`` (same index), vectorised."""
+    cols = [str(c) for c in frame.columns]
+    names = feature_names(cols, feature_set)
+    if names == cols:
+        return frame.astype(float)
+    total = frame["total_requests"].to_numpy(dtype=float)
+
+    def rate(num: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(total > 0, num / np.where(total > 0, total, 1.0), 0.0)
+
+    if feature_set == "rates":
+        out = pd.DataFrame(index=frame.index)
+        for name in names:
+            if name.endswith("_rate") and name not in cols:
+                out[name] = rate(frame[f"{name[:3]}_count"].to_numpy(dtype=float))
+            else:
+                out[name] = frame[name].to_numpy(dtype=float)
+        return out
+    c4 = frame["4xx_count"].to_numpy(dtype=float)
+    c5 = frame["5xx_count"].to_numpy(dtype=float)
+    return pd.DataFrame(
+        {
+            "total_requests": total,
+            "5xx_error_rate": rate(c5),
+            "4xx_error_rate": rate(c4),
+            "total_error_rate": rate(c4 + c5),
+            "avg_response_time_ms": frame["avg_response_time_ms"].to_numpy(dtype=float),
+            "errors_per_minute": c4 + c5,
+        },
+        index=frame.index,
+    )

@@ -1,0 +1,294 @@
+"""The streaming front: one point in, one verdict out.
+
+:class:`Monitor` is the function the first tutorial asks for ("a function that accepts a new
+data point and returns whether it should alert"), done as a small stateful object: it scores
+the point, applies the :class:`~anomalert.alerting.AlertPolicy` (k-of-n, hysteresis,
+cooldown), opens and resolves incidents, and lets the detector learn only from points it did
+not flag. For the z-score family each check is O(1) in the length of the history.
+
+:func:`detect` runs a whole frame through the same code path: it fits the detector on the
+training window, then checks every later point one at a time.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> from anomalert.detectors import ZScore
+>>> idx = pd.date_range("2025-01-01", periods=300, freq="1min", tz="UTC")
+>>> rng = np.random.default_rng(0)
+>>> train = pd.DataFrame({"cpu": 40 + rng.normal(0, 2, 300)}, index=idx)
+>>> monitor = Monitor(ZScore(window=120, robust=True).fit(train))
+>>> monitor.check("2025-01-01 05:00Z", {"cpu": 41.0}).is_alert
+False
+>>> v = monitor.check("2025-01-01 05:01Z", {"cpu": 95.0})
+>>> v.is_alert, v.event, v.incident_id
+(True, 'fired', 1)
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from anomalert.alerting import AlertPolicy, Incident
+from anomalert.data import LABEL_COLUMNS, validate_frame
+from anomalert.detectors import Detector, make, preset
+from anomalert.errors import InputError
+
+__all__ = ["Detection", "Monitor", "Verdict", "detect"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the monitor decided about one point."""
+
+    timestamp: pd.Timestamp
+    score: float
+    threshold: float
+    is_anomalous: bool  # the point's score is above the threshold
+    is_alert: bool  # ... and the policy's k-of-n rule holds
+    explanation: str
+    incident_id: int | None
+    event: str | None = None  # "fired" when an incident opens, "resolved" when it closes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "timestamp": self.timestamp.isoformat(),
+            "score": None if math.isnan(self.score) else self.score,
+            "threshold": self.threshold,
+            "is_anomalous": self.is_anomalous,
+            "is_alert": self.is_alert,
+            "explanation": self.explanation,
+            "incident_id": self.incident_id,
+            "event": self.event,
+        }
+
+
+class Monitor:
+    """Score points one at a time and decide whether to alert.
+
+    Parameters
+    ----------
+    detector
+        A fitted detector, or a new one (it then learns from the first points, with scores
+        NaN and no alerts until its warm-up is over).
+    policy
+        The alert policy (default: alert on every flagged point, resolve after 3 clean ones).
+    series
+        Name carried by incidents.
+    """
+
+    def __init__(
+        self, detector: Detector, policy: AlertPolicy | None = None, *, series: str = "default"
+    ) -> None:
+        self.detector = detector
+        self.policy = (policy or AlertPolicy()).validate()
+        self.series = series
+        self.incidents: list[Incident] = []
+        self._recent: deque[bool] = deque(maxlen=self.policy.n)
+        self._flag_run = 0
+        self._clean_run = 0
+        self._since_resolved: int | None = None
+        self._last_ts: pd.Timestamp | None = None
+
+    @property
+    def open_incident(self) -> Incident | None:
+        if self.incidents and self.incidents[-1].is_open:
+            return self.incidents[-1]
+        return None
+
+    def check(self, timestamp: Any, values: Mapping[str, float]) -> Verdict:
+        """Score one point, decide, and learn from it unless it was flagged."""
+        ts = _utc(timestamp)
+        if self._last_ts is not None and ts <= self._last_ts:
+            raise InputError(
+                f"timestamp {ts.isoformat()} is not after the previous point "
+                f"({self._last_ts.isoformat()}); points must arrive in time order"
+            )
+        det = self.detector
+        if not det.is_fitted:
+            det._start(list(values))
+        t, x = det._point(ts, values)
+        return self._step(ts, t, x)
+
+    def _step(self, ts: pd.Timestamp, t: int, x: np.ndarray) -> Verdict:
+        det = self.detector
+        score = float(det._score_point(t, x))
+        verdict = self._decide(ts, score, lambda: det._explain(t, x))
+        if self.policy.learn_flagged or not verdict.is_anomalous or (
+            self._flag_run > self.policy.relearn_after
+        ):
+            det._learn_point(t, x)
+            det.n_seen_ += 1
+        return verdict
+
+    def _decide(self, ts: pd.Timestamp, score: float, explain: Any) -> Verdict:
+        self._last_ts = ts
+        threshold = float(self.detector.threshold_)
+        flagged = bool(score > threshold)  # NaN (warm-up) is never flagged
+        self._recent.append(flagged)
+        self._flag_run = self._flag_run + 1 if flagged else 0
+        is_alert = flagged and sum(self._recent) >= self.policy.k
+        event = None
+        text = ""
+        incident = self.open_incident
+        if is_alert:
+            exp = explain()
+            text = exp.text()
+            top = exp.top.metric if exp.top is not None else None
+            self._clean_run = 0
+            if incident is None:
+                cooled = self._since_resolved is not None and self._since_resolved <= self.policy.cooldown
+                if cooled and self.incidents:
+                    incident = self.incidents[-1]
+                    incident.resolved_at = None
+                else:
+                    incident = Incident(
+                        len(self.incidents) + 1, self.series, ts, ts, score, ts, threshold, text
+                    )
+                    self.incidents.append(incident)
+                    event = "fired"
+            incident.record(ts, score, text, top)
+        elif incident is not None:
+            self._clean_run += 1
+            if self._clean_run >= self.policy.resolve_after:
+                incident.resolved_at = ts
+                event = "resolved"
+                self._since_resolved = 0
+        elif self._since_resolved is not None:
+            self._since_resolved += 1
+        return Verdict(
+            ts, score, threshold, flagged, is_alert, text,
+            incident.id if incident is not None else None, event,
+        )
+
+
+def _utc(timestamp: Any) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(timestamp)
+    except (TypeError, ValueError):
+        raise InputError(f"cannot parse timestamp {timestamp!r}; expected ISO 8601") from None
+    if ts is pd.NaT:
+        raise InputError("timestamp is missing")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+@dataclass
+class Detection:
+    """Per-point results of :func:`detect` and the incidents it opened."""
+
+    points: pd.DataFrame  # score, threshold, is_anomalous, is_anomaly (alert), explanation, incident
+    incidents: list[Incident]
+    detector: Detector
+    train_until: pd.Timestamp | None
+    train_rows: int
+    notes: list[str] = field(default_factory=list)
+
+
+def _training_mask(
+    index: pd.DatetimeIndex,
+    plan: str | int,
+    train_until: pd.Timestamp | None,
+    labels: pd.Series | None,
+    exclude_labelled: bool,
+) -> tuple[np.ndarray, pd.Timestamp | None]:
+    n = len(index)
+    if plan == "all":
+        mask = np.ones(n, dtype=bool)
+        cut = None
+    elif isinstance(plan, int):
+        mask = np.arange(n) < plan
+        cut = index[min(plan, n - 1)] if plan < n else None
+    else:
+        if train_until is None:
+            k = max(int(0.1 * n), min(n, 60))
+            train_until = index[k] if k < n else index[-1] + pd.Timedelta(1, "ns")
+        mask = np.asarray(index < train_until)
+        cut = train_until
+    if exclude_labelled and labels is not None:
+        mask &= ~labels.to_numpy(dtype=bool)
+    return mask, cut
+
+
+def detect(
+    detector: str | Detector,
+    frame: pd.DataFrame,
+    *,
+    train_until: Any = None,
+    policy: AlertPolicy | None = None,
+    labels: pd.Series | None = None,
+    series: str = "default",
+) -> Detection:
+    """Fit on the training window, then run every later point through a :class:`Monitor`.
+
+    Parameters
+    ----------
+    detector
+        A detector or a registry / preset name (presets bring their own training rows).
+    frame
+        Metrics indexed by time (label columns are ignored).
+    train_until
+        End (exclusive) of the known-good training window; default the first 10% of rows.
+    labels
+        Only used by presets that reproduce a tutorial's label-chosen training rows.
+    """
+    if not isinstance(frame.index, pd.DatetimeIndex) or frame.index.tz is None:
+        frame, _ = validate_frame(frame)
+    metrics = frame[[c for c in frame.columns if c not in LABEL_COLUMNS]]
+    plan = preset(detector) if isinstance(detector, str) else None
+    det = make(detector) if isinstance(detector, str) else detector.clone()
+    cut = _utc(train_until) if train_until is not None else None
+    mask, cut = _training_mask(
+        pd.DatetimeIndex(metrics.index),
+        plan.train if plan else "auto",
+        cut,
+        labels,
+        bool(plan and plan.exclude_labelled),
+    )
+    if mask.sum() < 2:
+        raise InputError(
+            f"the training window holds {int(mask.sum())} row(s); need at least 2 "
+            "(move --train-until later)"
+        )
+    det.fit(metrics[mask])
+    monitor = Monitor(det, policy, series=series)
+    t_ns, X, index = det._prepare(metrics)
+    n = len(index)
+    scores = np.full(n, np.nan)
+    if det._static:
+        scores[:] = det._score_frame(t_ns, X)
+        pre = np.ones(n, dtype=bool)
+    else:
+        # Training rows keep the causal scores computed while fitting; later rows are new.
+        pre = np.zeros(n, dtype=bool)
+        last_train = int(np.flatnonzero(mask)[-1])
+        pre[: last_train + 1] = True
+        train_scores = np.full(n, np.nan)
+        train_scores[mask] = det.train_scores_
+        scores[pre] = train_scores[pre]
+    verdicts: list[Verdict] = []
+    for i in range(n):
+        ts = index[i]
+        if pre[i]:
+            v = monitor._decide(ts, float(scores[i]), lambda i=i: det._explain(int(t_ns[i]), X[i]))
+        else:
+            v = monitor._step(ts, int(t_ns[i]), X[i])
+            scores[i] = v.score
+        verdicts.append(v)
+    points = pd.DataFrame(
+        {
+            "score": scores,
+            "threshold": [v.threshold for v in verdicts],
+            "is_anomalous": [v.is_anomalous for v in verdicts],
+            "is_anomaly": [v.is_alert for v in verdicts],
+            "explanation": [v.explanation for v in verdicts],
+            "incident": [v.incident_id if v.is_alert else None for v in verdicts],
+        },
+        index=index,
+    )
+    return Detection(points, monitor.incidents, det, cut, int(mask.sum()))
