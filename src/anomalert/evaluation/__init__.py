@@ -1,0 +1,1 @@
+"""Evaluation: point and event metrics, detection delay, the NAB score."""

@@ -1,0 +1,1 @@
+"""Data sources: CSV/Parquet, Prometheus, access logs, the NAB corpus."""
