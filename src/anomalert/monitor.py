@@ -260,9 +260,13 @@ def detect(
     t_ns, X, index = det._prepare(metrics)
     n = len(index)
     scores = np.full(n, np.nan)
+    explained: dict[int, Any] = {}
     if det._static:
         scores[:] = det._score_frame(t_ns, X)
         pre = np.ones(n, dtype=bool)
+        # A static model's explanations do not depend on history: compute them in one batch.
+        hot = np.flatnonzero(scores > det.threshold_)
+        explained = dict(zip(hot.tolist(), det._explain_many(t_ns[hot], X[hot]), strict=True))
     else:
         # Training rows keep the causal scores computed while fitting; later rows are new.
         pre = np.zeros(n, dtype=bool)
@@ -275,7 +279,11 @@ def detect(
     for i in range(n):
         ts = index[i]
         if pre[i]:
-            v = monitor._decide(ts, float(scores[i]), lambda i=i: det._explain(int(t_ns[i]), X[i]))
+            v = monitor._decide(
+                ts,
+                float(scores[i]),
+                lambda i=i: explained.get(i) or det._explain(int(t_ns[i]), X[i]),
+            )
         else:
             v = monitor._step(ts, int(t_ns[i]), X[i])
             scores[i] = v.score

@@ -46,7 +46,7 @@ class AlertPolicy:
     resolve_after: int = 3
     cooldown: int = 0
     learn_flagged: bool = False
-    relearn_after: int = 120
+    relearn_after: int = 1440
 
     def validate(self) -> AlertPolicy:
         def bad(name: str, rule: str) -> ParameterError:

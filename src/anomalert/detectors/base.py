@@ -159,13 +159,13 @@ class Explanation:
 
 # --------------------------------------------------------------------------- thresholds
 def calibrate_threshold(
-    scores: np.ndarray, *, floor: float, quantile: float = 0.995, factor: float = 1.5
+    scores: np.ndarray, *, floor: float, quantile: float = 0.95, factor: float = 2.0
 ) -> float:
     """A label-free threshold: ``max(floor, factor * quantile(scores))``.
 
     The quantile of the training window's causal scores measures how heavy the series'
     normal tail is; the factor keeps a margin above it; the floor keeps a clean, light-tailed
-    series from paging on noise. A few anomalies hidden in the training window (less than
+    series from paging on noise. Anomalies hidden in the training window (up to
     ``1 - quantile`` of it) do not move the quantile.
 
     Examples
@@ -190,6 +190,8 @@ class Detector:
     _default_threshold: ClassVar[float] = 5.0
     #: True for detectors whose score does not depend on the order of points (no learning).
     _static: ClassVar[bool] = False
+    #: Consecutive over-threshold training points after which fit learns them anyway.
+    _relearn_after: ClassVar[int] = 1440
 
     # -- parameters ------------------------------------------------------------------
     @classmethod
@@ -276,13 +278,20 @@ class Detector:
     def _fit_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
         """Learn from a training window; return the causal training scores.
 
-        The default streams the window (score, then learn); batch models override.
+        The default streams the window (score, then learn); batch models override. A
+        training window is *mostly* good, not certainly: points scoring above the provisional
+        threshold are not learned (unless such a run lasts ``_relearn_after`` points, which
+        makes it the new normal), so an incident inside the window does not become baseline.
         """
         out = np.empty(len(X))
+        guard = self.threshold_
+        run = 0
         for i in range(len(X)):
-            out[i] = self._score_point(int(t[i]), X[i])
-            self._learn_point(int(t[i]), X[i])
-            self.n_seen_ += 1
+            out[i] = s = self._score_point(int(t[i]), X[i])
+            run = run + 1 if s > guard else 0
+            if run == 0 or run > self._relearn_after:
+                self._learn_point(int(t[i]), X[i])
+                self.n_seen_ += 1
         return out
 
     def _calibrate(self, train_scores: np.ndarray) -> float:
@@ -377,6 +386,10 @@ class Detector:
         self._check_fitted()
         t, x = self._point(timestamp, values)
         return self._explain(t, x)
+
+    def _explain_many(self, t: np.ndarray, X: np.ndarray) -> list[Explanation]:
+        """Explanations of many points against the current state (batch models vectorise)."""
+        return [self._explain(int(t[i]), X[i]) for i in range(len(X))]
 
     def _explain(self, t: int, x: np.ndarray) -> Explanation:
         score = float(self._score_point(t, x))

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.ensemble import IsolationForest
 
-from anomalert.detectors.base import Contribution, Detector, Interval, Options
+from anomalert.detectors.base import Contribution, Detector, Explanation, Interval, Options
 from anomalert.features import FEATURE_SETS
 
 __all__ = ["IForest"]
@@ -56,6 +56,7 @@ class IForest(Detector):
 
     name: ClassVar[str] = "iforest"
     _default_threshold: ClassVar[float] = 0.5
+    _static: ClassVar[bool] = True
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "n_estimators": [Interval(int, 1, None)],
         "max_samples": [Options(("auto",)), Interval(int, 1, None), Interval(float, 0, 1, closed="right")],
@@ -155,21 +156,37 @@ class IForest(Detector):
                 self.buffer_ = []
 
     def _explain_point(self, t: int, x: np.ndarray) -> list[Contribution]:
-        if self.model_ is None:
-            return []
-        x = np.where(np.isnan(x), self.median_, x)
-        rows = np.repeat(x[None, :], len(x) + 1, axis=0)
-        for j in range(len(x)):
-            rows[j + 1, j] = self.median_[j]
-        scores = self._raw_scores(rows)
+        return self._occlusion(x[None, :])[0]
+
+    def _explain_many(self, t: np.ndarray, X: np.ndarray) -> list[Explanation]:
+        contribs = self._occlusion(X)
+        scores = self._raw_scores(X) if self.model_ is not None else np.full(len(X), np.nan)
         return [
-            Contribution(
-                self.features_[j],
-                float(x[j]),
-                float(self.median_[j]),
-                float(self.spread_[j]),
-                float((x[j] - self.median_[j]) / self.spread_[j]),
-                share=float(scores[0] - scores[j + 1]),
-            )
-            for j in range(len(x))
+            Explanation(float(s), tuple(sorted(c, key=lambda k: -k.weight)))
+            for s, c in zip(scores, contribs, strict=True)
+        ]
+
+    def _occlusion(self, X: np.ndarray) -> list[list[Contribution]]:
+        """Per row, each feature's share: the score drop when it alone goes to its median."""
+        if self.model_ is None:
+            return [[] for _ in range(len(X))]
+        X = np.where(np.isnan(X), self.median_, X)
+        n, m = X.shape
+        rows = np.repeat(X[:, None, :], m + 1, axis=1)
+        for j in range(m):
+            rows[:, j + 1, j] = self.median_[j]
+        scores = self._raw_scores(rows.reshape(-1, m)).reshape(n, m + 1)
+        return [
+            [
+                Contribution(
+                    self.features_[j],
+                    float(X[i, j]),
+                    float(self.median_[j]),
+                    float(self.spread_[j]),
+                    float((X[i, j] - self.median_[j]) / self.spread_[j]),
+                    share=float(scores[i, 0] - scores[i, j + 1]),
+                )
+                for j in range(m)
+            ]
+            for i in range(n)
         ]

@@ -1,11 +1,15 @@
 """Seasonal baseline: what this metric usually does at this time of day (or week).
 
 For every slot of the period (minute-of-day at the series' step, or minute-of-week) the
-detector keeps the values of the last ``history`` cycles. The baseline of a new point is the
-median of its slot and ``smooth`` neighbouring slots over those cycles; the residual
-``x - baseline`` is turned into a robust z-score against the recent residuals' median and
-inter-quartile range. Until a full cycle has been seen it falls back to a trailing-window
-robust z-score, so it copes with less than a day of history.
+detector keeps the values of the last ``history`` cycles. The seasonal shape at a new point is
+the median of its slot and ``smooth`` neighbouring slots over those cycles. The residual
+``x - shape`` still carries today's level (a quiet Sunday, a busier week), so the baseline is
+the shape plus the median residual of the last ``level_window`` points, and the spread is the
+robust spread of recent ``residual - level`` deviations. The same residual is also compared
+with the level of the last ``window`` points, and the smaller of the two deviations counts: a
+level that drifted in over the last hour (and was learned) cannot hold an alarm up forever once
+the series is back where it has been all day. Until a full cycle has been seen it
+falls back to a trailing-window robust z-score, so it copes with less than a day of history.
 
 ``period="auto"`` finds the period from the training window's autocorrelation (daily or
 weekly), and none at all for a series without one.
@@ -84,7 +88,9 @@ class Seasonal(Detector):
     smooth
         Neighbouring slots on each side that join the median.
     window
-        Trailing window (points) of the fallback baseline and of the residual spread.
+        Trailing window (points) of the residual spread.
+    level_window
+        Trailing window (points) of today's level (and of the fallback baseline).
     min_periods
         Points needed before any score is produced.
     threshold
@@ -100,6 +106,7 @@ class Seasonal(Detector):
         "history": [Interval(int, 1, None)],
         "smooth": [Interval(int, 0, None)],
         "window": [Interval(int, 2, None)],
+        "level_window": [Interval(int, 2, None)],
         "min_periods": [Interval(int, 2, None)],
         "threshold": [Interval(float, 0, None, closed="neither"), Options(("auto",))],
         "features": [Options(FEATURE_SETS)],
@@ -112,6 +119,7 @@ class Seasonal(Detector):
         history: int = 7,
         smooth: int = 2,
         window: int = 1440,
+        level_window: int = 60,
         min_periods: int = 30,
         threshold: float | str = "auto",
         features: str = "rates",
@@ -120,6 +128,7 @@ class Seasonal(Detector):
         self.history = history
         self.smooth = smooth
         self.window = window
+        self.level_window = level_window
         self.min_periods = min_periods
         self.threshold = threshold
         self.features = features
@@ -132,8 +141,10 @@ class Seasonal(Detector):
         )
         self.step_seconds_: int | None = None
         self.last_t_: int | None = None
-        self.trail_ = [RollingStats(min(self.window, 240)) for _ in range(n_features)]
-        self.resid_ = [RollingStats(self.window) for _ in range(n_features)]
+        self.trail_ = [RollingStats(self.level_window) for _ in range(n_features)]
+        self.level_ = [RollingStats(self.level_window) for _ in range(n_features)]
+        self.spread_ = [RollingStats(self.window) for _ in range(n_features)]
+        self.long_level_ = [RollingStats(self.window) for _ in range(n_features)]
         self.slots_: np.ndarray | None = None
 
     def _init_slots(self, step_seconds: int) -> None:
@@ -196,10 +207,13 @@ class Seasonal(Detector):
             v = x[j]
             if math.isnan(v):
                 continue
-            r = self.resid_[j]
-            if seasonal is not None and r.count >= self.min_periods:
-                sc = r.robust_scale()
-                b = seasonal[j] + r.median()
+            lv, sp = self.level_[j], self.spread_[j]
+            if seasonal is not None and sp.count >= self.min_periods:
+                sc = max(sp.robust_scale(), sp.std() * 0.5 if sp.count > 1 else 0.0)
+                b = seasonal[j] + lv.median()
+                b_long = seasonal[j] + self.long_level_[j].median()
+                if abs(v - b_long) < abs(v - b):
+                    b = b_long
             else:
                 tr = self.trail_[j]
                 if tr.count < self.min_periods:
@@ -222,7 +236,12 @@ class Seasonal(Detector):
             v = float(v)
             self.trail_[j].add(v)
             if seasonal is not None and not math.isnan(v):
-                self.resid_[j].add(v - float(seasonal[j]))
+                r = v - float(seasonal[j])
+                lv = self.level_[j]
+                if lv.count >= self.min_periods // 2:
+                    self.spread_[j].add(r - lv.median())
+                lv.add(r)
+                self.long_level_[j].add(r)
         if self.slots_ is not None:
             s = self._slot(t)
             self.slots_[s, self.slot_pos_[s] % self.history] = x
