@@ -1,1 +1,34 @@
-"""anomalert."""
+"""anomalert: anomaly detection for infrastructure metrics, turned into trustworthy alerts.
+
+>>> from anomalert import make
+>>> make("default").name
+'default'
+"""
+
+from __future__ import annotations
+
+from anomalert.alerting import AlertPolicy, Incident
+from anomalert.data import Event, validate_frame
+from anomalert.detectors import Detector, available, make
+from anomalert.errors import AnomalertError, InputError, NotFittedError, ParameterError
+from anomalert.monitor import Detection, Monitor, Verdict, detect
+
+__all__ = [
+    "AlertPolicy",
+    "AnomalertError",
+    "Detection",
+    "Detector",
+    "Event",
+    "Incident",
+    "InputError",
+    "Monitor",
+    "NotFittedError",
+    "ParameterError",
+    "Verdict",
+    "available",
+    "detect",
+    "make",
+    "validate_frame",
+]
+
+__version__ = "0.1.0"

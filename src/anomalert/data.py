@@ -279,7 +279,7 @@ def split_labels(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series | None, p
     for name in ("is_anomaly", "label"):
         if name in frame.columns:
             raw = frame[name]
-            if raw.dtype == object:
+            if not (pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw)):
                 raw = raw.astype(str).str.strip().str.lower().map(
                     {"1": 1, "0": 0, "true": 1, "false": 0, "1.0": 1, "0.0": 0}
                 )

@@ -241,6 +241,11 @@ def detect(
         frame, _ = validate_frame(frame)
     metrics = frame[[c for c in frame.columns if c not in LABEL_COLUMNS]]
     plan = preset(detector) if isinstance(detector, str) else None
+    if plan is not None and plan.metrics is not None:
+        missing = [m for m in plan.metrics if m not in metrics.columns]
+        if missing:
+            raise InputError(f"detector {plan.name!r} needs the column(s) {missing}")
+        metrics = metrics[list(plan.metrics)]
     det = make(detector) if isinstance(detector, str) else detector.clone()
     cut = _utc(train_until) if train_until is not None else None
     mask, cut = _training_mask(

@@ -15,6 +15,7 @@ from typing import Any
 from anomalert.detectors.base import Contribution, Detector, Explanation
 from anomalert.detectors.default import Default
 from anomalert.detectors.iforest import IForest
+from anomalert.detectors.likelihood import Likelihood
 from anomalert.detectors.seasonal import Seasonal
 from anomalert.detectors.zscore import ZScore
 from anomalert.errors import ParameterError
@@ -27,6 +28,7 @@ __all__ = [
     "Detector",
     "Explanation",
     "IForest",
+    "Likelihood",
     "Preset",
     "Seasonal",
     "ZScore",
@@ -36,7 +38,7 @@ __all__ = [
 ]
 
 REGISTRY: dict[str, type[Detector]] = {
-    cls.name: cls for cls in (Default, ZScore, Seasonal, IForest)
+    cls.name: cls for cls in (Default, ZScore, Seasonal, IForest, Likelihood)
 }
 
 
@@ -46,6 +48,7 @@ class Preset:
 
     ``train`` is ``"all"`` (fit on every row, as the CPU tutorial does), an int (the first
     N rows) or ``"auto"`` (the caller's ``train_until``, else the first 10% of the series).
+    ``metrics`` limits the columns it scores (the CPU tutorial looks at ``cpu_usage`` only).
     ``exclude_labelled`` drops labelled rows from training: it reproduces the load-balancer
     tutorial, which chose its training rows *with the labels* -- a defect we only keep in
     the preset that exists to reproduce it.
@@ -56,6 +59,7 @@ class Preset:
     train: str | int = "auto"
     exclude_labelled: bool = False
     description: str = ""
+    metrics: tuple[str, ...] | None = None  # the columns it scores (None: every metric)
 
 
 PRESETS: dict[str, Preset] = {
@@ -63,7 +67,9 @@ PRESETS: dict[str, Preset] = {
         "seed000-iforest",
         lambda: IForest(contamination=0.01, random_state=42, scale=False, features="raw"),
         train="all",
-        description="CPU tutorial: IsolationForest(contamination=0.01) fitted on every row",
+        description="CPU tutorial: IsolationForest(contamination=0.01) on cpu_usage, fitted "
+        "on every row",
+        metrics=("cpu_usage",),
     ),
     "seed004-iforest": Preset(
         "seed004-iforest",

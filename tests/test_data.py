@@ -1,0 +1,85 @@
+"""Validation at the boundary: clear errors, counted fixes, nothing dropped silently."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anomalert.data import Event, split_labels, to_events, to_labels, validate_frame
+from anomalert.errors import InputError
+
+
+def test_sorts_and_deduplicates_with_counts() -> None:
+    raw = pd.DataFrame(
+        {
+            "timestamp": ["2025-01-01T00:02Z", "2025-01-01T00:00Z", "2025-01-01T00:01Z",
+                          "2025-01-01T00:01Z"],
+            "cpu": [3.0, 1.0, 2.0, 2.5],
+        }
+    )
+    frame, report = validate_frame(raw, source="x.csv")
+    assert list(frame["cpu"]) == [1.0, 2.5, 3.0]
+    assert report.unsorted and report.duplicates == 1 and report.rows_out == 3
+    assert any("1 duplicate" in line for line in report.lines())
+    assert str(frame.index.tz) == "UTC" and frame.index.name == "timestamp"
+
+
+def test_reports_gaps_nan_and_constant_columns() -> None:
+    idx = list(pd.date_range("2025-01-01", periods=5, freq="1min", tz="UTC"))
+    idx.append(idx[-1] + pd.Timedelta("10min"))
+    raw = pd.DataFrame({"timestamp": idx, "a": [1, 2, np.nan, 4, 5, 6], "b": [7.0] * 6})
+    frame, report = validate_frame(raw, source="g.csv")
+    assert report.gaps == 1 and report.largest_gap == pd.Timedelta("10min")
+    assert report.nan_values["a"] == 1 and report.constant_columns == ["b"]
+    assert len(frame) == 6  # nothing dropped
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (pd.DataFrame(), "no rows"),
+        (pd.DataFrame({"value": [1.0]}), "no timestamp column"),
+        (pd.DataFrame({"timestamp": ["yesterday-ish"], "v": [1.0]}), "row 1, column 'timestamp'"),
+        (pd.DataFrame({"timestamp": ["2025-01-01T00:00Z", "2025-01-01T00:01+02:00"], "v": [1, 2]}),
+         "mixes timezones"),
+        (pd.DataFrame({"timestamp": ["2025-01-01", "2025-01-02"], "v": ["1.0", "high"]}),
+         "row 2, column 'v': 'high' is not a number"),
+        (pd.DataFrame({"timestamp": ["2025-01-01", "2025-01-02"], "v": [np.nan, np.nan]}),
+         "column 'v' has no numeric values"),
+        (pd.DataFrame({"timestamp": ["2025-01-01"], "is_anomaly": [0]}), "no metric columns"),
+    ],
+)
+def test_clear_errors(raw: pd.DataFrame, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        validate_frame(raw, source="bad.csv")
+
+
+def test_numeric_unix_timestamps_and_naive_strings_become_utc() -> None:
+    frame, _ = validate_frame(pd.DataFrame({"timestamp": [1735689600, 1735689660], "v": [1, 2]}))
+    assert frame.index[0] == pd.Timestamp("2025-01-01", tz="UTC")
+    frame, _ = validate_frame(pd.DataFrame({"time": ["2025-01-01 00:00"], "v": [1]}))
+    assert frame.index[0] == pd.Timestamp("2025-01-01", tz="UTC")
+
+
+def test_events_round_trip_and_kinds() -> None:
+    idx = pd.date_range("2025-01-01", periods=8, freq="1min", tz="UTC")
+    kinds = pd.Series(["normal", "a", "a", "b", "normal", "normal", "a", "normal"], index=idx)
+    labels = kinds != "normal"
+    events = to_events(labels, kinds)
+    assert [(e.kind, e.start.minute, e.end.minute) for e in events] == [
+        ("a", 1, 2), ("b", 3, 3), ("a", 6, 6)
+    ]
+    assert to_labels(events, idx).equals(labels.rename("is_anomaly"))
+    assert Event(idx[0], idx[2]).overlaps(idx[2], idx[5])
+    assert not Event(idx[0], idx[1]).overlaps(idx[2], idx[5])
+
+
+def test_split_labels_accepts_text_booleans_and_rejects_junk() -> None:
+    idx = pd.date_range("2025-01-01", periods=3, freq="1min", tz="UTC")
+    frame = pd.DataFrame({"v": [1.0, 2, 3], "is_anomaly": ["true", "0", "1"]}, index=idx)
+    _, truth, _ = split_labels(frame)
+    assert truth is not None and truth.tolist() == [True, False, True]
+    frame["is_anomaly"] = ["yes", "0", "1"]
+    with pytest.raises(InputError, match="row 1"):
+        split_labels(frame)

@@ -1,0 +1,108 @@
+"""The alert function: Monitor.check, the policy, incidents, and detect()."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anomalert.alerting import AlertPolicy
+from anomalert.detectors import ZScore, make
+from anomalert.errors import InputError, ParameterError
+from anomalert.monitor import Monitor, detect
+
+T0 = pd.Timestamp("2025-01-01", tz="UTC")
+
+
+def _train(n: int = 300) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    idx = pd.date_range(T0, periods=n, freq="1min")
+    return pd.DataFrame({"cpu": 40 + rng.normal(0, 1, n)}, index=idx)
+
+
+def _monitor(policy: AlertPolicy | None = None) -> Monitor:
+    return Monitor(ZScore(window=200, robust=True).fit(_train()), policy)
+
+
+def _feed(m: Monitor, values: list[float], start: int = 300) -> list:
+    return [m.check(T0 + pd.Timedelta(minutes=start + i), {"cpu": v}) for i, v in enumerate(values)]
+
+
+def test_fires_explains_and_resolves_after_hysteresis() -> None:
+    m = _monitor(AlertPolicy(resolve_after=3))
+    out = _feed(m, [40, 90, 91, 40, 40, 40, 40])
+    assert [v.is_alert for v in out] == [False, True, True, False, False, False, False]
+    assert [v.event for v in out] == [None, "fired", None, None, None, "resolved", None]
+    assert out[1].incident_id == out[2].incident_id == 1
+    assert "cpu=90" in out[1].explanation and "above baseline" in out[1].explanation
+    inc = m.incidents[0]
+    assert inc.alerts == 2 and inc.peak_score == out[2].score and not inc.is_open
+    assert inc.metrics == ["cpu"]
+
+
+def test_k_of_n_needs_repeated_flags() -> None:
+    m = _monitor(AlertPolicy(k=2, n=3))
+    out = _feed(m, [90, 40, 40, 90, 40, 90])
+    assert [v.is_anomalous for v in out] == [True, False, False, True, False, True]
+    assert [v.is_alert for v in out] == [False, False, False, False, False, True]
+
+
+def test_cooldown_reopens_instead_of_paging_again() -> None:
+    m = _monitor(AlertPolicy(resolve_after=1, cooldown=5))
+    out = _feed(m, [90, 40, 40, 90])
+    assert [v.event for v in out] == ["fired", "resolved", None, None]
+    assert out[3].incident_id == 1 and len(m.incidents) == 1
+    m2 = _monitor(AlertPolicy(resolve_after=1, cooldown=0))
+    assert [v.event for v in _feed(m2, [90, 40, 40, 90])] == ["fired", "resolved", None, "fired"]
+
+
+def test_flagged_points_are_not_learned_unless_asked() -> None:
+    guarded, learning = _monitor(), _monitor(AlertPolicy(learn_flagged=True))
+    _feed(guarded, [95.0] * 150)
+    _feed(learning, [95.0] * 150)
+    probe = {"cpu": 95.0}
+    ts = T0 + pd.Timedelta(minutes=1000)
+    assert guarded.detector.score_one(ts, probe) > guarded.detector.threshold_
+    assert learning.detector.score_one(ts, probe) < learning.detector.threshold_
+
+
+def test_relearn_after_accepts_a_lasting_change() -> None:
+    m = _monitor(AlertPolicy(relearn_after=20))
+    out = _feed(m, [95.0] * 200)
+    assert out[10].is_alert and not out[-1].is_alert
+
+
+def test_rejects_out_of_order_and_bad_values() -> None:
+    m = _monitor()
+    _feed(m, [40.0])
+    with pytest.raises(InputError, match="not after the previous point"):
+        m.check(T0, {"cpu": 40.0})
+    with pytest.raises(InputError, match="not a number"):
+        m.check(T0 + pd.Timedelta(days=1), {"cpu": "hot"})
+    with pytest.raises(InputError, match="cannot parse timestamp"):
+        m.check("not a time", {"cpu": 1.0})
+
+
+def test_policy_validation() -> None:
+    with pytest.raises(ParameterError, match="'k' parameter of AlertPolicy"):
+        Monitor(ZScore(), AlertPolicy(k=3, n=2))
+    with pytest.raises(ParameterError, match="'resolve_after'"):
+        AlertPolicy(resolve_after=0).validate()
+
+
+def test_unfitted_detector_warms_up_then_alerts() -> None:
+    m = Monitor(make("zscore", window=60, robust=True, min_periods=30))
+    out = _feed(m, list(40 + np.random.default_rng(0).normal(0, 1, 100)) + [90.0], start=0)
+    assert all(np.isnan(v.score) for v in out[:30]) and not any(v.is_alert for v in out[:100])
+    assert out[-1].is_alert
+
+
+def test_detect_uses_the_monitor_path_and_training_window() -> None:
+    frame = _train(400)
+    frame.iloc[350, 0] = 120.0
+    det = detect("zscore", frame, train_until=frame.index[300])
+    assert det.train_rows == 300 and det.train_until == frame.index[300]
+    assert det.points["is_anomaly"].sum() == 1 and bool(det.points["is_anomaly"].iloc[350])
+    assert det.incidents[0].start == frame.index[350]
+    with pytest.raises(InputError, match="training window holds 0"):
+        detect("zscore", frame, train_until=frame.index[0])
