@@ -1,7 +1,7 @@
 """Detectors, registered by name, and the tutorials' presets.
 
 >>> sorted(available())[:3]
-['default', 'iforest', 'seasonal']
+['default', 'iforest', 'likelihood']
 >>> make("zscore", window=60, robust=True)
 ZScore(window=60, robust=True, min_periods=30, threshold='auto', features='rates')
 """
