@@ -1,0 +1,71 @@
+"""``anomalert nab``: run a detector over a NAB corpus and print its NAB scores.
+
+Examples
+--------
+::
+
+    anomalert nab ../shared/data/nab --windows ../shared/data/nab/windows.json \\
+        --detector default --results out/nab --json out/nab.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from anomalert.errors import InputError
+
+__all__ = ["register"]
+
+
+def _cmd_nab(args: argparse.Namespace) -> int:
+    from anomalert.evaluation.nab_run import OWN_THRESHOLD, FileRun, run_nab
+
+    def progress(i: int, total: int, run: FileRun) -> None:
+        print(
+            f"[{i}/{total}] {run.relpath}: {len(run.index)} rows, {run.alerts} alerting, "
+            f"{run.repeated} repeated timestamps, {run.seconds:.1f}s",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    if args.suppress < 0:
+        raise InputError(f"--suppress must be >= 0, got {args.suppress}")
+    run = run_nab(
+        args.data_dir, args.windows, args.detector, results_dir=args.results,
+        progress=None if args.quiet else progress, suppress=args.suppress,
+    )
+    print(f"NAB scores of {args.detector} on {len(run.files)} files "
+          f"(0 = never fires, 100 = perfect)")
+    print(f"{'profile':<20} {'optimised':>9} {'threshold':>9} {'own':>7} (own threshold "
+          f"{OWN_THRESHOLD})")
+    for name, res in run.optimised.items():
+        own = run.own[name]
+        print(f"{name:<20} {res.score:9.1f} {res.threshold:9.3f} {own.score:7.1f}")
+    for note in run.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if run.results_dir is not None:
+        print(f"results written to {run.results_dir}")
+    if args.json:
+        out = Path(args.json)
+        if not out.parent.exists():
+            raise InputError(f"{out}: directory {out.parent} does not exist")
+        out.write_text(json.dumps(run.summary(), indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``nab`` subcommand to the CLI's subparsers."""
+    p = subparsers.add_parser("nab", help="run a detector over a NAB corpus and score it")
+    p.add_argument("data_dir", help="NAB data directory (<subfolder>/<file>.csv)")
+    p.add_argument("--windows", required=True, help="NAB windows JSON")
+    p.add_argument("--detector", default="default", help="detector name (default: default)")
+    p.add_argument("--results", help="write NAB results files under RESULTS/<detector>/")
+    p.add_argument("--json", help="write the scores as JSON")
+    p.add_argument("--suppress", type=int, default=100,
+                   help="rows after a score in which only a higher one is reported (default 100)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no per-file progress")
+    p.set_defaults(handler=_cmd_nab)

@@ -1,0 +1,102 @@
+"""run_nab and ``anomalert nab`` on a small synthetic NAB-layout corpus."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anomalert.cli import main
+from anomalert.evaluation.nab import score_results_dir
+from anomalert.evaluation.nab_run import OWN_THRESHOLD, calibrate, run_nab, suppress_repeats
+from anomalert.sources.nab import load_windows, read_results, results_path
+
+N = 1200
+
+
+def _write(root: Path, name: str, seed: int, repeat: bool) -> tuple[str, list[list[str]]]:
+    rng = np.random.default_rng(seed)
+    idx = pd.date_range("2024-01-01", periods=N, freq="5min")
+    values = 50 + 5 * np.sin(2 * np.pi * np.arange(N) / 288) + rng.normal(0, 1, N)
+    values[900:920] += 40  # an incident inside the window
+    stamps = list(idx.strftime("%Y-%m-%d %H:%M:%S"))
+    if repeat:  # a DST-like repeated hour: rows keep their order and their count
+        stamps[600:612] = stamps[588:600]
+    rel = f"synthetic/{name}.csv"
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"timestamp": stamps, "value": values}).to_csv(path, index=False)
+    return rel, [[str(idx[880]), str(idx[940])]]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("nab")
+    data = root / "data"
+    windows = dict(_write(data, f"series_{k}", k, repeat=k == 0) for k in range(2))
+    wpath = root / "windows.json"
+    wpath.write_text(json.dumps(windows), encoding="utf-8")
+    return data, wpath
+
+
+def test_calibration_is_monotone_and_maps_threshold_to_half() -> None:
+    s = np.array([np.nan, 0.0, 1.0, 3.0, 9.0, np.inf])
+    a = calibrate(s, 3.0)
+    assert a[0] == 0.0 and a[3] == OWN_THRESHOLD and a[-1] == 1.0
+    assert np.all(np.diff(a[1:]) > 0) and ((a >= 0) & (a <= 1)).all()
+    assert suppress_repeats(np.array([0.1, 0.6, 0.6, 0.7, 0.2]), 2).tolist() == [
+        0.1, 0.6, 0.0, 0.7, 0.0
+    ]
+
+
+def test_run_nab_rows_order_and_rescoring(corpus: tuple[Path, Path], tmp_path: Path) -> None:
+    data, wpath = corpus
+    run = run_nab(data, wpath, "likelihood", results_dir=tmp_path)
+    assert len(run.files) == 2
+    assert run.files[0].repeated == 12 and any("repeated" in n for n in run.notes)
+    for f in run.files:
+        src = pd.read_csv(data / f.relpath)
+        out = read_results(results_path(tmp_path / "likelihood", f.relpath, "likelihood"))
+        assert len(out) == len(src) == len(f.anomaly_score)
+        assert np.allclose(out["value"].to_numpy(), src["value"].to_numpy())
+        assert list(out.index.strftime("%Y-%m-%d %H:%M:%S")) == list(src["timestamp"])
+        assert ((out["anomaly_score"] >= 0) & (out["anomaly_score"] <= 1)).all()
+        assert out["label"].sum() > 0
+    again = score_results_dir(tmp_path / "likelihood", load_windows(wpath))
+    for name, res in run.optimised.items():
+        assert again[name].score == pytest.approx(res.score, abs=1e-9)
+    assert set(run.own) == set(run.optimised)
+    assert run.optimised["standard"].score > 50  # the obvious incident is found
+
+
+def test_cli_prints_profiles(corpus: tuple[Path, Path], tmp_path: Path,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    data, wpath = corpus
+    out_json = tmp_path / "s.json"
+    rc = main(["nab", str(data), "--windows", str(wpath), "--detector", "zscore",
+               "--results", str(tmp_path / "r"), "--json", str(out_json)])
+    captured = capsys.readouterr()
+    assert rc == 0
+    for profile in ("standard", "reward_low_FP_rate", "reward_low_FN_rate"):
+        assert profile in captured.out
+    assert "[2/2]" in captured.err
+    summary = json.loads(out_json.read_text())
+    assert set(summary["optimised"]) == {"standard", "reward_low_FP_rate", "reward_low_FN_rate"}
+
+
+@pytest.mark.parametrize("case", ["missing_dir", "bad_json", "bad_windows", "bad_detector"])
+def test_cli_bad_inputs(case: str, corpus: tuple[Path, Path], tmp_path: Path,
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    data, wpath = corpus
+    bad = tmp_path / "w.json"
+    bad.write_text({"bad_json": "{not json", "bad_windows": '{"a.csv": [["x"]]}'}.get(case, "{}"))
+    args = ["nab", str(tmp_path / "nope") if case == "missing_dir" else str(data), "--windows",
+            str(bad if case in ("bad_json", "bad_windows") else wpath), "-q"]
+    if case == "bad_detector":
+        args += ["--detector", "no-such-detector"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("anomalert: error:")
