@@ -73,7 +73,7 @@ class Likelihood(Detector):
     """
 
     name: ClassVar[str] = "likelihood"
-    _default_threshold: ClassVar[float] = 4.0
+    _default_threshold: ClassVar[float] = 3.0
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "window": [Interval(int, 2, None)],
         "history": [Interval(int, 2, None)],
@@ -86,7 +86,7 @@ class Likelihood(Detector):
     def __init__(
         self,
         *,
-        window: int = 288,
+        window: int = 1000,
         history: int = 2016,
         short: int = 5,
         min_periods: int = 30,
