@@ -1,0 +1,373 @@
+"""Shared live state of the service: monitored series, metrics, health, notifications.
+
+:class:`ServiceState` is what the HTTP app (:mod:`anomalert.service`) and the watch loop
+(:mod:`anomalert.watch`) share: the :class:`SeriesRuntime` of every series (its
+:class:`~anomalert.monitor.Monitor`, latest verdict and recent points for charts), the
+Prometheus metrics in a per-state registry, the loop's health, and the path from a verdict
+to durable notifications (the store's outbox). One re-entrant lock guards it all.
+
+Notification ids are deterministic (series, incident, event, data timestamp), so replaying
+points after a crash produces the same ids and the outbox ignores the repeats.
+
+Examples
+--------
+>>> import pandas as pd
+>>> state = ServiceState()
+>>> rt = state.create_series("api", ["latency"], kind="push")
+>>> v = state.observe(rt, rt.monitor.check("2025-01-01T00:00Z", {"latency": 10.0}))
+>>> rt.last_ts.isoformat(), rt.points
+('2025-01-01T00:00:00+00:00', 1)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import pickle
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from anomalert.alerting import AlertPolicy
+from anomalert.alerting.sinks import Notification
+from anomalert.alerting.store import Store
+from anomalert.detectors import make
+from anomalert.monitor import Monitor, Verdict
+from anomalert.telemetry import Metrics
+
+__all__ = ["Health", "SeriesRuntime", "ServiceState", "label_name"]
+
+log = logging.getLogger("anomalert.runtime")
+
+HISTORY_POINTS = 720
+CHARTS_KEPT = 10
+_LABEL = re.compile(r"[^a-zA-Z0-9_]")
+
+
+def label_name(text: str) -> str:
+    """A valid Prometheus label name made from ``text``.
+
+    >>> label_name("2xx-count")
+    '_2xx_count'
+    """
+    out = _LABEL.sub("_", text) or "_"
+    return "_" + out if out[0].isdigit() else out
+
+
+def _f(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def _num(x: Any) -> float | None:
+    try:
+        return float(x)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+@dataclass
+class SeriesRuntime:
+    """One monitored series: its monitor and what the service shows about it."""
+
+    name: str
+    monitor: Monitor
+    kind: str = "watch"  # "watch" (polled) or "push" (POST /v1/score)
+    group: str | None = None  # the configured query it came from
+    labels: dict[str, str] = field(default_factory=dict)
+    last_ts: pd.Timestamp | None = None
+    last: Verdict | None = None
+    points: int = 0
+    fired: Notification | None = None  # the open incident's "fired" notification
+    history: deque[tuple[float, float | None, float | None, tuple[float | None, ...]]] = field(
+        default_factory=lambda: deque(maxlen=HISTORY_POINTS)
+    )
+    charts: dict[int, list[Any]] = field(default_factory=dict)
+
+    @property
+    def alerting(self) -> int | None:
+        """The incident notified as firing and not yet resolved."""
+        return self.fired.incident if self.fired is not None else None
+
+    @property
+    def columns(self) -> list[str]:
+        det = self.monitor.detector
+        return list(det.columns_) if det.is_fitted else []
+
+    def chart(self, incident_id: int) -> list[Any]:
+        """Points around an incident: stored at resolution, else the recent history."""
+        if incident_id in self.charts:
+            return self.charts[incident_id]
+        inc = next((i for i in self.monitor.incidents if i.id == incident_id), None)
+        if inc is None:
+            return []
+        lo = inc.start.timestamp() - 60 * 60
+        return [p for p in self.history if p[0] >= lo]
+
+
+@dataclass
+class Health:
+    """The watch loop's health, shown by ``/healthz`` and ``/metrics``."""
+
+    heartbeat: float | None = None  # time.monotonic() of the loop's latest iteration
+    last_poll: float | None = None  # wall time of the latest successful poll
+    stale_after: float = 120.0
+    errors: dict[str, tuple[int, str]] = field(default_factory=dict)  # query -> (n, message)
+
+    def ok(self, query: str) -> None:
+        self.errors.pop(query, None)
+        self.last_poll = time.time()
+
+    def failed(self, query: str, message: str) -> None:
+        n = self.errors.get(query, (0, ""))[0] + 1
+        self.errors[query] = (n, message)
+
+    @property
+    def stalled(self) -> bool:
+        return self.heartbeat is not None and time.monotonic() - self.heartbeat > self.stale_after
+
+
+class ServiceState:
+    """Everything the service shares between its HTTP handlers and the watch loop.
+
+    Parameters
+    ----------
+    store
+        Durable state and outbox; None keeps state in memory and sends no notifications.
+    sinks
+        Names of the sinks every notification goes to (the outbox keys).
+    token
+        Bearer token required by ``POST /v1/score`` (None: open).
+    max_body, max_points, max_series
+        Limits of ``POST /v1/score``: request bytes, points per request, pushed series.
+    detector, detector_params, policy
+        How a series first seen by ``POST /v1/score`` is monitored (it learns online).
+    base_url
+        External URL of the service, for the ``generatorURL`` of alerts.
+    alert_labels
+        Labels added to every alert (``alertname`` and ``severity`` have defaults).
+    """
+
+    def __init__(
+        self,
+        *,
+        store: Store | None = None,
+        sinks: Sequence[str] = (),
+        token: str | None = None,
+        max_body: int = 1 << 20,
+        max_points: int = 10_000,
+        max_series: int = 1000,
+        detector: str = "default",
+        detector_params: dict[str, Any] | None = None,
+        policy: AlertPolicy | None = None,
+        base_url: str = "http://127.0.0.1:9108",
+        alert_labels: dict[str, str] | None = None,
+        title: str = "anomalert",
+    ) -> None:
+        self.lock = threading.RLock()
+        self.store = store
+        self.sinks = list(sinks)
+        self.token = token
+        self.max_body = max_body
+        self.max_points = max_points
+        self.max_series = max_series
+        self.detector = detector
+        self.detector_params = dict(detector_params or {})
+        self.policy = policy or AlertPolicy()
+        self.base_url = base_url.rstrip("/")
+        self.alert_labels = {"alertname": "AnomalertAnomaly", "severity": "warning"}
+        self.alert_labels.update(alert_labels or {})
+        self.title = title
+        self.series: dict[str, SeriesRuntime] = {}
+        self.health = Health()
+        self.metrics = Metrics()
+        self.started = time.time()
+        self.notes: deque[str] = deque(maxlen=20)  # shown on the status page
+        self.wake: Callable[[], None] = lambda: None  # the dispatcher's, once there is one
+        self._dirty: set[str] = set()
+        self._locks: dict[str, threading.RLock] = {}
+        if store is not None:
+            names = self.sinks
+            self.metrics.outbox_pending.set_function(lambda: store.pending_count(names))
+        make(detector, **self.detector_params)._validate_params()
+
+    # -- series ------------------------------------------------------------------------
+    def series_lock(self, name: str) -> threading.RLock:
+        """The lock that serialises the points of one series (held while a batch is scored)."""
+        with self.lock:
+            lock = self._locks.get(name)
+            if lock is None:
+                lock = self._locks[name] = threading.RLock()
+            return lock
+
+    def create_series(
+        self,
+        name: str,
+        columns: Sequence[str] = (),
+        *,
+        kind: str = "push",
+        monitor: Monitor | None = None,
+        group: str | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> SeriesRuntime:
+        """Register a series; without ``monitor`` it gets the default detector, learning online."""
+        if monitor is None:
+            det = make(self.detector, **self.detector_params)
+            if columns:
+                det._start(list(columns))
+            monitor = Monitor(det, self.policy, series=name)
+        rt = SeriesRuntime(name, monitor, kind=kind, group=group, labels=dict(labels or {}))
+        with self.lock:
+            self.series[name] = rt
+            self._dirty.add(name)
+        return rt
+
+    def observe(
+        self, rt: SeriesRuntime, verdict: Verdict, values: Mapping[str, Any] | None = None
+    ) -> list[Notification]:
+        """Record a verdict of ``rt`` (and the point's ``values``): gauges, history, alerts."""
+        now = time.time()
+        score, threshold = _f(verdict.score), _f(verdict.threshold)
+        with self.lock:
+            rt.last, rt.last_ts = verdict, verdict.timestamp
+            rt.points += 1
+            self._dirty.add(rt.name)
+            row = tuple(_f(_num(values.get(c))) for c in rt.columns) if values else ()
+            rt.history.append((verdict.timestamp.timestamp(), score, threshold, row))
+            m = self.metrics
+            m.score.labels(rt.name).set(math.nan if score is None else score)
+            m.threshold.labels(rt.name).set(math.nan if threshold is None else threshold)
+            m.anomalous.labels(rt.name).set(1 if verdict.is_anomalous else 0)
+            m.points.labels(rt.name).inc()
+            m.last_point.labels(rt.name).set(verdict.timestamp.timestamp())
+            events: list[str] = []
+            iid = verdict.incident_id
+            if verdict.is_alert and iid is not None and rt.alerting != iid:
+                if rt.alerting is not None:  # a new incident while one is still notified open
+                    events.append("resolved")
+                events.append("fired")
+            elif verdict.event == "resolved" and rt.alerting is not None:
+                events.append("resolved")
+            out = [self._notification(rt, verdict, e, now) for e in events]
+            m.alerting.labels(rt.name).set(1 if rt.alerting is not None else 0)
+        if out and self.store is not None and self.sinks:
+            for n in out:
+                self.store.enqueue(n.id, self.sinks, n.to_dict())
+            self.wake()
+        for n in out:
+            log.info("%s: incident %d %s at %s", n.series, n.incident, n.event, n.at)
+        return out
+
+    def _notification(
+        self, rt: SeriesRuntime, verdict: Verdict, event: str, now: float
+    ) -> Notification:
+        incidents = rt.monitor.incidents
+        iid = rt.alerting if event == "resolved" else verdict.incident_id
+        inc = next(i for i in reversed(incidents) if i.id == iid)
+        if event == "resolved":
+            fired_wall = rt.fired.fired_wall if rt.fired is not None else None
+            rt.fired = None
+            rt.charts[inc.id] = list(rt.chart(inc.id))
+            for old in sorted(rt.charts)[:-CHARTS_KEPT]:
+                del rt.charts[old]
+        else:
+            fired_wall = now
+        at = verdict.timestamp.isoformat()
+        n = Notification(
+            id=f"{rt.name}|{inc.id}|{event}|{at}",
+            event=event,
+            series=rt.name,
+            incident=inc.id,
+            at=at,
+            start=inc.start.isoformat(),
+            end=inc.end.isoformat(),
+            resolved_at=(inc.resolved_at or verdict.timestamp).isoformat()
+            if event == "resolved" else None,
+            score=_f(verdict.score),
+            threshold=_f(inc.threshold),
+            peak_score=_f(inc.peak_score),
+            explanation=inc.explanation,
+            metrics=list(inc.metrics),
+            labels=self._labels(rt),
+            url=f"{self.base_url}/#incident-{inc.id}-{_anchor(rt.name)}",
+            created_at=now,
+            fired_wall=fired_wall,
+        )
+        if event == "fired":
+            rt.fired = n
+        return n
+
+    def _labels(self, rt: SeriesRuntime) -> dict[str, str]:
+        labels = dict(self.alert_labels)
+        labels.update({label_name(k): str(v) for k, v in rt.labels.items()})
+        labels["series"] = rt.name
+        return labels
+
+    def open_alerts(self) -> list[Notification]:
+        """The ``fired`` notification of every incident still notified open (refreshes)."""
+        with self.lock:
+            return [rt.fired for rt in self.series.values() if rt.fired is not None]
+
+    # -- persistence -----------------------------------------------------------------------
+    def checkpoint(self, names: Sequence[str] | None = None, meta: dict[str, str] | None = None) -> int:
+        """Save the state of changed series (or ``names``) and their incidents; returns count."""
+        if self.store is None:
+            return 0
+        with self.lock:
+            todo = [n for n in (names if names is not None else sorted(self._dirty)) if n in self.series]
+            self._dirty.difference_update(todo)
+            runtimes = [self.series[name] for name in todo]
+        rows: list[tuple[str, str, bytes, str | None]] = []
+        incidents: list[dict[str, Any]] = []
+        for rt in runtimes:
+            with self.series_lock(rt.name):
+                last = rt.last_ts.isoformat() if rt.last_ts is not None else None
+                rows.append((rt.name, rt.kind, pickle.dumps(rt, protocol=5), last))
+                incidents.extend(inc.to_dict() for inc in rt.monitor.incidents[-CHARTS_KEPT:])
+        self.store.checkpoint(rows, incidents, meta)
+        return len(rows)
+
+    def restore(self) -> int:
+        """Load every stored series (after a restart); returns how many."""
+        if self.store is None:
+            return 0
+        n = 0
+        for rec in self.store.load_series():
+            try:
+                rt = pickle.loads(rec.state)
+            except Exception as exc:
+                self.notes.append(f"cannot restore series {rec.name!r}: {exc}")
+                log.error("cannot restore series %r: %s", rec.name, exc)
+                continue
+            with self.lock:
+                self.series[rec.name] = rt
+            n += 1
+        return n
+
+    # -- views -------------------------------------------------------------------------------
+    def incidents(
+        self, *, series: str | None = None, only_open: bool = False, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Incidents of every series (or one), the most recent first."""
+        with self.lock:
+            out = []
+            for rt in self.series.values():
+                if series is not None and rt.name != series:
+                    continue
+                for inc in rt.monitor.incidents:
+                    if only_open and not inc.is_open:
+                        continue
+                    d = inc.to_dict()
+                    d["notified"] = rt.alerting == inc.id
+                    out.append(d)
+        out.sort(key=lambda d: (str(d["start"]), str(d["series"])), reverse=True)
+        return out[:limit]
+
+
+def _anchor(name: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_-]", "_", name)

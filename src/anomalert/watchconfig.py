@@ -1,0 +1,334 @@
+"""The ``anomalert watch`` configuration: a YAML file read into :class:`WatchConfig`.
+
+See ``docs/watch.md`` for a commented example. Every key is checked (unknown keys are an
+error, so a typo cannot silently disable something) and every error names the file and
+the key path, e.g. ``watch.yaml: queries[1].step: Cannot read 'fast' as a duration ...``.
+
+Examples
+--------
+>>> cfg = config_from_dict({
+...     "prometheus": {"url": "http://127.0.0.1:9090"},
+...     "queries": [{"name": "cpu", "query": "avg by (instance) (cpu_usage)", "step": "30s"}],
+...     "sinks": [{"type": "webhook", "url": "http://127.0.0.1:8000/hook"}],
+... })
+>>> q = cfg.queries[0]
+>>> q.name, q.metrics, q.step.total_seconds(), q.lookback.days
+('cpu', {'value': 'avg by (instance) (cpu_usage)'}, 30.0, 3)
+>>> config_from_dict({"queries": [{"name": "x", "query": "up", "stepp": "1m"}]}, source="w.yaml")
+Traceback (most recent call last):
+...
+anomalert.watchconfig.ConfigError: w.yaml: queries[0] has unknown key(s) ['stepp']; allowed: ['delay', 'detector', 'labels', 'lookback', 'metrics', 'name', 'params', 'policy', 'query', 'severity', 'step']
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from anomalert.alerting import AlertPolicy
+from anomalert.alerting.sinks import make_sink
+from anomalert.detectors import make
+from anomalert.errors import AnomalertError
+
+__all__ = [
+    "ConfigError",
+    "QuerySpec",
+    "SimulateSpec",
+    "WatchConfig",
+    "config_from_dict",
+    "load_config",
+    "make_spec",
+]
+
+_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+_TOP = {
+    "prometheus", "listen", "state", "external_url", "token", "defaults", "queries", "sinks",
+    "retry", "limits", "clock", "simulate", "poll", "checkpoint", "resend", "alert_labels",
+    "title",
+}
+_QUERY = {"name", "query", "metrics", "step", "lookback", "delay", "detector", "params", "policy",
+          "labels", "severity"}
+
+
+class ConfigError(AnomalertError):
+    """A watch configuration that cannot be used; names the file and the key."""
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    """One monitored query: its PromQL per metric column, cadence, detector and policy."""
+
+    name: str
+    metrics: dict[str, str]  # column -> PromQL (the ``query:`` form gives {"value": expr})
+    step: pd.Timedelta = pd.Timedelta("60s")
+    lookback: pd.Timedelta = pd.Timedelta("3d")
+    delay: pd.Timedelta = pd.Timedelta(0)
+    detector: str = "default"
+    params: dict[str, Any] = field(default_factory=dict)
+    policy: AlertPolicy = field(default_factory=AlertPolicy)
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.metrics)
+
+
+@dataclass(frozen=True)
+class SimulateSpec:
+    """The live simulator: which scenarios, how fast, how much history."""
+
+    scenarios: tuple[str, ...] = ("cpu", "lb")
+    seed: int = 42
+    days: int = 14
+    history: pd.Timedelta = pd.Timedelta("2d")
+    lead: pd.Timedelta = pd.Timedelta("20min")
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    """Everything ``anomalert watch`` needs (see :func:`load_config`)."""
+
+    queries: tuple[QuerySpec, ...] = ()
+    sinks: tuple[dict[str, Any], ...] = ()
+    prometheus_url: str | None = None
+    prometheus_token: str | None = None
+    prometheus_timeout: float = 10.0
+    listen: str = "127.0.0.1:9108"
+    state: str | None = None
+    external_url: str | None = None
+    token: str | None = None
+    retry_initial: float = 1.0
+    retry_max: float = 60.0
+    retry_max_attempts: int | None = None
+    max_body: int = 1 << 20
+    max_points: int = 10_000
+    max_series: int = 1000
+    clock_start: pd.Timestamp | None = None  # a replay clock instead of the wall clock
+    clock_minute: float | None = None  # wall seconds per simulated minute
+    simulate: SimulateSpec | None = None
+    poll_backoff: float = 1.0
+    poll_max_backoff: float = 60.0
+    checkpoint: float = 5.0
+    resend: float = 60.0
+    alert_labels: dict[str, str] = field(default_factory=dict)
+    title: str = "anomalert"
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+class _Reader:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {where}{': ' if where else ''}{message}")
+
+    def mapping(self, value: Any, where: str, allowed: set[str]) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(where, f"must be a mapping, got {type(value).__name__}")
+        unknown = sorted(str(k) for k in value if k not in allowed)
+        if unknown:
+            raise ConfigError(
+                f"{self.source}: {where} has unknown key(s) {unknown}; allowed: {sorted(allowed)}"
+            )
+        return value
+
+    def duration(self, value: Any, where: str, *, zero: bool = False) -> pd.Timedelta:
+        from anomalert.sources.prometheus import parse_duration
+
+        try:
+            return parse_duration(value, allow_zero=zero)
+        except AnomalertError as exc:
+            raise self.fail(where, str(exc)) from None
+
+    def seconds(self, value: Any, where: str, *, zero: bool = False) -> float:
+        return float(self.duration(value, where, zero=zero).total_seconds())
+
+    def integer(self, value: Any, where: str, lo: int = 1) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+            raise self.fail(where, f"must be an integer >= {lo}, got {value!r}")
+        return value
+
+    def text(self, value: Any, where: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(where, f"must be a non-empty string, got {value!r}")
+        return value
+
+    def labels(self, value: Any, where: str) -> dict[str, str]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(where, "must be a mapping label -> value")
+        return {str(k): str(v) for k, v in value.items()}
+
+
+def _query(r: _Reader, raw: Any, where: str, defaults: dict[str, Any]) -> QuerySpec:
+    q = r.mapping(raw, where, _QUERY)
+    merged = {**defaults, **q}
+    name = r.text(q.get("name"), f"{where}.name")
+    if not _NAME.match(name):
+        raise r.fail(f"{where}.name", f"{name!r} must be 1-100 letters, digits or _ . : -")
+    if ("query" in q) == ("metrics" in q):
+        raise r.fail(where, "give exactly one of 'query' (one PromQL expression) or 'metrics' "
+                     "(column -> PromQL)")
+    if "query" in q:
+        metrics = {"value": r.text(q["query"], f"{where}.query")}
+    else:
+        m = q["metrics"]
+        if not isinstance(m, dict) or not m:
+            raise r.fail(f"{where}.metrics", "must be a non-empty mapping column -> PromQL")
+        metrics = {str(k): r.text(v, f"{where}.metrics.{k}") for k, v in m.items()}
+    detector = str(merged.get("detector", "default"))
+    params = merged.get("params") or {}
+    if not isinstance(params, dict):
+        raise r.fail(f"{where}.params", "must be a mapping of detector parameters")
+    try:
+        make(detector, **params)._validate_params()
+    except AnomalertError as exc:
+        raise r.fail(f"{where}.detector", str(exc)) from None
+    policy_raw = r.mapping(merged.get("policy"), f"{where}.policy",
+                           set(AlertPolicy.__dataclass_fields__))
+    try:
+        policy = AlertPolicy(**policy_raw).validate()
+    except (AnomalertError, TypeError) as exc:
+        raise r.fail(f"{where}.policy", str(exc)) from None
+    labels = r.labels(merged.get("labels"), f"{where}.labels")
+    if "severity" in merged:
+        labels["severity"] = str(merged["severity"])
+    step = r.duration(merged.get("step", "60s"), f"{where}.step")
+    lookback = r.duration(merged.get("lookback", "3d"), f"{where}.lookback")
+    if lookback < step * 2:
+        raise r.fail(f"{where}.lookback", "must cover at least two steps")
+    return QuerySpec(
+        name=name, metrics=metrics, step=step, lookback=lookback,
+        delay=r.duration(merged.get("delay", 0), f"{where}.delay", zero=True),
+        detector=detector, params=dict(params), policy=policy, labels=labels,
+    )
+
+
+def make_spec(config: WatchConfig, raw: dict[str, Any], *, source: str = "<config>") -> QuerySpec:
+    """A :class:`QuerySpec` from ``raw`` (``name``, ``metrics``...) with the config's defaults."""
+    return _query(_Reader(source), raw, str(raw.get("name", "query")), config.defaults)
+
+
+def _simulate(r: _Reader, raw: Any) -> SimulateSpec:
+    s = r.mapping(raw, "simulate", {"scenarios", "seed", "days", "history", "lead"})
+    scenarios = s.get("scenarios", ["cpu", "lb"])
+    if isinstance(scenarios, str):
+        scenarios = [scenarios]
+    if not isinstance(scenarios, list) or not scenarios or any(
+        x not in ("cpu", "lb") for x in scenarios
+    ) or len(set(scenarios)) != len(scenarios):
+        raise r.fail("simulate.scenarios", f"must be a list of distinct 'cpu' / 'lb', got {scenarios!r}")
+    days = r.integer(s.get("days", 14), "simulate.days", 7)
+    if days % 7:
+        raise r.fail("simulate.days", f"must be a multiple of 7 (whole weeks), got {days}")
+    history = r.duration(s.get("history", "2d"), "simulate.history")
+    if history > pd.Timedelta(days=days - 2):
+        raise r.fail("simulate.history", f"must leave at least 2 of the {days} days to stream")
+    return SimulateSpec(
+        scenarios=tuple(scenarios), seed=r.integer(s.get("seed", 42), "simulate.seed", 0),
+        days=days, history=history, lead=r.duration(s.get("lead", "20m"), "simulate.lead"),
+    )
+
+
+def config_from_dict(
+    data: Any, *, source: str = "<config>", simulate: bool = False, serve: bool = False
+) -> WatchConfig:
+    """Validate a parsed configuration.
+
+    ``simulate`` forces the simulator (no Prometheus); ``serve`` accepts a configuration
+    without queries (the service only scores pushed points).
+    """
+    r = _Reader(source)
+    top = r.mapping(data, "", _TOP) if data is not None else {}
+    kw: dict[str, Any] = {}
+    prom = r.mapping(top.get("prometheus"), "prometheus", {"url", "token", "timeout"})
+    if prom:
+        url = r.text(prom.get("url"), "prometheus.url")
+        if not url.startswith(("http://", "https://")):
+            raise r.fail("prometheus.url", f"must be an http(s) URL, got {url!r}")
+        kw["prometheus_url"] = url
+        kw["prometheus_token"] = prom.get("token")
+        kw["prometheus_timeout"] = r.seconds(prom.get("timeout", "10s"), "prometheus.timeout")
+    defaults = r.mapping(top.get("defaults"), "defaults", _QUERY - {"name", "query", "metrics"})
+    queries = top.get("queries") or []
+    if not isinstance(queries, list):
+        raise r.fail("queries", "must be a list")
+    specs = tuple(_query(r, q, f"queries[{i}]", defaults) for i, q in enumerate(queries))
+    names = [q.name for q in specs]
+    if len(set(names)) != len(names):
+        raise r.fail("queries", f"names must be unique, got {names}")
+    sinks = top.get("sinks") or []
+    if not isinstance(sinks, list):
+        raise r.fail("sinks", "must be a list")
+    built = []
+    for i, s in enumerate(sinks):
+        try:
+            built.append(make_sink(s, i))
+        except AnomalertError as exc:
+            raise r.fail("", str(exc)) from None
+    if len({s.name for s in built}) != len(built):
+        raise r.fail("sinks", "names must be unique (give each a 'name')")
+    for key in ("listen", "state", "external_url", "token", "title"):
+        if top.get(key) is not None:
+            kw[key] = r.text(top[key], key)
+    retry = r.mapping(top.get("retry"), "retry", {"initial", "max", "max_attempts"})
+    kw["retry_initial"] = r.seconds(retry.get("initial", "1s"), "retry.initial")
+    kw["retry_max"] = r.seconds(retry.get("max", "60s"), "retry.max")
+    if retry.get("max_attempts") is not None:
+        kw["retry_max_attempts"] = r.integer(retry["max_attempts"], "retry.max_attempts")
+    limits = r.mapping(top.get("limits"), "limits", {"max_body", "max_points", "max_series"})
+    for key, default in (("max_body", 1 << 20), ("max_points", 10_000), ("max_series", 1000)):
+        kw[key] = r.integer(limits.get(key, default), f"limits.{key}")
+    clock = r.mapping(top.get("clock"), "clock", {"start", "minute"})
+    if clock:
+        from anomalert.sources.prometheus import parse_time
+
+        try:
+            kw["clock_start"] = parse_time(clock.get("start", "now"))
+        except AnomalertError as exc:
+            raise r.fail("clock.start", str(exc)) from None
+        kw["clock_minute"] = r.seconds(clock.get("minute", "1m"), "clock.minute")
+    poll = r.mapping(top.get("poll"), "poll", {"backoff", "max_backoff"})
+    kw["poll_backoff"] = r.seconds(poll.get("backoff", "1s"), "poll.backoff")
+    kw["poll_max_backoff"] = r.seconds(poll.get("max_backoff", "60s"), "poll.max_backoff")
+    kw["checkpoint"] = r.seconds(top.get("checkpoint", "5s"), "checkpoint")
+    kw["resend"] = r.seconds(top.get("resend", "60s"), "resend")
+    kw["alert_labels"] = r.labels(top.get("alert_labels"), "alert_labels")
+    if simulate or ("simulate" in top and not serve):
+        kw["simulate"] = _simulate(r, top.get("simulate"))
+    elif serve:
+        specs = ()
+    elif not specs:
+        raise r.fail("queries", "no queries to watch (or use --simulate)")
+    elif "prometheus_url" not in kw:
+        raise r.fail("prometheus", "missing: give prometheus.url (or use --simulate)")
+    return WatchConfig(queries=specs, sinks=tuple(sinks), defaults=defaults, **kw)
+
+
+def load_config(
+    path: str | Path | None, *, simulate: bool = False, serve: bool = False
+) -> WatchConfig:
+    """Read and validate a YAML configuration file (None: an empty one)."""
+    import yaml
+
+    if path is None:
+        return config_from_dict(None, source="(no config)", simulate=simulate, serve=serve)
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such file") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML: {exc}".replace("\n", " ")) from None
+    return config_from_dict(data, source=str(p), simulate=simulate, serve=serve)

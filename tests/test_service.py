@@ -1,0 +1,279 @@
+"""The HTTP service: /healthz, /metrics, /v1/alerts, /v1/series and POST /v1/score.
+
+In-process (Starlette's TestClient); the real-server tests are in test_watch.py.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from anomalert.alerting.store import Store
+from anomalert.runtime import ServiceState
+from anomalert.service import create_app
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+T0 = pd.Timestamp("2025-01-01", tz="UTC")
+
+
+def _points(n: int, start: int = 0, spike_at: int | None = None) -> list[dict]:
+    rng = np.random.default_rng(start)
+    out = []
+    for i in range(start, start + n):
+        v = 40 + rng.normal(0, 1)
+        if spike_at is not None and spike_at <= i < spike_at + 3:
+            v = 95.0
+        out.append({"timestamp": (T0 + pd.Timedelta(minutes=i)).isoformat(), "values": {"cpu": v}})
+    return out
+
+
+def _client(**kw) -> tuple[TestClient, ServiceState]:
+    state = ServiceState(**kw)
+    return TestClient(create_app(state), raise_server_exceptions=False), state
+
+
+def test_healthz_and_metrics_exposition():
+    client, state = _client()
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.json()["status"] == "ok"
+    client.post("/v1/score", json={"series": "api", "points": _points(5)})
+    text = client.get("/metrics").text
+    assert r.headers["content-type"].startswith("application/json")
+    for name in ("anomalert_anomaly_score", "anomalert_threshold", "anomalert_anomalous",
+                 "anomalert_last_poll_timestamp_seconds", "anomalert_outbox_pending"):
+        assert name in text
+    assert 'anomalert_points_total{series="api"} 5.0' in text
+
+
+def test_two_apps_do_not_share_metrics():
+    a, _ = _client()
+    b, _ = _client()
+    a.post("/v1/score", json={"series": "only-a", "points": _points(2)})
+    assert "only-a" in a.get("/metrics").text
+    assert "only-a" not in b.get("/metrics").text
+
+
+def test_healthz_reports_degraded_and_stalled():
+    client, state = _client()
+    state.health.failed("cpu", "Cannot reach Prometheus")
+    body = client.get("/healthz").json()
+    assert body["status"] == "degraded"
+    assert body["errors"]["cpu"]["error"] == "Cannot reach Prometheus"
+    state.health.heartbeat = -1e9  # the loop has not ticked for ages
+    r = client.get("/healthz")
+    assert r.status_code == 503 and r.json()["status"] == "stalled"
+
+
+def test_score_learns_online_and_alerts_on_a_spike(tmp_path):
+    store = Store(tmp_path / "s.db")
+    client, state = _client(store=store, sinks=["hook"])
+    r = client.post("/v1/score", json={"series": "api", "points": _points(200, spike_at=150)})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["created"] is True and len(body["verdicts"]) == 200
+    assert body["verdicts"][0]["score"] is None  # warming up: null, not NaN
+    fired = [v for v in body["verdicts"] if v["event"] == "fired"]
+    assert len(fired) == 1 and fired[0]["timestamp"].startswith("2025-01-01T02:30")
+    assert "cpu" in fired[0]["explanation"]
+    # the notification is in the durable outbox, and the series state is checkpointed
+    rows = store.outbox()
+    assert [r.notification["event"] for r in rows] == ["fired", "resolved"]
+    assert [r.name for r in store.load_series()] == ["api"]
+    alerts = client.get("/v1/alerts").json()["incidents"]
+    assert alerts[0]["series"] == "api" and alerts[0]["resolved_at"] is not None
+    assert client.get("/v1/alerts?open=true").json()["incidents"] == []
+    series = client.get("/v1/series").json()["series"]
+    assert series[0]["points"] == 200 and series[0]["columns"] == ["cpu"]
+    # a restarted service picks the series up where it stopped
+    state2 = ServiceState(store=store, sinks=["hook"])
+    assert state2.restore() == 1
+    c2 = TestClient(create_app(state2))
+    r = c2.post("/v1/score", json={"series": "api", "points": _points(1, start=150)})
+    assert r.status_code == 422 and "not after the latest point" in r.json()["error"]
+    assert c2.post("/v1/score", json={"series": "api", "points": _points(1, start=200)}).status_code == 200
+
+
+def test_bearer_token():
+    client, _ = _client(token="s3cret")
+    body = {"series": "a", "points": _points(1)}
+    r = client.post("/v1/score", json=body)
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    assert "token" in r.json()["error"]
+    assert client.post("/v1/score", json=body, headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert client.post("/v1/score", json=body, headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    assert client.get("/healthz").status_code == 200  # reads stay open
+
+
+def test_body_and_batch_limits():
+    client, _ = _client(max_body=2000, max_points=5)
+    big = json.dumps({"series": "a", "points": _points(50)})
+    r = client.post("/v1/score", content=big)
+    assert r.status_code == 413 and "2000 bytes" in r.json()["error"]
+
+    def chunks():  # no Content-Length: the limit is enforced while streaming
+        for i in range(0, len(big), 100):
+            yield big[i : i + 100].encode()
+
+    r = client.post("/v1/score", content=chunks())
+    assert r.status_code == 413
+    r = client.post("/v1/score", json={"series": "a", "points": _points(6)})
+    assert r.status_code == 413 and "limit of 5" in r.json()["error"]
+
+
+def _post(client: TestClient, payload) -> tuple[int, str]:
+    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    r = client.post("/v1/score", content=data)
+    return r.status_code, r.json().get("error", "")
+
+
+def test_clear_errors_for_bad_input():
+    client, state = _client(max_series=2)
+    ok = _points(1)[0]
+    ts = ok["timestamp"]
+    cases = [
+        (b"{nope", 400, "malformed JSON"),
+        (b"", 400, "empty body"),
+        (b'{"series": "a", "points": [{"timestamp": "2025-01-01", "values": {"x": NaN}}]}', 400, "NaN"),
+        (b"\xff\xfe\x00", 400, "malformed JSON"),
+        ([1, 2], 422, "JSON object"),
+        ({"points": [ok]}, 422, "missing field 'series'"),
+        ({"series": "a"}, 422, "missing field 'points'"),
+        ({"series": "a", "points": [ok], "extra": 1}, 422, "unknown field"),
+        ({"series": 5, "points": [ok]}, 422, "'series' must be a string"),
+        ({"series": "", "points": [ok]}, 422, "1 to 200 characters"),
+        ({"series": "a\nb", "points": [ok]}, 422, "control characters"),
+        ({"series": "a", "points": {}}, 422, "must be a list"),
+        ({"series": "a", "points": []}, 422, "at least one point"),
+        ({"series": "a", "points": [5]}, 422, "points[0] must be an object"),
+        ({"series": "a", "points": [{"values": {"x": 1}}]}, 422, "lacks 'timestamp'"),
+        ({"series": "a", "points": [{"timestamp": ts}]}, 422, "lacks 'values'"),
+        ({"series": "a", "points": [{"timestamp": "yesterday", "values": {"x": 1}}]}, 422, "as a time"),
+        ({"series": "a", "points": [{"timestamp": "2025-13-45", "values": {"x": 1}}]}, 422, "as a time"),
+        ({"series": "a", "points": [{"timestamp": 1e30, "values": {"x": 1}}]}, 422, "as a time"),
+        ({"series": "a", "points": [{"timestamp": True, "values": {"x": 1}}]}, 422, "ISO 8601"),
+        ({"series": "a", "points": [{"timestamp": ts, "values": {"x": "1"}}]}, 422, "must be a number"),
+        ({"series": "a", "points": [{"timestamp": ts, "values": {"x": True}}]}, 422, "must be a number"),
+        ({"series": "a", "points": [{"timestamp": ts, "values": {"x": None}}]}, 422, "must be a number"),
+        ({"series": "a", "points": [{"timestamp": ts, "values": {}}]}, 422, "is empty"),
+        ({"series": "a", "points": [{"timestamp": ts, "values": [1]}]}, 422, "must be an object"),
+        (b'{"series": "a", "points": [{"timestamp": 1, "values": {"x": 1e999}}]}', 422, "finite"),
+        ({"series": "a", "points": [{"timestamp": ts, "values": {"x": 10**400}}]}, 422, "finite"),
+        ({"series": "a", "points": _points(2)[::-1]}, 422, "time order"),
+        ({"series": "a", "points": [ok, {"timestamp": ts, "values": {"cpu": 1}}]}, 422, "time order"),
+        (b"[" * 100_000 + b"]" * 100_000, 400, "malformed JSON"),
+    ]
+    for payload, status, needle in cases:
+        got, error = _post(client, payload)
+        assert (got, needle in error) == (status, True), (payload if not isinstance(payload, bytes) else payload[:80], got, error)
+    assert state.series == {}  # nothing above created a series
+    # metrics of a series are fixed by its first point
+    assert _post(client, {"series": "a", "points": _points(1)})[0] == 200
+    p = _points(1, start=1)[0]
+    p["values"] = {"cpu": 1.0, "mem": 2.0}
+    status, error = _post(client, {"series": "a", "points": [p]})
+    assert status == 422 and "unexpected ['mem']" in error
+    # a rejected batch leaves no trace: all or nothing
+    batch = _points(3, start=1) + [{"timestamp": "2025-01-02T00:00:00Z", "values": {"cpu": "x"}}]
+    assert _post(client, {"series": "a", "points": batch})[0] == 422
+    assert state.series["a"].points == 1
+    # bounded number of pushed series
+    assert _post(client, {"series": "b", "points": _points(1)})[0] == 200
+    status, error = _post(client, {"series": "c", "points": _points(1)})
+    assert status == 422 and "limit of 2 pushed series" in error
+
+
+def test_watched_series_cannot_be_pushed_to():
+    client, state = _client()
+    state.create_series("cpu", ["value"], kind="watch")
+    status, error = _post(client, {"series": "cpu", "points": [
+        {"timestamp": "2025-01-01T00:00:00Z", "values": {"value": 1}}]})
+    assert status == 409 and "watch loop" in error
+
+
+def test_unexpected_errors_are_json_500_and_the_server_survives(monkeypatch):
+    client, state = _client()
+
+    def boom(*a, **k):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(state, "observe", boom)
+    r = client.post("/v1/score", json={"series": "a", "points": _points(1)})
+    assert r.status_code == 500 and "internal error" in r.json()["error"]
+    monkeypatch.undo()
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/nope").json() == {"error": "Not Found"}
+    assert client.get("/v1/score").status_code == 405
+    assert client.get("/v1/alerts?limit=x").status_code == 400
+
+
+def test_status_page_escapes_names():
+    client, _ = _client()
+    name = "<script>alert(1)</script>"
+    assert _post(client, {"series": name, "points": _points(3)})[0] == 200
+    html = client.get("/").text
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+_stamp = st.one_of(
+    st.text(max_size=30), st.integers(), st.floats(allow_nan=False),
+    st.datetimes(min_value=pd.Timestamp("1990-01-01").to_pydatetime(),
+                 max_value=pd.Timestamp("2100-01-01").to_pydatetime()).map(lambda d: d.isoformat()),
+)
+_value = st.one_of(st.floats(allow_nan=False), st.integers(), st.text(max_size=5), st.none(), st.booleans())
+_point = st.fixed_dictionaries(
+    {"timestamp": _stamp, "values": st.dictionaries(st.sampled_from(["cpu", "mem", "x"]), _value, max_size=3)}
+)
+_batch = st.builds(
+    lambda series, start, steps, vals: {
+        "series": series,
+        "points": [
+            {"timestamp": start + sum(steps[: i + 1]), "values": v} for i, v in enumerate(vals)
+        ],
+    },
+    st.text(alphabet="abcdef", min_size=1, max_size=3),
+    st.integers(0, 4_000_000_000),
+    st.lists(st.integers(1, 86_400), min_size=8, max_size=8),
+    st.lists(st.fixed_dictionaries({"cpu": st.floats(allow_nan=False, allow_infinity=False),
+                                    "mem": st.floats(-1e6, 1e6)}), min_size=1, max_size=8),
+)
+_request = st.one_of(
+    _batch,
+    _json,
+    st.fixed_dictionaries({"series": st.one_of(st.sampled_from(["a", "b"]), st.text(max_size=5)),
+                           "points": st.lists(_point, max_size=6)}),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(payload=st.one_of(_request.map(lambda v: json.dumps(v).encode()), st.binary(max_size=200)))
+def test_fuzz_score_never_crashes(payload):
+    client, state = _FUZZ
+    state.series.clear()  # each example starts fresh (a batch holds several points)
+    r = client.post("/v1/score", content=payload)
+    event(f"status {r.status_code}")
+    assert r.status_code in (200, 400, 409, 413, 422), (payload, r.status_code, r.text)
+    body = r.json()
+    if r.status_code == 200:
+        assert all(v["score"] is None or math.isfinite(v["score"]) for v in body["verdicts"])
+    else:
+        assert isinstance(body["error"], str) and body["error"]
+
+
+_FUZZ = _client(max_series=50, max_points=8)
