@@ -21,8 +21,9 @@ import math
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 
-from anomalert.detectors._stats import RollingStats, robust_scale_floor
+from anomalert.detectors._stats import _IQR_TO_SIGMA, RollingStats, robust_scale_floor
 from anomalert.detectors.base import Contribution, Detector, Interval, Options
 from anomalert.features import FEATURE_SETS
 
@@ -92,6 +93,50 @@ class ZScore(Detector):
         center = s.mean()
         sd = s.std()
         return center, max(sd if sd > 0 else 0.0, robust_scale_floor(center))
+
+    def _score_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """Vectorised batch path: the same numbers as streaming, without a Python loop per point.
+
+        Each feature's non-NaN values, prefixed by what the detector already holds, go
+        through pandas' rolling (or expanding) order statistics and sums; a point's baseline
+        is the statistic of the values *before* it, exactly as ``score_one`` sees them.
+        """
+        z = np.full(X.shape, np.nan)
+        for j in range(X.shape[1]):
+            v = X[:, j]
+            ok = ~np.isnan(v)
+            if not ok.any():
+                continue
+            held = self.stats_[j]
+            past = np.fromiter(held._ring if self.window is not None else held._sorted, float)
+            seq = pd.Series(np.concatenate([past, v[ok]]))
+            roll = seq.rolling(self.window, min_periods=1) if self.window else seq.expanding()
+            prev = roll.count().shift(1).fillna(0).to_numpy()[len(past):]
+            if self.robust:
+                q1 = roll.quantile(0.25).shift(1).to_numpy()[len(past):]
+                q3 = roll.quantile(0.75).shift(1).to_numpy()[len(past):]
+                center = roll.median().shift(1).to_numpy()[len(past):]
+                scale = (q3 - q1) * _IQR_TO_SIGMA
+            else:
+                center = roll.mean().shift(1).to_numpy()[len(past):]
+                scale = np.zeros(len(center))
+            total = roll.sum().shift(1).to_numpy()[len(past):]
+            totsq = (seq * seq).rolling(self.window, min_periods=1).sum() if self.window else (
+                (seq * seq).expanding().sum()
+            )
+            sq = totsq.shift(1).to_numpy()[len(past):]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                var = (sq - total * total / prev) / (prev - 1)
+                sd = np.where((prev >= 2) & (var > 0), np.sqrt(np.where(var > 0, var, 0)), 0.0)
+            scale = np.where(scale > 0, scale, sd)
+            scale = np.maximum(scale, 1e-9 + 1e-6 * np.abs(center))
+            zj = np.abs(v[ok] - center) / scale
+            zj[prev < self.min_periods] = np.nan
+            z[ok, j] = zj
+        out = np.full(len(X), np.nan)
+        has = ~np.isnan(z).all(axis=1)
+        out[has] = np.nanmax(z[has], axis=1)
+        return out
 
     def _score_point(self, t: int, x: np.ndarray) -> float:
         best = math.nan
