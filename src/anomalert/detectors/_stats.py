@@ -15,6 +15,8 @@ from collections import deque
 __all__ = ["RollingStats", "robust_scale_floor"]
 
 _IQR_TO_SIGMA = 1.0 / 1.3489795003921634
+#: Relative variance below which a window counts as constant (see :meth:`RollingStats.std`).
+_VAR_EPS = 1e-10
 
 
 def robust_scale_floor(center: float) -> float:
@@ -86,8 +88,10 @@ class RollingStats:
         n = len(self._sorted)
         if n < 2:
             return math.nan
-        var = (self._sumsq - self._sum * self._sum / n) / (n - 1)
-        return math.sqrt(var) if var > 0 else 0.0
+        mean = self._sum / n
+        var = (self._sumsq - self._sum * mean) / (n - 1)
+        # Running sums cannot tell a variance below this from rounding noise: call it zero.
+        return math.sqrt(var) if var > _VAR_EPS * (mean * mean + 1.0) else 0.0
 
     def robust_scale(self) -> float:
         """IQR / 1.349 (the sigma of a normal), falling back to the standard deviation."""

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from anomalert.detectors._stats import _IQR_TO_SIGMA, RollingStats, robust_scale_floor
+from anomalert.detectors._stats import _IQR_TO_SIGMA, _VAR_EPS, RollingStats, robust_scale_floor
 from anomalert.detectors.base import Contribution, Detector, Interval, Options
 from anomalert.features import FEATURE_SETS
 
@@ -126,8 +126,10 @@ class ZScore(Detector):
             )
             sq = totsq.shift(1).to_numpy()[len(past):]
             with np.errstate(invalid="ignore", divide="ignore"):
-                var = (sq - total * total / prev) / (prev - 1)
-                sd = np.where((prev >= 2) & (var > 0), np.sqrt(np.where(var > 0, var, 0)), 0.0)
+                var = (sq - total * (total / prev)) / (prev - 1)
+                mean = total / prev
+                big = (prev >= 2) & (var > _VAR_EPS * (mean * mean + 1.0))
+                sd = np.where(big, np.sqrt(np.where(big, var, 0.0)), 0.0)
             scale = np.where(scale > 0, scale, sd)
             scale = np.maximum(scale, 1e-9 + 1e-6 * np.abs(center))
             zj = np.abs(v[ok] - center) / scale
