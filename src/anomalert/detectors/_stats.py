@@ -19,6 +19,16 @@ _IQR_TO_SIGMA = 1.0 / 1.3489795003921634
 _VAR_EPS = 1e-10
 
 
+def _neumaier(total: float, comp: float, value: float) -> tuple[float, float]:
+    """One step of Neumaier's compensated summation: returns the new (sum, compensation)."""
+    new = total + value
+    if abs(total) >= abs(value):
+        comp += (total - new) + value
+    else:
+        comp += (value - new) + total
+    return new, comp
+
+
 def robust_scale_floor(center: float) -> float:
     """Smallest spread we believe in: a constant series still gets a finite z-score."""
     return 1e-9 + 1e-6 * abs(center)
@@ -36,7 +46,7 @@ class RollingStats:
     (3, 3.0, 5.0)
     """
 
-    __slots__ = ("size", "_ring", "_sorted", "_sum", "_sumsq", "_adds")
+    __slots__ = ("size", "_ring", "_sorted", "_sum", "_sumsq", "_c", "_csq", "_adds")
 
     def __init__(self, size: int | None) -> None:
         self.size = size
@@ -44,6 +54,8 @@ class RollingStats:
         self._sorted: list[float] = []
         self._sum = 0.0
         self._sumsq = 0.0
+        self._c = 0.0  # Neumaier compensation terms: adding and removing values leaves no drift
+        self._csq = 0.0
         self._adds = 0
 
     @property
@@ -58,15 +70,12 @@ class RollingStats:
             if len(self._ring) > self.size:
                 old = self._ring.popleft()
                 del self._sorted[bisect.bisect_left(self._sorted, old)]
-                self._sum -= old
-                self._sumsq -= old * old
+                self._sum, self._c = _neumaier(self._sum, self._c, -old)
+                self._sumsq, self._csq = _neumaier(self._sumsq, self._csq, -old * old)
         bisect.insort(self._sorted, value)
-        self._sum += value
-        self._sumsq += value * value
+        self._sum, self._c = _neumaier(self._sum, self._c, value)
+        self._sumsq, self._csq = _neumaier(self._sumsq, self._csq, value * value)
         self._adds += 1
-        if self._adds % 100_000 == 0:  # re-anchor the running sums against float drift
-            self._sum = math.fsum(self._sorted)
-            self._sumsq = math.fsum(v * v for v in self._sorted)
 
     def quantile(self, q: float) -> float:
         s = self._sorted
@@ -82,14 +91,15 @@ class RollingStats:
 
     def mean(self) -> float:
         n = len(self._sorted)
-        return self._sum / n if n else math.nan
+        return (self._sum + self._c) / n if n else math.nan
 
     def std(self) -> float:
         n = len(self._sorted)
         if n < 2:
             return math.nan
-        mean = self._sum / n
-        var = (self._sumsq - self._sum * mean) / (n - 1)
+        total = self._sum + self._c
+        mean = total / n
+        var = (self._sumsq + self._csq - total * mean) / (n - 1)
         # Running sums cannot tell a variance below this from rounding noise: call it zero.
         return math.sqrt(var) if var > _VAR_EPS * (mean * mean + 1.0) else 0.0
 

@@ -127,6 +127,7 @@ class ZScore(Detector):
             sq = totsq.shift(1).to_numpy()[len(past):]
             with np.errstate(invalid="ignore", divide="ignore"):
                 var = (sq - total * (total / prev)) / (prev - 1)
+                center = center if self.robust else total / prev
                 mean = total / prev
                 big = (prev >= 2) & (var > _VAR_EPS * (mean * mean + 1.0))
                 sd = np.where(big, np.sqrt(np.where(big, var, 0.0)), 0.0)
