@@ -124,3 +124,29 @@ def test_evaluate_needs_labels_and_unknown_detector(tmp_path: Path, capsys: pyte
     assert code == 2 and "no 'is_anomaly' column" in err
     code, _, err = _run(capsys, "detect", str(path), "--detector", "nope")
     assert code == 2 and "unknown detector 'nope'" in err
+
+
+def test_detect_on_an_nginx_access_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import random
+
+    rng = random.Random(0)
+    lines = []
+    start = pd.Timestamp("2025-03-01T00:00:00Z")
+    for minute in range(240):
+        ts = (start + pd.Timedelta(minutes=minute)).strftime("%d/%b/%Y:%H:%M")
+        burst = 200 <= minute < 210
+        for i in range(50):
+            status = 503 if burst and i % 2 else (404 if rng.random() < 0.02 else 200)
+            lines.append(
+                f'10.0.0.{i % 250} - - [{ts}:{i % 60:02d} +0000] "GET /api/x HTTP/1.1" {status} '
+                f'512 "-" "curl/8" {rng.uniform(0.05, 0.15):.3f}'
+            )
+    lines.insert(100, "this is not a log line")
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(lines) + "\n")
+    code, out, err = _run(capsys, "detect", "--access-log", str(log), "--format", "nginx")
+    assert code == 0, err
+    assert "1 incident(s)" in out and "5xx_rate" in out
+    assert "malformed" in err and "101" in err  # the bad line is counted and located
+    code, _, err = _run(capsys, "detect", str(log), "--access-log", str(log))
+    assert code == 2 and "exactly one input" in err

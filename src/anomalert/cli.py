@@ -48,11 +48,49 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- detect
 def _load(args: argparse.Namespace) -> Any:
+    """The frame to score: a file, a Prometheus query, or an access log."""
+    prom = getattr(args, "prometheus", None)
+    log = getattr(args, "access_log", None)
+    chosen = [x for x in (args.file, prom, log) if x]
+    if len(chosen) != 1:
+        raise AnomalertError(
+            "give exactly one input: FILE, --prometheus URL --query Q, or --access-log FILE"
+        )
+    if prom:
+        return _load_prometheus(args)
+    if log:
+        from anomalert.sources.accesslog import read_access_log
+
+        frame, parsed = read_access_log(log, args.format)
+        for line in parsed.lines_text():
+            _note(line)
+        empty = [c for c in frame.columns if frame[c].isna().all()]
+        if empty:  # e.g. nginx 'combined' without $request_time carries no latency
+            _note(f"{log}: no values for {', '.join(empty)}; not scored")
+            frame = frame.drop(columns=empty)
+        return frame
     from anomalert.sources.files import read_table
 
     frame, report = read_table(args.file, timestamp_column=args.timestamp_column)
     for line in report.lines():
         _note(line)
+    return frame
+
+
+def _load_prometheus(args: argparse.Namespace) -> Any:
+    import os
+
+    from anomalert.sources.prometheus import PrometheusClient, parse_duration, parse_time
+
+    if not args.query:
+        raise AnomalertError("--prometheus needs --query PROMQL")
+    client = PrometheusClient(
+        args.prometheus, token=args.token or os.environ.get("ANOMALERT_PROMETHEUS_TOKEN")
+    )
+    end = parse_time(args.end)
+    start = parse_time(args.start, now=end)
+    frame = client.query_frame(args.query, start, end, parse_duration(args.step))
+    _note(f"{args.prometheus}: {frame.shape[1]} series x {len(frame)} points for {args.query}")
     return frame
 
 
@@ -162,8 +200,22 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- parser
-def _add_detection_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="CSV or Parquet with a timestamp column and numeric metrics")
+def _add_detection_options(p: argparse.ArgumentParser, *, sources: bool = False) -> None:
+    p.add_argument(
+        "file",
+        nargs="?" if sources else None,
+        help="CSV or Parquet with a timestamp column and numeric metrics",
+    )
+    if sources:
+        src = p.add_argument_group("other inputs (instead of FILE)")
+        src.add_argument("--prometheus", metavar="URL", help="Prometheus base URL")
+        src.add_argument("--query", help="PromQL expression (one column per label set)")
+        src.add_argument("--start", default="now-1d", help="start (RFC 3339, unix, now-7d)")
+        src.add_argument("--end", default="now", help="end (default: now)")
+        src.add_argument("--step", default="60s", help="resolution (default: 60s)")
+        src.add_argument("--token", help="bearer token (or env ANOMALERT_PROMETHEUS_TOKEN)")
+        src.add_argument("--access-log", metavar="LOG", help="ALB or nginx access log (.gz ok)")
+        src.add_argument("--format", choices=["alb", "nginx"], default="alb", help="log format")
     p.add_argument("--detector", default="default", help="detector or preset name (default: default)")
     p.add_argument("--train-until", help="end of the known-good training window (timestamp)")
     p.add_argument("--timestamp-column", help="name of the timestamp column (default: found)")
@@ -188,8 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-o", "--output", required=True, help="output CSV path")
     g.set_defaults(handler=_cmd_generate)
 
-    d = sub.add_parser("detect", help="score a file and print the incidents")
-    _add_detection_options(d)
+    d = sub.add_parser("detect", help="score a file, a Prometheus query or a log; print incidents")
+    _add_detection_options(d, sources=True)
     d.add_argument("-o", "--output", help="write per-point results (CSV or Parquet)")
     d.set_defaults(handler=_cmd_detect)
 
