@@ -101,9 +101,10 @@ def _simulation(cfg: WatchConfig, store: Store) -> tuple[Any, list[Any], Any]:
     assert cfg.simulate is not None
     sim_cfg = cfg.simulate
     stored = store.get_meta("sim_start")
+    start = pd.Timestamp(stored) if stored is not None else cfg.clock_start
     sim = Simulator(
         sim_cfg.scenarios, seed=sim_cfg.seed, days=sim_cfg.days, history=sim_cfg.history,
-        lead=sim_cfg.lead, start=pd.Timestamp(stored) if stored is not None else None,
+        lead=sim_cfg.lead, start=start,
     )
     store.set_meta("sim_start", sim.start_time.isoformat())
     specs = [
@@ -141,6 +142,10 @@ def run_watch(
     )
     state.metrics.init_sinks(state.sinks)
     restored = state.restore()
+    orphans = store.pending_count() - store.pending_count(state.sinks)
+    if orphans:
+        state.notes.append(f"{orphans} undelivered notification(s) for sinks no longer configured")
+        log.warning("%d undelivered notification(s) are for sinks no longer configured", orphans)
     dispatcher = Dispatcher(
         store, sinks, initial_backoff=cfg.retry_initial, max_backoff=cfg.retry_max,
         max_attempts=cfg.retry_max_attempts, on_result=state.metrics.delivery,
@@ -171,7 +176,7 @@ def run_watch(
         if stored_clock is not None:
             start = max(start, pd.Timestamp(stored_clock))
         clock = ReplayClock(start, cfg.clock_minute)
-    tick = min(1.0, cfg.clock_minute / 2) if cfg.clock_minute else 1.0
+    tick = min(1.0, max(0.005, cfg.clock_minute / 2)) if cfg.clock_minute else 1.0
     watcher = Watcher(
         state, source, specs, clock, backoff=cfg.poll_backoff, max_backoff=cfg.poll_max_backoff,
         tick=tick, truth=truth,

@@ -29,7 +29,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 import pandas as pd
@@ -81,6 +81,7 @@ class SeriesRuntime:
     group: str | None = None  # the configured query it came from
     labels: dict[str, str] = field(default_factory=dict)
     last_ts: pd.Timestamp | None = None
+    first_ts: pd.Timestamp | None = None  # first point scored live (after any backfill)
     last: Verdict | None = None
     points: int = 0
     fired: Notification | None = None  # the open incident's "fired" notification
@@ -88,6 +89,16 @@ class SeriesRuntime:
         default_factory=lambda: deque(maxlen=HISTORY_POINTS)
     )
     charts: dict[int, list[Any]] = field(default_factory=dict)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # State pickled by an older version may lack newer fields: give them their defaults.
+        for f in fields(self):
+            if f.name not in state:
+                if f.default is not MISSING:
+                    state[f.name] = f.default
+                elif f.default_factory is not MISSING:
+                    state[f.name] = f.default_factory()
+        self.__dict__.update(state)
 
     @property
     def alerting(self) -> int | None:
@@ -235,6 +246,8 @@ class ServiceState:
         score, threshold = _f(verdict.score), _f(verdict.threshold)
         with self.lock:
             rt.last, rt.last_ts = verdict, verdict.timestamp
+            if rt.first_ts is None:
+                rt.first_ts = verdict.timestamp
             rt.points += 1
             self._dirty.add(rt.name)
             row = tuple(_f(_num(values.get(c))) for c in rt.columns) if values else ()
@@ -257,7 +270,14 @@ class ServiceState:
             m.alerting.labels(rt.name).set(1 if rt.alerting is not None else 0)
         if out and self.store is not None and self.sinks:
             for n in out:
-                self.store.enqueue(n.id, self.sinks, n.to_dict())
+                if self.store.enqueue(n.id, self.sinks, n.to_dict()) == 0 and n.event == "fired":
+                    # A replay after a restart: the outbox knows this alert already; keep its
+                    # original identity (startsAt) for the refreshes and the resolution.
+                    known = self.store.notification(n.id)
+                    if known is not None:
+                        with self.lock:
+                            if rt.fired is not None and rt.fired.id == n.id:
+                                rt.fired = Notification.from_dict(known)
             self.wake()
         for n in out:
             log.info("%s: incident %d %s at %s", n.series, n.incident, n.event, n.at)

@@ -131,7 +131,9 @@ def create_app(state: ServiceState) -> Starlette:
 
     async def healthz(request: Request) -> Response:
         h = state.health
-        errors = {q: {"consecutive_errors": n, "error": msg} for q, (n, msg) in h.errors.items()}
+        errors = {
+            q: {"consecutive_errors": n, "error": msg} for q, (n, msg) in dict(h.errors).items()
+        }
         if h.stalled:
             status = "stalled"
         elif errors:
@@ -182,6 +184,7 @@ def create_app(state: ServiceState) -> Starlette:
                     "group": rt.group,
                     "columns": rt.columns,
                     "points": rt.points,
+                    "first_point": rt.first_ts.isoformat() if rt.first_ts is not None else None,
                     "alerting": rt.alerting,
                     "last": rt.last.to_dict() if rt.last is not None else None,
                 }

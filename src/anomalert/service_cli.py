@@ -25,13 +25,14 @@ __all__ = ["register"]
 TOKEN_ENV = "ANOMALERT_TOKEN"
 
 
-def _setup_logging(level: str) -> None:
+def _setup_logging(level: str) -> logging.Handler:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("anomalert")
-    root.handlers[:] = [handler]
+    root.addHandler(handler)
     root.setLevel(level.upper())
-    root.propagate = False
+    root.propagate = False  # our handler prints it; no second copy from the root logger
+    return handler
 
 
 def _run(args: argparse.Namespace, *, serve: bool) -> int:
@@ -62,7 +63,7 @@ def _run(args: argparse.Namespace, *, serve: bool) -> int:
     cfg = replace(cfg, **changes)
     if cfg.state is None and not (simulate or serve):
         cfg = replace(cfg, state="anomalert-state.db")
-    _setup_logging(args.log_level)
+    handler = _setup_logging(args.log_level)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -75,6 +76,9 @@ def _run(args: argparse.Namespace, *, serve: bool) -> int:
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+        root = logging.getLogger("anomalert")
+        root.removeHandler(handler)
+        root.propagate = True
     return 0
 
 

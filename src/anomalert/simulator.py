@@ -14,7 +14,7 @@ so the simulation exercises the real loop: backfill, fit, poll, score, alert, de
 Examples
 --------
 >>> start = pd.Timestamp("2026-03-04 12:00", tz="UTC")
->>> sim = Simulator(scenarios=("cpu",), days=7, history=pd.Timedelta("1d"), start=start)
+>>> sim = Simulator(scenarios=("cpu",), days=7, history=pd.Timedelta(days=1), start=start)
 >>> frames = sim.fetch("cpu", start - pd.Timedelta("2min"), start)
 >>> list(frames[""].columns), len(frames[""])
 (['cpu_usage', 'memory_usage'], 3)

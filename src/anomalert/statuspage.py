@@ -263,11 +263,11 @@ def render_status(state: Any) -> str:
         h = state.health
         errors = "".join(
             f'<li class="error">{escape(q)}: {n} consecutive error(s): {escape(msg[:300])}</li>'
-            for q, (n, msg) in h.errors.items()
+            for q, (n, msg) in dict(h.errors).items()
         )
         notes = "".join(f"<li>{escape(n)}</li>" for n in list(state.notes)[-5:])
     pending = state.store.pending_count(state.sinks) if state.store is not None else 0
-    status = "stalled" if h.stalled else ("degraded" if h.errors else "ok")
+    status = "stalled" if h.stalled else ("degraded" if errors else "ok")
     table = (
         "<table><tr><th>series</th><th>source</th><th>latest point (UTC)</th><th>score</th>"
         "<th>threshold</th><th>state</th><th>points</th><th>recent scores</th></tr>"

@@ -255,6 +255,9 @@ class Watcher:
             self.state.notes.append(
                 f"{spec.name}: no data in the last {spec.lookback}; series will learn online"
             )
+        # The fitted state is saved before any live point is scored: a replay after a crash
+        # then starts from the very same state and gives the same verdicts and alert ids.
+        self.state.checkpoint()
         g.cursor, g.ready = end, True
 
     def _poll(self, g: _Group) -> int:
@@ -366,7 +369,12 @@ class Watcher:
                     last_resend = started
             except Exception:  # a bug in the bookkeeping: log it, keep watching
                 log.exception("watch loop iteration failed")
-            stop.wait(max(0.0, self.tick - (time.monotonic() - started)))
+            now = time.monotonic()
+            wait = self.tick - (now - started)
+            retries = [g.next_try - now for g in self.groups.values() if g.failures]
+            if retries:  # retry a failed query on time, not at the next tick
+                wait = min(wait, max(0.0, min(retries)))
+            stop.wait(max(0.0, wait))
 
 
 def _num(x: Any) -> float | None:

@@ -45,6 +45,8 @@ __all__ = [
 ]
 
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+_DECIMAL = re.compile(r"^(\d*\.\d+)(ms|s|m|h)$")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _TOP = {
     "prometheus", "listen", "state", "external_url", "token", "defaults", "queries", "sinks",
     "retry", "limits", "clock", "simulate", "poll", "checkpoint", "resend", "alert_labels",
@@ -65,7 +67,7 @@ class QuerySpec:
     name: str
     metrics: dict[str, str]  # column -> PromQL (the ``query:`` form gives {"value": expr})
     step: pd.Timedelta = pd.Timedelta("60s")
-    lookback: pd.Timedelta = pd.Timedelta("3d")
+    lookback: pd.Timedelta = pd.Timedelta(days=3)
     delay: pd.Timedelta = pd.Timedelta(0)
     detector: str = "default"
     params: dict[str, Any] = field(default_factory=dict)
@@ -84,7 +86,7 @@ class SimulateSpec:
     scenarios: tuple[str, ...] = ("cpu", "lb")
     seed: int = 42
     days: int = 14
-    history: pd.Timedelta = pd.Timedelta("2d")
+    history: pd.Timedelta = pd.Timedelta(days=2)
     lead: pd.Timedelta = pd.Timedelta("20min")
 
 
@@ -141,6 +143,11 @@ class _Reader:
     def duration(self, value: Any, where: str, *, zero: bool = False) -> pd.Timedelta:
         from anomalert.sources.prometheus import parse_duration
 
+        m = _DECIMAL.match(str(value).strip())
+        if m:  # fractional durations (0.05s), handy for replay speeds and timeouts
+            td = pd.Timedelta(float(m.group(1)) * _UNIT_S[m.group(2)], unit="s")
+            if td > pd.Timedelta(0) or (zero and td == pd.Timedelta(0)):
+                return td
         try:
             return parse_duration(value, allow_zero=zero)
         except AnomalertError as exc:

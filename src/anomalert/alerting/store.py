@@ -277,6 +277,14 @@ class Store:
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         return self._rows(where + " ORDER BY seq", args)
 
+    def notification(self, notification_id: str) -> dict[str, Any] | None:
+        """The stored body of a notification (from any of its sinks' rows), or None."""
+        rows = self._query(
+            "SELECT notification FROM outbox WHERE notification_id = ? ORDER BY seq LIMIT 1",
+            (notification_id,),
+        )
+        return json.loads(rows[0][0]) if rows else None
+
     def is_delivered(self, notification_id: str, sink: str) -> bool:
         """True when the notification reached ``sink``."""
         rows = self._query(
