@@ -66,6 +66,8 @@ def _sweep_plot(path: Path, rows: list[dict[str, Any]], detector: str, param: st
     fig = Figure(figsize=(11, 4), layout="constrained")
     left, right = fig.subplots(1, 2)
     x = [r["value"] for r in rows]
+    if param == "contamination":
+        left.plot(x, x, ":", color="#999999", label="y = contamination")
     for key, label in (("fpr", "false-positive rate"), ("train_flagged",
                                                         "flagged share of training window"),
                        ("precision", "precision"), ("recall", "recall")):

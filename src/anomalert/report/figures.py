@@ -16,12 +16,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from anomalert.data import Event
+
+if TYPE_CHECKING:
+    from anomalert.alerting import Incident
+    from anomalert.monitor import Detection
 
 __all__ = [
     "Panel",
@@ -29,6 +33,8 @@ __all__ = [
     "confusion",
     "distributions",
     "incident_panels",
+    "incident_window",
+    "panels_for",
     "scores",
     "series",
     "status_codes",
@@ -247,6 +253,51 @@ class Panel:
     is_false: bool = False
 
 
+def incident_window(index: pd.DatetimeIndex, inc: Incident) -> np.ndarray:
+    """Rows shown around an incident: its span plus max(30 min, its duration) each side."""
+    pad = max(pd.Timedelta("30min"), inc.end - inc.start)
+    return np.asarray((index >= inc.start - pad) & (index <= inc.end + pad))
+
+
+def panels_for(d: Detection, chosen: Sequence[tuple[Incident, bool]], exps: Mapping[int, Any],
+               frame: pd.DataFrame, events: Sequence[Event], cut: pd.Timestamp) -> list[Panel]:
+    """One :class:`Panel` per chosen (incident, is_false) pair: its top feature at the peak.
+
+    ``exps`` maps row positions to the detector's explanations (at least the peak and the
+    window around each incident); baseline and scale come from them.
+    """
+    from anomalert.detectors import IForest
+    from anomalert.features import transform_frame
+
+    index = pd.DatetimeIndex(frame.index)
+    feats = transform_frame(frame[list(d.detector.columns_)], d.detector.feature_set)
+    static = isinstance(d.detector, IForest)
+    thr = float(d.detector.threshold_)
+    panels = []
+    for inc, false in chosen:
+        peak = int(index.get_indexer([inc.peak_time])[0])
+        top = exps[peak].top if peak in exps else None
+        if top is None:
+            continue
+        win = np.flatnonzero(incident_window(index, inc))
+        base, scale = np.full(win.size, np.nan), np.full(win.size, np.nan)
+        for k, i in enumerate(win):
+            c = next((c for c in exps[int(i)].contributions if c.metric == top.metric), None)
+            if c is not None:
+                base[k], scale[k] = c.baseline, c.scale
+        where = "held out" if inc.start >= cut else "in training window"
+        lo, hi = index[win[0]], index[win[-1]]
+        panels.append(Panel(
+            f"#{inc.id} {'FALSE' if false else 'true'} incident {inc.start:%m-%d %H:%M}–"
+            f"{inc.end:%H:%M} UTC ({where})\nat peak: {top.metric} {top.deviation:+.1f}σ "
+            "from baseline", top.metric, feats[top.metric].iloc[win],
+            pd.Series(base, index=index[win]), pd.Series(scale, index=index[win]),
+            1.0 if static else thr,
+            "training median ± 1 s.d." if static else f"baseline ± threshold ({thr:.2f}σ)",
+            (inc.start, inc.end), [e for e in events if e.overlaps(lo, hi)], false))
+    return panels
+
+
 def incident_panels(path: Path, panels: Sequence[Panel], title: str) -> Path:
     """Per-incident panels: the feature that drove it against its baseline and band."""
     cols = 2 if len(panels) > 1 else 1
@@ -285,13 +336,13 @@ def attribution(path: Path, items: Mapping[str, tuple[pd.DataFrame, str]], title
     over alerts inside / outside a true event); the string names the unit.
     """
     fig, axes = _figure(1, len(items), width=12, height=3.6, sharex=False)
+    handles = []
     for ax, (name, (table, what)) in zip(axes[0], items.items(), strict=True):
         y = np.arange(len(table))
         for off, col, color in ((-0.2, "true", TRUE_COLOR), (0.2, "false", FALSE_COLOR)):
-            label = "alerts in a true event" if col == "true" else "false alerts"
-            n = int(table.attrs.get(f"n_{col}", 0))
-            ax.barh(y + off, table[col].fillna(0).to_numpy(), height=0.4, color=color,
-                    label=f"{label} (n={n})")
+            label = "alerts inside a true event" if col == "true" else "false alerts"
+            handles.append(ax.barh(y + off, table[col].fillna(0).to_numpy(), height=0.4,
+                                   color=color, label=label))
         ax.set_yticks(y, list(table.index), fontsize=8)
         ax.set_ylim(-0.6, max(len(table), 3) - 0.4)
         ax.invert_yaxis()
@@ -300,9 +351,15 @@ def attribution(path: Path, items: Mapping[str, tuple[pd.DataFrame, str]], title
             ax.set_xscale("symlog", linthresh=1.0)
             ax.set_xlim(left=0)
         ax.set_xlabel(what)
-        ax.set_title(name, fontsize=10)
-        ax.legend(fontsize=8)
+        counts = []
+        for kind in ("true", "false"):
+            n, of = table.attrs.get(f"n_{kind}", 0), table.attrs.get(f"of_{kind}", 0)
+            counts.append(f"{n} of {of:,} {kind}" if of > n else f"{n} {kind}")
+        ax.set_title(f"{name}: {', '.join(counts)} alerts", fontsize=10)
+        ax.axvline(0, color="black", lw=0.6)
         ax.grid(alpha=0.3, axis="x")
+    fig.legend(handles[:2], [h.get_label() for h in handles[:2]], loc="outside lower center",
+               ncol=2, fontsize=9)
     return _save(fig, path, title)
 
 
@@ -331,7 +388,7 @@ def sweep_curves(path: Path, contamination: Sequence[Mapping[str, Any]], preset:
     ax.set_ylim(bottom=0)
     ax.set_xlabel("contamination (expected anomaly share)")
     ax.set_ylabel("share of rows (linear below 0.001)")
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="lower right")
     ax.grid(alpha=0.3, which="both")
     ax = axes[0, 1]
     fi = np.array([r["false_incidents_per_day"] for r in contamination])
@@ -343,6 +400,8 @@ def sweep_curves(path: Path, contamination: Sequence[Mapping[str, Any]], preset:
                label=f"default: {default['false_incidents_per_day']:.2f}/day, "
                f"{default['events_detected']}/{default['events_total']} events")
     ax.set_xscale("log")
+    top = max(1.0, 1.15 * float(max(fi.max(), default["false_incidents_per_day"])))
+    ax.set_ylim(-0.03 * top, top)
     ax.set_xlabel("contamination")
     ax.set_ylabel("false incidents per day")
     ax.legend(fontsize=7)
@@ -359,6 +418,8 @@ def sweep_curves(path: Path, contamination: Sequence[Mapping[str, Any]], preset:
                         textcoords="offset points", xytext=(0, 6), ha="center")
         ax.axvline(default["threshold"], color="black", ls="--",
                    label=f"label-free threshold {default['threshold']:.2f}")
+        top = max(1.0, 1.15 * max(r["false_incidents_per_day"] for r in rows))
+        ax.set_ylim(-0.03 * top, top)  # points at 0 stay whole
         ax.set_xlabel("default threshold (robust z, σ)")
         ax.set_ylabel("false incidents per day")
         ax.legend(fontsize=7)
