@@ -118,6 +118,8 @@ def test_cli_demo_rejects_bad_seeds(capsys: pytest.CaptureFixture[str], tmp_path
     assert main(["demo", "--out", str(tmp_path), "--seeds", "42,x"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--seeds" in err[0]
+    assert main(["demo", "--out", str(tmp_path), "--jobs", "0"]) == 2
+    assert "--jobs" in capsys.readouterr().err
     target = tmp_path / "file"
     target.write_text("")
     assert main(["demo", "--out", str(target)]) == 2

@@ -23,7 +23,7 @@ __all__ = ["cmd_demo", "cmd_sweep", "parse_seeds", "register"]
 def parse_seeds(text: str) -> list[int]:
     """``"42,7"`` -> ``[42, 7]``; a bad item raises :class:`ParameterError`.
 
-    >>> parse_seeds("42, 7")
+    >>> parse_seeds("42, 7, 42")
     [42, 7]
     """
     items = [s.strip() for s in text.split(",") if s.strip()]
@@ -33,7 +33,8 @@ def parse_seeds(text: str) -> list[int]:
     for item in items:
         if not item.isdigit():
             raise ParameterError(f"--seeds: {item!r} is not a non-negative int (e.g. 42,7)")
-        out.append(int(item))
+        if int(item) not in out:
+            out.append(int(item))
     return out
 
 
@@ -43,6 +44,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from anomalert.report.html import acceptance, summary_table
 
     seeds = parse_seeds(args.seeds)
+    if args.jobs is not None and args.jobs < 1:
+        raise ParameterError(f"--jobs: expected an int >= 1, got {args.jobs}")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a directory")

@@ -198,8 +198,9 @@ def sweep_paragraphs(case: CaseResult) -> list[str]:
                  "(values clipped to the same number), so the quantile falls on the tie and "
                  "nothing scores above it. ")
     ups = sum(b["fpr"] >= a["fpr"] for a, b in zip(rows, rows[1:], strict=False))
-    where = " (rows it was also trained on)" if lo["in_sample"] else ""
-    text += (f"The {_scope(lo['scope'])}{where} false-positive rate went from {_pct(lo['fpr'])} to "
+    where = " (which it was also trained on)" if lo["in_sample"] else ""
+    rows_word = "held-out rows" if lo["scope"] == "heldout" else "rows"
+    text += (f"Its false-positive rate on the {rows_word}{where} went from {_pct(lo['fpr'])} to "
              f"{_pct(hi['fpr'])} (up or flat in {ups} of {len(rows) - 1} steps), false incidents "
              f"from {lo['false_incidents_per_day']:.2f} to {hi['false_incidents_per_day']:.2f} per "
              f"day, and events detected from {lo['events_detected']} to {hi['events_detected']} "
