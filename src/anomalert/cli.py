@@ -78,6 +78,11 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def _load_prometheus(args: argparse.Namespace) -> Any:
+    return _prometheus_frame(args, _prometheus_series(args))
+
+
+def _prometheus_series(args: argparse.Namespace) -> dict[str, Any]:
+    """Every label set of ``--query`` over the range, one float series each."""
     import os
 
     from anomalert.sources.prometheus import PrometheusClient, parse_duration, parse_time
@@ -89,7 +94,25 @@ def _load_prometheus(args: argparse.Namespace) -> Any:
     )
     end = parse_time(args.end)
     start = parse_time(args.start, now=end)
-    frame = client.query_frame(args.query, start, end, parse_duration(args.step))
+    with client:
+        series = client.query_range(args.query, start, end, parse_duration(args.step))
+    if not series:
+        raise AnomalertError(
+            f"Prometheus query {args.query!r} returned no series between {start} and {end}"
+        )
+    return series
+
+
+def _prometheus_frame(args: argparse.Namespace, series: dict[str, Any]) -> Any:
+    """One wide frame, a column per label set (what ``PrometheusClient.query_frame`` builds)."""
+    import pandas as pd
+
+    from anomalert.data import validate_frame
+
+    frame, _ = validate_frame(
+        pd.DataFrame(series), source=f"prometheus:{args.query}", metrics=list(series),
+        keep_labels=False,
+    )
     _note(f"{args.prometheus}: {frame.shape[1]} series x {len(frame)} points for {args.query}")
     return frame
 
@@ -124,8 +147,98 @@ def _print_incidents(incidents: Sequence[Any]) -> None:
         )
 
 
-def _cmd_detect(args: argparse.Namespace) -> int:
+def _many_series(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(fleet source, None) for multi-series input, else (None, the one frame to score).
+
+    Multi-series: a directory, a long-format file (a ``series`` column, or label columns and
+    ``value``), a Prometheus query with several label sets, or any input with ``--engine dask``.
+    """
+    from anomalert.sources.longformat import is_long_format
+
+    dask = args.engine == "dask"
+    chosen = [x for x in (args.file, args.prometheus, args.access_log) if x]
+    if len(chosen) == 1 and args.prometheus:
+        series = _prometheus_series(args)
+        if len(series) > 1 or dask:
+            _note(f"{args.prometheus}: {len(series)} series for {args.query}")
+            return series, None
+        return None, _prometheus_frame(args, series)
+    if len(chosen) == 1 and args.file:
+        path = Path(args.file)
+        if path.is_dir() or (path.is_file() and (dask or is_long_format(path, args.timestamp_column))):
+            return path, None
     frame = _load(args)
+    if dask:
+        return [(Path(chosen[0]).name, frame)], None
+    return None, frame
+
+
+def _print_fleet(result: Any) -> None:
+    rows = result.summaries
+    width = min(max([len("series")] + [len(s.series) for s in rows]), 80)
+    _out(
+        f"  {'series':{width}}  {'points':>8}  {'incidents':>9}  {'max score':>9}  "
+        f"{'first alert':16}  status"
+    )
+    for s in rows:
+        peak = f"{s.max_score:9.3g}" if s.max_score == s.max_score else f"{'-':>9}"
+        first = s.first_alert[:16].replace("T", " ") if s.first_alert else "-"
+        status = f"{s.status}: {s.message}" if s.message else s.status
+        _out(f"  {s.series:{width}}  {s.points:>8}  {s.incidents:>9}  {peak}  {first:16}  {status}")
+    t = result.totals
+    _out(
+        f"totals: {t['series']} series ({t['ok']} scored, {t['skipped']} skipped, "
+        f"{t['errors']} failed), {t['points']} points, {t['alerts']} alert points, "
+        f"{t['incidents']} incident(s); {result.engine} engine, {result.chunks} chunk(s), "
+        f"{result.seconds:.1f} s"
+    )
+
+
+def _detect_many(args: argparse.Namespace, source: Any) -> int:
+    import time
+
+    from anomalert.alerting import AlertPolicy
+    from anomalert.fleet import detect_many
+
+    last = [time.monotonic()]
+
+    def progress(series: int, points: int) -> None:
+        if time.monotonic() - last[0] >= 10:
+            last[0] = time.monotonic()
+            _note(f"scored {series} series ({points} points) so far")
+
+    result = detect_many(
+        source,
+        args.detector,
+        train_until=args.train_until,
+        policy=AlertPolicy(k=args.k, n=args.n, resolve_after=args.resolve_after),
+        engine=args.engine,
+        scheduler=args.scheduler,
+        chunk_size=args.chunk_size,
+        output=args.output,
+        timestamp_column=args.timestamp_column,
+        progress=progress,
+    )
+    for line in result.notes:
+        _note(line)
+    _out(f"{args.detector}: {len(result.summaries)} series, each scored on its own")
+    _print_fleet(result)
+    if args.output:
+        _out(f"wrote {args.output}")
+    if result.summaries and not result.totals["ok"]:
+        first = next(s for s in result.summaries if s.message)
+        raise AnomalertError(f"no series could be scored (first: {first.series}: {first.message})")
+    if not result.summaries:
+        raise AnomalertError("the input holds no series")
+    return 0
+
+
+def _cmd_detect(args: argparse.Namespace) -> int:
+    if args.scheduler and args.engine != "dask":
+        raise AnomalertError("--scheduler needs --engine dask")
+    source, frame = _many_series(args)
+    if source is not None:
+        return _detect_many(args, source)
     det = _run_detection(args, frame)
     pts = det.points
     _out(
@@ -200,22 +313,51 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- parser
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {text!r}")
+    return value
+
+
 def _add_detection_options(p: argparse.ArgumentParser, *, sources: bool = False) -> None:
     p.add_argument(
         "file",
         nargs="?" if sources else None,
-        help="CSV or Parquet with a timestamp column and numeric metrics",
+        help="CSV or Parquet with a timestamp column and numeric metrics"
+        + (
+            "; or long format (series/label columns, timestamp, value: one series each), "
+            "or a directory of such files"
+            if sources
+            else ""
+        ),
     )
     if sources:
         src = p.add_argument_group("other inputs (instead of FILE)")
         src.add_argument("--prometheus", metavar="URL", help="Prometheus base URL")
-        src.add_argument("--query", help="PromQL expression (one column per label set)")
+        src.add_argument("--query", help="PromQL expression (each label set is one series)")
         src.add_argument("--start", default="now-1d", help="start (RFC 3339, unix, now-7d)")
         src.add_argument("--end", default="now", help="end (default: now)")
         src.add_argument("--step", default="60s", help="resolution (default: 60s)")
         src.add_argument("--token", help="bearer token (or env ANOMALERT_PROMETHEUS_TOKEN)")
         src.add_argument("--access-log", metavar="LOG", help="ALB or nginx access log (.gz ok)")
         src.add_argument("--format", choices=["alb", "nginx"], default="alb", help="log format")
+        many = p.add_argument_group("many series")
+        many.add_argument(
+            "--engine", choices=["local", "dask"], default="local",
+            help="score the series in this process or on a Dask cluster (default: local)",
+        )
+        many.add_argument(
+            "--scheduler", metavar="ADDRESS",
+            help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: start a local cluster)",
+        )
+        many.add_argument(
+            "--chunk-size", type=_positive_int, default=16, metavar="N",
+            help="series read and scored together; bounds memory (default: 16)",
+        )
     p.add_argument("--detector", default="default", help="detector or preset name (default: default)")
     p.add_argument("--train-until", help="end of the known-good training window (timestamp)")
     p.add_argument("--timestamp-column", help="name of the timestamp column (default: found)")
