@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from anomalert.alerting.store import Store
-from anomalert.runtime import ServiceState
-from anomalert.service import create_app
+from anomalert.server.app import create_app
+from anomalert.server.runtime import ServiceState
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

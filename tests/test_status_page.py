@@ -20,9 +20,9 @@ from PIL import Image
 from servers import in_ci
 from watch_helpers import get_json, wait_until, watching
 
-from anomalert.runtime import ServiceState
-from anomalert.statuspage import SCORE, SHADE, VALUE, chart_svg, render_status
-from anomalert.watchconfig import config_from_dict
+from anomalert.server.config import config_from_dict
+from anomalert.server.runtime import ServiceState
+from anomalert.server.statuspage import SCORE, SHADE, VALUE, chart_svg, render_status
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 

@@ -32,7 +32,7 @@ from watch_helpers import (
 
 from anomalert.cli import main
 from anomalert.scenarios import generate
-from anomalert.watchconfig import ConfigError, config_from_dict, load_config
+from anomalert.server.config import ConfigError, config_from_dict, load_config
 
 LEAD = pd.Timedelta("20min")
 

@@ -230,8 +230,8 @@ class FakePrometheus(_Server):
 
 @contextmanager
 def watching(cfg: Any, timeout: float = 30.0) -> Iterator[str]:
-    """Run :func:`anomalert.daemon.run_watch` in a thread; yield its URL; stop it at exit."""
-    from anomalert.daemon import run_watch
+    """Run :func:`anomalert.server.daemon.run_watch` in a thread; yield its URL; stop it at exit."""
+    from anomalert.server.daemon import run_watch
 
     stop = threading.Event()
     ready: queue.Queue[str] = queue.Queue()

@@ -398,17 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _extra_commands() -> list[Callable[[Any], None]]:
-    """Subcommands that live in their own modules (each exposes ``register(subparsers)``)."""
-    import importlib
+    """Subcommands that live beside their job (each module exposes ``register(subparsers)``)."""
+    from anomalert.evaluation import nab_cli
+    from anomalert.report import cli as report_cli
+    from anomalert.server import cli as server_cli
 
-    out = []
-    for mod in ("anomalert.report.cli", "anomalert.evaluation.nab_cli", "anomalert.service_cli"):
-        try:
-            out.append(importlib.import_module(mod).register)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
-    return out
+    return [report_cli.register, nab_cli.register, server_cli.register]
 
 
 def main(argv: list[str] | None = None) -> int:

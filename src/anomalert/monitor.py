@@ -271,7 +271,8 @@ def detect(
         pre = np.ones(n, dtype=bool)
         # A static model's explanations do not depend on history: compute them in one batch.
         hot = np.flatnonzero(scores > det.threshold_)
-        explained = dict(zip(hot.tolist(), det._explain_many(t_ns[hot], X[hot]), strict=True))
+        if hot.size:
+            explained = dict(zip(hot.tolist(), det._explain_many(t_ns[hot], X[hot]), strict=True))
     else:
         # Training rows keep the causal scores computed while fitting; later rows are new.
         pre = np.zeros(n, dtype=bool)

@@ -26,13 +26,17 @@ Examples
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from sklearn.ensemble import IsolationForest
 
 from anomalert.detectors.base import Contribution, Detector, Explanation, Interval, Options
 from anomalert.features import FEATURE_SETS
+
+if TYPE_CHECKING:  # scikit-learn and numba load only when a forest is fitted
+    from sklearn.ensemble import IsolationForest
+
+    from anomalert.detectors._fastforest import CompiledForest
 
 __all__ = ["IForest"]
 
@@ -105,6 +109,10 @@ class IForest(Detector):
             self.mean_ = np.zeros(X.shape[1])
             self.std_ = np.ones(X.shape[1])
         self.spread_ = np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
+        from sklearn.ensemble import IsolationForest
+
+        from anomalert.detectors._fastforest import CompiledForest
+
         model = IsolationForest(
             n_estimators=self.n_estimators,
             max_samples=self.max_samples,
@@ -113,10 +121,12 @@ class IForest(Detector):
         )
         model.fit(self._scaled(X))
         self.model_ = model
-        self._compiled = None
+        # Scoring goes through the same trees flattened and compiled: equal to scikit-learn's
+        # score_samples, several times faster in batch and microseconds for one point.
+        self.forest_: CompiledForest = CompiledForest.from_sklearn(model)
         if getattr(self, "threshold", "auto") == "auto":
             self.threshold_ = float(-model.offset_)
-        return -model.score_samples(self._scaled(X))
+        return -self.forest_.score_samples(self._scaled(X))
 
     def _scaled(self, X: np.ndarray) -> np.ndarray:
         if not self.scale:
@@ -136,7 +146,7 @@ class IForest(Detector):
     def _raw_scores(self, X: np.ndarray) -> np.ndarray:
         assert self.model_ is not None
         X = np.where(np.isnan(X), self.median_, X)
-        return -self.model_.score_samples(self._scaled(X))
+        return -self.forest_.score_samples(self._scaled(X))
 
     def _score_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
         if self.model_ is not None:
@@ -146,7 +156,8 @@ class IForest(Detector):
     def _score_point(self, t: int, x: np.ndarray) -> float:
         if self.model_ is None:
             return math.nan
-        return float(self._raw_scores(x[None, :])[0])
+        x = np.where(np.isnan(x), self.median_, x)
+        return -float(self.forest_.score_one(self._scaled(x)))
 
     def _learn_point(self, t: int, x: np.ndarray) -> None:
         if self.model_ is None:

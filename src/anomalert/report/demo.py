@@ -41,9 +41,7 @@ __all__ = ["PRESET_FOR", "CaseResult", "DemoResult", "draw_case", "explanations"
 #: The tutorial preset each scenario reproduces.
 PRESET_FOR = {"cpu": "seed000-iforest", "lb": "seed004-iforest"}
 VARIANTS = ("tutorial", "realistic")
-# 0.001 waits until monitor.detect survives a static detector that flags no row at all
-# (tests/test_sweep.py::test_contamination_below_the_tie_flags_nothing, xfail until then).
-CONTAMINATIONS = (0.005, 0.01, 0.02, 0.05, 0.1)
+CONTAMINATIONS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1)
 THRESHOLD_FACTORS = (0.5, 0.75, 1.5)  # default's threshold sweep, times its own threshold
 QUICK_DAYS = {("cpu", "tutorial"): 7, ("cpu", "realistic"): 3, ("lb", "tutorial"): 1,
               ("lb", "realistic"): 2}

@@ -1,7 +1,7 @@
 """Shared live state of the service: monitored series, metrics, health, notifications.
 
-:class:`ServiceState` is what the HTTP app (:mod:`anomalert.service`) and the watch loop
-(:mod:`anomalert.watch`) share: the :class:`SeriesRuntime` of every series (its
+:class:`ServiceState` is what the HTTP app (:mod:`anomalert.server.app`) and the watch loop
+(:mod:`anomalert.server.watch`) share: the :class:`SeriesRuntime` of every series (its
 :class:`~anomalert.monitor.Monitor`, latest verdict and recent points for charts), the
 Prometheus metrics in a per-state registry, the loop's health, and the path from a verdict
 to durable notifications (the store's outbox). One re-entrant lock guards it all.
@@ -39,11 +39,11 @@ from anomalert.alerting.sinks import Notification
 from anomalert.alerting.store import Store
 from anomalert.detectors import make
 from anomalert.monitor import Monitor, Verdict
-from anomalert.telemetry import Metrics
+from anomalert.server.telemetry import Metrics
 
 __all__ = ["Health", "SeriesRuntime", "ServiceState", "label_name"]
 
-log = logging.getLogger("anomalert.runtime")
+log = logging.getLogger("anomalert.server.runtime")
 
 HISTORY_POINTS = 720
 CHARTS_KEPT = 10

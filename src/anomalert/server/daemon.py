@@ -1,9 +1,9 @@
 """Wiring of ``anomalert watch``: store, sinks, outbox, HTTP server and the watch loop.
 
-:func:`run_watch` builds everything from a :class:`~anomalert.watchconfig.WatchConfig`,
-serves the HTTP app (:mod:`anomalert.service`) on a background thread, runs the
-:class:`~anomalert.watch.Watcher` until ``stop`` is set, then checkpoints and shuts down.
-The CLI (:mod:`anomalert.service_cli`) adds signal handling; tests call it in a thread.
+:func:`run_watch` builds everything from a :class:`~anomalert.server.config.WatchConfig`,
+serves the HTTP app (:mod:`anomalert.server.app`) on a background thread, runs the
+:class:`~anomalert.server.watch.Watcher` until ``stop`` is set, then checkpoints and shuts down.
+The CLI (:mod:`anomalert.server.cli`) adds signal handling; tests call it in a thread.
 """
 
 from __future__ import annotations
@@ -22,14 +22,20 @@ from anomalert.alerting.outbox import Dispatcher
 from anomalert.alerting.sinks import LogSink, Sink, make_sink
 from anomalert.alerting.store import Store
 from anomalert.errors import AnomalertError
-from anomalert.runtime import ServiceState
-from anomalert.service import create_app
-from anomalert.watch import PrometheusSource, ReplayClock, SimulatorSource, WallClock, Watcher
-from anomalert.watchconfig import WatchConfig, make_spec
+from anomalert.server.app import create_app
+from anomalert.server.config import WatchConfig, make_spec
+from anomalert.server.runtime import ServiceState
+from anomalert.server.watch import (
+    PrometheusSource,
+    ReplayClock,
+    SimulatorSource,
+    WallClock,
+    Watcher,
+)
 
 __all__ = ["RunningServer", "run_watch", "start_server"]
 
-log = logging.getLogger("anomalert.watch")
+log = logging.getLogger("anomalert.server.watch")
 
 PRUNE_AFTER = 30 * 86400.0
 DEFAULT_SIM_MINUTE = 0.1
@@ -96,7 +102,7 @@ def _split_listen(listen: str) -> tuple[str, int]:
 
 
 def _simulation(cfg: WatchConfig, store: Store) -> tuple[Any, list[Any], Any]:
-    from anomalert.simulator import Simulator
+    from anomalert.server.simulator import Simulator
 
     assert cfg.simulate is not None
     sim_cfg = cfg.simulate

@@ -36,8 +36,8 @@ def _setup_logging(level: str) -> logging.Handler:
 
 
 def _run(args: argparse.Namespace, *, serve: bool) -> int:
-    from anomalert.daemon import run_watch
-    from anomalert.watchconfig import load_config
+    from anomalert.server.config import load_config
+    from anomalert.server.daemon import run_watch
 
     simulate = bool(getattr(args, "simulate", False))
     if not serve and not simulate and args.config is None:
@@ -67,7 +67,7 @@ def _run(args: argparse.Namespace, *, serve: bool) -> int:
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
-        logging.getLogger("anomalert.watch").info("signal %d: stopping", signum)
+        logging.getLogger("anomalert.server.watch").info("signal %d: stopping", signum)
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}

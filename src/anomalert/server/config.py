@@ -17,7 +17,7 @@ Examples
 >>> config_from_dict({"queries": [{"name": "x", "query": "up", "stepp": "1m"}]}, source="w.yaml")
 Traceback (most recent call last):
 ...
-anomalert.watchconfig.ConfigError: w.yaml: queries[0] has unknown key(s) ['stepp']; allowed: ['delay', 'detector', 'labels', 'lookback', 'metrics', 'name', 'params', 'policy', 'query', 'severity', 'step']
+anomalert.server.config.ConfigError: w.yaml: queries[0] has unknown key(s) ['stepp']; allowed: ['delay', 'detector', 'labels', 'lookback', 'metrics', 'name', 'params', 'policy', 'query', 'severity', 'step']
 """
 
 from __future__ import annotations

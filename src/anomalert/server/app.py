@@ -1,7 +1,7 @@
 """The HTTP service: health, metrics, status page, incidents and ``POST /v1/score``.
 
 :func:`create_app` builds a Starlette app around an injected
-:class:`~anomalert.runtime.ServiceState` (no module globals; two apps in one process do not
+:class:`~anomalert.server.runtime.ServiceState` (no module globals; two apps in one process do not
 share anything):
 
 - ``GET /healthz``: JSON health. 200 while the process serves; 503 only when the watch loop
@@ -11,14 +11,14 @@ share anything):
 - ``GET /``: the status page (series, current scores, recent incidents with a chart each).
 - ``GET /v1/alerts``: incidents as JSON (``?series=``, ``?open=true``, ``?limit=``).
 - ``GET /v1/series``: every series with its latest verdict.
-- ``POST /v1/score``: push points, get verdicts (see :mod:`anomalert.scoring`).
+- ``POST /v1/score``: push points, get verdicts (see :mod:`anomalert.server.scoring`).
 
 Every error is a JSON body ``{"error": "..."}`` with a 4xx status; anything unexpected is
 caught per request and answered with a JSON 500, never a crash.
 
 Examples
 --------
->>> from anomalert.runtime import ServiceState
+>>> from anomalert.server.runtime import ServiceState
 >>> app = create_app(ServiceState(token="s3cret"))
 >>> sorted(route.path for route in app.routes)
 ['/', '/healthz', '/metrics', '/v1/alerts', '/v1/score', '/v1/series']
@@ -41,13 +41,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from anomalert.runtime import ServiceState
-from anomalert.scoring import ApiError, score_request
-from anomalert.statuspage import render_status
+from anomalert.server.runtime import ServiceState
+from anomalert.server.scoring import ApiError, score_request
+from anomalert.server.statuspage import render_status
 
 __all__ = ["clean_json", "create_app"]
 
-log = logging.getLogger("anomalert.service")
+log = logging.getLogger("anomalert.server.app")
 
 Handler = Callable[[Request], Awaitable[Response]]
 _PROM_TEXT = "text/plain; version=0.0.4; charset=utf-8"

@@ -219,8 +219,8 @@ def _metric_index(rt: Any, metrics: Sequence[str]) -> tuple[str, int | None]:
 
 
 def render_status(state: Any) -> str:
-    """The status page of a :class:`~anomalert.runtime.ServiceState` as an HTML document."""
-    from anomalert.runtime import _anchor
+    """The status page of a :class:`~anomalert.server.runtime.ServiceState` as an HTML document."""
+    from anomalert.server.runtime import _anchor
 
     with state.lock:
         runtimes = sorted(state.series.values(), key=lambda r: r.name)

@@ -4,7 +4,7 @@ For every configured query the :class:`Watcher` first *backfills* the ``lookback
 (one ``query_range``) and fits the query's detector on it, one series per label set; then it
 *polls* once per ``step`` for the points that arrived since, runs each through the series'
 :class:`~anomalert.monitor.Monitor`, and hands verdicts to the shared
-:class:`~anomalert.runtime.ServiceState`, which updates the gauges and writes ``fired`` /
+:class:`~anomalert.server.runtime.ServiceState`, which updates the gauges and writes ``fired`` /
 ``resolved`` notifications to the durable outbox that the
 :class:`~anomalert.alerting.outbox.Dispatcher` delivers.
 
@@ -18,7 +18,7 @@ points give the same verdicts and the same notification ids, which the outbox ig
 
 The clock is the wall clock, or a *replay* clock (``clock: {start, minute}``) that runs a
 past time range at a chosen speed; ``--simulate`` uses a replay clock over the built-in
-:class:`~anomalert.simulator.Simulator` instead of Prometheus.
+:class:`~anomalert.server.simulator.Simulator` instead of Prometheus.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ import pandas as pd
 from anomalert.detectors import make
 from anomalert.errors import AnomalertError
 from anomalert.monitor import Monitor
-from anomalert.runtime import HISTORY_POINTS, SeriesRuntime, ServiceState
-from anomalert.watchconfig import QuerySpec
+from anomalert.server.config import QuerySpec
+from anomalert.server.runtime import HISTORY_POINTS, SeriesRuntime, ServiceState
 
 __all__ = [
     "PrometheusSource",
@@ -50,7 +50,7 @@ __all__ = [
     "series_name",
 ]
 
-log = logging.getLogger("anomalert.watch")
+log = logging.getLogger("anomalert.server.watch")
 
 MIN_FIT_POINTS = 30
 MAX_SERIES_PER_QUERY = 500
@@ -130,7 +130,7 @@ class PrometheusSource:
 
 
 class SimulatorSource:
-    """The :class:`~anomalert.simulator.Simulator` behind the :class:`Source` interface."""
+    """The :class:`~anomalert.server.simulator.Simulator` behind the :class:`Source` interface."""
 
     def __init__(self, simulator: Any) -> None:
         self.simulator = simulator

@@ -19,12 +19,12 @@ else about the content.
 
 Examples
 --------
->>> from anomalert.runtime import ServiceState
+>>> from anomalert.server.runtime import ServiceState
 >>> state = ServiceState()
 >>> score_request(state, b'{"series": "a", "points": []}')
 Traceback (most recent call last):
 ...
-anomalert.scoring.ApiError: 422: 'points' must hold at least one point
+anomalert.server.scoring.ApiError: 422: 'points' must hold at least one point
 """
 
 from __future__ import annotations
