@@ -287,12 +287,16 @@ class Detector:
         guard = self.threshold_
         run = 0
         for i in range(len(X)):
+            self._observe_training(int(t[i]), X[i])
             out[i] = s = self._score_point(int(t[i]), X[i])
             run = run + 1 if s > guard else 0
             if run == 0 or run > self._relearn_after:
                 self._learn_point(int(t[i]), X[i])
                 self.n_seen_ += 1
         return out
+
+    def _observe_training(self, t: int, x: np.ndarray) -> None:
+        """Called for each training point before it is scored (a hook for calibration)."""
 
     def _calibrate(self, train_scores: np.ndarray) -> float:
         return calibrate_threshold(train_scores, floor=self._default_threshold)

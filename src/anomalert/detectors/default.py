@@ -124,18 +124,11 @@ class Default(Detector):
     def _fit_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
         self.seasonal_.prepare(t, X)
         self.train_z_ = []
-        out = np.empty(len(X))
-        guard = self.threshold_
-        run = 0
-        for i in range(len(X)):
-            z = np.abs(self.feature_z(int(t[i]), X[i])[0])
-            self.train_z_.append(float(np.nanmax(z)) if np.isfinite(z).any() else math.nan)
-            out[i] = s = self._score_point(int(t[i]), X[i])
-            run = run + 1 if s > guard else 0
-            if run == 0 or run > self._relearn_after:
-                self._learn_point(int(t[i]), X[i])
-                self.n_seen_ += 1
-        return out
+        return super()._fit_frame(t, X)
+
+    def _observe_training(self, t: int, x: np.ndarray) -> None:
+        z = np.abs(self.feature_z(t, x)[0])
+        self.train_z_.append(float(np.nanmax(z)) if np.isfinite(z).any() else math.nan)
 
     def _calibrate(self, train_scores: np.ndarray) -> float:
         # On the raw deviations: the "seen before" zeros must not pull the quantile down.
