@@ -16,6 +16,10 @@ detector already learned from, does not page again; under the Monitor's protecti
 points are not learned) an ongoing incident keeps scoring, because its deviations never enter
 the memory. On the NAB realAWSCloudwatch files it took the optimised standard score from 22.7 to 33.4.
 
+The recent-level baseline learns a feature only where the seasonal baseline finds it
+ordinary (seasonal ``|z|`` below 5): the sub-threshold minutes of a level shift do not become
+the recent level, so they neither hide the rest of the shift nor make its end page.
+
 Examples
 --------
 >>> import numpy as np, pandas as pd
@@ -70,6 +74,8 @@ class Default(Detector):
     _default_threshold: ClassVar[float] = 6.0
     #: Lowest calibrated threshold (the "seen before" test already removes repeats).
     _threshold_floor: ClassVar[float] = 6.0
+    #: Seasonal |z| from which a point is kept out of the recent-level baseline.
+    _trail_guard: ClassVar[float] = 5.0
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "period": [Options(("auto", "day", "week", "none")), Interval(int, 60, None)],
         "history": [Interval(int, 1, None)],
@@ -174,9 +180,15 @@ class Default(Detector):
             for j in range(len(x)):
                 if math.isfinite(z[j]):
                     self.seen_[j].add(abs(float(z[j])))
+        zs = self.seasonal_.feature_z(t, x)[0]
         self.seasonal_._learn_point(t, x)
         self.seasonal_.n_seen_ += 1
-        self.trailing_._learn_point(t, x)
+        # The recent-level baseline learns a feature only where the seasonal baseline finds
+        # it ordinary: the sub-threshold minutes of a level shift must not become the recent
+        # level (and hide the rest of the shift, then flag the return to normal).
+        for j in range(len(x)):
+            if not abs(zs[j]) >= self._trail_guard:  # also learned when the seasonal z is NaN
+                self.trailing_.stats_[j].add(float(x[j]))
         self.trailing_.n_seen_ += 1
 
     def _explain_point(self, t: int, x: np.ndarray) -> list[Contribution]:
