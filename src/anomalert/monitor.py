@@ -168,13 +168,14 @@ class Monitor:
         )
 
 
-def _utc(timestamp: Any) -> pd.Timestamp:
+def _utc(timestamp: Any, what: str = "timestamp") -> pd.Timestamp:
+    """``timestamp`` as a UTC Timestamp (naive means UTC); ``what`` names it in errors."""
     try:
         ts = pd.Timestamp(timestamp)
     except (TypeError, ValueError):
-        raise InputError(f"cannot parse timestamp {timestamp!r}; expected ISO 8601") from None
+        raise InputError(f"cannot parse {what} {timestamp!r}; expected ISO 8601") from None
     if ts is pd.NaT:
-        raise InputError("timestamp is missing")
+        raise InputError(f"{what} is missing")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 

@@ -37,7 +37,7 @@ from anomalert.data import split_labels, validate_frame
 from anomalert.detectors import PRESETS, make, preset
 from anomalert.errors import InputError, ParameterError
 from anomalert.evaluation.metrics import evaluate_detection
-from anomalert.monitor import Detection, detect
+from anomalert.monitor import Detection, _utc, detect
 
 __all__ = [
     "SWEEP_PARAMS",
@@ -231,15 +231,7 @@ def sweep(
 
 
 def _timestamp(value: Any) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise InputError(f"train_until: cannot parse {value!r}; expected ISO 8601") from None
-    if ts is pd.NaT:
-        raise InputError("train_until: missing timestamp")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return None if value is None else _utc(value, "train_until")
 
 
 def measure(
