@@ -4,6 +4,11 @@ Run from the repository root::
 
     .venv/bin/python benchmarks/nab_quality.py                      # every registered detector
     .venv/bin/python benchmarks/nab_quality.py --detectors default likelihood --no-scenarios
+    .venv/bin/python benchmarks/nab_quality.py --peers --jobs 1     # published-method peers
+
+``--peers [LABEL ...]`` runs the peers of ``benchmarks/peers.py`` (River HalfSpaceTrees, PyOD
+IForest over sliding windows; needs the ``bench`` extra) instead of registered detectors,
+through the same ``run_nab`` and ``detect`` calls, as Detector instances.
 
 NAB: ``run_nab`` over ``../shared/data/nab`` (17 realAWSCloudwatch files), three profiles,
 threshold optimised by NAB's sweep and at the detector's own threshold (0.5 after calibration).
@@ -14,8 +19,14 @@ Scenarios: ``detect`` (Monitor path, default policy) on the tutorial-faithful (T
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from anomalert.detectors import Detector
 
 __all__ = ["main", "nab_row", "scenario_rows"]
 
@@ -24,17 +35,26 @@ DATA = ROOT.parent / "shared" / "data" / "nab"
 PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
 
 
-def nab_row(name: str) -> str:
-    """One markdown row: optimised / own-threshold score per profile."""
+def nab_row(name: str, detector: Detector | None = None) -> str:
+    """One markdown row: optimised / own-threshold score per profile.
+
+    ``detector`` (an unfitted instance) is run instead of the registry entry ``name``;
+    ``name`` then only labels the row.
+    """
     from anomalert.evaluation.nab_run import run_nab
 
-    run = run_nab(DATA, DATA / "windows.json", name)
+    run = run_nab(DATA, DATA / "windows.json", name if detector is None else detector)
     cells = [f"{run.optimised[p].score:.1f} / {run.own[p].score:.1f}" for p in PROFILES]
     return f"| {name} | " + " | ".join(cells) + " |"
 
 
-def scenario_rows(name: str, seeds: tuple[int, ...] = (1, 42, 7)) -> list[str]:
-    """Markdown rows of point and event metrics per scenario, variant and seed."""
+def scenario_rows(
+    name: str, seeds: tuple[int, ...] = (1, 42, 7), detector: Detector | None = None
+) -> list[str]:
+    """Markdown rows of point and event metrics per scenario, variant and seed.
+
+    ``detector`` (an unfitted instance) is run instead of the registry entry ``name``.
+    """
     from anomalert import scenarios
     from anomalert.evaluation.metrics import evaluate_detection
     from anomalert.monitor import detect
@@ -45,7 +65,8 @@ def scenario_rows(name: str, seeds: tuple[int, ...] = (1, 42, 7)) -> list[str]:
             for seed in seeds:
                 sc = scenarios.generate(scen, seed=seed, realistic=realistic)
                 f = sc.frame
-                det = detect(name, f, labels=f["is_anomaly"], train_until=sc.train_until)
+                det = detect(name if detector is None else detector, f, labels=f["is_anomaly"],
+                             train_until=sc.train_until)
                 r = evaluate_detection(det.points, f["is_anomaly"].astype(bool),
                                        f["anomaly_type"], train_until=det.train_until)
                 p, e, i = r["point"], r["events"], r["incidents"]
@@ -57,27 +78,60 @@ def scenario_rows(name: str, seeds: tuple[int, ...] = (1, 42, 7)) -> list[str]:
     return rows
 
 
+def _peers(labels: list[str]) -> dict[str, Detector]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from peers import PEERS
+
+    unknown = [lb for lb in labels if lb not in PEERS]
+    if unknown:
+        raise SystemExit(f"unknown peer(s) {unknown}; peers: {list(PEERS)}")
+    return {lb: PEERS[lb]() for lb in labels or PEERS}
+
+
+def _scen(args: tuple[str, tuple[int, ...], Detector | None]) -> list[str]:
+    return scenario_rows(*args)
+
+
 def main(argv: list[str] | None = None) -> int:
     from anomalert.detectors import REGISTRY
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--detectors", nargs="*", default=sorted(REGISTRY))
+    ap.add_argument("--peers", nargs="*", default=None, metavar="LABEL",
+                    help="run these peers of benchmarks/peers.py (all if none named) instead")
+    ap.add_argument("--seeds", nargs="*", type=int, default=[1, 42, 7])
+    ap.add_argument("--jobs", type=int, default=None,
+                    help="worker processes (default: one per CPU; 1 runs in this process)")
     ap.add_argument("--no-scenarios", action="store_true")
     ap.add_argument("--no-nab", action="store_true")
     args = ap.parse_args(argv)
-    with ProcessPoolExecutor() as pool:
-        nab = [] if args.no_nab else list(pool.map(nab_row, args.detectors))
-        scen = [] if args.no_scenarios else list(pool.map(scenario_rows, args.detectors))
-    if nab:
-        print("| detector | standard (opt / own) | reward_low_FP_rate | reward_low_FN_rate |")
-        print("|---|---|---|---|")
-        print("\n".join(nab))
-        print()
-    if scen:
-        print("| detector | scenario | seed | f1 | precision | recall | events | max delay (min) "
-              "| incidents | false incidents |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
-        print("\n".join(row for rows in scen for row in rows))
+    if args.peers is not None:
+        dets: dict[str, Detector | None] = dict(_peers(args.peers))
+    else:
+        dets = {name: None for name in args.detectors}
+    names, instances = list(dets), list(dets.values())
+    seeds = tuple(args.seeds)
+    pool = ProcessPoolExecutor(args.jobs) if args.jobs != 1 else None
+    mapper: Callable[..., Iterator[Any]] = pool.map if pool is not None else map
+    nab: Iterable[str] = [] if args.no_nab else mapper(nab_row, names, instances)
+    scen: Iterable[list[str]] = [] if args.no_scenarios else mapper(
+        _scen, [(n, seeds, d) for n, d in zip(names, instances, strict=True)])
+    try:
+        if not args.no_nab:
+            print("| detector | standard (opt / own) | reward_low_FP_rate | reward_low_FN_rate |")
+            print("|---|---|---|---|", flush=True)
+            for row in nab:
+                print(row, flush=True)
+            print()
+        if not args.no_scenarios:
+            print("| detector | scenario | seed | f1 | precision | recall | events "
+                  "| max delay (min) | incidents | false incidents |")
+            print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
+            for rows in scen:
+                print("\n".join(rows), flush=True)
+    finally:
+        if pool is not None:
+            pool.shutdown()
     return 0
 
 

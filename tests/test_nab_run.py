@@ -100,3 +100,29 @@ def test_cli_bad_inputs(case: str, corpus: tuple[Path, Path], tmp_path: Path,
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("anomalert: error:")
+
+
+def test_run_nab_accepts_a_detector_instance(corpus: tuple[Path, Path], tmp_path: Path) -> None:
+    from anomalert.detectors import ZScore
+    from anomalert.errors import InputError
+
+    data, wpath = corpus
+    by_name = run_nab(data, wpath, "zscore", results_dir=tmp_path / "a")
+    det = ZScore()
+    by_instance = run_nab(data, wpath, det, results_dir=tmp_path / "b")
+    assert by_instance.detector == "zscore" and not det.is_fitted  # each file gets a clone
+    for a, b in zip(by_name.files, by_instance.files, strict=True):
+        assert a.relpath == b.relpath and a.threshold == b.threshold
+        np.testing.assert_array_equal(a.raw, b.raw)
+        np.testing.assert_array_equal(a.anomaly_score, b.anomaly_score)
+        written = read_results(results_path(tmp_path / "b" / "zscore", b.relpath, "zscore"))
+        np.testing.assert_allclose(written["anomaly_score"].to_numpy(), b.anomaly_score)
+    for profile, res in by_name.optimised.items():
+        assert by_instance.optimised[profile].score == res.score
+        assert by_instance.own[profile].score == by_name.own[profile].score
+    # parameters of the instance are used, not the registry defaults
+    other = run_nab(data, wpath, ZScore(window=50, min_periods=10))
+    assert any(not np.array_equal(a.raw, b.raw, equal_nan=True)
+               for a, b in zip(by_name.files, other.files, strict=True))
+    with pytest.raises(InputError, match="registry name or a Detector"):
+        run_nab(data, wpath, 42)  # type: ignore[arg-type]

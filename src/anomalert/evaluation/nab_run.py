@@ -187,7 +187,7 @@ def run_file(
 def run_nab(
     data_dir: str | Path,
     windows_path: str | Path,
-    detector: str = "default",
+    detector: str | Detector = "default",
     results_dir: str | Path | None = None,
     policy: AlertPolicy | None = None,
     progress: Progress | None = None,
@@ -202,9 +202,11 @@ def run_nab(
     windows_path
         NAB windows JSON (keys are paths relative to ``data_dir``).
     detector
-        Registry or preset name (see :func:`anomalert.detectors.available`).
+        Registry or preset name (see :func:`anomalert.detectors.available`), or an unfitted
+        :class:`~anomalert.detectors.Detector` instance (each file gets a fresh clone; its
+        ``name`` names the run and the results folder), e.g. a peer built outside the registry.
     results_dir
-        If given, NAB results files are written to ``results_dir/<detector>/``.
+        If given, NAB results files are written to ``results_dir/<name>/``.
     policy
         Alert policy of the Monitor (what the detector may learn from). Default
         :data:`NAB_POLICY`: learn from every point, so a level change becomes the new normal
@@ -229,18 +231,26 @@ def run_nab(
         raise InputError(f"{root}: NAB data directory not found")
     policy = NAB_POLICY if policy is None else policy
     windows = load_windows(windows_path)
-    make(detector)  # unknown names fail before any work
+    if isinstance(detector, str):
+        make(detector)  # unknown names fail before any work
+        name = detector
+    elif isinstance(detector, Detector):
+        name = type(detector).name or type(detector).__name__.lower()
+    else:
+        raise InputError(
+            f"detector must be a registry name or a Detector, got {type(detector).__name__}"
+        )
     files = list(iter_nab_files(root, windows))
     if not files:
         raise InputError(f"{root}: no NAB CSV files found")
-    out_dir = Path(results_dir) / detector if results_dir is not None else None
+    out_dir = Path(results_dir) / name if results_dir is not None else None
     runs: list[FileRun] = []
     for k, nf in enumerate(files, 1):
         t0 = time.perf_counter()
         raw, thr, repeated, alerts = run_file(nf.frame, detector, policy=policy, relpath=nf.relpath)
         scores = suppress_repeats(calibrate(raw, thr), suppress)
         if out_dir is not None:
-            write_results(out_dir, nf.relpath, nf.frame, scores, nf.windows, detector=detector)
+            write_results(out_dir, nf.relpath, nf.frame, scores, nf.windows, detector=name)
         run = FileRun(
             nf.relpath, pd.DatetimeIndex(nf.frame.index), raw, scores, thr, list(nf.windows),
             probationary_length(len(nf.frame)), repeated, alerts, time.perf_counter() - t0,
@@ -256,4 +266,4 @@ def run_nab(
     if rep:
         notes.append(f"{rep} row(s) with a repeated timestamp scored without learning")
     assert set(optimised) == set(PROFILES)
-    return NabRun(detector, runs, optimised, own, out_dir, notes)
+    return NabRun(name, runs, optimised, own, out_dir, notes)
