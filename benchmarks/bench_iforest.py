@@ -8,8 +8,14 @@ Fits ``IsolationForest(n_estimators=200, random_state=0)`` (default ``max_sample
 - single-point latency: p50 / p99 of ``CompiledForest.score_one`` (10,000 calls after a
   warm-up call that excludes JIT compilation) vs ``decision_function`` on one row.
 
-Machines are noisy, so the table reports ratios (ours vs scikit-learn) beside raw figures.
-This is a script, not a test: nothing here asserts on time.
+Peer: PyOD's ``IForest`` (the ``bench`` extra, ``pip install -e '.[bench]'``) with the same
+``n_estimators``, ``random_state`` and training rows, fitted in the same run: batch
+``decision_function`` on the first ``--pyod-rows`` of the same rows (default: all of them)
+and ``decision_function`` on one row, with the maximum difference to our scores (PyOD wraps
+scikit-learn, so its scores are ``offset_ - score_samples``). Skipped if pyod is missing.
+
+Machines are noisy, so the table reports ratios (ours vs scikit-learn, ours vs PyOD) beside
+raw figures. This is a script, not a test: nothing here asserts on time.
 
 Run::
 
@@ -72,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2, help="batch timings (best kept)")
     parser.add_argument("--sk-calls", type=int, default=200, help="sklearn single-row calls")
     parser.add_argument("--calls", type=int, default=10_000, help="score_one calls")
+    parser.add_argument("--pyod-rows", type=int, default=None,
+                        help="rows for PyOD's batch call (default: --rows; 0 skips PyOD)")
     args = parser.parse_args(argv)
 
     rng = np.random.default_rng(0)
@@ -128,7 +136,47 @@ def main(argv: list[str] | None = None) -> int:
     print(f"targets: batch >= 5x sklearn (wall): {'met' if r_ours >= 5 * r_sk else 'NOT met'}, "
           f"(CPU): {'met' if cr_ours >= 5 * cr_sk else 'NOT met'}; "
           f"single row p50 <= 100 us: {'met' if p_ours[0] <= 100 else 'NOT met'}")
+    _pyod_peer(args, train, X, forest, t_ours, c_ours, lat_ours)
     return 0
+
+
+def _pyod_peer(args: argparse.Namespace, train: np.ndarray, X: np.ndarray,
+               forest: CompiledForest, t_ours: float, c_ours: float,
+               lat_ours: np.ndarray) -> None:
+    """PyOD IForest on the same rows: batch and one-row decision_function, as ratios."""
+    n = args.rows if args.pyod_rows is None else min(args.pyod_rows, args.rows)
+    if n <= 0:
+        return
+    try:
+        from pyod.models.iforest import IForest as PyODIForest
+    except ImportError:
+        print("pyod not installed: no PyOD row (pip install -e '.[bench]')")
+        return
+    peer = PyODIForest(n_estimators=200, random_state=0, n_jobs=1).fit(train)
+    offset = float(peer.detector_.offset_)
+    Xp = X[:n]
+    t_py = c_py = float("inf")
+    for _ in range(args.repeat):
+        t, c, theirs = _timed(lambda: peer.decision_function(Xp))
+        t_py, c_py = min(t_py, t), min(c_py, c)
+    # our rows/s come from the full batch above; PyOD's from its own (maybe smaller) batch
+    diff = float(np.max(np.abs(forest.score_samples(Xp[:100_000]) - (offset - theirs[:100_000]))))
+    lat_py = _latencies_us(lambda r: peer.decision_function(r[None, :]), X[: args.sk_calls])
+    p_ours, p_py = np.percentile(lat_ours, [50, 99]), np.percentile(lat_py, [50, 99])
+    r_ours, r_py = args.rows / t_ours, n / t_py
+    cr_ours, cr_py = args.rows / c_ours, n / c_py
+    print()
+    print(f"{'measure':<32}{'CompiledForest':>16}{'PyOD IForest':>14}{'ours/PyOD':>14}")
+    print("-" * 76)
+    for label, a, b in (("wall", r_ours, r_py), ("CPU time", cr_ours, cr_py)):
+        print(f"{'batch rows/s (' + label + ')':<32}{a:>16,.0f}{b:>14,.0f}{a / b:>13.1f}x")
+    for name, q in (("p50", 0), ("p99", 1)):
+        label = f"single row {name} (us)"
+        print(f"{label:<32}{p_ours[q]:>16.1f}{p_py[q]:>14.0f}{p_py[q] / p_ours[q]:>13.0f}x")
+    print("-" * 76)
+    print(f"PyOD IForest(n_estimators=200, random_state=0) batch decision_function on {n:,} of "
+          f"the {args.rows:,} rows (best of {args.repeat}), {args.sk_calls} one-row calls; "
+          f"max |difference| of scores (first {min(n, 100_000):,} rows): {diff:.3g}")
 
 
 if __name__ == "__main__":
