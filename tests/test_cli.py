@@ -17,13 +17,13 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return code, out, err
 
 
-# Realistic CPU data has multi-hour level shifts; default catches every one within a minute
-# without a false incident, but on some seeds flags only part of a subtle shift's duration
-# (seed 42: point F1 0.85), so that case holds a lower point-F1 bar. Known gap, not hidden.
+# The bar (every event within a minute, no false incident, point F1 >= 0.95) on
+# tutorial-faithful and realistic data, several seeds. benchmarks/quality.md lists more seeds,
+# including the two realistic ones that miss it (cpu seed 12, lb seed 8).
 @pytest.mark.parametrize(
-    ("scenario", "seed", "realistic", "f1_bar"),
-    [("cpu", 42, False, 0.95), ("lb", 42, False, 0.95), ("cpu", 7, False, 0.95),
-     ("lb", 3, False, 0.95), ("lb", 42, True, 0.95), ("cpu", 42, True, 0.8)],
+    ("scenario", "seed", "realistic"),
+    [("cpu", 42, False), ("lb", 42, False), ("cpu", 7, False), ("lb", 3, False),
+     ("lb", 42, True), ("cpu", 42, True), ("cpu", 1, True), ("lb", 1, True)],
 )
 def test_generate_then_evaluate_default_meets_the_bar(
     tmp_path: Path,
@@ -31,7 +31,6 @@ def test_generate_then_evaluate_default_meets_the_bar(
     scenario: str,
     seed: int,
     realistic: bool,
-    f1_bar: float,
 ) -> None:
     data = tmp_path / "data.csv"
     args = ["generate", scenario, "--seed", str(seed), "-o", str(data)]
@@ -45,7 +44,7 @@ def test_generate_then_evaluate_default_meets_the_bar(
     assert events["detected"] == events["total"] > 0
     assert max(events["delays_min"]) <= 1.0
     assert incidents["false"] == 0
-    assert point["f1"] >= f1_bar
+    assert point["f1"] >= 0.95
     for key in ("precision", "recall", "f1", "accuracy", "specificity", "fpr", "fnr",
                 "tp", "fp", "fn", "tn"):
         assert key in point

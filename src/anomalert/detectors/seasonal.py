@@ -1,7 +1,8 @@
 """Seasonal baseline: what this metric usually does at this time of day (or week).
 
 For every slot of the period (minute-of-day at the series' step, or minute-of-week) the
-detector keeps the values of the last ``history`` cycles. The seasonal shape at a new point is
+detector keeps the values of the last ``history`` cycles *in time* (a cycle that was not learned,
+say during an incident, still ages the older ones out). The seasonal shape at a new point is
 the median of its slot and ``smooth`` neighbouring slots over those cycles. The residual
 ``x - shape`` still carries today's level (a quiet Sunday, a busier week), so the baseline is
 the shape plus the median residual of the last ``level_window`` points, and the spread is the
@@ -153,7 +154,9 @@ class Seasonal(Detector):
             return
         n_slots = max(1, self.period_seconds_ // self.step_seconds_)
         self.slots_ = np.full((n_slots, self.history, len(self.features_)), np.nan)
-        self.slot_pos_ = np.zeros(n_slots, dtype=np.int64)
+        # The cycle each stored value came from: a slot remembers the last ``history``
+        # cycles *in time*, so cycles that were not learned (an incident) age out too.
+        self.slot_cycle_ = np.full((n_slots, self.history), np.iinfo(np.int64).min, dtype=np.int64)
 
     def prepare(self, t: np.ndarray, X: np.ndarray) -> None:
         """Find the step (and, for ``period="auto"``, the period) from a training window."""
@@ -172,6 +175,9 @@ class Seasonal(Detector):
         assert self.slots_ is not None and self.step_seconds_ is not None
         return int((t // _NS) % int(self.period_seconds_ or 1) // self.step_seconds_) % len(self.slots_)
 
+    def _cycle(self, t: int) -> int:
+        return int(t // _NS // int(self.period_seconds_ or 1))
+
     def seasonal_baseline(self, t: int) -> np.ndarray | None:
         """Per-feature seasonal baseline at time ``t`` (None before a cycle is known)."""
         if self.slots_ is None:
@@ -182,8 +188,11 @@ class Seasonal(Detector):
         s = self._slot(t)
         n = len(self.slots_)
         lo, hi = s - self.smooth, s + self.smooth + 1
-        block = self.slots_[lo:hi] if lo >= 0 and hi <= n else self.slots_[np.arange(lo, hi) % n]
-        block = block.reshape(-1, self.slots_.shape[2])
+        rows = slice(lo, hi) if lo >= 0 and hi <= n else np.arange(lo, hi) % n
+        block = self.slots_[rows].reshape(-1, self.slots_.shape[2])
+        stale = self.slot_cycle_[rows].reshape(-1) < self._cycle(t) - self.history
+        if stale.any():
+            block = np.where(stale[:, None], np.nan, block)
         counts = block.shape[0] - np.isnan(block).sum(axis=0)
         if counts.min() < self.smooth + 1:
             out = None
@@ -228,6 +237,10 @@ class Seasonal(Detector):
         return float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else math.nan
 
     def _learn_point(self, t: int, x: np.ndarray) -> None:
+        self.learn_masked(t, x, None)
+
+    def learn_masked(self, t: int, x: np.ndarray, level_mask: np.ndarray | None) -> None:
+        """Learn ``x``; where ``level_mask`` is False a feature's level and spread stay put."""
         if self.step_seconds_ is None and self.last_t_ is not None and t > self.last_t_:
             self._init_slots(int((t - self.last_t_) // _NS))
         self.last_t_ = t
@@ -235,7 +248,7 @@ class Seasonal(Detector):
         for j, v in enumerate(x):
             v = float(v)
             self.trail_[j].add(v)
-            if seasonal is not None and not math.isnan(v):
+            if seasonal is not None and not math.isnan(v) and (level_mask is None or level_mask[j]):
                 r = v - float(seasonal[j])
                 lv = self.level_[j]
                 if lv.count >= self.min_periods // 2:
@@ -243,9 +256,9 @@ class Seasonal(Detector):
                 lv.add(r)
                 self.long_level_[j].add(r)
         if self.slots_ is not None:
-            s = self._slot(t)
-            self.slots_[s, self.slot_pos_[s] % self.history] = x
-            self.slot_pos_[s] += 1
+            s, c = self._slot(t), self._cycle(t)
+            self.slots_[s, c % self.history] = x
+            self.slot_cycle_[s, c % self.history] = c
 
     def _explain_point(self, t: int, x: np.ndarray) -> list[Contribution]:
         z, base, scale = self.feature_z(t, x)
