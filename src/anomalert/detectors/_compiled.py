@@ -1,0 +1,184 @@
+"""The Python face of the compiled seasonal / recent-level model (:mod:`._kernel`).
+
+:class:`CompiledBaseline` keeps one series' state in the kernel's flat arrays and maps the
+detector contract's hooks onto the compiled functions: ``_score_point`` / ``_learn_point``
+for the streaming path, and a compiled loop for ``fit`` and the batch ``score``. Subclasses
+(:class:`~anomalert.detectors.seasonal.Seasonal`,
+:class:`~anomalert.detectors.default.Default`) only say how the model is configured.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+
+from anomalert.detectors import _kernel
+from anomalert.detectors.base import Contribution, Detector
+
+__all__ = ["DAY", "WEEK", "CompiledBaseline", "detect_period"]
+
+#: The compiled module, untyped for mypy (numba's dispatchers take any arguments).
+K: Any = _kernel
+
+DAY = 86_400
+WEEK = 7 * DAY
+_NS = 1_000_000_000
+
+
+def detect_period(t: np.ndarray, X: np.ndarray, step_seconds: int) -> int | None:
+    """Daily or weekly period of a training window from its autocorrelation, else None.
+
+    With less than two days of data a daily period is assumed (it cannot be ruled out);
+    otherwise a candidate needs an autocorrelation above 0.3 at its lag.
+    """
+    if step_seconds <= 0 or len(t) < 4:
+        return DAY
+    span = (t[-1] - t[0]) / _NS
+    if span < 2 * DAY:
+        return DAY
+    # Put the series on a regular grid so a lag in points is a lag in time.
+    pos = ((t - t[0]) // (step_seconds * _NS)).astype(np.int64)
+    grid_len = int(pos[-1]) + 1
+    best, best_acf = None, 0.3
+    for period in (DAY, WEEK):
+        lag = period // step_seconds
+        if span < 2 * period or lag >= grid_len:
+            continue
+        acfs = []
+        for j in range(X.shape[1]):
+            grid = np.full(grid_len, np.nan)
+            grid[pos] = X[:, j]
+            a, b = grid[:-lag], grid[lag:]
+            ok = np.isfinite(a) & np.isfinite(b)
+            if ok.sum() < 10 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
+                continue
+            acfs.append(float(np.corrcoef(a[ok], b[ok])[0, 1]))
+        if acfs and max(acfs) > best_acf + (0.1 if best is not None else 0.0):
+            best, best_acf = period, max(acfs)
+    return best
+
+
+class CompiledBaseline(Detector):
+    """A detector whose state and arithmetic live in :mod:`anomalert.detectors._kernel`."""
+
+    #: Consecutive over-threshold training points after which fit learns them anyway.
+    _relearn_after: ClassVar[int] = 1440
+
+    def _kernel_config(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`._kernel.new_state` besides ``m``, period and threshold."""
+        raise NotImplementedError
+
+    # -- threshold: mirrored into the kernel (the "seen before" margin applies above it) ---
+    @property
+    def threshold_(self) -> float:
+        return self._threshold
+
+    @threshold_.setter
+    def threshold_(self, value: float) -> None:
+        self._threshold = float(value)
+        state = self.__dict__.get("state_")
+        if state is not None:
+            state["Q"][K.Q_THRESHOLD] = self._threshold
+
+    # -- state -------------------------------------------------------------------------
+    def _reset(self, n_features: int) -> None:
+        fixed = {"day": DAY, "week": WEEK, "none": None}
+        period = DAY if self.period == "auto" else fixed.get(self.period, self.period)  # type: ignore[attr-defined]
+        self.state_ = K.new_state(
+            n_features, period=int(period or 0), threshold=self.threshold_, **self._kernel_config()
+        )
+
+    @property
+    def period_seconds_(self) -> int | None:
+        """The seasonal period in use (None: no seasonal model)."""
+        return int(self.state_["P"][K.P_PERIOD]) or None
+
+    @property
+    def step_seconds_(self) -> int | None:
+        """The series' step (None until two points have been seen)."""
+        return int(self.state_["P"][K.P_STEP]) or None
+
+    def prepare(self, t: np.ndarray, X: np.ndarray) -> None:
+        """Find the step (and, for ``period="auto"``, the period) from a training window."""
+        if len(t) >= 2:
+            step = int(np.median(np.diff(t)) // _NS) or 60
+            if self.period == "auto":  # type: ignore[attr-defined]
+                self.state_["P"][K.P_PERIOD] = detect_period(t, X, step) or 0
+            K.with_slots(self.state_, step)
+
+    def _args(self) -> tuple[Any, ...]:
+        s = self.state_
+        return s["F"], s["N"], s["D"], s["P"], s["Q"], s["S"], s["SC"]
+
+    # -- contract hooks ----------------------------------------------------------------
+    def _score_point(self, t: int, x: np.ndarray) -> float:
+        return float(K.score_point(*self._args(), t, x))
+
+    def _learn_point(self, t: int, x: np.ndarray) -> None:
+        s = self.state_
+        P = s["P"]
+        if P[K.P_STEP] == 0:
+            last = int(s["N"][P[K.P_LAST_T]])
+            if last != K.NO_T and t > last:
+                K.with_slots(s, (t - last) // _NS)
+        K.learn_point(*self._args(), t, x)
+
+    def feature_z(self, t: int, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Signed deviation, baseline and scale per feature (NaN where none yet)."""
+        s = self.state_
+        m = len(x)
+        z, b, sc = np.empty(m), np.empty(m), np.empty(m)
+        K.feature_z(s["F"], s["N"], s["D"], s["P"], s["S"], s["SC"], t, x, z, b, sc)
+        return z, b, sc
+
+    def _explain_point(self, t: int, x: np.ndarray) -> list[Contribution]:
+        z, b, s = self.feature_z(t, x)
+        return [
+            Contribution(self.features_[j], float(x[j]), float(b[j]), float(s[j]), float(z[j]))
+            for j in range(len(x))
+            if math.isfinite(z[j])
+        ]
+
+    # -- the compiled loops ----------------------------------------------------------------
+    def run(
+        self, t: np.ndarray, X: np.ndarray, *, threshold: float, learn_flagged: bool,
+        relearn_after: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Score then learn every row in order; return (scores, largest |z| per row).
+
+        A point scoring above ``threshold`` is learned only if ``learn_flagged`` or it ends a
+        run of more than ``relearn_after`` such points: the Monitor's rule.
+        """
+        t = np.ascontiguousarray(t, dtype=np.int64)
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        n = len(X)
+        scores, raw = np.full(n, np.nan), np.full(n, np.nan)
+        carry = np.zeros(1, dtype=np.int64)
+        learned_before = int(self.state_["N"][self.state_["P"][K.P_NSEEN]])
+        done = 0
+        while done < n:
+            done = K.run(
+                *self._args(), t, X, done, float(threshold), bool(learn_flagged),
+                int(relearn_after), carry, scores, raw,
+            )
+            if done < n:  # the step just became known: allocate the slots, go on
+                last = int(self.state_["N"][self.state_["P"][K.P_LAST_T]])
+                K.with_slots(self.state_, (int(t[done]) - last) // _NS)
+        self.n_seen_ += int(self.state_["N"][self.state_["P"][K.P_NSEEN]]) - learned_before
+        return scores, raw
+
+    def _fit_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
+        self.prepare(t, X)
+        scores, raw = self.run(
+            t, X, threshold=self.threshold_, learn_flagged=False,
+            relearn_after=self._relearn_after,
+        )
+        self.train_raw_ = raw
+        return scores
+
+    def _score_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
+        work = copy.deepcopy(self)
+        return work.run(t, X, threshold=math.inf, learn_flagged=True, relearn_after=0)[0]

@@ -1,0 +1,597 @@
+"""Compiled state machine behind ``default`` and ``seasonal`` (numba).
+
+One series' whole state lives in a handful of flat NumPy arrays, so a detector pickles,
+clones and deep-copies like any other object, and the same compiled functions serve the
+streaming path (one point per call, a few microseconds) and the batch path (a compiled loop
+over every point, no Python per point). Both paths run the very same code, so their scores
+agree exactly.
+
+Layout (see :func:`new_state`):
+
+``F`` (float64)
+    ring buffers, sorted copies and compensated sums of the rolling windows, then the
+    "seen before" memory values.
+``N`` (int64)
+    per-window ``count`` and ``head``; per-feature memory deque pointers and the
+    consecutive-guarded counters; ``n_seen`` and ``last_t`` of the seasonal model.
+``D`` (int64, read-only)
+    one row per rolling window: ``size, ring, sorted, sums, meta`` offsets.
+``P`` (int64, read-only) and ``Q`` (float64, read-only)
+    parameters, indexed by the ``P_*`` / ``Q_*`` constants below.
+``S`` (float64, ``n_slots x history x m``) and ``SC`` (int64, ``n_slots x history``)
+    the seasonal slots and the cycle each value came from (empty until the step is known).
+
+A rolling window keeps its last ``size`` values in a ring and in a sorted array (median and
+quantiles by index, insertion by binary search and a shift) and running sums with Neumaier
+compensation (mean and standard deviation in O(1)), the same arithmetic as
+:class:`anomalert.detectors._stats.RollingStats`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "K_DEV",
+    "K_LEVEL",
+    "K_LONG",
+    "K_RES",
+    "K_SPREAD",
+    "K_STRAIL",
+    "K_TRAIL",
+    "NO_T",
+    "N_KINDS",
+    "feature_z",
+    "learn_point",
+    "new_state",
+    "run",
+    "score_point",
+    "seasonal_shape",
+    "with_slots",
+]
+
+_NS = 1_000_000_000
+_IQR_TO_SIGMA = 1.0 / 1.3489795003921634
+_VAR_EPS = 1e-10
+
+# Rolling-window kinds (window index = kind * m + feature).
+K_STRAIL = 0  # seasonal model's fallback: raw values, level_window
+K_LEVEL = 1  # seasonal residual level, level_window
+K_SPREAD = 2  # seasonal residual minus level, window
+K_LONG = 3  # seasonal residual level over window
+K_TRAIL = 4  # recent level: raw values, trail window
+K_RES = 5  # recent level: values minus the seasonal shape, trail window
+K_DEV = 6  # deviations from the recent level, dev window
+N_KINDS = 7
+
+# Integer parameters.
+P_M = 0
+P_MIN_PERIODS = 1
+P_SMOOTH = 2
+P_HISTORY = 3
+P_PERIOD = 4  # seconds, 0 = no seasonal model
+P_STEP = 5  # seconds, 0 = not known yet
+P_NSLOTS = 6
+P_MEMORY = 7  # 0 = no "seen before" test
+P_USE_RECENT = 8  # 0 = seasonal model only
+P_ESCAPE = 9
+P_MEM_OFF = 10  # offset of memory values in F
+P_MEM_IOFF = 11  # offset of memory indices in N
+P_MEM_META = 12  # offset of (head, length, adds) x m in N
+P_GUARDED = 13  # offset of guarded counters in N
+P_NSEEN = 14  # offset of the seasonal n_seen in N
+P_LAST_T = 15  # offset of the seasonal last_t in N (INT64_MIN = none)
+N_P = 16
+
+# Float parameters.
+Q_GUARD = 0  # seasonal |z| from which a feature's levels stop learning (inf = never)
+Q_MARGIN = 1  # repeat margin of the "seen before" test
+Q_THRESHOLD = 2  # the detector's threshold (the margin applies above it)
+N_Q = 3
+
+_NO_T = np.iinfo(np.int64).min
+#: ``last_t`` before any point was learned.
+NO_T = int(_NO_T)
+
+
+def new_state(
+    m: int,
+    *,
+    level_window: int,
+    window: int,
+    trail_window: int,
+    dev_window: int,
+    memory: int,
+    min_periods: int,
+    smooth: int,
+    history: int,
+    period: int,
+    use_recent: bool,
+    escape: int,
+    guard: float,
+    margin: float,
+    threshold: float,
+) -> dict[str, np.ndarray]:
+    """Arrays of a fresh state for ``m`` features (slots come later, see :func:`with_slots`)."""
+    sizes = {
+        K_STRAIL: level_window,
+        K_LEVEL: level_window,
+        K_SPREAD: window,
+        K_LONG: window,
+        K_TRAIL: trail_window,
+        K_RES: trail_window,
+        K_DEV: dev_window,
+    }
+    D = np.zeros((N_KINDS * m, 5), dtype=np.int64)
+    f_off = 0
+    i_off = 0
+    for kind in range(N_KINDS):
+        for j in range(m):
+            size = sizes[kind]
+            D[kind * m + j] = (size, f_off, f_off + size, f_off + 2 * size, i_off)
+            f_off += 2 * size + 4
+            i_off += 2
+    mem = max(memory, 1)
+    P = np.zeros(N_P, dtype=np.int64)
+    P[P_M] = m
+    P[P_MIN_PERIODS] = min_periods
+    P[P_SMOOTH] = smooth
+    P[P_HISTORY] = history
+    P[P_PERIOD] = period
+    P[P_MEMORY] = memory
+    P[P_USE_RECENT] = int(use_recent)
+    P[P_ESCAPE] = escape
+    P[P_MEM_OFF] = f_off
+    f_off += mem * m
+    P[P_MEM_IOFF] = i_off
+    i_off += mem * m
+    P[P_MEM_META] = i_off
+    i_off += 3 * m
+    P[P_GUARDED] = i_off
+    i_off += m
+    P[P_NSEEN] = i_off
+    P[P_LAST_T] = i_off + 1
+    i_off += 2
+    N = np.zeros(i_off, dtype=np.int64)
+    N[P[P_LAST_T]] = _NO_T
+    Q = np.array([guard, margin, threshold], dtype=np.float64)
+    return {
+        "F": np.zeros(f_off, dtype=np.float64),
+        "N": N,
+        "D": D,
+        "P": P,
+        "Q": Q,
+        "S": np.zeros((0, max(history, 1), m), dtype=np.float64),
+        "SC": np.zeros((0, max(history, 1)), dtype=np.int64),
+    }
+
+
+def with_slots(state: dict[str, np.ndarray], step_seconds: int) -> None:
+    """Record the step and allocate the seasonal slots (once the step is known)."""
+    P = state["P"]
+    step = max(1, int(step_seconds))
+    P[P_STEP] = step
+    period = int(P[P_PERIOD])
+    if period <= 0:
+        return
+    n_slots = max(1, period // step)
+    history = int(P[P_HISTORY])
+    m = int(P[P_M])
+    P[P_NSLOTS] = n_slots
+    state["S"] = np.full((n_slots, history, m), np.nan)
+    state["SC"] = np.full((n_slots, history), _NO_T, dtype=np.int64)
+
+
+# --------------------------------------------------------------------------- rolling windows
+@njit(cache=True, inline="always")
+def _neumaier(F: np.ndarray, k: int, value: float) -> None:
+    total = F[k]
+    new = total + value
+    if abs(total) >= abs(value):
+        F[k + 1] += (total - new) + value
+    else:
+        F[k + 1] += (value - new) + total
+    F[k] = new
+
+
+@njit(cache=True)
+def _add(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int, value: float) -> None:
+    if math.isnan(value):
+        return
+    size, ring, srt, sums, meta = D[w, 0], D[w, 1], D[w, 2], D[w, 3], D[w, 4]
+    count, head = N[meta], N[meta + 1]
+    if count == size:
+        old = F[ring + head]
+        F[ring + head] = value
+        N[meta + 1] = (head + 1) % size
+        # remove ``old`` from the sorted copy (leftmost equal value)
+        lo, hi = 0, count
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if F[srt + mid] < old:
+                lo = mid + 1
+            else:
+                hi = mid
+        for q in range(lo, count - 1):
+            F[srt + q] = F[srt + q + 1]
+        count -= 1
+        _neumaier(F, sums, -old)
+        _neumaier(F, sums + 2, -old * old)
+    else:
+        F[ring + (head + count) % size] = value
+    # insert after equal values (bisect.insort)
+    lo, hi = 0, count
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if value < F[srt + mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    for q in range(count, lo, -1):
+        F[srt + q] = F[srt + q - 1]
+    F[srt + lo] = value
+    N[meta] = count + 1
+    _neumaier(F, sums, value)
+    _neumaier(F, sums + 2, value * value)
+
+
+@njit(cache=True, inline="always")
+def _count(N: np.ndarray, D: np.ndarray, w: int) -> int:
+    return N[D[w, 4]]
+
+
+@njit(cache=True)
+def _quantile(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int, q: float) -> float:
+    n = N[D[w, 4]]
+    if n == 0:
+        return math.nan
+    srt = D[w, 2]
+    pos = q * (n - 1)
+    lo = int(pos)
+    hi = min(lo + 1, n - 1)
+    return F[srt + lo] + (F[srt + hi] - F[srt + lo]) * (pos - lo)
+
+
+@njit(cache=True)
+def _std(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int) -> float:
+    n = N[D[w, 4]]
+    if n < 2:
+        return math.nan
+    sums = D[w, 3]
+    total = F[sums] + F[sums + 1]
+    mean = total / n
+    var = (F[sums + 2] + F[sums + 3] - total * mean) / (n - 1)
+    if var > _VAR_EPS * (mean * mean + 1.0):
+        return math.sqrt(var)
+    return 0.0
+
+
+@njit(cache=True)
+def _robust_scale(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int) -> float:
+    scale = (_quantile(F, N, D, w, 0.75) - _quantile(F, N, D, w, 0.25)) * _IQR_TO_SIGMA
+    if not scale > 0:
+        sd = _std(F, N, D, w)
+        scale = sd if sd > 0 else 0.0
+    return max(scale, 1e-9 + 1e-6 * abs(_quantile(F, N, D, w, 0.5)))
+
+
+# --------------------------------------------------------------------------- memory (running max)
+@njit(cache=True)
+def _mem_add(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, value: float) -> None:
+    """Push a learned deviation; the deque keeps the decreasing maxima of the last ``memory``."""
+    memory = P[P_MEMORY]
+    vals = P[P_MEM_OFF] + j * memory
+    idxs = P[P_MEM_IOFF] + j * memory
+    meta = P[P_MEM_META] + 3 * j
+    head, length, adds = N[meta], N[meta + 1], N[meta + 2]
+    # drop smaller-or-equal values from the back
+    while length > 0 and F[vals + (head + length - 1) % memory] <= value:
+        length -= 1
+    # drop values that left the window from the front
+    while length > 0 and N[idxs + head] <= adds - memory:
+        head = (head + 1) % memory
+        length -= 1
+    slot = (head + length) % memory
+    F[vals + slot] = value
+    N[idxs + slot] = adds
+    N[meta], N[meta + 1], N[meta + 2] = head, length + 1, adds + 1
+
+
+@njit(cache=True)
+def _mem_max(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int) -> float:
+    memory = P[P_MEMORY]
+    meta = P[P_MEM_META] + 3 * j
+    head, length, adds = N[meta], N[meta + 1], N[meta + 2]
+    idxs = P[P_MEM_IOFF] + j * memory
+    vals = P[P_MEM_OFF] + j * memory
+    while length > 0 and N[idxs + head] <= adds - 1 - memory:
+        head = (head + 1) % memory
+        length -= 1
+    return F[vals + head] if length > 0 else -math.inf
+
+
+# --------------------------------------------------------------------------- seasonal shape
+@njit(cache=True)
+def _slot(P: np.ndarray, t: int) -> int:
+    return ((t // _NS) % P[P_PERIOD]) // P[P_STEP] % P[P_NSLOTS]
+
+
+@njit(cache=True)
+def _cycle(P: np.ndarray, t: int) -> int:
+    return t // _NS // P[P_PERIOD]
+
+
+@njit(cache=True)
+def seasonal_shape(P: np.ndarray, S: np.ndarray, SC: np.ndarray, t: int, out: np.ndarray) -> bool:
+    """Median of the slot and its neighbours over the remembered cycles, per feature.
+
+    Returns False (and leaves ``out`` alone) while some feature has too few values.
+    """
+    n_slots = P[P_NSLOTS]
+    if n_slots == 0 or S.shape[0] == 0:
+        return False
+    m, smooth, history = P[P_M], P[P_SMOOTH], P[P_HISTORY]
+    s = _slot(P, t)
+    oldest = _cycle(P, t) - history
+    buf = np.empty((2 * smooth + 1) * history)
+    for j in range(m):
+        c = 0
+        for d in range(-smooth, smooth + 1):
+            r = (s + d) % n_slots
+            for h in range(history):
+                v = S[r, h, j]
+                if SC[r, h] >= oldest and not math.isnan(v):
+                    buf[c] = v
+                    c += 1
+        if c < smooth + 1:
+            return False
+        o = np.sort(buf[:c])
+        out[j] = 0.5 * (o[(c - 1) // 2] + o[c // 2])
+    return True
+
+
+# --------------------------------------------------------------------------- deviations
+@njit(cache=True)
+def _seasonal_z(
+    F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray,
+    x: np.ndarray, shape: np.ndarray, has_shape: bool,
+    z: np.ndarray, b: np.ndarray, s: np.ndarray,
+) -> None:
+    m, mp = P[P_M], P[P_MIN_PERIODS]
+    z[:] = math.nan
+    b[:] = math.nan
+    s[:] = math.nan
+    if N[P[P_NSEEN]] < mp:
+        return
+    for j in range(m):
+        v = x[j]
+        if math.isnan(v):
+            continue
+        sp = K_SPREAD * m + j
+        if has_shape and _count(N, D, sp) >= mp:
+            sd = _std(F, N, D, sp) * 0.5 if _count(N, D, sp) > 1 else 0.0
+            sc = max(_robust_scale(F, N, D, sp), sd)
+            base = shape[j] + _quantile(F, N, D, K_LEVEL * m + j, 0.5)
+            b_long = shape[j] + _quantile(F, N, D, K_LONG * m + j, 0.5)
+            if abs(v - b_long) < abs(v - base):
+                base = b_long
+        else:
+            tr = K_STRAIL * m + j
+            if _count(N, D, tr) < mp:
+                continue
+            base = _quantile(F, N, D, tr, 0.5)
+            sc = _robust_scale(F, N, D, tr)
+        b[j] = base
+        s[j] = sc
+        z[j] = (v - base) / sc
+
+
+@njit(cache=True)
+def _recent(
+    F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray,
+    j: int, shape: np.ndarray, has_shape: bool,
+) -> tuple[float, float]:
+    m, mp = P[P_M], P[P_MIN_PERIODS]
+    res = K_RES * m + j
+    tr = K_TRAIL * m + j
+    if has_shape and _count(N, D, res) >= mp:
+        center = shape[j] + _quantile(F, N, D, res, 0.5)
+        scale = _robust_scale(F, N, D, res)
+    elif _count(N, D, tr) >= mp:
+        center = _quantile(F, N, D, tr, 0.5)
+        scale = _robust_scale(F, N, D, tr)
+    else:
+        return math.nan, math.nan
+    dev = K_DEV * m + j
+    if _count(N, D, dev) >= mp:
+        scale = max(scale, _robust_scale(F, N, D, dev))
+    return center, scale
+
+
+@njit(cache=True)
+def _feature_z(
+    F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray,
+    x: np.ndarray, shape: np.ndarray, has_shape: bool,
+    z: np.ndarray, b: np.ndarray, s: np.ndarray,
+) -> None:
+    _seasonal_z(F, N, D, P, x, shape, has_shape, z, b, s)
+    if P[P_USE_RECENT] == 0:
+        return
+    for j in range(P[P_M]):
+        v = x[j]
+        if math.isnan(v):
+            continue
+        center, scale = _recent(F, N, D, P, j, shape, has_shape)
+        if math.isnan(center):
+            continue
+        zt = (v - center) / scale
+        if not abs(zt) >= abs(z[j]):
+            z[j] = zt
+            b[j] = center
+            s[j] = scale
+
+
+@njit(cache=True)
+def _score(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, z: np.ndarray
+) -> float:
+    m = P[P_M]
+    finite = False
+    for j in range(m):
+        if math.isfinite(z[j]):
+            finite = True
+    if not finite:
+        return math.nan
+    best = 0.0
+    memory = P[P_MEMORY]
+    for j in range(m):
+        a = abs(z[j])
+        if not (math.isfinite(a) and a > best):
+            continue
+        if memory > 0:
+            cutoff = min(a, max(Q[Q_THRESHOLD], a / Q[Q_MARGIN]))
+            if _mem_max(F, N, P, j) >= cutoff:
+                continue
+        best = a
+    return best
+
+
+@njit(cache=True)
+def _learn(
+    F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
+    S: np.ndarray, SC: np.ndarray, t: int, x: np.ndarray,
+    shape: np.ndarray, has_shape: bool, z: np.ndarray, b: np.ndarray, s: np.ndarray,
+) -> None:
+    """Learn one point; ``z`` holds its default deviations, ``b``/``s`` are scratch."""
+    m, mp = P[P_M], P[P_MIN_PERIODS]
+    if P[P_MEMORY] > 0:
+        for j in range(m):
+            if math.isfinite(z[j]):
+                _mem_add(F, N, P, j, abs(z[j]))
+    zs = np.empty(m)
+    _seasonal_z(F, N, D, P, x, shape, has_shape, zs, b, s)
+    guard, escape = Q[Q_GUARD], P[P_ESCAPE]
+    ordinary = np.empty(m, dtype=np.bool_)
+    for j in range(m):
+        g = P[P_GUARDED] + j
+        ok = not abs(zs[j]) >= guard
+        N[g] = 0 if ok else N[g] + 1
+        ordinary[j] = ok or N[g] > escape
+    # the recent level (its own windows only)
+    if P[P_USE_RECENT] != 0:
+        for j in range(m):
+            v = x[j]
+            if has_shape and not ordinary[j]:
+                continue
+            center, _ = _recent(F, N, D, P, j, shape, has_shape)
+            if not math.isnan(center) and not math.isnan(v):
+                _add(F, N, D, K_DEV * m + j, v - center)
+            _add(F, N, D, K_TRAIL * m + j, v)
+            if has_shape:
+                _add(F, N, D, K_RES * m + j, v - shape[j])
+    # the seasonal model
+    for j in range(m):
+        v = x[j]
+        _add(F, N, D, K_STRAIL * m + j, v)
+        if has_shape and not math.isnan(v) and ordinary[j]:
+            r = v - shape[j]
+            lv = K_LEVEL * m + j
+            if _count(N, D, lv) >= mp // 2:
+                _add(F, N, D, K_SPREAD * m + j, r - _quantile(F, N, D, lv, 0.5))
+            _add(F, N, D, lv, r)
+            _add(F, N, D, K_LONG * m + j, r)
+    if S.shape[0] > 0:
+        slot, cyc = _slot(P, t), _cycle(P, t)
+        h = cyc % P[P_HISTORY]
+        for j in range(m):
+            S[slot, h, j] = x[j]
+        SC[slot, h] = cyc
+    N[P[P_NSEEN]] += 1
+    N[P[P_LAST_T]] = t
+
+
+# --------------------------------------------------------------------------- entry points
+@njit(cache=True)
+def feature_z(
+    F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray,
+    S: np.ndarray, SC: np.ndarray, t: int, x: np.ndarray,
+    z: np.ndarray, b: np.ndarray, s: np.ndarray,
+) -> None:
+    """Signed deviation, baseline and scale of every feature at ``(t, x)``."""
+    shape = np.empty(P[P_M])
+    has_shape = seasonal_shape(P, S, SC, t, shape)
+    _feature_z(F, N, D, P, x, shape, has_shape, z, b, s)
+
+
+@njit(cache=True)
+def score_point(
+    F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
+    S: np.ndarray, SC: np.ndarray, t: int, x: np.ndarray,
+) -> float:
+    """Score of one point against the state (the state is not changed)."""
+    m = P[P_M]
+    shape = np.empty(m)
+    has_shape = seasonal_shape(P, S, SC, t, shape)
+    z, b, s = np.empty(m), np.empty(m), np.empty(m)
+    _feature_z(F, N, D, P, x, shape, has_shape, z, b, s)
+    return _score(F, N, P, Q, z)
+
+
+@njit(cache=True)
+def learn_point(
+    F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
+    S: np.ndarray, SC: np.ndarray, t: int, x: np.ndarray,
+) -> None:
+    """Learn one point."""
+    m = P[P_M]
+    shape = np.empty(m)
+    has_shape = seasonal_shape(P, S, SC, t, shape)
+    z, b, s = np.empty(m), np.empty(m), np.empty(m)
+    _feature_z(F, N, D, P, x, shape, has_shape, z, b, s)
+    _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, b, s)
+
+
+@njit(cache=True)
+def run(
+    F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
+    S: np.ndarray, SC: np.ndarray, T: np.ndarray, X: np.ndarray, start: int,
+    threshold: float, learn_flagged: bool, relearn_after: int, carry: np.ndarray,
+    scores: np.ndarray, raw: np.ndarray,
+) -> int:
+    """Score then learn rows ``start..`` of ``X`` in order (the batch path).
+
+    A point scoring above ``threshold`` is not learned unless ``learn_flagged`` or it ends a
+    run of more than ``relearn_after`` such points (``carry[0]`` holds the run), exactly as
+    the Monitor and ``fit`` decide. ``raw`` receives each point's largest ``|z|`` before the
+    "seen before" test. Returns the number of rows done: fewer than all when the series'
+    step has just become known and the caller must allocate the slots, then call again.
+    """
+    m = P[P_M]
+    shape = np.empty(m)
+    z, b, s = np.empty(m), np.empty(m), np.empty(m)
+    flag_run = carry[0]
+    last = P[P_LAST_T]
+    for i in range(start, X.shape[0]):
+        t = T[i]
+        if P[P_STEP] == 0 and N[last] != _NO_T and t > N[last]:
+            carry[0] = flag_run
+            return i
+        x = X[i]
+        has_shape = seasonal_shape(P, S, SC, t, shape)
+        _feature_z(F, N, D, P, x, shape, has_shape, z, b, s)
+        best = math.nan
+        for j in range(m):
+            a = abs(z[j])
+            if math.isfinite(a) and not a <= best:
+                best = a
+        raw[i] = best
+        score = _score(F, N, P, Q, z)
+        scores[i] = score
+        flag_run = flag_run + 1 if score > threshold else 0
+        if learn_flagged or flag_run == 0 or flag_run > relearn_after:
+            _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, b, s)
+    carry[0] = flag_run
+    return X.shape[0]

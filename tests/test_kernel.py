@@ -1,0 +1,91 @@
+"""The compiled state machine behind ``default`` / ``seasonal`` against plain references."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anomalert.detectors import Default, Seasonal
+from anomalert.detectors import _kernel as K
+from anomalert.detectors._stats import RollingStats
+
+
+def _state(m: int = 1, size: int = 7, memory: int = 5) -> dict[str, np.ndarray]:
+    return K.new_state(
+        m, level_window=size, window=size, trail_window=size, dev_window=size, memory=memory,
+        min_periods=2, smooth=1, history=3, period=86_400, use_recent=True, escape=3,
+        guard=5.0, margin=1.15, threshold=6.0,
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_rolling_window_matches_rolling_stats(seed: int) -> None:
+    """Quantiles, std and robust scale equal RollingStats' after every add (ties, NaN too)."""
+    rng = np.random.default_rng(seed)
+    values = np.round(rng.normal(0, 3, 400), 0)  # rounding makes many ties
+    values[rng.integers(0, 400, 20)] = np.nan
+    values[100:130] = 5.0  # a constant stretch: the robust scale falls back
+    st = _state(size=7)
+    F, N, D = st["F"], st["N"], st["D"]
+    ref = RollingStats(7)
+    w = K.K_SPREAD
+    for v in values:
+        K._add(F, N, D, w, float(v))
+        ref.add(float(v))
+        assert K._count(N, D, w) == ref.count
+        for q in (0.25, 0.5, 0.75):
+            assert K._quantile(F, N, D, w, q) == ref.quantile(q)
+        a, b = K._std(F, N, D, w), ref.std()
+        assert (math.isnan(a) and math.isnan(b)) or a == b
+        assert K._robust_scale(F, N, D, w) == ref.robust_scale()
+
+
+def test_memory_is_the_max_of_the_last_values() -> None:
+    rng = np.random.default_rng(3)
+    st = _state(memory=5)
+    F, N, P = st["F"], st["N"], st["P"]
+    assert K._mem_max(F, N, P, 0) == -math.inf
+    seen: list[float] = []
+    for v in rng.exponential(2.0, 300):
+        K._mem_add(F, N, P, 0, float(v))
+        seen.append(float(v))
+        assert K._mem_max(F, N, P, 0) == max(seen[-5:])
+
+
+def _daily(n: int, step: str = "5min") -> pd.DataFrame:
+    idx = pd.date_range("2025-01-01", periods=n, freq=step, tz="UTC")
+    rng = np.random.default_rng(0)
+    per_day = pd.Timedelta("1D") // pd.Timedelta(step)
+    values = 50 + 20 * np.sin(2 * np.pi * np.arange(n) / per_day) + rng.normal(0, 1, n)
+    return pd.DataFrame({"cpu": values}, index=idx)
+
+
+@pytest.mark.parametrize("cls", [Default, Seasonal])
+def test_streaming_from_scratch_finds_the_step_and_the_daily_shape(cls: type) -> None:
+    """Started by learn_one (no fit): the step comes from the first two points, and after a
+    couple of days the baseline follows the daily curve."""
+    frame = _daily(3 * 288)
+    det = cls()
+    for ts, v in zip(frame.index, frame["cpu"], strict=True):
+        det.learn_one(ts, {"cpu": float(v)})
+    assert det.step_seconds_ == 300 and det.period_seconds_ == 86_400
+    nxt = frame.index[-1] + pd.Timedelta("5min")
+    expected = 50 + 20 * np.sin(2 * np.pi * (3 * 288) / 288)
+    top = det.explain_one(nxt, {"cpu": expected}).top
+    assert top is not None and abs(top.baseline - expected) < 2.0
+    assert det.score_one(nxt, {"cpu": expected + 40}) > det.threshold_
+
+
+def test_batch_path_equals_streaming_path_bit_for_bit() -> None:
+    frame = _daily(4 * 288)
+    frame.iloc[700:720, 0] += 30  # an incident, so flagged points and the memory take part
+    det = Default().fit(frame.iloc[:400])
+    batch = det.score(frame.iloc[400:]).to_numpy()
+    stream = []
+    for ts, v in zip(frame.index[400:], frame["cpu"].iloc[400:], strict=True):
+        stream.append(det.score_one(ts, {"cpu": float(v)}))
+        det.learn_one(ts, {"cpu": float(v)})
+    assert np.array_equal(batch, np.asarray(stream), equal_nan=True)
