@@ -89,3 +89,31 @@ def test_batch_path_equals_streaming_path_bit_for_bit() -> None:
         stream.append(det.score_one(ts, {"cpu": float(v)}))
         det.learn_one(ts, {"cpu": float(v)})
     assert np.array_equal(batch, np.asarray(stream), equal_nan=True)
+
+
+def test_day_long_windows_refresh_their_order_statistics_in_batches() -> None:
+    """A lazy window's sorted copy equals the exact window right after each refresh, its
+    count and sums are always current, and refreshes come every ``size // LAZY_PARTS`` adds."""
+    rng = np.random.default_rng(4)
+    size = 240
+    st = _state(size=size)
+    F, N, D = st["F"], st["N"], st["D"]
+    w = K.K_SPREAD
+    assert D[w, 5] == size // K.LAZY_PARTS > 0
+    ref = RollingStats(size)
+    refreshes = 0
+    for v in np.round(rng.normal(0, 3, 3000), 1):
+        K._add(F, N, D, w, float(v))
+        ref.add(float(v))
+        assert K._count(N, D, w) == ref.count
+        a, b = K._std(F, N, D, w), ref.std()
+        assert (math.isnan(a) and math.isnan(b)) or abs(a - b) <= 1e-12 * max(1.0, abs(b))
+        meta = D[w, 4]
+        if N[meta + 2] == 0:  # just refreshed
+            refreshes += 1
+            assert list(F[D[w, 2]:D[w, 2] + N[meta + 3]]) == ref._sorted
+            for q in (0.25, 0.5, 0.75):
+                assert K._quantile(F, N, D, w, q) == ref.quantile(q)
+        else:
+            assert N[meta + 2] <= D[w, 5]
+    assert 3000 // (size // K.LAZY_PARTS) <= refreshes < 3000 // (size // K.LAZY_PARTS) + 60

@@ -15,16 +15,25 @@ Layout (see :func:`new_state`):
     per-window ``count`` and ``head``; per-feature memory deque pointers and the
     consecutive-guarded counters; ``n_seen`` and ``last_t`` of the seasonal model.
 ``D`` (int64, read-only)
-    one row per rolling window: ``size, ring, sorted, sums, meta`` offsets.
+    one row per rolling window: ``size``, the offsets of its ring, sorted copy, sums and
+    ``(count, head, pending, sorted_count)`` meta, its refresh batch (0 = exact) and the
+    offset of the values it dropped since the last refresh.
 ``P`` (int64, read-only) and ``Q`` (float64, read-only)
     parameters, indexed by the ``P_*`` / ``Q_*`` constants below.
 ``S`` (float64, ``n_slots x history x m``) and ``SC`` (int64, ``n_slots x history``)
     the seasonal slots and the cycle each value came from (empty until the step is known).
 
 A rolling window keeps its last ``size`` values in a ring and in a sorted array (median and
-quantiles by index, insertion by binary search and a shift) and running sums with Neumaier
-compensation (mean and standard deviation in O(1)), the same arithmetic as
-:class:`anomalert.detectors._stats.RollingStats`.
+quantiles by index) and running sums with Neumaier compensation (mean and standard deviation
+in O(1)), the same arithmetic as :class:`anomalert.detectors._stats.RollingStats`. The
+hour-long windows keep the sorted array exact at every point (one shift between the leaving
+and the arriving value's places). The day-long ones (the seasonal spread, the long level, the
+recent level's spread) refresh it after every ``size // LAZY_PARTS`` adds with one merge pass
+(their counts and sums stay exact): a day's statistic four hours old is as good as a fresh one,
+and it costs a twentieth.
+
+The trailing fallbacks (raw values) learn only until the seasonal shape exists; after that
+the levels are kept in the shape's frame.
 """
 
 from __future__ import annotations
@@ -66,6 +75,10 @@ K_TRAIL = 4  # recent level: raw values, trail window
 K_RES = 5  # recent level: values minus the seasonal shape, trail window
 K_DEV = 6  # deviations from the recent level, dev window
 N_KINDS = 7
+#: Windows whose sorted copy is refreshed in batches (their statistics span a day).
+_LAZY_KINDS = (2, 3, 6)
+#: A lazy window refreshes its sorted copy after ``max(1, count // LAZY_PARTS)`` adds.
+LAZY_PARTS = 6
 
 # Integer parameters.
 P_M = 0
@@ -125,15 +138,18 @@ def new_state(
         K_RES: trail_window,
         K_DEV: dev_window,
     }
-    D = np.zeros((N_KINDS * m, 5), dtype=np.int64)
+    D = np.zeros((N_KINDS * m, 7), dtype=np.int64)
     f_off = 0
     i_off = 0
     for kind in range(N_KINDS):
         for j in range(m):
             size = sizes[kind]
-            D[kind * m + j] = (size, f_off, f_off + size, f_off + 2 * size, i_off)
-            f_off += 2 * size + 4
-            i_off += 2
+            # day-long windows refresh their sorted copy in batches of size // LAZY_PARTS
+            batch = size // LAZY_PARTS if kind in _LAZY_KINDS else 0
+            D[kind * m + j] = (size, f_off, f_off + size, f_off + 2 * size, i_off, batch,
+                               f_off + 2 * size + 4)
+            f_off += 2 * size + 4 + batch + 1
+            i_off += 4
     mem = max(memory, 1)
     P = np.zeros(N_P, dtype=np.int64)
     P[P_M] = m
@@ -197,45 +213,112 @@ def _neumaier(F: np.ndarray, k: int, value: float) -> None:
     F[k] = new
 
 
+@njit(cache=True, inline="always")
+def _bisect_left(F: np.ndarray, base: int, n: int, value: float) -> int:
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if F[base + mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, inline="always")
+def _bisect_right(F: np.ndarray, base: int, n: int, value: float) -> int:
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if value < F[base + mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
 @njit(cache=True)
 def _add(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int, value: float) -> None:
+    """Add ``value`` (NaN is ignored); the oldest value leaves a full window."""
     if math.isnan(value):
         return
-    size, ring, srt, sums, meta = D[w, 0], D[w, 1], D[w, 2], D[w, 3], D[w, 4]
+    size, ring, srt, sums, meta, batch = D[w, 0], D[w, 1], D[w, 2], D[w, 3], D[w, 4], D[w, 5]
     count, head = N[meta], N[meta + 1]
-    if count == size:
+    full = count == size
+    old = 0.0
+    if full:
         old = F[ring + head]
         F[ring + head] = value
         N[meta + 1] = (head + 1) % size
-        # remove ``old`` from the sorted copy (leftmost equal value)
-        lo, hi = 0, count
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if F[srt + mid] < old:
-                lo = mid + 1
-            else:
-                hi = mid
-        for q in range(lo, count - 1):
-            F[srt + q] = F[srt + q + 1]
-        count -= 1
         _neumaier(F, sums, -old)
         _neumaier(F, sums + 2, -old * old)
     else:
         F[ring + (head + count) % size] = value
-    # insert after equal values (bisect.insort)
-    lo, hi = 0, count
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if value < F[srt + mid]:
-            hi = mid
-        else:
-            lo = mid + 1
-    for q in range(count, lo, -1):
-        F[srt + q] = F[srt + q - 1]
-    F[srt + lo] = value
-    N[meta] = count + 1
+        count += 1
+        N[meta] = count
     _neumaier(F, sums, value)
     _neumaier(F, sums + 2, value * value)
+    if batch == 0:
+        # exact: one shift between the leaving value's place and the new value's place
+        if full:
+            po = _bisect_left(F, srt, size, old)
+            ins = _bisect_right(F, srt, size, value)
+            if ins > po:
+                for q in range(po, ins - 1):
+                    F[srt + q] = F[srt + q + 1]
+                F[srt + ins - 1] = value
+            else:
+                for q in range(po, ins, -1):
+                    F[srt + q] = F[srt + q - 1]
+                F[srt + ins] = value
+        else:
+            ins = _bisect_right(F, srt, count - 1, value)
+            for q in range(count - 1, ins, -1):
+                F[srt + q] = F[srt + q - 1]
+            F[srt + ins] = value
+        N[meta + 3] = count
+        return
+    pending = N[meta + 2]
+    if full:  # remember the leaving value: the next refresh takes it out of the sorted copy
+        F[D[w, 6] + pending - (size - N[meta + 3])] = old
+    pending += 1
+    N[meta + 2] = pending
+    if pending >= max(1, count // LAZY_PARTS) or pending > batch:
+        _refresh(F, N, D, w)
+
+
+@njit(cache=True)
+def _refresh(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int) -> None:
+    """Bring a lazy window's sorted copy up to date with one merge pass."""
+    size, ring, srt, meta, dropped = D[w, 0], D[w, 1], D[w, 2], D[w, 4], D[w, 6]
+    count, head, pending, have = N[meta], N[meta + 1], N[meta + 2], N[meta + 3]
+    if pending == 0:
+        return
+    n_drop = pending - (count - have)  # adds beyond the growth replaced old values
+    gone = np.sort(F[dropped:dropped + n_drop])
+    added = np.empty(pending)
+    first = (head + count - pending) % size  # the newest ``pending`` ring entries
+    for q in range(pending):
+        added[q] = F[ring + (first + q) % size]
+    added.sort()
+    out = np.empty(count)
+    i = g = a = k = 0
+    while (i < have or a < pending) and k < count:
+        if i < have and g < n_drop and F[srt + i] == gone[g]:
+            i += 1
+            g += 1
+        elif a < pending and (i >= have or added[a] < F[srt + i]):
+            out[k] = added[a]
+            a += 1
+            k += 1
+        else:
+            out[k] = F[srt + i]
+            i += 1
+            k += 1
+    for q in range(count):
+        F[srt + q] = out[q]
+    N[meta + 2] = 0
+    N[meta + 3] = count
 
 
 @njit(cache=True, inline="always")
@@ -245,7 +328,7 @@ def _count(N: np.ndarray, D: np.ndarray, w: int) -> int:
 
 @njit(cache=True)
 def _quantile(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int, q: float) -> float:
-    n = N[D[w, 4]]
+    n = N[D[w, 4] + 3]  # values in the sorted copy
     if n == 0:
         return math.nan
     srt = D[w, 2]
@@ -325,10 +408,52 @@ def _cycle(P: np.ndarray, t: int) -> int:
 
 
 @njit(cache=True)
-def seasonal_shape(P: np.ndarray, S: np.ndarray, SC: np.ndarray, t: int, out: np.ndarray) -> bool:
+def _select(buf: np.ndarray, n: int, k: int) -> float:
+    """The ``k``-th smallest of ``buf[:n]`` (Hoare's selection; reorders ``buf[:n]``)."""
+    lo, hi = 0, n - 1
+    while lo < hi:
+        pivot = buf[(lo + hi) >> 1]
+        i, j = lo, hi
+        while i <= j:
+            while buf[i] < pivot:
+                i += 1
+            while buf[j] > pivot:
+                j -= 1
+            if i <= j:
+                buf[i], buf[j] = buf[j], buf[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            break
+    return buf[k]
+
+
+@njit(cache=True)
+def _median(buf: np.ndarray, n: int) -> float:
+    """Median of ``buf[:n]`` (``n >= 1``), the mean of the middle two for even ``n``."""
+    k = (n - 1) // 2
+    low = _select(buf, n, k)
+    if n % 2 == 1:
+        return low
+    high = buf[k + 1]
+    for q in range(k + 2, n):
+        if buf[q] < high:
+            high = buf[q]
+    return 0.5 * (low + high)
+
+
+@njit(cache=True)
+def seasonal_shape(
+    P: np.ndarray, S: np.ndarray, SC: np.ndarray, t: int, out: np.ndarray, buf: np.ndarray
+) -> bool:
     """Median of the slot and its neighbours over the remembered cycles, per feature.
 
-    Returns False (and leaves ``out`` alone) while some feature has too few values.
+    ``buf`` is scratch space of at least ``(2 * smooth + 1) * history`` values. Returns
+    False (and leaves ``out`` alone) while some feature has too few values.
     """
     n_slots = P[P_NSLOTS]
     if n_slots == 0 or S.shape[0] == 0:
@@ -336,11 +461,14 @@ def seasonal_shape(P: np.ndarray, S: np.ndarray, SC: np.ndarray, t: int, out: np
     m, smooth, history = P[P_M], P[P_SMOOTH], P[P_HISTORY]
     s = _slot(P, t)
     oldest = _cycle(P, t) - history
-    buf = np.empty((2 * smooth + 1) * history)
     for j in range(m):
         c = 0
         for d in range(-smooth, smooth + 1):
-            r = (s + d) % n_slots
+            r = s + d
+            if r < 0:
+                r += n_slots
+            elif r >= n_slots:
+                r -= n_slots
             for h in range(history):
                 v = S[r, h, j]
                 if SC[r, h] >= oldest and not math.isnan(v):
@@ -348,9 +476,13 @@ def seasonal_shape(P: np.ndarray, S: np.ndarray, SC: np.ndarray, t: int, out: np
                     c += 1
         if c < smooth + 1:
             return False
-        o = np.sort(buf[:c])
-        out[j] = 0.5 * (o[(c - 1) // 2] + o[c // 2])
+        out[j] = _median(buf, c)
     return True
+
+
+def shape_scratch(P: np.ndarray) -> np.ndarray:
+    """Scratch space for :func:`seasonal_shape`."""
+    return np.empty(max(1, (2 * int(P[P_SMOOTH]) + 1) * int(P[P_HISTORY])))
 
 
 # --------------------------------------------------------------------------- deviations
@@ -415,9 +547,11 @@ def _recent(
 def _feature_z(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray,
     x: np.ndarray, shape: np.ndarray, has_shape: bool,
-    z: np.ndarray, b: np.ndarray, s: np.ndarray,
+    z: np.ndarray, b: np.ndarray, s: np.ndarray, zs: np.ndarray,
 ) -> None:
+    """Deviations into ``z``/``b``/``s``; ``zs`` gets the seasonal model's own deviations."""
     _seasonal_z(F, N, D, P, x, shape, has_shape, z, b, s)
+    zs[:] = z
     if P[P_USE_RECENT] == 0:
         return
     for j in range(P[P_M]):
@@ -463,46 +597,44 @@ def _score(
 def _learn(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
     S: np.ndarray, SC: np.ndarray, t: int, x: np.ndarray,
-    shape: np.ndarray, has_shape: bool, z: np.ndarray, b: np.ndarray, s: np.ndarray,
+    shape: np.ndarray, has_shape: bool, z: np.ndarray, zs: np.ndarray,
 ) -> None:
-    """Learn one point; ``z`` holds its default deviations, ``b``/``s`` are scratch."""
+    """Learn one point; ``z`` / ``zs`` hold its deviations (see :func:`_feature_z`)."""
     m, mp = P[P_M], P[P_MIN_PERIODS]
-    if P[P_MEMORY] > 0:
-        for j in range(m):
-            if math.isfinite(z[j]):
-                _mem_add(F, N, P, j, abs(z[j]))
-    zs = np.empty(m)
-    _seasonal_z(F, N, D, P, x, shape, has_shape, zs, b, s)
+    memory, use_recent = P[P_MEMORY], P[P_USE_RECENT]
     guard, escape = Q[Q_GUARD], P[P_ESCAPE]
-    ordinary = np.empty(m, dtype=np.bool_)
     for j in range(m):
+        v = x[j]
+        if memory > 0 and math.isfinite(z[j]):
+            _mem_add(F, N, P, j, abs(z[j]))
+        # a feature's levels learn only what the seasonal model finds ordinary, unless it
+        # has been unusual for ``escape`` learned points in a row (a new normal)
         g = P[P_GUARDED] + j
         ok = not abs(zs[j]) >= guard
         N[g] = 0 if ok else N[g] + 1
-        ordinary[j] = ok or N[g] > escape
-    # the recent level (its own windows only)
-    if P[P_USE_RECENT] != 0:
-        for j in range(m):
-            v = x[j]
-            if has_shape and not ordinary[j]:
-                continue
+        ordinary = ok or N[g] > escape
+        if not has_shape:
+            # before a seasonal shape exists: the trailing fallbacks (raw values)
+            _add(F, N, D, K_STRAIL * m + j, v)
+            if use_recent != 0:
+                center, _ = _recent(F, N, D, P, j, shape, has_shape)
+                if not math.isnan(center) and not math.isnan(v):
+                    _add(F, N, D, K_DEV * m + j, v - center)
+                _add(F, N, D, K_TRAIL * m + j, v)
+            continue
+        if math.isnan(v) or not ordinary:
+            continue
+        if use_recent != 0:
             center, _ = _recent(F, N, D, P, j, shape, has_shape)
-            if not math.isnan(center) and not math.isnan(v):
+            if not math.isnan(center):
                 _add(F, N, D, K_DEV * m + j, v - center)
-            _add(F, N, D, K_TRAIL * m + j, v)
-            if has_shape:
-                _add(F, N, D, K_RES * m + j, v - shape[j])
-    # the seasonal model
-    for j in range(m):
-        v = x[j]
-        _add(F, N, D, K_STRAIL * m + j, v)
-        if has_shape and not math.isnan(v) and ordinary[j]:
-            r = v - shape[j]
-            lv = K_LEVEL * m + j
-            if _count(N, D, lv) >= mp // 2:
-                _add(F, N, D, K_SPREAD * m + j, r - _quantile(F, N, D, lv, 0.5))
-            _add(F, N, D, lv, r)
-            _add(F, N, D, K_LONG * m + j, r)
+            _add(F, N, D, K_RES * m + j, v - shape[j])
+        r = v - shape[j]
+        lv = K_LEVEL * m + j
+        if _count(N, D, lv) >= mp // 2:
+            _add(F, N, D, K_SPREAD * m + j, r - _quantile(F, N, D, lv, 0.5))
+        _add(F, N, D, lv, r)
+        _add(F, N, D, K_LONG * m + j, r)
     if S.shape[0] > 0:
         slot, cyc = _slot(P, t), _cycle(P, t)
         h = cyc % P[P_HISTORY]
@@ -522,8 +654,9 @@ def feature_z(
 ) -> None:
     """Signed deviation, baseline and scale of every feature at ``(t, x)``."""
     shape = np.empty(P[P_M])
-    has_shape = seasonal_shape(P, S, SC, t, shape)
-    _feature_z(F, N, D, P, x, shape, has_shape, z, b, s)
+    buf = np.empty((2 * P[P_SMOOTH] + 1) * P[P_HISTORY])
+    has_shape = seasonal_shape(P, S, SC, t, shape, buf)
+    _feature_z(F, N, D, P, x, shape, has_shape, z, b, s, np.empty(P[P_M]))
 
 
 @njit(cache=True)
@@ -534,9 +667,10 @@ def score_point(
     """Score of one point against the state (the state is not changed)."""
     m = P[P_M]
     shape = np.empty(m)
-    has_shape = seasonal_shape(P, S, SC, t, shape)
-    z, b, s = np.empty(m), np.empty(m), np.empty(m)
-    _feature_z(F, N, D, P, x, shape, has_shape, z, b, s)
+    buf = np.empty((2 * P[P_SMOOTH] + 1) * P[P_HISTORY])
+    has_shape = seasonal_shape(P, S, SC, t, shape, buf)
+    z, b, s, zs = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
+    _feature_z(F, N, D, P, x, shape, has_shape, z, b, s, zs)
     return _score(F, N, P, Q, z)
 
 
@@ -548,10 +682,11 @@ def learn_point(
     """Learn one point."""
     m = P[P_M]
     shape = np.empty(m)
-    has_shape = seasonal_shape(P, S, SC, t, shape)
-    z, b, s = np.empty(m), np.empty(m), np.empty(m)
-    _feature_z(F, N, D, P, x, shape, has_shape, z, b, s)
-    _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, b, s)
+    buf = np.empty((2 * P[P_SMOOTH] + 1) * P[P_HISTORY])
+    has_shape = seasonal_shape(P, S, SC, t, shape, buf)
+    z, b, s, zs = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
+    _feature_z(F, N, D, P, x, shape, has_shape, z, b, s, zs)
+    _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs)
 
 
 @njit(cache=True)
@@ -571,7 +706,8 @@ def run(
     """
     m = P[P_M]
     shape = np.empty(m)
-    z, b, s = np.empty(m), np.empty(m), np.empty(m)
+    buf = np.empty((2 * P[P_SMOOTH] + 1) * P[P_HISTORY])
+    z, b, s, zs = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
     flag_run = carry[0]
     last = P[P_LAST_T]
     for i in range(start, X.shape[0]):
@@ -580,8 +716,8 @@ def run(
             carry[0] = flag_run
             return i
         x = X[i]
-        has_shape = seasonal_shape(P, S, SC, t, shape)
-        _feature_z(F, N, D, P, x, shape, has_shape, z, b, s)
+        has_shape = seasonal_shape(P, S, SC, t, shape, buf)
+        _feature_z(F, N, D, P, x, shape, has_shape, z, b, s, zs)
         best = math.nan
         for j in range(m):
             a = abs(z[j])
@@ -592,6 +728,6 @@ def run(
         scores[i] = score
         flag_run = flag_run + 1 if score > threshold else 0
         if learn_flagged or flag_run == 0 or flag_run > relearn_after:
-            _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, b, s)
+            _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs)
     carry[0] = flag_run
     return X.shape[0]
