@@ -106,3 +106,34 @@ def test_detect_uses_the_monitor_path_and_training_window() -> None:
     assert det.incidents[0].start == frame.index[350]
     with pytest.raises(InputError, match="training window holds 0"):
         detect("zscore", frame, train_until=frame.index[0])
+
+
+@pytest.mark.parametrize("feature_set", ["raw", "rates", "seed004"])
+def test_point_fast_path_equals_the_general_path(feature_set: str) -> None:
+    """A dict and a tz-aware Timestamp take the fast path; any other mapping or timestamp
+    type the general one: same numbers, and bad values still get the clear error."""
+    from types import MappingProxyType
+
+    from anomalert.detectors import ZScore
+    from anomalert.errors import InputError
+
+    cols = ["total_requests", "2xx_count", "4xx_count", "5xx_count", "avg_response_time_ms"]
+    det = ZScore(features=feature_set)
+    det._start(cols)
+    ts = pd.Timestamp("2025-01-01 00:01", tz="UTC")
+    for values in (
+        {"total_requests": 200, "2xx_count": 180.0, "4xx_count": 12.0, "5xx_count": 8.0,
+         "avg_response_time_ms": 95.5},
+        {"total_requests": 0.0, "2xx_count": 0.0, "4xx_count": 0.0, "5xx_count": 0.0,
+         "avg_response_time_ms": float("nan")},
+        {"total_requests": 50.0, "2xx_count": None, "4xx_count": 1.0, "5xx_count": None,
+         "avg_response_time_ms": "80"},
+    ):
+        t_fast, x_fast = det._point(ts, values)
+        t_slow, x_slow = det._point("2025-01-01T00:01:00Z", MappingProxyType(values))
+        assert t_fast == t_slow
+        np.testing.assert_array_equal(x_fast, x_slow)
+    with pytest.raises(InputError, match="'5xx_count'"):
+        det._point(ts, {**values, "5xx_count": "lots"})
+    with pytest.raises(InputError, match="lacks the metric"):
+        det._point(ts, {"total_requests": 1.0})

@@ -31,7 +31,7 @@ import pandas as pd
 
 from anomalert.errors import InputError, ParameterError
 
-__all__ = ["FEATURE_SETS", "feature_names", "transform_frame", "transform_row"]
+__all__ = ["FEATURE_SETS", "RowPlan", "feature_names", "row_plan", "transform_frame", "transform_row"]
 
 FEATURE_SETS = ("raw", "rates", "seed004")
 _LB_COUNTS = ("2xx_count", "3xx_count", "4xx_count", "5xx_count")
@@ -69,6 +69,49 @@ def feature_names(columns: Sequence[str], feature_set: str) -> list[str]:
     raise ParameterError(
         f"The 'features' parameter must be one of {list(FEATURE_SETS)}. Got {feature_set!r} instead."
     )
+
+
+class RowPlan:
+    """A precomputed ``transform_row`` for ``raw`` and ``rates``: from the metric values in
+    column order to the feature vector, with no per-call name handling.
+
+    Examples
+    --------
+    >>> plan = row_plan(["total_requests", "2xx_count", "5xx_count"], "rates")
+    >>> plan.apply(np.array([200.0, 190.0, 10.0])).tolist()
+    [200.0, 0.05]
+    """
+
+    __slots__ = ("keep", "rates", "size")
+
+    def __init__(self, keep: list[int], rates: list[tuple[int, int]]) -> None:
+        self.keep = np.asarray(keep, dtype=np.intp)
+        self.rates = rates
+        self.size = len(keep) + len(rates)
+
+    def apply(self, raw: np.ndarray) -> np.ndarray:
+        if not self.rates:
+            return raw
+        out = np.empty(self.size)
+        k = len(self.keep)
+        out[:k] = raw[self.keep]
+        for i, (num, den) in enumerate(self.rates):
+            out[k + i] = _rate(float(raw[num]), float(raw[den]))
+        return out
+
+
+def row_plan(columns: Sequence[str], feature_set: str) -> RowPlan | None:
+    """The :class:`RowPlan` of ``feature_set`` over ``columns`` (None: use transform_row)."""
+    cols = [str(c) for c in columns]
+    names = feature_names(cols, feature_set)
+    if names == cols:
+        return RowPlan(list(range(len(cols))), [])
+    if feature_set != "rates":
+        return None
+    keep = [cols.index(n) for n in names if n in cols]
+    tot = cols.index("total_requests")
+    rates = [(cols.index(n[:3] + "_count"), tot) for n in names if n not in cols]
+    return RowPlan(keep, rates)
 
 
 def _rate(num: float, den: float) -> float:

@@ -26,6 +26,7 @@ False
 
 from __future__ import annotations
 
+import datetime
 import math
 from collections import deque
 from collections.abc import Mapping
@@ -38,6 +39,7 @@ import pandas as pd
 from anomalert.alerting import AlertPolicy, Incident
 from anomalert.data import LABEL_COLUMNS, validate_frame
 from anomalert.detectors import Detector, make, preset
+from anomalert.detectors._compiled import CompiledBaseline
 from anomalert.errors import InputError
 
 __all__ = ["Detection", "Monitor", "Verdict", "detect"]
@@ -118,6 +120,12 @@ class Monitor:
 
     def _step(self, ts: pd.Timestamp, t: int, x: np.ndarray) -> Verdict:
         det = self.detector
+        if isinstance(det, CompiledBaseline):
+            # one compiled call scores, and learns unless the point is flagged
+            policy = self.policy
+            anyway = policy.learn_flagged or self._flag_run + 1 > policy.relearn_after
+            score, z, b, s = det._step_point(t, x, float(det.threshold_), anyway)
+            return self._decide(ts, score, lambda: det.explanation_from(score, x, z, b, s))
         score = float(det._score_point(t, x))
         verdict = self._decide(ts, score, lambda: det._explain(t, x))
         if self.policy.learn_flagged or not verdict.is_anomalous or (
@@ -168,8 +176,13 @@ class Monitor:
         )
 
 
+_UTC = datetime.UTC
+
+
 def _utc(timestamp: Any, what: str = "timestamp") -> pd.Timestamp:
     """``timestamp`` as a UTC Timestamp (naive means UTC); ``what`` names it in errors."""
+    if type(timestamp) is pd.Timestamp and timestamp.tzinfo is _UTC:
+        return timestamp
     try:
         ts = pd.Timestamp(timestamp)
     except (TypeError, ValueError):

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from anomalert.detectors import _kernel
-from anomalert.detectors.base import Contribution, Detector
+from anomalert.detectors.base import Contribution, Detector, Explanation
 
 __all__ = ["DAY", "WEEK", "CompiledBaseline", "detect_period"]
 
@@ -125,6 +125,39 @@ class CompiledBaseline(Detector):
             if last != K.NO_T and t > last:
                 K.with_slots(s, (t - last) // _NS)
         K.learn_point(*self._args(), t, x)
+
+    def _step_point(
+        self, t: int, x: np.ndarray, threshold: float, learn_anyway: bool
+    ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+        """Score, then learn unless flagged (or ``learn_anyway``), in one compiled call.
+
+        Returns the score and the deviations, baselines and scales it came from, so an
+        explanation needs no second call (see :meth:`explanation_from`).
+        """
+        s = self.state_
+        P = s["P"]
+        if P[K.P_STEP] == 0:
+            last = int(s["N"][P[K.P_LAST_T]])
+            if last != K.NO_T and t > last:
+                K.with_slots(s, (t - last) // _NS)
+        m = len(x)
+        z, b, sc = np.empty(m), np.empty(m), np.empty(m)
+        score = float(K.step(*self._args(), t, x, threshold, learn_anyway, z, b, sc))
+        if learn_anyway or not score > threshold:
+            self.n_seen_ += 1
+        return score, z, b, sc
+
+    def explanation_from(
+        self, score: float, x: np.ndarray, z: np.ndarray, b: np.ndarray, s: np.ndarray
+    ) -> Explanation:
+        """The explanation of a point from the arrays :meth:`_step_point` returned."""
+        contribs = [
+            Contribution(self.features_[j], float(x[j]), float(b[j]), float(s[j]), float(z[j]))
+            for j in range(len(x))
+            if math.isfinite(z[j])
+        ]
+        contribs.sort(key=lambda c: -c.weight)
+        return Explanation(score, tuple(contribs))
 
     def feature_z(self, t: int, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Signed deviation, baseline and scale per feature (NaN where none yet)."""

@@ -59,6 +59,7 @@ __all__ = [
     "run",
     "score_point",
     "seasonal_shape",
+    "step",
     "with_slots",
 ]
 
@@ -687,6 +688,28 @@ def learn_point(
     z, b, s, zs = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
     _feature_z(F, N, D, P, x, shape, has_shape, z, b, s, zs)
     _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs)
+
+
+@njit(cache=True)
+def step(
+    F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
+    S: np.ndarray, SC: np.ndarray, t: int, x: np.ndarray,
+    threshold: float, learn_anyway: bool, z: np.ndarray, b: np.ndarray, s: np.ndarray,
+) -> float:
+    """Score one point, then learn it unless it scores above ``threshold`` (and not
+    ``learn_anyway``): the Monitor's whole step in one call. ``z``/``b``/``s`` receive the
+    deviations, baselines and scales the score came from (the state before learning)."""
+    m = P[P_M]
+    shape = np.empty(m)
+    buf = np.empty((2 * P[P_SMOOTH] + 1) * P[P_HISTORY])
+    has_shape = seasonal_shape(P, S, SC, t, shape, buf)
+    zs = np.empty(m)
+    _feature_z(F, N, D, P, x, shape, has_shape, z, b, s, zs)
+    score = _score(F, N, P, Q, z)
+    if learn_anyway or not score > threshold:
+        z_keep = z.copy()
+        _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z_keep, zs)
+    return score
 
 
 @njit(cache=True)

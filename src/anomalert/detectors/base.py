@@ -31,7 +31,7 @@ import pandas as pd
 
 from anomalert.data import LABEL_COLUMNS, validate_frame
 from anomalert.errors import InputError, NotFittedError, ParameterError
-from anomalert.features import feature_names, transform_frame, transform_row
+from anomalert.features import feature_names, row_plan, transform_frame, transform_row
 
 __all__ = [
     "Contribution",
@@ -255,6 +255,7 @@ class Detector:
         self._validate_params()
         self.columns_ = [str(c) for c in columns]
         self.features_ = feature_names(self.columns_, self.feature_set)
+        self._row_plan = row_plan(self.columns_, self.feature_set)  # see _point
         fixed = getattr(self, "threshold", "auto")
         self.threshold_ = (
             float(fixed) if isinstance(fixed, int | float) else float(self._default_threshold)
@@ -318,6 +319,20 @@ class Detector:
         return index.as_unit("ns").asi8, feats.to_numpy(dtype=float), index
 
     def _point(self, timestamp: Any, values: Mapping[str, float]) -> tuple[int, np.ndarray]:
+        # Fast path: a tz-aware Timestamp and a plain dict of numbers.
+        plan = getattr(self, "_row_plan", None)
+        if (
+            plan is not None
+            and type(timestamp) is pd.Timestamp
+            and timestamp.tzinfo is not None
+            and type(values) is dict
+        ):
+            try:
+                raw = np.fromiter([values[c] for c in self.columns_], float, len(self.columns_))
+            except (KeyError, TypeError, ValueError):
+                pass  # the slow path below says what is wrong
+            else:
+                return int(timestamp.value), plan.apply(raw)
         if not isinstance(values, Mapping):
             raise InputError(f"values must be a mapping metric -> number, got {type(values).__name__}")
         ts = pd.Timestamp(timestamp)
@@ -328,7 +343,9 @@ class Detector:
         except KeyError as exc:
             raise InputError(f"point lacks the metric {exc.args[0]!r}") from None
         except (TypeError, ValueError):
-            bad = next(c for c in self.columns_ if not _is_number(values[c]))
+            bad = next(
+                c for c in self.columns_ if values[c] is not None and not _is_number(values[c])
+            )
             raise InputError(f"metric {bad!r}: {values[bad]!r} is not a number") from None
         feats = transform_row(row, self.feature_set)
         return int(ts.value), np.fromiter((feats[f] for f in self.features_), float, len(self.features_))
