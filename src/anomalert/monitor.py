@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from anomalert.alerting import AlertPolicy, Incident
+from anomalert.alerting.batch import FIRED, REOPENED, RESOLVED, decide_all
 from anomalert.data import LABEL_COLUMNS, validate_frame
 from anomalert.detectors import Detector, make, preset
 from anomalert.detectors._compiled import CompiledBaseline
@@ -295,6 +296,9 @@ def detect(
         train_scores = np.full(n, np.nan)
         train_scores[mask] = det.train_scores_
         scores[pre] = train_scores[pre]
+    if isinstance(det, CompiledBaseline):
+        points, incidents = _run_compiled(det, monitor.policy, t_ns, X, index, pre, scores, series)
+        return Detection(points, incidents, det, cut, int(mask.sum()))
     verdicts: list[Verdict] = []
     for i in range(n):
         ts = index[i]
@@ -320,3 +324,78 @@ def detect(
         index=index,
     )
     return Detection(points, monitor.incidents, det, cut, int(mask.sum()))
+
+
+def _run_compiled(
+    det: CompiledBaseline,
+    policy: AlertPolicy,
+    t_ns: np.ndarray,
+    X: np.ndarray,
+    index: pd.DatetimeIndex,
+    pre: np.ndarray,
+    scores: np.ndarray,
+    series: str,
+) -> tuple[pd.DataFrame, list[Incident]]:
+    """:func:`detect`'s loop for compiled detectors, with the very same decisions.
+
+    The rows after training go through the compiled score-and-learn loop (a flagged point is
+    not learned, as in :meth:`Monitor._step`), the policy runs over all scores at once
+    (:func:`~anomalert.alerting.batch.decide_all`), and Python only touches the alerting
+    rows: their explanations and the incidents they make.
+    """
+    n = len(index)
+    threshold = float(det.threshold_)
+    pre_idx = np.flatnonzero(pre)
+    start = int(pre_idx[-1]) + 1 if pre_idx.size else 0
+    # Explanations of training-window alerts: against the state fit left (as Monitor does).
+    pre_alerts = np.flatnonzero(scores[:start] > threshold)
+    explained = {int(i): det._explain(int(t_ns[i]), X[i]) for i in pre_alerts}
+    flags = scores[:start] > threshold
+    flag_run = start - int(np.flatnonzero(~flags)[-1]) - 1 if (~flags).any() else start
+    m = X.shape[1]
+    record = tuple(np.empty((n - start, m)) for _ in range(3))
+    scores[start:] = det.run(
+        t_ns[start:], X[start:], threshold=threshold, learn_flagged=policy.learn_flagged,
+        relearn_after=policy.relearn_after, flag_run=flag_run, record=record,
+    )[0]
+    Z, B, S = record
+    flagged, alert, inc, event = decide_all(
+        scores, threshold, k=policy.k, n=policy.n, resolve_after=policy.resolve_after,
+        cooldown=policy.cooldown,
+    )
+    texts = [""] * n
+    incidents: list[Incident] = []
+    for i in np.flatnonzero(alert | (event == RESOLVED)).tolist():
+        ts = index[i]
+        if not alert[i]:  # resolved here
+            incidents[inc[i]].resolved_at = ts
+            continue
+        score = float(scores[i])
+        if i < start:
+            exp = explained[i]
+        else:
+            j = i - start
+            exp = det.explanation_from(score, X[i], Z[j], B[j], S[j])
+        text = exp.text()
+        top = exp.top.metric if exp.top is not None else None
+        texts[i] = text
+        if event[i] == FIRED:
+            incidents.append(
+                Incident(len(incidents) + 1, series, ts, ts, score, ts, threshold, text)
+            )
+        elif event[i] == REOPENED:
+            incidents[-1].resolved_at = None
+        incidents[inc[i]].record(ts, score, text, top)
+    ids = np.where(alert, inc + 1, 0)
+    points = pd.DataFrame(
+        {
+            "score": scores,
+            "threshold": np.full(n, threshold),
+            "is_anomalous": flagged,
+            "is_anomaly": alert,
+            "explanation": texts,
+            "incident": [int(v) if v else None for v in ids.tolist()],
+        },
+        index=index,
+    )
+    return points, incidents

@@ -178,24 +178,28 @@ class CompiledBaseline(Detector):
     # -- the compiled loops ----------------------------------------------------------------
     def run(
         self, t: np.ndarray, X: np.ndarray, *, threshold: float, learn_flagged: bool,
-        relearn_after: int,
+        relearn_after: int, flag_run: int = 0, record: tuple[np.ndarray, ...] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Score then learn every row in order; return (scores, largest |z| per row).
 
         A point scoring above ``threshold`` is learned only if ``learn_flagged`` or it ends a
-        run of more than ``relearn_after`` such points: the Monitor's rule.
+        run of more than ``relearn_after`` such points (``flag_run`` of them came just
+        before): the Monitor's rule. ``record``, three ``(len(X), m)`` arrays, receives every
+        point's deviations, baselines and scales.
         """
         t = np.ascontiguousarray(t, dtype=np.int64)
         X = np.ascontiguousarray(X, dtype=np.float64)
         n = len(X)
         scores, raw = np.full(n, np.nan), np.full(n, np.nan)
-        carry = np.zeros(1, dtype=np.int64)
+        carry = np.array([flag_run], dtype=np.int64)
+        none = np.empty((0, X.shape[1]))
+        Z, B, SS = record if record is not None else (none, none, none)
         learned_before = int(self.state_["N"][self.state_["P"][K.P_NSEEN]])
         done = 0
         while done < n:
             done = K.run(
                 *self._args(), t, X, done, float(threshold), bool(learn_flagged),
-                int(relearn_after), carry, scores, raw,
+                int(relearn_after), carry, scores, raw, Z, B, SS,
             )
             if done < n:  # the step just became known: allocate the slots, go on
                 last = int(self.state_["N"][self.state_["P"][K.P_LAST_T]])

@@ -717,7 +717,7 @@ def run(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
     S: np.ndarray, SC: np.ndarray, T: np.ndarray, X: np.ndarray, start: int,
     threshold: float, learn_flagged: bool, relearn_after: int, carry: np.ndarray,
-    scores: np.ndarray, raw: np.ndarray,
+    scores: np.ndarray, raw: np.ndarray, Z: np.ndarray, B: np.ndarray, SS: np.ndarray,
 ) -> int:
     """Score then learn rows ``start..`` of ``X`` in order (the batch path).
 
@@ -726,7 +726,10 @@ def run(
     the Monitor and ``fit`` decide. ``raw`` receives each point's largest ``|z|`` before the
     "seen before" test. Returns the number of rows done: fewer than all when the series'
     step has just become known and the caller must allocate the slots, then call again.
+    When ``Z``/``B``/``SS`` have rows, row ``i`` receives point ``i``'s deviations, baselines
+    and scales (what its explanation is made of).
     """
+    record = Z.shape[0] > 0
     m = P[P_M]
     shape = np.empty(m)
     buf = np.empty((2 * P[P_SMOOTH] + 1) * P[P_HISTORY])
@@ -749,6 +752,10 @@ def run(
         raw[i] = best
         score = _score(F, N, P, Q, z)
         scores[i] = score
+        if record:
+            Z[i] = z
+            B[i] = b
+            SS[i] = s
         flag_run = flag_run + 1 if score > threshold else 0
         if learn_flagged or flag_run == 0 or flag_run > relearn_after:
             _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs)
