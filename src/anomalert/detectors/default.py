@@ -69,6 +69,7 @@ class Default(CompiledBaseline):
         Trailing window (points) of the recent-level baseline.
     memory
         Learned deviations (points) remembered by the "seen before" test; 0 turns it off.
+        1440 is a day at one-minute steps (five days at NAB's five-minute steps).
     min_periods
         Points needed before scores are produced.
     threshold
@@ -103,7 +104,7 @@ class Default(CompiledBaseline):
         period: str | int = "auto",
         history: int = 7,
         window: int = 60,
-        memory: int = 2016,
+        memory: int = 1440,
         min_periods: int = 30,
         threshold: float | str = "auto",
         features: str = "rates",
