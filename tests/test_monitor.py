@@ -164,3 +164,26 @@ def test_detect_compiled_path_equals_the_point_by_point_monitor(
     assert fast.points["is_anomaly"].sum() > 0
     pd.testing.assert_frame_equal(fast.points, slow.points)
     assert [i.to_dict() for i in fast.incidents] == [i.to_dict() for i in slow.incidents]
+
+
+def test_training_window_alert_is_explained_against_the_state_of_its_time() -> None:
+    """A 12σ spike in ``b`` inside the training window, after which ``a`` became 20x quieter:
+    the alert names ``b``, as measured then. Against the end-of-training state (the old way)
+    the row's ``a`` (2.5σ then) looks like 33σ and would take the blame."""
+    n = 1300
+    idx = pd.date_range("2025-01-01", periods=n, freq="1min", tz="UTC")
+    rng = np.random.default_rng(2)
+    a = 50 + rng.normal(0, 1, n)
+    a[350:] = 50 + rng.normal(0, 0.05, n - 350)
+    a[300] = 52.5
+    b = 20 + rng.normal(0, 1, n)
+    b[300] += 12
+    frame = pd.DataFrame({"a": a, "b": b}, index=idx)
+    result = detect("default", frame, train_until=idx[1100])
+    row = result.points.loc[idx[300]]
+    assert row["is_anomaly"]
+    assert row["explanation"].startswith("b=")
+    det = result.detector
+    t, X, _ = det._prepare(frame.iloc[300:301])
+    late = det._explain(int(t[0]), X[0])
+    assert late.top is not None and late.top.metric == "a"  # what the old way would say

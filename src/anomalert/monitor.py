@@ -296,8 +296,11 @@ def detect(
         train_scores = np.full(n, np.nan)
         train_scores[mask] = det.train_scores_
         scores[pre] = train_scores[pre]
+        explained = _training_explanations(det, X, scores, last_train + 1, mask)
     if isinstance(det, CompiledBaseline):
-        points, incidents = _run_compiled(det, monitor.policy, t_ns, X, index, pre, scores, series)
+        points, incidents = _run_compiled(
+            det, monitor.policy, t_ns, X, index, pre, mask, scores, series
+        )
         return Detection(points, incidents, det, cut, int(mask.sum()))
     verdicts: list[Verdict] = []
     for i in range(n):
@@ -326,6 +329,23 @@ def detect(
     return Detection(points, monitor.incidents, det, cut, int(mask.sum()))
 
 
+def _training_explanations(
+    det: Detector, X: np.ndarray, scores: np.ndarray, start: int, train_mask: np.ndarray
+) -> dict[int, Any]:
+    """Explanations of the over-threshold rows before ``start`` that fit recorded: what each
+    was measured against at the time (detectors that record them; others explain later)."""
+    recorded = getattr(det, "train_explained_", None)
+    if not recorded:
+        return {}
+    fit_rows = np.flatnonzero(train_mask)
+    out = {}
+    for i in np.flatnonzero(scores[:start] > det.threshold_).tolist():
+        k = int(np.searchsorted(fit_rows, i))
+        if k < len(fit_rows) and fit_rows[k] == i and k in recorded:
+            out[i] = det.explanation_from(float(scores[i]), X[i], *recorded[k])  # type: ignore[attr-defined]
+    return out
+
+
 def _run_compiled(
     det: CompiledBaseline,
     policy: AlertPolicy,
@@ -333,6 +353,7 @@ def _run_compiled(
     X: np.ndarray,
     index: pd.DatetimeIndex,
     pre: np.ndarray,
+    train_mask: np.ndarray,
     scores: np.ndarray,
     series: str,
 ) -> tuple[pd.DataFrame, list[Incident]]:
@@ -347,9 +368,7 @@ def _run_compiled(
     threshold = float(det.threshold_)
     pre_idx = np.flatnonzero(pre)
     start = int(pre_idx[-1]) + 1 if pre_idx.size else 0
-    # Explanations of training-window alerts: against the state fit left (as Monitor does).
-    pre_alerts = np.flatnonzero(scores[:start] > threshold)
-    explained = {int(i): det._explain(int(t_ns[i]), X[i]) for i in pre_alerts}
+    explained = _training_explanations(det, X, scores, start, train_mask)
     flags = scores[:start] > threshold
     flag_run = start - int(np.flatnonzero(~flags)[-1]) - 1 if (~flags).any() else start
     m = X.shape[1]
@@ -372,7 +391,7 @@ def _run_compiled(
             continue
         score = float(scores[i])
         if i < start:
-            exp = explained[i]
+            exp = explained.get(i) or det._explain(int(t_ns[i]), X[i])
         else:
             j = i - start
             exp = det.explanation_from(score, X[i], Z[j], B[j], S[j])

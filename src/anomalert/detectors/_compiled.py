@@ -209,11 +209,18 @@ class CompiledBaseline(Detector):
 
     def _fit_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
         self.prepare(t, X)
+        record = tuple(np.empty(X.shape) for _ in range(3))
         scores, raw = self.run(
             t, X, threshold=self.threshold_, learn_flagged=False,
-            relearn_after=self._relearn_after,
+            relearn_after=self._relearn_after, record=record,
         )
         self.train_raw_ = raw
+        # What flagged training points were measured against, at the time (the calibrated
+        # threshold is never below the provisional one, so every later alert is in here).
+        hot = np.flatnonzero(scores > self.threshold_)
+        self.train_explained_ = {
+            int(i): (record[0][i].copy(), record[1][i].copy(), record[2][i].copy()) for i in hot
+        }
         return scores
 
     def _score_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:

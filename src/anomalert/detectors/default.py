@@ -82,6 +82,9 @@ class Default(CompiledBaseline):
     _default_threshold: ClassVar[float] = 6.0
     #: Lowest calibrated threshold (the "seen before" test already removes repeats).
     _threshold_floor: ClassVar[float] = 6.0
+    #: Highest calibrated threshold: training deviations far above it say the window's robust
+    #: scales are not a usable yardstick (near-constant stretches), not that 12σ is ordinary.
+    _threshold_cap: ClassVar[float] = 12.0
     #: Seasonal |z| from which a feature's levels stop learning.
     _trail_guard: ClassVar[float] = 5.0
     #: Consecutive guarded points after which a feature's level learns again (a new normal).
@@ -136,4 +139,5 @@ class Default(CompiledBaseline):
 
     def _calibrate(self, train_scores: np.ndarray) -> float:
         # On the raw deviations: the "seen before" zeros must not pull the quantile down.
-        return calibrate_threshold(self.train_raw_, floor=self._threshold_floor)
+        raw = calibrate_threshold(self.train_raw_, floor=self._threshold_floor)
+        return min(raw, self._threshold_cap)
