@@ -167,17 +167,17 @@ def test_detect_compiled_path_equals_the_point_by_point_monitor(
 
 
 def test_training_window_alert_is_explained_against_the_state_of_its_time() -> None:
-    """A 12σ spike in ``b`` inside the training window, after which ``a`` became 20x quieter:
+    """A 10σ spike in ``b`` inside the training window, after which ``a`` became 20x quieter:
     the alert names ``b``, as measured then. Against the end-of-training state (the old way)
-    the row's ``a`` (2.5σ then) looks like 33σ and would take the blame."""
+    the row's ``a`` (3.8σ then) looks like 15σ and would take the blame."""
     n = 1300
     idx = pd.date_range("2025-01-01", periods=n, freq="1min", tz="UTC")
     rng = np.random.default_rng(2)
     a = 50 + rng.normal(0, 1, n)
     a[350:] = 50 + rng.normal(0, 0.05, n - 350)
-    a[300] = 52.5
+    a[300] = 54.0
     b = 20 + rng.normal(0, 1, n)
-    b[300] += 12
+    b[300] += 10
     frame = pd.DataFrame({"a": a, "b": b}, index=idx)
     result = detect("default", frame, train_until=idx[1100])
     row = result.points.loc[idx[300]]

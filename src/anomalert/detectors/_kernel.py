@@ -541,6 +541,8 @@ def _recent(
     dev = K_DEV * m + j
     if _count(N, D, dev) >= mp:
         scale = max(scale, _robust_scale(F, N, D, dev))
+        if _count(N, D, dev) > 1:
+            scale = max(scale, 0.5 * _std(F, N, D, dev))
     return center, scale
 
 

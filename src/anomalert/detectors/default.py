@@ -13,8 +13,8 @@ point's score is the largest feature score, so the explanation names the metric 
 its baseline and the size of the move. Load-balancer frames are scored on error *rates* (see
 :mod:`anomalert.features`).
 
-A deviation is news only once: each feature keeps the sizes ``|z|`` of its last ``memory``
-learned deviations, and a point whose deviation is no larger than one already learned scores
+A deviation is news only once: each feature keeps the sizes ``|z|`` of its learned deviations
+of the last day (``memory``), and a point whose deviation is no larger than one already learned scores
 0 for that feature (a learned deviation that was over the threshold also covers repeats up to
 15% larger). A spike that recurs every few hours, or the second hour of a level shift the
 detector already learned from, does not page again; under the Monitor's protection (flagged
@@ -68,8 +68,9 @@ class Default(CompiledBaseline):
     window
         Trailing window (points) of the recent-level baseline.
     memory
-        Learned deviations (points) remembered by the "seen before" test; 0 turns it off.
-        1440 is a day at one-minute steps (five days at NAB's five-minute steps).
+        Learned deviations remembered by the "seen before" test: ``"day"`` (a day's worth
+        of points at the series' step, found at fit; 1440 when started by ``learn_one``), a
+        number of points, or 0 to turn the test off.
     min_periods
         Points needed before scores are produced.
     threshold
@@ -95,7 +96,7 @@ class Default(CompiledBaseline):
         "period": [Options(("auto", "day", "week", "none")), Interval(int, 60, None)],
         "history": [Interval(int, 1, None)],
         "window": [Interval(int, 2, None)],
-        "memory": [Interval(int, 0, None)],
+        "memory": [Options(("day",)), Interval(int, 0, None)],
         "min_periods": [Interval(int, 2, None)],
         "threshold": [Interval(float, 0, None, closed="neither"), Options(("auto",))],
         "features": [Options(FEATURE_SETS)],
@@ -107,7 +108,7 @@ class Default(CompiledBaseline):
         period: str | int = "auto",
         history: int = 7,
         window: int = 60,
-        memory: int = 1440,
+        memory: int | str = "day",
         min_periods: int = 30,
         threshold: float | str = "auto",
         features: str = "rates",
@@ -130,12 +131,20 @@ class Default(CompiledBaseline):
             )
 
     def _kernel_config(self) -> dict[str, Any]:
+        memory = getattr(self, "memory_points_", 1440) if self.memory == "day" else self.memory
         return {
             "level_window": 60, "window": 1440, "trail_window": self.window, "dev_window": 1440,
-            "memory": self.memory, "min_periods": self.min_periods, "smooth": 2,
+            "memory": memory, "min_periods": self.min_periods, "smooth": 2,
             "history": self.history, "use_recent": True, "escape": self._guard_escape,
             "guard": self._trail_guard, "margin": self._repeat_margin,
         }
+
+    def prepare(self, t: np.ndarray, X: np.ndarray) -> None:
+        if self.memory == "day" and len(t) >= 2:
+            step = int(np.median(np.diff(t)) // 1_000_000_000) or 60
+            self.memory_points_ = max(1, 86_400 // step)
+            self._reset(len(self.features_))  # nothing learned yet: size the memory
+        super().prepare(t, X)
 
     def _calibrate(self, train_scores: np.ndarray) -> float:
         # On the raw deviations: the "seen before" zeros must not pull the quantile down.
