@@ -51,6 +51,7 @@ __all__ = [
     "K_SPREAD",
     "K_STRAIL",
     "K_TRAIL",
+    "LAZY_PARTS",
     "NO_T",
     "N_KINDS",
     "feature_z",
@@ -481,11 +482,6 @@ def seasonal_shape(
     return True
 
 
-def shape_scratch(P: np.ndarray) -> np.ndarray:
-    """Scratch space for :func:`seasonal_shape`."""
-    return np.empty(max(1, (2 * int(P[P_SMOOTH]) + 1) * int(P[P_HISTORY])))
-
-
 # --------------------------------------------------------------------------- deviations
 @njit(cache=True)
 def _seasonal_z(
@@ -650,16 +646,27 @@ def _learn(
 
 # --------------------------------------------------------------------------- entry points
 @njit(cache=True)
+def _measure(
+    F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray,
+    S: np.ndarray, SC: np.ndarray, t: int, x: np.ndarray,
+    z: np.ndarray, b: np.ndarray, s: np.ndarray, zs: np.ndarray,
+) -> tuple[np.ndarray, bool]:
+    """The seasonal shape at ``t`` and the point's deviations (see :func:`_feature_z`)."""
+    shape = np.empty(P[P_M])
+    buf = np.empty((2 * P[P_SMOOTH] + 1) * P[P_HISTORY])
+    has_shape = seasonal_shape(P, S, SC, t, shape, buf)
+    _feature_z(F, N, D, P, x, shape, has_shape, z, b, s, zs)
+    return shape, has_shape
+
+
+@njit(cache=True)
 def feature_z(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray,
     S: np.ndarray, SC: np.ndarray, t: int, x: np.ndarray,
     z: np.ndarray, b: np.ndarray, s: np.ndarray,
 ) -> None:
     """Signed deviation, baseline and scale of every feature at ``(t, x)``."""
-    shape = np.empty(P[P_M])
-    buf = np.empty((2 * P[P_SMOOTH] + 1) * P[P_HISTORY])
-    has_shape = seasonal_shape(P, S, SC, t, shape, buf)
-    _feature_z(F, N, D, P, x, shape, has_shape, z, b, s, np.empty(P[P_M]))
+    _measure(F, N, D, P, S, SC, t, x, z, b, s, np.empty(P[P_M]))
 
 
 @njit(cache=True)
@@ -669,11 +676,8 @@ def score_point(
 ) -> float:
     """Score of one point against the state (the state is not changed)."""
     m = P[P_M]
-    shape = np.empty(m)
-    buf = np.empty((2 * P[P_SMOOTH] + 1) * P[P_HISTORY])
-    has_shape = seasonal_shape(P, S, SC, t, shape, buf)
-    z, b, s, zs = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
-    _feature_z(F, N, D, P, x, shape, has_shape, z, b, s, zs)
+    z = np.empty(m)
+    _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), np.empty(m), np.empty(m))
     return _score(F, N, P, Q, z)
 
 
@@ -684,11 +688,8 @@ def learn_point(
 ) -> None:
     """Learn one point."""
     m = P[P_M]
-    shape = np.empty(m)
-    buf = np.empty((2 * P[P_SMOOTH] + 1) * P[P_HISTORY])
-    has_shape = seasonal_shape(P, S, SC, t, shape, buf)
-    z, b, s, zs = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
-    _feature_z(F, N, D, P, x, shape, has_shape, z, b, s, zs)
+    z, zs = np.empty(m), np.empty(m)
+    shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), np.empty(m), zs)
     _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs)
 
 
@@ -701,16 +702,11 @@ def step(
     """Score one point, then learn it unless it scores above ``threshold`` (and not
     ``learn_anyway``): the Monitor's whole step in one call. ``z``/``b``/``s`` receive the
     deviations, baselines and scales the score came from (the state before learning)."""
-    m = P[P_M]
-    shape = np.empty(m)
-    buf = np.empty((2 * P[P_SMOOTH] + 1) * P[P_HISTORY])
-    has_shape = seasonal_shape(P, S, SC, t, shape, buf)
-    zs = np.empty(m)
-    _feature_z(F, N, D, P, x, shape, has_shape, z, b, s, zs)
+    zs = np.empty(P[P_M])
+    shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
     score = _score(F, N, P, Q, z)
     if learn_anyway or not score > threshold:
-        z_keep = z.copy()
-        _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z_keep, zs)
+        _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs)
     return score
 
 
