@@ -101,10 +101,24 @@ class CompiledBaseline(Detector):
         """The series' step (None until two points have been seen)."""
         return int(self.state_["P"][K.P_STEP]) or None
 
+    @staticmethod
+    def window_step(t: np.ndarray) -> int:
+        """The typical step (seconds) of a training window's timestamps (``len(t) >= 2``)."""
+        return int(np.median(np.diff(t)) // _NS) or 60
+
+    def _find_step(self, t: int) -> None:
+        """Started by single points: the step is known once a later point arrives."""
+        s = self.state_
+        P = s["P"]
+        if P[K.P_STEP] == 0:
+            last = int(s["N"][P[K.P_LAST_T]])
+            if last != K.NO_T and t > last:
+                K.with_slots(s, (t - last) // _NS)
+
     def prepare(self, t: np.ndarray, X: np.ndarray) -> None:
         """Find the step (and, for ``period="auto"``, the period) from a training window."""
         if len(t) >= 2:
-            step = int(np.median(np.diff(t)) // _NS) or 60
+            step = self.window_step(t)
             if self.period == "auto":  # type: ignore[attr-defined]
                 self.state_["P"][K.P_PERIOD] = detect_period(t, X, step) or 0
             K.with_slots(self.state_, step)
@@ -118,12 +132,7 @@ class CompiledBaseline(Detector):
         return float(K.score_point(*self._args(), t, x))
 
     def _learn_point(self, t: int, x: np.ndarray) -> None:
-        s = self.state_
-        P = s["P"]
-        if P[K.P_STEP] == 0:
-            last = int(s["N"][P[K.P_LAST_T]])
-            if last != K.NO_T and t > last:
-                K.with_slots(s, (t - last) // _NS)
+        self._find_step(t)
         K.learn_point(*self._args(), t, x)
 
     def _step_point(
@@ -134,12 +143,7 @@ class CompiledBaseline(Detector):
         Returns the score and the deviations, baselines and scales it came from, so an
         explanation needs no second call (see :meth:`explanation_from`).
         """
-        s = self.state_
-        P = s["P"]
-        if P[K.P_STEP] == 0:
-            last = int(s["N"][P[K.P_LAST_T]])
-            if last != K.NO_T and t > last:
-                K.with_slots(s, (t - last) // _NS)
+        self._find_step(t)
         m = len(x)
         z, b, sc = np.empty(m), np.empty(m), np.empty(m)
         score = float(K.step(*self._args(), t, x, threshold, learn_anyway, z, b, sc))
@@ -151,13 +155,17 @@ class CompiledBaseline(Detector):
         self, score: float, x: np.ndarray, z: np.ndarray, b: np.ndarray, s: np.ndarray
     ) -> Explanation:
         """The explanation of a point from the arrays :meth:`_step_point` returned."""
-        contribs = [
+        contribs = sorted(self._contributions(x, z, b, s), key=lambda c: -c.weight)
+        return Explanation(score, tuple(contribs))
+
+    def _contributions(
+        self, x: np.ndarray, z: np.ndarray, b: np.ndarray, s: np.ndarray
+    ) -> list[Contribution]:
+        return [
             Contribution(self.features_[j], float(x[j]), float(b[j]), float(s[j]), float(z[j]))
             for j in range(len(x))
             if math.isfinite(z[j])
         ]
-        contribs.sort(key=lambda c: -c.weight)
-        return Explanation(score, tuple(contribs))
 
     def feature_z(self, t: int, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Signed deviation, baseline and scale per feature (NaN where none yet)."""
@@ -168,12 +176,7 @@ class CompiledBaseline(Detector):
         return z, b, sc
 
     def _explain_point(self, t: int, x: np.ndarray) -> list[Contribution]:
-        z, b, s = self.feature_z(t, x)
-        return [
-            Contribution(self.features_[j], float(x[j]), float(b[j]), float(s[j]), float(z[j]))
-            for j in range(len(x))
-            if math.isfinite(z[j])
-        ]
+        return self._contributions(x, *self.feature_z(t, x))
 
     # -- the compiled loops ----------------------------------------------------------------
     def run(
@@ -202,8 +205,7 @@ class CompiledBaseline(Detector):
                 int(relearn_after), carry, scores, raw, Z, B, SS,
             )
             if done < n:  # the step just became known: allocate the slots, go on
-                last = int(self.state_["N"][self.state_["P"][K.P_LAST_T]])
-                K.with_slots(self.state_, (int(t[done]) - last) // _NS)
+                self._find_step(int(t[done]))
         self.n_seen_ += int(self.state_["N"][self.state_["P"][K.P_NSEEN]]) - learned_before
         return scores, raw
 

@@ -141,8 +141,7 @@ class Default(CompiledBaseline):
 
     def prepare(self, t: np.ndarray, X: np.ndarray) -> None:
         if self.memory == "day" and len(t) >= 2:
-            step = int(np.median(np.diff(t)) // 1_000_000_000) or 60
-            self.memory_points_ = max(1, 86_400 // step)
+            self.memory_points_ = max(1, 86_400 // self.window_step(t))
             self._reset(len(self.features_))  # nothing learned yet: size the memory
         super().prepare(t, X)
 
