@@ -100,6 +100,21 @@ class RowPlan:
         return out
 
 
+    def apply_many(self, raw: np.ndarray) -> np.ndarray:
+        """:meth:`apply` on every row of ``raw`` (rows x metrics, float), vectorised as
+        :func:`transform_frame` computes it."""
+        if not self.rates:
+            return raw
+        k = len(self.keep)
+        out = np.empty((len(raw), self.size))
+        out[:, :k] = raw[:, self.keep]
+        for i, (num, den) in enumerate(self.rates):
+            total = raw[:, den]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[:, k + i] = np.where(total > 0, raw[:, num] / np.where(total > 0, total, 1.0), 0.0)
+        return out
+
+
 def row_plan(columns: Sequence[str], feature_set: str) -> RowPlan | None:
     """The :class:`RowPlan` of ``feature_set`` over ``columns`` (None: use transform_row)."""
     cols = [str(c) for c in columns]

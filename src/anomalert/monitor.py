@@ -275,9 +275,11 @@ def detect(
             f"the training window holds {int(mask.sum())} row(s); need at least 2 "
             "(move --train-until later)"
         )
-    det.fit(metrics[mask])
-    monitor = Monitor(det, policy, series=series)
+    # fit(metrics[mask]) on the rows of the frame prepared once (features are row-wise)
+    det._begin_fit(metrics)
     t_ns, X, index = det._prepare(metrics)
+    det._fit_arrays(t_ns[mask], X[mask])
+    monitor = Monitor(det, policy, series=series)
     n = len(index)
     scores = np.full(n, np.nan)
     explained: dict[int, Any] = {}

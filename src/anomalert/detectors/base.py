@@ -308,6 +308,10 @@ class Detector:
             raise InputError(f"expected a pandas DataFrame, got {type(frame).__name__}")
         if not isinstance(frame.index, pd.DatetimeIndex) or frame.index.tz is None:
             frame, _ = validate_frame(frame, keep_labels=False)
+        index = pd.DatetimeIndex(frame.index)
+        fast = self._prepare_arrays(frame)
+        if fast is not None:
+            return index.as_unit("ns").asi8, fast, index
         metrics = frame[[c for c in frame.columns if c not in LABEL_COLUMNS]]
         if self.is_fitted:
             missing = [c for c in self.columns_ if c not in metrics.columns]
@@ -315,8 +319,30 @@ class Detector:
                 raise InputError(f"frame lacks the column(s) {missing} this detector was fitted on")
             metrics = metrics[self.columns_]
         feats = transform_frame(metrics.astype(float), self.feature_set)
-        index = pd.DatetimeIndex(frame.index)
         return index.as_unit("ns").asi8, feats.to_numpy(dtype=float), index
+
+    def _prepare_arrays(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """The feature matrix of a time-indexed frame straight from its float columns, or
+        None when the general path is needed (columns missing, repeated or not float64, or
+        a feature set without a :class:`~anomalert.features.RowPlan`). Same numbers as
+        ``transform_frame``, without building intermediate frames."""
+        plan = getattr(self, "_row_plan", None)
+        if plan is None or not self.is_fitted or not frame.columns.is_unique:
+            return None
+        if len(set(self.features_)) != len(self.features_):
+            return None  # transform_frame keeps one column per name
+        columns = []
+        for c in self.columns_:
+            if c in LABEL_COLUMNS or c not in frame.columns:
+                return None
+            column = frame[c]
+            if column.dtype != np.float64:
+                return None
+            columns.append(column.to_numpy())
+        raw = np.empty((len(frame), len(columns)))
+        for j, values in enumerate(columns):
+            raw[:, j] = values
+        return plan.apply_many(raw)
 
     def _point(self, timestamp: Any, values: Mapping[str, float]) -> tuple[int, np.ndarray]:
         # Fast path: a tz-aware Timestamp and a plain dict of numbers.
@@ -359,12 +385,21 @@ class Detector:
         frame
             Metric columns indexed by time (or with a timestamp column).
         """
+        self._begin_fit(frame)
+        t, X, _ = self._prepare(frame)
+        return self._fit_arrays(t, X)
+
+    def _begin_fit(self, frame: pd.DataFrame) -> None:
+        """First half of :meth:`fit`: validate the parameters, forget what was learned and
+        start on ``frame``'s metric columns (then :meth:`_prepare` gives the arrays)."""
         self._validate_params()
         for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
             delattr(self, attr)
         cols = [c for c in frame.columns if c not in LABEL_COLUMNS and c != "timestamp"]
         self._start(cols)
-        t, X, _ = self._prepare(frame)
+
+    def _fit_arrays(self, t: np.ndarray, X: np.ndarray) -> Self:
+        """Second half of :meth:`fit`: learn from the prepared training rows, calibrate."""
         scores = self._fit_frame(t, X)
         self.train_scores_ = scores
         if getattr(self, "threshold", "auto") == "auto":
