@@ -166,7 +166,13 @@ def infer_step(index: pd.DatetimeIndex) -> pd.Timedelta | None:
     """The most common spacing between consecutive timestamps (None for < 2 rows)."""
     if len(index) < 2:
         return None
-    diffs = np.diff(_ns(index))
+    return _step_of(np.diff(_ns(index)))
+
+
+def _step_of(diffs: np.ndarray) -> pd.Timedelta | None:
+    """:func:`infer_step` from the consecutive differences (ns) of the timestamps."""
+    if diffs.size and diffs[0] > 0 and diffs.min() == diffs.max():
+        return pd.Timedelta(int(diffs[0]), unit="ns")  # a regular series: no counting needed
     diffs = diffs[diffs > 0]
     if diffs.size == 0:
         return None
@@ -209,7 +215,7 @@ def validate_frame(
         raise InputError(f"{source}: no rows; expected a header and at least one data row")
     if isinstance(frame.index, pd.DatetimeIndex) and timestamp_column is None:
         idx = _parse_timestamps(frame.index, source, "index")
-        body = frame.reset_index(drop=True)
+        body = frame  # read by column and by position only: its index does not matter
     else:
         col = _find_timestamp_column(frame, source, timestamp_column)
         idx = _parse_timestamps(frame[col], source, col)
@@ -225,11 +231,13 @@ def validate_frame(
     if not metrics:
         raise InputError(f"{source}: no metric columns; expected at least one numeric column")
 
-    out = pd.DataFrame(index=idx)
+    columns: dict[str, np.ndarray] = {}
     for name in metrics:
         col = body[name]
-        if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
-            values = col.astype(float)
+        if isinstance(col, pd.Series) and col.dtype == np.float64:
+            arr = col.to_numpy(dtype=float, copy=True)
+        elif pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
+            arr = col.astype(float).to_numpy(dtype=float, copy=True)
         else:
             converted = pd.to_numeric(col, errors="coerce")
             bad = converted.isna() & col.notna() & (col.astype(str).str.strip() != "")
@@ -238,37 +246,47 @@ def validate_frame(
                 raise InputError(
                     f"{source}: row {row + 1}, column '{name}': {col.iloc[row]!r} is not a number"
                 )
-            values = converted.astype(float)
-        arr = values.to_numpy(dtype=float, copy=True)
+            arr = converted.astype(float).to_numpy(dtype=float, copy=True)
         arr[~np.isfinite(arr)] = np.nan
         if np.isnan(arr).all():
             raise InputError(f"{source}: column '{name}' has no numeric values (all empty or NaN)")
-        out[str(name)] = arr
+        columns[str(name)] = arr
     if keep_labels:
         for name in labels:
-            out[name] = body[name].to_numpy()
+            columns[name] = body[name].to_numpy(copy=True)
+    out = pd.DataFrame(columns, index=idx, copy=False)
 
+    reordered = False
     if not out.index.is_monotonic_increasing:
-        report.unsorted = True
+        report.unsorted = reordered = True
         out = out.sort_index(kind="stable")
     dup = out.index.duplicated(keep="last")
     report.duplicates = int(dup.sum())
     if report.duplicates:
+        reordered = True
         out = out[~dup]
     out.index.name = "timestamp"
 
     metric_cols = [str(m) for m in metrics]
-    report.nan_values = {c: int(out[c].isna().sum()) for c in metric_cols}
-    report.constant_columns = [c for c in metric_cols if out[c].nunique(dropna=True) <= 1]
-    report.step = infer_step(out.index)
+    values = {c: out[c].to_numpy() if reordered else columns[c] for c in dict.fromkeys(metric_cols)}
+    report.nan_values = {c: int(np.isnan(values[c]).sum()) for c in metric_cols}
+    report.constant_columns = [c for c in metric_cols if _at_most_one_value(values[c])]
+    ns = _ns(out.index)
+    report.step = _step_of(np.diff(ns)) if len(ns) >= 2 else None
     if report.step is not None:
-        diffs = np.diff(_ns(out.index))
+        diffs = np.diff(ns)
         gap_mask = diffs > 1.5 * report.step.value
         report.gaps = int(gap_mask.sum())
         if report.gaps:
             report.largest_gap = pd.Timedelta(int(diffs.max()), unit="ns")
     report.rows_out = len(out)
     return out, report
+
+
+def _at_most_one_value(values: np.ndarray) -> bool:
+    """``Series(values).nunique(dropna=True) <= 1`` for a float array."""
+    finite = values[~np.isnan(values)]
+    return bool(finite.size == 0 or finite.min() == finite.max())
 
 
 def split_labels(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series | None, pd.Series | None]:

@@ -254,7 +254,9 @@ def detect(
     """
     if not isinstance(frame.index, pd.DatetimeIndex) or frame.index.tz is None:
         frame, _ = validate_frame(frame)
-    metrics = frame[[c for c in frame.columns if c not in LABEL_COLUMNS]]
+    if any(c in LABEL_COLUMNS for c in frame.columns):
+        frame = frame[[c for c in frame.columns if c not in LABEL_COLUMNS]]
+    metrics = frame
     plan = preset(detector) if isinstance(detector, str) else None
     if plan is not None and plan.metrics is not None:
         missing = [m for m in plan.metrics if m not in metrics.columns]
@@ -384,7 +386,7 @@ def _run_compiled(
         scores, threshold, k=policy.k, n=policy.n, resolve_after=policy.resolve_after,
         cooldown=policy.cooldown,
     )
-    texts = [""] * n
+    texts: dict[int, str] = {}  # row -> explanation; every other row's is ""
     incidents: list[Incident] = []
     for i in np.flatnonzero(alert | (event == RESOLVED)).tolist():
         ts = index[i]
@@ -414,9 +416,39 @@ def _run_compiled(
             "threshold": np.full(n, threshold),
             "is_anomalous": flagged,
             "is_anomaly": alert,
-            "explanation": texts,
-            "incident": [int(v) if v else None for v in ids.tolist()],
+            "explanation": _text_column(n, texts),
+            # as pandas builds it from [id or None, ...]: float with NaN, object if all None
+            "incident": np.where(ids != 0, ids, np.nan) if ids.any() else np.full(n, None, object),
         },
         index=index,
     )
     return points, incidents
+
+
+#: The dtype pandas gives a column built from a list of str (pandas 3: the Arrow "str").
+_STR_DTYPE = pd.Series([""]).dtype
+
+
+def _text_column(n: int, texts: dict[int, str]) -> Any:
+    """The column pandas builds from ``[texts.get(i, "") for i in range(n)]``, made from the
+    few non-empty rows when pandas stores strings in Arrow (no per-row Python objects)."""
+    if getattr(_STR_DTYPE, "storage", None) == "pyarrow":
+        try:
+            import pyarrow as pa
+
+            rows = list(texts)
+            data = [texts[i].encode() for i in rows]
+        except (ImportError, UnicodeEncodeError):
+            pass
+        else:
+            lengths = np.zeros(n, dtype=np.int64)
+            lengths[rows] = [len(b) for b in data]
+            offsets = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(lengths, out=offsets[1:])
+            values = pa.LargeStringArray.from_buffers(
+                n, pa.py_buffer(offsets), pa.py_buffer(b"".join(data)))
+            return pd.array(values, dtype=_STR_DTYPE)
+    column = [""] * n
+    for i, text in texts.items():
+        column[i] = text
+    return column
