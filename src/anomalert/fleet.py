@@ -48,7 +48,7 @@ from anomalert.alerting import AlertPolicy
 from anomalert.data import LABEL_COLUMNS, validate_frame
 from anomalert.detectors import Detector, preset
 from anomalert.errors import AnomalertError, InputError, ParameterError
-from anomalert.monitor import Detection, detect
+from anomalert.monitor import Detection, _detect
 from anomalert.sources.longformat import Item, Source, iter_series
 
 __all__ = [
@@ -171,22 +171,23 @@ def _score_series(
             return SeriesSummary(sid, "skipped", points=len(frame), message=(
                 f"constant ({held}{', ...' if len(metrics) > 3 else ''} throughout); "
                 "it cannot show anomalies")), None
-        det = detect(detector, frame, train_until=train_until, policy=policy, series=sid)
+        # detect() up to its per-point frame, which only an output file needs
+        run = _detect(detector, frame, train_until=train_until, policy=policy, series=sid)
+        det = run.detection() if want_points else None
     except AnomalertError as exc:
         return SeriesSummary(sid, "error", message=str(exc)), None
     except Exception as exc:  # one broken series must not stop a fleet
         return SeriesSummary(sid, "error", message=f"{type(exc).__name__}: {exc}"), None
-    pts = det.points
-    scores = pts["score"].to_numpy(dtype=float)
-    alerts = pts["is_anomaly"].to_numpy(dtype=bool)
+    scores = run.scores
+    alerts = run.alert
     notes = "; ".join(line.removeprefix(f"{sid}: ") for line in report.lines())
     summary = SeriesSummary(
-        sid, "ok", len(pts), det.train_rows, float(det.detector.threshold_),
-        int(pts["is_anomalous"].sum()), int(alerts.sum()), len(det.incidents),
+        sid, "ok", len(run.index), run.train_rows, float(run.detector.threshold_),
+        int(run.flagged.sum()), int(alerts.sum()), len(run.incidents),
         float(np.nanmax(scores)) if np.isfinite(scores).any() else math.nan,
-        pts.index[int(np.argmax(alerts))].isoformat() if alerts.any() else None, notes,
+        run.index[int(np.argmax(alerts))].isoformat() if alerts.any() else None, notes,
     )
-    return summary, points_frame(det, sid) if want_points else None
+    return summary, points_frame(det, sid) if det is not None else None
 
 
 def score_chunk(

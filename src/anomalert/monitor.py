@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,6 +205,27 @@ class Detection:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class _Outcome:
+    """What :func:`detect` found, before the per-point frame is built (the fleet's summaries
+    need only these arrays; :meth:`detection` builds the :class:`Detection`)."""
+
+    index: pd.DatetimeIndex
+    scores: np.ndarray  # the points' "score" column
+    flagged: np.ndarray  # "is_anomalous"
+    alert: np.ndarray  # "is_anomaly"
+    incidents: list[Incident]
+    detector: Detector
+    train_until: pd.Timestamp | None
+    train_rows: int
+    points: Callable[[], pd.DataFrame]
+
+    def detection(self) -> Detection:
+        return Detection(
+            self.points(), self.incidents, self.detector, self.train_until, self.train_rows
+        )
+
+
 def _training_mask(
     index: pd.DatetimeIndex,
     plan: str | int,
@@ -252,6 +273,21 @@ def detect(
     labels
         Only used by presets that reproduce a tutorial's label-chosen training rows.
     """
+    return _detect(
+        detector, frame, train_until=train_until, policy=policy, labels=labels, series=series
+    ).detection()
+
+
+def _detect(
+    detector: str | Detector,
+    frame: pd.DataFrame,
+    *,
+    train_until: Any = None,
+    policy: AlertPolicy | None = None,
+    labels: pd.Series | None = None,
+    series: str = "default",
+) -> _Outcome:
+    """:func:`detect`, up to its per-point frame."""
     if not isinstance(frame.index, pd.DatetimeIndex) or frame.index.tz is None:
         frame, _ = validate_frame(frame)
     if any(c in LABEL_COLUMNS for c in frame.columns):
@@ -302,10 +338,12 @@ def detect(
         scores[pre] = train_scores[pre]
         explained = _training_explanations(det, X, scores, last_train + 1, mask)
     if isinstance(det, CompiledBaseline):
-        points, incidents = _run_compiled(
+        flagged, alert, incidents, build = _run_compiled(
             det, monitor.policy, t_ns, X, index, pre, mask, scores, series
         )
-        return Detection(points, incidents, det, cut, int(mask.sum()))
+        return _Outcome(
+            index, scores, flagged, alert, incidents, det, cut, int(mask.sum()), build
+        )
     verdicts: list[Verdict] = []
     for i in range(n):
         ts = index[i]
@@ -330,7 +368,11 @@ def detect(
         },
         index=index,
     )
-    return Detection(points, monitor.incidents, det, cut, int(mask.sum()))
+    return _Outcome(
+        index, points["score"].to_numpy(dtype=float), points["is_anomalous"].to_numpy(dtype=bool),
+        points["is_anomaly"].to_numpy(dtype=bool), monitor.incidents, det, cut, int(mask.sum()),
+        lambda: points,
+    )
 
 
 def _training_explanations(
@@ -360,8 +402,11 @@ def _run_compiled(
     train_mask: np.ndarray,
     scores: np.ndarray,
     series: str,
-) -> tuple[pd.DataFrame, list[Incident]]:
+) -> tuple[np.ndarray, np.ndarray, list[Incident], Callable[[], pd.DataFrame]]:
     """:func:`detect`'s loop for compiled detectors, with the very same decisions.
+
+    Returns the flagged and alerting rows, the incidents, and a function that builds the
+    per-point frame (``scores`` is filled in place).
 
     The rows after training go through the compiled score-and-learn loop (a flagged point is
     not learned, as in :meth:`Monitor._step`), the policy runs over all scores at once
@@ -409,20 +454,25 @@ def _run_compiled(
         elif event[i] == REOPENED:
             incidents[-1].resolved_at = None
         incidents[inc[i]].record(ts, score, text, top)
-    ids = np.where(alert, inc + 1, 0)
-    points = pd.DataFrame(
-        {
-            "score": scores,
-            "threshold": np.full(n, threshold),
-            "is_anomalous": flagged,
-            "is_anomaly": alert,
-            "explanation": _text_column(n, texts),
-            # as pandas builds it from [id or None, ...]: float with NaN, object if all None
-            "incident": np.where(ids != 0, ids, np.nan) if ids.any() else np.full(n, None, object),
-        },
-        index=index,
-    )
-    return points, incidents
+
+    def points() -> pd.DataFrame:
+        ids = np.where(alert, inc + 1, 0)
+        return pd.DataFrame(
+            {
+                "score": scores,
+                "threshold": np.full(n, threshold),
+                "is_anomalous": flagged,
+                "is_anomaly": alert,
+                "explanation": _text_column(n, texts),
+                # as pandas builds it from [id or None, ...]: float with NaN, object if all None
+                "incident": (
+                    np.where(ids != 0, ids, np.nan) if ids.any() else np.full(n, None, object)
+                ),
+            },
+            index=index,
+        )
+
+    return flagged, alert, incidents, points
 
 
 #: The dtype pandas gives a column built from a list of str (pandas 3: the Arrow "str").
