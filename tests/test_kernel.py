@@ -117,3 +117,22 @@ def test_day_long_windows_refresh_their_order_statistics_in_batches() -> None:
         else:
             assert N[meta + 2] <= D[w, 5]
     assert 3000 // (size // K.LAZY_PARTS) <= refreshes < 3000 // (size // K.LAZY_PARTS) + 60
+
+
+class _Unshared(Default):
+    def _kernel_config(self) -> dict:
+        return {**super()._kernel_config(), "share": False}
+
+
+def test_shared_windows_give_the_scores_of_separate_copies() -> None:
+    """default's recent level shares the seasonal model's windows (same size, same values):
+    scores equal those of a state that keeps separate copies, bit for bit, in less memory."""
+    frame = _daily(5 * 288)
+    frame.iloc[900:930, 0] += 30
+    frame.iloc[1100:1110, 0] = np.nan
+    shared, unshared = Default().fit(frame.iloc[:500]), _Unshared().fit(frame.iloc[:500])
+    assert shared.state_["P"][K.P_SHARED] == 1 and unshared.state_["P"][K.P_SHARED] == 0
+    assert len(shared.state_["F"]) < len(unshared.state_["F"])
+    a, b = shared.score(frame.iloc[500:]).to_numpy(), unshared.score(frame.iloc[500:]).to_numpy()
+    assert np.isfinite(a).sum() > 900 and np.nanmax(a) > shared.threshold_
+    assert np.array_equal(a, b, equal_nan=True)

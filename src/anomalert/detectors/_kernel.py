@@ -34,6 +34,11 @@ and it costs a twentieth.
 
 The trailing fallbacks (raw values) learn only until the seasonal shape exists; after that
 the levels are kept in the shape's frame.
+
+When the recent level's window is as long as the seasonal level's (``default``'s
+configuration), its raw and residual windows would hold exactly the seasonal model's values,
+learned in the same order; they then share those windows (``P_SHARED``) instead of keeping
+copies, which saves one sorted insertion per point and the memory.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ __all__ = [
     "K_TRAIL",
     "LAZY_PARTS",
     "NO_T",
+    "P_SHARED",
     "N_KINDS",
     "feature_z",
     "learn_point",
@@ -99,7 +105,8 @@ P_MEM_META = 12  # offset of (head, length, adds) x m in N
 P_GUARDED = 13  # offset of guarded counters in N
 P_NSEEN = 14  # offset of the seasonal n_seen in N
 P_LAST_T = 15  # offset of the seasonal last_t in N (INT64_MIN = none)
-N_P = 16
+P_SHARED = 16  # 1: the recent level's windows are the seasonal model's (same size, same values)
+N_P = 17
 
 # Float parameters.
 Q_GUARD = 0  # seasonal |z| from which a feature's levels stop learning (inf = never)
@@ -129,8 +136,12 @@ def new_state(
     guard: float,
     margin: float,
     threshold: float,
+    share: bool = True,
 ) -> dict[str, np.ndarray]:
-    """Arrays of a fresh state for ``m`` features (slots come later, see :func:`with_slots`)."""
+    """Arrays of a fresh state for ``m`` features (slots come later, see :func:`with_slots`).
+
+    ``share=False`` keeps separate copies of windows that could be shared (for tests).
+    """
     sizes = {
         K_STRAIL: level_window,
         K_LEVEL: level_window,
@@ -140,11 +151,18 @@ def new_state(
         K_RES: trail_window,
         K_DEV: dev_window,
     }
+    # With equal windows the recent level's raw and residual windows would hold exactly the
+    # seasonal model's values (the same points, learned in the same order): share them.
+    shared = share and use_recent and trail_window == level_window
+    aliases = {K_TRAIL: K_STRAIL, K_RES: K_LEVEL} if shared else {}
     D = np.zeros((N_KINDS * m, 7), dtype=np.int64)
     f_off = 0
     i_off = 0
     for kind in range(N_KINDS):
         for j in range(m):
+            if kind in aliases:
+                D[kind * m + j] = D[aliases[kind] * m + j]
+                continue
             size = sizes[kind]
             # day-long windows refresh their sorted copy in batches of size // LAZY_PARTS
             batch = size // LAZY_PARTS if kind in _LAZY_KINDS else 0
@@ -162,6 +180,7 @@ def new_state(
     P[P_MEMORY] = memory
     P[P_USE_RECENT] = int(use_recent)
     P[P_ESCAPE] = escape
+    P[P_SHARED] = int(shared)
     P[P_MEM_OFF] = f_off
     f_off += mem * m
     P[P_MEM_IOFF] = i_off
@@ -519,6 +538,22 @@ def _seasonal_z(
 
 
 @njit(cache=True)
+def _recent_center(
+    F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray,
+    j: int, shape: np.ndarray, has_shape: bool,
+) -> float:
+    """The centre :func:`_recent` would give (without its scale)."""
+    m, mp = P[P_M], P[P_MIN_PERIODS]
+    res = K_RES * m + j
+    if has_shape and _count(N, D, res) >= mp:
+        return shape[j] + _quantile(F, N, D, res, 0.5)
+    tr = K_TRAIL * m + j
+    if _count(N, D, tr) >= mp:
+        return _quantile(F, N, D, tr, 0.5)
+    return math.nan
+
+
+@njit(cache=True)
 def _recent(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray,
     j: int, shape: np.ndarray, has_shape: bool,
@@ -600,7 +635,7 @@ def _learn(
 ) -> None:
     """Learn one point; ``z`` / ``zs`` hold its deviations (see :func:`_feature_z`)."""
     m, mp = P[P_M], P[P_MIN_PERIODS]
-    memory, use_recent = P[P_MEMORY], P[P_USE_RECENT]
+    memory, use_recent, shared = P[P_MEMORY], P[P_USE_RECENT], P[P_SHARED]
     guard, escape = Q[Q_GUARD], P[P_ESCAPE]
     for j in range(m):
         v = x[j]
@@ -614,20 +649,22 @@ def _learn(
         ordinary = ok or N[g] > escape
         if not has_shape:
             # before a seasonal shape exists: the trailing fallbacks (raw values)
-            _add(F, N, D, K_STRAIL * m + j, v)
             if use_recent != 0:
-                center, _ = _recent(F, N, D, P, j, shape, has_shape)
+                center = _recent_center(F, N, D, P, j, shape, has_shape)
                 if not math.isnan(center) and not math.isnan(v):
                     _add(F, N, D, K_DEV * m + j, v - center)
-                _add(F, N, D, K_TRAIL * m + j, v)
+                if shared == 0:
+                    _add(F, N, D, K_TRAIL * m + j, v)
+            _add(F, N, D, K_STRAIL * m + j, v)
             continue
         if math.isnan(v) or not ordinary:
             continue
         if use_recent != 0:
-            center, _ = _recent(F, N, D, P, j, shape, has_shape)
+            center = _recent_center(F, N, D, P, j, shape, has_shape)
             if not math.isnan(center):
                 _add(F, N, D, K_DEV * m + j, v - center)
-            _add(F, N, D, K_RES * m + j, v - shape[j])
+            if shared == 0:
+                _add(F, N, D, K_RES * m + j, v - shape[j])
         r = v - shape[j]
         lv = K_LEVEL * m + j
         if _count(N, D, lv) >= mp // 2:
