@@ -136,3 +136,20 @@ def test_shared_windows_give_the_scores_of_separate_copies() -> None:
     a, b = shared.score(frame.iloc[500:]).to_numpy(), unshared.score(frame.iloc[500:]).to_numpy()
     assert np.isfinite(a).sum() > 900 and np.nanmax(a) > shared.threshold_
     assert np.array_equal(a, b, equal_nan=True)
+
+
+def test_threshold_floor_and_cap_follow_the_step() -> None:
+    """The calibrated threshold's floor is 6 at 1-minute steps and scales with the rate of
+    chances per day: lower for 5-minute data, higher for 15-second data."""
+    from anomalert.detectors.default import rate_factor
+
+    assert rate_factor(60) == 1.0
+    assert rate_factor(15) > 1.0 > rate_factor(300) > rate_factor(3600) > 0.5
+    quiet = {}
+    for step in ("15s", "1min", "5min"):
+        idx = pd.date_range("2025-01-01", periods=600, freq=step, tz="UTC")
+        values = 50 + np.random.default_rng(5).normal(0, 1, 600)  # light tails: the floor
+        quiet[step] = Default().fit(pd.DataFrame({"cpu": values}, index=idx)).threshold_
+    assert quiet["1min"] == 6.0
+    assert quiet["15s"] == pytest.approx(6.0 * rate_factor(15))
+    assert quiet["5min"] == pytest.approx(6.0 * rate_factor(300))

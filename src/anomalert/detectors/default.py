@@ -45,6 +45,7 @@ Examples
 
 from __future__ import annotations
 
+from statistics import NormalDist
 from typing import Any, ClassVar
 
 import numpy as np
@@ -53,7 +54,27 @@ from anomalert.detectors._compiled import CompiledBaseline
 from anomalert.detectors.base import Interval, Options, calibrate_threshold
 from anomalert.features import FEATURE_SETS
 
-__all__ = ["Default"]
+__all__ = ["Default", "rate_factor"]
+
+
+def rate_factor(step_seconds: float, z: float = 6.0, reference: float = 60.0) -> float:
+    """How much to scale a threshold ``z`` set for ``reference``-second steps at another step.
+
+    A threshold bounds false alarms per unit of *time*, not per point: a series sampled
+    every 15 s offers four times the chances a 1-minute one does, a 5-minute one a fifth.
+    The factor keeps the rate at which pure Gaussian noise crosses the threshold per day the
+    same: ``z'`` with ``P(|Z| > z') = P(|Z| > z) * step / reference``, divided by ``z``.
+
+    Examples
+    --------
+    >>> round(rate_factor(60), 3), round(rate_factor(300), 3), round(rate_factor(15), 3)
+    (1.0, 0.956, 1.037)
+    """
+    if step_seconds == reference:
+        return 1.0
+    nd = NormalDist()
+    p = min(1.0, 2.0 * nd.cdf(-z) * max(step_seconds, 1e-9) / reference)
+    return -nd.inv_cdf(p / 2.0) / z
 
 
 class Default(CompiledBaseline):
@@ -81,10 +102,12 @@ class Default(CompiledBaseline):
 
     name: ClassVar[str] = "default"
     _default_threshold: ClassVar[float] = 6.0
-    #: Lowest calibrated threshold (the "seen before" test already removes repeats).
+    #: Lowest calibrated threshold at a 1-minute step (the "seen before" test already removes
+    #: repeats). Other steps scale it and the cap by :func:`rate_factor`.
     _threshold_floor: ClassVar[float] = 6.0
-    #: Highest calibrated threshold: training deviations far above it say the window's robust
-    #: scales are not a usable yardstick (near-constant stretches), not that 12σ is ordinary.
+    #: Highest calibrated threshold at a 1-minute step: training deviations far above it say
+    #: the window's robust scales are not a usable yardstick (near-constant stretches), not
+    #: that 12σ is ordinary.
     _threshold_cap: ClassVar[float] = 12.0
     #: Seasonal |z| from which a feature's levels stop learning.
     _trail_guard: ClassVar[float] = 5.0
@@ -147,5 +170,6 @@ class Default(CompiledBaseline):
 
     def _calibrate(self, train_scores: np.ndarray) -> float:
         # On the raw deviations: the "seen before" zeros must not pull the quantile down.
-        raw = calibrate_threshold(self.train_raw_, floor=self._threshold_floor)
-        return min(raw, self._threshold_cap)
+        g = rate_factor(self.step_seconds_ or 60, self._threshold_floor)
+        raw = calibrate_threshold(self.train_raw_, floor=g * self._threshold_floor)
+        return min(raw, g * self._threshold_cap)
