@@ -42,6 +42,7 @@ __all__ = [
 #: Columns that carry ground truth, never metrics.
 LABEL_COLUMNS = ("is_anomaly", "anomaly_type", "label")
 _TIMESTAMP_NAMES = ("timestamp", "time", "ts", "datetime", "date")
+_NAT = np.iinfo(np.int64).min  # NaT as int64 nanoseconds
 
 
 @dataclass(frozen=True)
@@ -256,25 +257,30 @@ def validate_frame(
             columns[name] = body[name].to_numpy(copy=True)
     out = pd.DataFrame(columns, index=idx, copy=False)
 
+    ns = _ns(out.index)
+    diffs = np.diff(ns)
     reordered = False
-    if not out.index.is_monotonic_increasing:
-        report.unsorted = reordered = True
-        out = out.sort_index(kind="stable")
-    dup = out.index.duplicated(keep="last")
-    report.duplicates = int(dup.sum())
-    if report.duplicates:
-        reordered = True
-        out = out[~dup]
+    # strictly increasing without NaT (NaT is the least int64): already sorted and unique
+    if not (ns[0] != _NAT and bool((ns[1:] > ns[:-1]).all())):
+        if not out.index.is_monotonic_increasing:
+            report.unsorted = reordered = True
+            out = out.sort_index(kind="stable")
+        dup = out.index.duplicated(keep="last")
+        report.duplicates = int(dup.sum())
+        if report.duplicates:
+            reordered = True
+            out = out[~dup]
+        if reordered:
+            ns = _ns(out.index)
+            diffs = np.diff(ns)
     out.index.name = "timestamp"
 
     metric_cols = [str(m) for m in metrics]
     values = {c: out[c].to_numpy() if reordered else columns[c] for c in dict.fromkeys(metric_cols)}
     report.nan_values = {c: int(np.isnan(values[c]).sum()) for c in metric_cols}
     report.constant_columns = [c for c in metric_cols if _at_most_one_value(values[c])]
-    ns = _ns(out.index)
-    report.step = _step_of(np.diff(ns)) if len(ns) >= 2 else None
+    report.step = _step_of(diffs) if len(ns) >= 2 else None
     if report.step is not None:
-        diffs = np.diff(ns)
         gap_mask = diffs > 1.5 * report.step.value
         report.gaps = int(gap_mask.sum())
         if report.gaps:
