@@ -83,3 +83,39 @@ def test_split_labels_accepts_text_booleans_and_rejects_junk() -> None:
     frame["is_anomaly"] = ["yes", "0", "1"]
     with pytest.raises(InputError, match="row 1"):
         split_labels(frame)
+
+
+@pytest.mark.parametrize("order", ["regular", "irregular", "descending", "repeats", "nat-first"])
+def test_array_fast_paths_give_pandas_answers(order: str) -> None:
+    """NaN counts, constant columns and the step are computed on arrays, and a strictly
+    increasing index skips the sort and duplicate checks: the answers pandas gives."""
+    rng = np.random.default_rng(3)
+    idx = pd.date_range("2025-01-01", periods=60, freq="1min", tz="UTC")
+    index = {
+        "regular": idx,
+        "irregular": idx[np.sort(rng.choice(60, 40, replace=False))],
+        "descending": idx[::-1],
+        "repeats": idx.insert(10, idx[10]).insert(30, idx[29]),
+        "nat-first": pd.DatetimeIndex([pd.NaT, *idx[1:]]),
+    }[order]
+    n = len(index)
+    raw = pd.DataFrame(
+        {
+            "a": np.where(np.arange(n) % 7 == 3, np.nan, rng.normal(size=n)),
+            "zeros": np.where(np.arange(n) % 2 == 0, 0.0, -0.0),  # one value for nunique
+            "held": np.where(np.arange(n) % 5 == 0, np.nan, 4.0),
+        },
+        index=index,
+    )
+    frame, report = validate_frame(raw)
+    expected = raw.sort_index(kind="stable")
+    expected = expected[~expected.index.duplicated(keep="last")]
+    np.testing.assert_array_equal(frame.to_numpy(), expected.to_numpy())
+    assert frame.index.equals(expected.index)
+    assert report.unsorted == (not raw.index.is_monotonic_increasing)
+    assert report.duplicates == int(raw.index.duplicated().sum())
+    assert report.nan_values == {c: int(expected[c].isna().sum()) for c in expected}
+    assert report.constant_columns == [c for c in expected if expected[c].nunique() <= 1]
+    if order != "nat-first":
+        diffs = pd.Series(np.diff(expected.index.as_unit("ns").asi8))
+        assert report.step == pd.Timedelta(int(diffs[diffs > 0].mode().iloc[0]), unit="ns")

@@ -278,3 +278,18 @@ def test_cli_detect_prometheus_many_label_sets(
     assert code == 0, err
     assert 'cpu{host="a"}' in out and 'cpu{host="c"}' in out
     assert "totals: 3 series (3 scored, 0 skipped, 0 failed), 900 points" in out
+
+
+def test_summaries_without_an_output_file_equal_those_with_one(tmp_path: Path) -> None:
+    """Without an output file no per-point frame is built; the summaries are the same."""
+    from anomalert.monitor import detect
+
+    plain = detect_many(_mixed(), chunk_size=3)
+    written = detect_many(_mixed(), chunk_size=3, output=tmp_path / "points.csv")
+    pd.testing.assert_frame_equal(plain.table(), written.table())
+    row = plain.table().iloc[0]  # ok-0 (its repeat, last, is an error)
+    assert row["series"] == "ok-0"
+    pts = detect("default", pd.DataFrame({"value": _values(0)}, index=IDX)).points
+    assert row["alerts"] == int(pts["is_anomaly"].sum()) > 0
+    assert row["flagged"] == int(pts["is_anomalous"].sum())
+    assert row["max_score"] == float(pts["score"].max())

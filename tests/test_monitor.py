@@ -187,3 +187,43 @@ def test_training_window_alert_is_explained_against_the_state_of_its_time() -> N
     t, X, _ = det._prepare(frame.iloc[300:301])
     late = det._explain(int(t[0]), X[0])
     assert late.top is not None and late.top.metric == "a"  # what the old way would say
+
+
+@pytest.mark.parametrize("feature_set", ["raw", "rates", "seed004"])
+def test_prepare_fast_path_equals_transform_frame(feature_set: str) -> None:
+    """Float columns go straight to the feature matrix; other frames take transform_frame:
+    the same numbers either way (zero traffic gives a zero rate, NaN stays NaN)."""
+    from anomalert.detectors import ZScore
+    from anomalert.features import transform_frame
+
+    cols = ["total_requests", "2xx_count", "4xx_count", "5xx_count", "avg_response_time_ms"]
+    idx = pd.date_range("2025-01-01", periods=50, freq="1min", tz="UTC")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.integers(0, 50, (50, 5)).astype(float), columns=cols, index=idx)
+    frame.iloc[3, 0] = 0.0
+    frame.iloc[4, 0] = np.nan
+    frame.iloc[5, 3] = np.nan
+    det = ZScore(features=feature_set)
+    det._start(cols)
+    expected = transform_frame(frame, feature_set).to_numpy(dtype=float)
+    t, X, index = det._prepare(frame[cols[::-1]])  # column order: the fitted one
+    np.testing.assert_array_equal(X, expected)
+    assert index.equals(idx) and (t == idx.as_unit("ns").asi8).all()
+    _, X_int, _ = det._prepare(frame.fillna(0).astype(int))  # not float: the general path
+    np.testing.assert_array_equal(X_int, transform_frame(frame.fillna(0), feature_set).to_numpy())
+
+
+@pytest.mark.parametrize("spike", [True, False])
+def test_detect_points_columns_are_what_pandas_builds_from_lists(spike: bool) -> None:
+    """The compiled path builds explanation and incident columns from the alerting rows
+    only; they equal the columns pandas makes from one Python value per row."""
+    frame = _train(2000)
+    if spike:
+        frame.iloc[1500:1503, 0] += 60.0
+    pts = detect("default", frame).points
+    assert bool(pts["is_anomaly"].any()) == spike
+    texts = pts["explanation"].tolist()
+    ids = [None if pd.isna(v) else int(v) for v in pts["incident"].tolist()]
+    rebuilt = pd.DataFrame({"explanation": texts, "incident": ids}, index=pts.index)
+    pd.testing.assert_frame_equal(pts[["explanation", "incident"]], rebuilt)
+    assert all(t == "" for t, a in zip(texts, pts["is_anomaly"], strict=True) if not a)
