@@ -153,3 +153,65 @@ def test_threshold_floor_and_cap_follow_the_step() -> None:
     assert quiet["1min"] == 6.0
     assert quiet["15s"] == pytest.approx(6.0 * rate_factor(15))
     assert quiet["5min"] == pytest.approx(6.0 * rate_factor(300))
+
+
+def _band(days: int = 3, step: str = "1min") -> pd.DataFrame:
+    """A wide flat band (40 +- 8, uniform): a value a little outside it is only ~3.6 robust
+    scales from the level, yet higher than anything the series has done."""
+    idx = pd.date_range("2025-01-01", periods=days * 1440, freq=step, tz="UTC")
+    values = 40 + 8 * np.random.default_rng(3).uniform(-1, 1, len(idx))
+    return pd.DataFrame({"cpu": values}, index=idx)
+
+
+def test_range_test_flags_a_value_beyond_the_week_and_says_so() -> None:
+    frame = _band()
+    det = Default().fit(frame.iloc[:2880])
+    for ts, v in zip(frame.index[2880:2980], frame["cpu"].iloc[2880:2980], strict=True):
+        assert det.score_one(ts, {"cpu": float(v)}) <= det.threshold_
+        det.learn_one(ts, {"cpu": float(v)})
+    ts = frame.index[2980]
+    high = float(frame["cpu"].iloc[:2980].max())
+    z, _, _ = det.feature_z(int(ts.value), np.array([64.0]))
+    exp = det.explain_one(ts, {"cpu": 64.0})
+    assert exp.score > det.threshold_ and abs(z[0]) < det.threshold_  # z alone would not page
+    top = exp.top
+    assert top is not None and top.reference == "its 7-day high"
+    assert top.baseline == pytest.approx(high) and top.deviation == pytest.approx((64 - high) / top.scale)
+    assert "above its 7-day high" in exp.text()
+    # news once: after it is learned, the same value is within the range
+    det.learn_one(ts, {"cpu": 64.0})
+    assert det.score_one(ts + pd.Timedelta("1min"), {"cpu": 64.0}) < det.threshold_
+    # a value inside the band is explained against the usual baseline
+    assert det.explain_one(ts + pd.Timedelta("1min"), {"cpu": 41.0}).top.reference is None
+
+
+def test_range_test_waits_for_a_day_of_history() -> None:
+    frame = _band(days=1)
+    det = Default().fit(frame.iloc[:600])  # ten hours
+    assert det.score_one(frame.index[600], {"cpu": 64.0}) < det.threshold_
+    off = type("Off", (Default,), {"_range_hours": 0})().fit(frame.iloc[:600])
+    assert det.score_one(frame.index[600], {"cpu": 64.0}) == off.score_one(frame.index[600], {"cpu": 64.0})
+
+
+def test_range_cache_equals_a_scan_of_the_buckets() -> None:
+    """The cached high / low of the current hour always equal a scan over the kept buckets,
+    through gaps longer than the whole window too."""
+    st = K.new_state(
+        2, level_window=7, window=7, trail_window=7, dev_window=7, memory=5, min_periods=2,
+        smooth=1, history=3, period=0, use_recent=True, escape=3, guard=5.0, margin=1.15,
+        threshold=6.0, range_buckets=6, range_bucket_seconds=60, range_span=2,
+    )
+    F, N, P = st["F"], st["N"], st["P"]
+    rng = np.random.default_rng(7)
+    t = 0
+    for k in range(2000):
+        t += int(rng.choice([10, 30, 61, 400])) * 1_000_000_000
+        x = rng.normal(0, 1, 2)
+        if k % 17 == 0:
+            x[1] = np.nan
+        K._range_learn(F, N, P, t, x)
+        now = (t // 1_000_000_000) // 60
+        for j in range(2):
+            hi, lo, _ = K._range_scan(F, N, P, j, now)
+            cache = P[K.P_NOV_OFF] + 2 * 6 * 2
+            assert (F[cache + j], F[cache + 2 + j]) == (hi, lo)

@@ -161,18 +161,32 @@ class CompiledBaseline(Detector):
     def _contributions(
         self, x: np.ndarray, z: np.ndarray, b: np.ndarray, s: np.ndarray
     ) -> list[Contribution]:
-        return [
-            Contribution(self.features_[j], float(x[j]), float(b[j]), float(s[j]), float(z[j]))
-            for j in range(len(x))
-            if math.isfinite(z[j])
-        ]
+        out = []
+        for j in range(len(x)):
+            if not math.isfinite(z[j]):
+                continue
+            if s[j] < 0:  # the kernel's mark: the range test scored this feature
+                out.append(Contribution(
+                    self.features_[j], float(x[j]), float(b[j]), -float(s[j]), float(z[j]),
+                    reference=self._range_reference(z[j] > 0)))
+            else:
+                out.append(Contribution(
+                    self.features_[j], float(x[j]), float(b[j]), float(s[j]), float(z[j])))
+        return out
+
+    def _range_reference(self, high: bool) -> str:
+        """How explanations name the edge of the range test's window."""
+        hours = int(self.state_["P"][K.P_NOV_B])
+        span = f"{hours // 24}-day" if hours % 24 == 0 else f"{hours}-hour"
+        return f"its {span} {'high' if high else 'low'}"
 
     def feature_z(self, t: int, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Signed deviation, baseline and scale per feature (NaN where none yet)."""
+        """Signed deviation, baseline and scale per feature (NaN where none yet); a negative
+        scale marks a feature the range test scored (see :meth:`_contributions`)."""
         s = self.state_
         m = len(x)
         z, b, sc = np.empty(m), np.empty(m), np.empty(m)
-        K.feature_z(s["F"], s["N"], s["D"], s["P"], s["S"], s["SC"], t, x, z, b, sc)
+        K.feature_z(s["F"], s["N"], s["D"], s["P"], s["Q"], s["S"], s["SC"], t, x, z, b, sc)
         return z, b, sc
 
     def _explain_point(self, t: int, x: np.ndarray) -> list[Contribution]:

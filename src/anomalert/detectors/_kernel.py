@@ -58,6 +58,7 @@ __all__ = [
     "K_TRAIL",
     "LAZY_PARTS",
     "NO_T",
+    "P_NOV_B",
     "P_SHARED",
     "N_KINDS",
     "feature_z",
@@ -106,13 +107,20 @@ P_GUARDED = 13  # offset of guarded counters in N
 P_NSEEN = 14  # offset of the seasonal n_seen in N
 P_LAST_T = 15  # offset of the seasonal last_t in N (INT64_MIN = none)
 P_SHARED = 16  # 1: the recent level's windows are the seasonal model's (same size, same values)
-N_P = 17
+P_NOV_B = 17  # buckets of the range test, 0 = no such test
+P_NOV_W = 18  # seconds per bucket
+P_NOV_SPAN = 19  # buckets of history the range needs before the test applies
+P_NOV_OFF = 20  # offset in F: bucket maxima (B x m), minima (B x m), cached high (m), low (m)
+P_NOV_ID = 21  # offset in N: bucket numbers (B), the cache's bucket, the first bucket learned
+N_P = 22
 
 # Float parameters.
 Q_GUARD = 0  # seasonal |z| from which a feature's levels stop learning (inf = never)
 Q_MARGIN = 1  # repeat margin of the "seen before" test
 Q_THRESHOLD = 2  # the detector's threshold (the margin applies above it)
-N_Q = 3
+Q_NOV_K = 3  # a value beyond the range scores at least this fraction of the threshold...
+Q_NOV_E0 = 4  # ... once it is beyond the range by more than this many scales
+N_Q = 5
 
 _NO_T = np.iinfo(np.int64).min
 #: ``last_t`` before any point was learned.
@@ -137,6 +145,11 @@ def new_state(
     margin: float,
     threshold: float,
     share: bool = True,
+    range_buckets: int = 0,
+    range_bucket_seconds: int = 3600,
+    range_span: int = 24,
+    range_k: float = 1.0,
+    range_e0: float = 1.0,
 ) -> dict[str, np.ndarray]:
     """Arrays of a fresh state for ``m`` features (slots come later, see :func:`with_slots`).
 
@@ -181,12 +194,20 @@ def new_state(
     P[P_USE_RECENT] = int(use_recent)
     P[P_ESCAPE] = escape
     P[P_SHARED] = int(shared)
+    # memory deques: features 0..m-1 remember deviations, m..2m-1 range excesses
     P[P_MEM_OFF] = f_off
-    f_off += mem * m
+    f_off += mem * 2 * m
     P[P_MEM_IOFF] = i_off
-    i_off += mem * m
+    i_off += mem * 2 * m
     P[P_MEM_META] = i_off
-    i_off += 3 * m
+    i_off += 3 * 2 * m
+    P[P_NOV_B] = range_buckets
+    P[P_NOV_W] = max(1, range_bucket_seconds)
+    P[P_NOV_SPAN] = range_span
+    P[P_NOV_OFF] = f_off
+    f_off += range_buckets * 2 * m + 2 * m
+    P[P_NOV_ID] = i_off
+    i_off += range_buckets + 2
     P[P_GUARDED] = i_off
     i_off += m
     P[P_NSEEN] = i_off
@@ -194,7 +215,8 @@ def new_state(
     i_off += 2
     N = np.zeros(i_off, dtype=np.int64)
     N[P[P_LAST_T]] = _NO_T
-    Q = np.array([guard, margin, threshold], dtype=np.float64)
+    N[P[P_NOV_ID]:P[P_NOV_ID] + range_buckets + 2] = _NO_T
+    Q = np.array([guard, margin, threshold, range_k, range_e0], dtype=np.float64)
     return {
         "F": np.zeros(f_off, dtype=np.float64),
         "N": N,
@@ -417,6 +439,89 @@ def _mem_max(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int) -> float:
     return F[vals + head] if length > 0 else -math.inf
 
 
+# --------------------------------------------------------------------------- range test
+@njit(cache=True)
+def _range_scan(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, now: int
+) -> tuple[float, float, int]:
+    """High, low and oldest bucket of feature ``j`` over the last ``B`` buckets."""
+    B, m, off, ids = P[P_NOV_B], P[P_M], P[P_NOV_OFF], P[P_NOV_ID]
+    hi, lo, oldest = -math.inf, math.inf, now
+    for b in range(B):
+        k = N[ids + b]
+        if k != _NO_T and k > now - B:
+            hi = max(hi, F[off + b * m + j])
+            lo = min(lo, F[off + (B + b) * m + j])
+            oldest = min(oldest, k)
+    return hi, lo, oldest
+
+
+@njit(cache=True)
+def _range(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int) -> tuple[float, float]:
+    """Highest and lowest learned value of feature ``j`` over the last ``B`` buckets (NaN
+    while the learned buckets span fewer than ``P_NOV_SPAN``)."""
+    B, m, off, ids = P[P_NOV_B], P[P_M], P[P_NOV_OFF], P[P_NOV_ID]
+    now = (t // _NS) // P[P_NOV_W]
+    if now - N[ids + B + 1] < P[P_NOV_SPAN]:
+        return math.nan, math.nan
+    if N[ids + B] == now:  # the cached high / low of this bucket
+        hi, lo = F[off + 2 * B * m + j], F[off + 2 * B * m + m + j]
+    else:
+        hi, lo, _ = _range_scan(F, N, P, j, now)
+    if not hi >= lo:
+        return math.nan, math.nan
+    return hi, lo
+
+
+@njit(cache=True)
+def _range_learn(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, x: np.ndarray) -> None:
+    """Add a learned point to its bucket and keep the cached high / low current."""
+    B, m, off, ids = P[P_NOV_B], P[P_M], P[P_NOV_OFF], P[P_NOV_ID]
+    if B == 0:
+        return
+    now = (t // _NS) // P[P_NOV_W]
+    if N[ids + B] == _NO_T or N[ids + B] <= now - B:  # nothing learned within the buckets
+        N[ids + B + 1] = now
+    b = now % B
+    if N[ids + b] != now:
+        N[ids + b] = now
+        for j in range(m):
+            F[off + b * m + j] = -math.inf
+            F[off + (B + b) * m + j] = math.inf
+    cache = off + 2 * B * m
+    fresh = N[ids + B] != now
+    for j in range(m):
+        v = x[j]
+        if not math.isnan(v):
+            F[off + b * m + j] = max(F[off + b * m + j], v)
+            F[off + (B + b) * m + j] = min(F[off + (B + b) * m + j], v)
+        if fresh:
+            hi, lo, _ = _range_scan(F, N, P, j, now)
+            F[cache + j], F[cache + m + j] = hi, lo
+        elif not math.isnan(v):
+            F[cache + j] = max(F[cache + j], v)
+            F[cache + m + j] = min(F[cache + m + j], v)
+    N[ids + B] = now
+
+
+@njit(cache=True)
+def _novelty(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray,
+    j: int, v: float, sc: float, t: int,
+) -> float:
+    """Score of a value beyond every value learned over the range's buckets (0: within):
+    ``k * threshold`` plus its distance beyond the range in scales, less ``e0``."""
+    if P[P_NOV_B] == 0 or math.isnan(v) or not sc > 0:
+        return 0.0
+    hi, lo = _range(F, N, P, j, t)
+    if math.isnan(hi):
+        return 0.0
+    ex = max(v - hi, lo - v) / sc
+    if not ex > Q[Q_NOV_E0]:
+        return 0.0
+    return Q[Q_NOV_K] * Q[Q_THRESHOLD] + ex - Q[Q_NOV_E0]
+
+
 # --------------------------------------------------------------------------- seasonal shape
 @njit(cache=True)
 def _slot(P: np.ndarray, t: int) -> int:
@@ -604,16 +709,19 @@ def _feature_z(
 
 @njit(cache=True)
 def _score(
-    F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, z: np.ndarray
-) -> float:
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, z: np.ndarray,
+    t: int, x: np.ndarray, s: np.ndarray,
+) -> tuple[float, int]:
+    """The point's score and the feature whose range test gave it (-1: a deviation did)."""
     m = P[P_M]
     finite = False
     for j in range(m):
         if math.isfinite(z[j]):
             finite = True
     if not finite:
-        return math.nan
+        return math.nan, -1
     best = 0.0
+    by_range = -1
     memory = P[P_MEMORY]
     for j in range(m):
         a = abs(z[j])
@@ -624,14 +732,32 @@ def _score(
             if _mem_max(F, N, P, j) >= cutoff:
                 continue
         best = a
-    return best
+    if P[P_NOV_B] > 0:
+        for j in range(m):
+            nz = _novelty(F, N, P, Q, j, x[j], s[j], t)
+            if nz > best and not (memory > 0 and _mem_max(F, N, P, m + j) >= nz):
+                best = nz
+                by_range = j
+    return best, by_range
+
+
+@njit(cache=True)
+def _range_explained(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int, v: float, sc: float,
+) -> tuple[float, float, float]:
+    """Feature ``j``'s explanation by the range test, as (deviation, baseline, scale): the
+    baseline is the edge of the range the value passed, the deviation its distance beyond
+    it, and the scale comes *negative* to say so (see ``CompiledBaseline._contributions``)."""
+    hi, lo = _range(F, N, P, j, t)
+    edge = hi if v > hi else lo
+    return (v - edge) / sc, edge, -sc
 
 
 @njit(cache=True)
 def _learn(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
     S: np.ndarray, SC: np.ndarray, t: int, x: np.ndarray,
-    shape: np.ndarray, has_shape: bool, z: np.ndarray, zs: np.ndarray,
+    shape: np.ndarray, has_shape: bool, z: np.ndarray, zs: np.ndarray, s: np.ndarray,
 ) -> None:
     """Learn one point; ``z`` / ``zs`` hold its deviations (see :func:`_feature_z`)."""
     m, mp = P[P_M], P[P_MIN_PERIODS]
@@ -641,6 +767,8 @@ def _learn(
         v = x[j]
         if memory > 0 and math.isfinite(z[j]):
             _mem_add(F, N, P, j, abs(z[j]))
+        if memory > 0 and P[P_NOV_B] > 0:
+            _mem_add(F, N, P, m + j, _novelty(F, N, P, Q, j, v, s[j], t))
         # a feature's levels learn only what the seasonal model finds ordinary, unless it
         # has been unusual for ``escape`` learned points in a row (a new normal)
         g = P[P_GUARDED] + j
@@ -677,6 +805,7 @@ def _learn(
         for j in range(m):
             S[slot, h, j] = x[j]
         SC[slot, h] = cyc
+    _range_learn(F, N, P, t, x)
     N[P[P_NSEEN]] += 1
     N[P[P_LAST_T]] = t
 
@@ -698,12 +827,16 @@ def _measure(
 
 @njit(cache=True)
 def feature_z(
-    F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray,
+    F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
     S: np.ndarray, SC: np.ndarray, t: int, x: np.ndarray,
     z: np.ndarray, b: np.ndarray, s: np.ndarray,
 ) -> None:
-    """Signed deviation, baseline and scale of every feature at ``(t, x)``."""
+    """Signed deviation, baseline and scale of every feature at ``(t, x)``: what the point's
+    explanation is made of (the range test's, with a negative scale, where it scored)."""
     _measure(F, N, D, P, S, SC, t, x, z, b, s, np.empty(P[P_M]))
+    _, j = _score(F, N, P, Q, z, t, x, s)
+    if j >= 0:
+        z[j], b[j], s[j] = _range_explained(F, N, P, j, t, x[j], s[j])
 
 
 @njit(cache=True)
@@ -714,8 +847,9 @@ def score_point(
     """Score of one point against the state (the state is not changed)."""
     m = P[P_M]
     z = np.empty(m)
-    _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), np.empty(m), np.empty(m))
-    return _score(F, N, P, Q, z)
+    s = np.empty(m)
+    _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, np.empty(m))
+    return _score(F, N, P, Q, z, t, x, s)[0]
 
 
 @njit(cache=True)
@@ -725,9 +859,9 @@ def learn_point(
 ) -> None:
     """Learn one point."""
     m = P[P_M]
-    z, zs = np.empty(m), np.empty(m)
-    shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), np.empty(m), zs)
-    _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs)
+    z, zs, s = np.empty(m), np.empty(m), np.empty(m)
+    shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, zs)
+    _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, s)
 
 
 @njit(cache=True)
@@ -741,9 +875,13 @@ def step(
     deviations, baselines and scales the score came from (the state before learning)."""
     zs = np.empty(P[P_M])
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
-    score = _score(F, N, P, Q, z)
+    score, j = _score(F, N, P, Q, z, t, x, s)
+    if j >= 0:  # explained by the range as it was before this point joins it
+        zj, bj, sj = _range_explained(F, N, P, j, t, x[j], s[j])
     if learn_anyway or not score > threshold:
-        _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs)
+        _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, s)
+    if j >= 0:
+        z[j], b[j], s[j] = zj, bj, sj
     return score
 
 
@@ -785,14 +923,16 @@ def run(
             if math.isfinite(a) and not a <= best:
                 best = a
         raw[i] = best
-        score = _score(F, N, P, Q, z)
+        score, jr = _score(F, N, P, Q, z, t, x, s)
         scores[i] = score
         if record:
             Z[i] = z
             B[i] = b
             SS[i] = s
+            if jr >= 0:
+                Z[i, jr], B[i, jr], SS[i, jr] = _range_explained(F, N, P, jr, t, x[jr], s[jr])
         flag_run = flag_run + 1 if score > threshold else 0
         if learn_flagged or flag_run == 0 or flag_run > relearn_after:
-            _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs)
+            _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, s)
     carry[0] = flag_run
     return X.shape[0]

@@ -125,6 +125,8 @@ class Contribution:
     scale: float
     deviation: float  # signed: (value - baseline) / scale
     share: float | None = None  # the feature's own contribution to the score, when known
+    #: What ``baseline`` is when it is not the feature's usual level, e.g. "7-day high".
+    reference: str | None = None
 
     @property
     def weight(self) -> float:
@@ -136,7 +138,7 @@ class Contribution:
         extra = f", {self.share:+.3f} of the score" if self.share is not None else ""
         return (
             f"{self.metric}={self.value:.4g} is {abs(self.deviation):.1f}σ {direction} "
-            f"baseline {self.baseline:.4g} (±{self.scale:.3g}{extra})"
+            f"{self.reference or 'baseline'} {self.baseline:.4g} (±{self.scale:.3g}{extra})"
         )
 
 

@@ -21,6 +21,14 @@ detector already learned from, does not page again; under the Monitor's protecti
 points are not learned) an ongoing incident keeps scoring, because its deviations never enter
 the memory.
 
+Range: a value beyond everything the feature did over the last week (hourly buckets of
+learned values, once a day of them exists) by more than one scale scores at least 0.8x the
+threshold plus its distance beyond, in scales, less one; so one more than ~2.2 scales past
+the week's high or low pages even when the level's spread is wide (a busy series' new
+record). Its explanation names the edge it passed ("cpu=64 is 2.4σ above its 7-day high
+48"). Like deviations, an excess is news once: a learned excess covers later ones up to its
+size for a day.
+
 Guard: a feature's recent level, and the seasonal model's level, learn a value only where
 the seasonal baseline finds it ordinary (seasonal ``|z|`` below 5), unless the feature has
 been unusual for 60 learned points in a row (then it is the new normal). The sub-threshold
@@ -115,6 +123,12 @@ class Default(CompiledBaseline):
     _guard_escape: ClassVar[int] = 60
     #: How much larger than a learned over-threshold deviation a repeat must be to be news.
     _repeat_margin: ClassVar[float] = 1.15
+    #: Range test: hours of history (0: off), hours it needs, score floor (x threshold),
+    #: and how many scales beyond the range a value must be.
+    _range_hours: ClassVar[int] = 168
+    _range_span: ClassVar[int] = 24
+    _range_k: ClassVar[float] = 0.8
+    _range_e0: ClassVar[float] = 1.0
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "period": [Options(("auto", "day", "week", "none")), Interval(int, 60, None)],
         "history": [Interval(int, 1, None)],
@@ -160,6 +174,8 @@ class Default(CompiledBaseline):
             "memory": memory, "min_periods": self.min_periods, "smooth": 2,
             "history": self.history, "use_recent": True, "escape": self._guard_escape,
             "guard": self._trail_guard, "margin": self._repeat_margin,
+            "range_buckets": self._range_hours, "range_bucket_seconds": 3600,
+            "range_span": self._range_span, "range_k": self._range_k, "range_e0": self._range_e0,
         }
 
     def prepare(self, t: np.ndarray, X: np.ndarray) -> None:
