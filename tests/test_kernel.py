@@ -215,3 +215,13 @@ def test_range_cache_equals_a_scan_of_the_buckets() -> None:
             hi, lo, _ = K._range_scan(F, N, P, j, now)
             cache = P[K.P_NOV_OFF] + 2 * 6 * 2
             assert (F[cache + j], F[cache + 2 + j]) == (hi, lo)
+
+
+def test_a_paging_deviation_keeps_its_own_explanation() -> None:
+    """The range test only scores where no deviation pages: a huge spike is still explained
+    against its baseline, not against the week's high."""
+    frame = _band()
+    det = Default().fit(frame.iloc[:2880])
+    exp = det.explain_one(frame.index[2880], {"cpu": 140.0})
+    assert exp.top is not None and exp.top.reference is None
+    assert exp.score == pytest.approx(abs(exp.top.deviation)) and exp.score > det.threshold_

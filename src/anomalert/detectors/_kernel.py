@@ -732,7 +732,7 @@ def _score(
             if _mem_max(F, N, P, j) >= cutoff:
                 continue
         best = a
-    if P[P_NOV_B] > 0:
+    if P[P_NOV_B] > 0 and not best > Q[Q_THRESHOLD]:  # only where no deviation pages
         for j in range(m):
             nz = _novelty(F, N, P, Q, j, x[j], s[j], t)
             if nz > best and not (memory > 0 and _mem_max(F, N, P, m + j) >= nz):

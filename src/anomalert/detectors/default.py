@@ -21,13 +21,13 @@ detector already learned from, does not page again; under the Monitor's protecti
 points are not learned) an ongoing incident keeps scoring, because its deviations never enter
 the memory.
 
-Range: a value beyond everything the feature did over the last week (hourly buckets of
-learned values, once a day of them exists) by more than one scale scores at least 0.8x the
-threshold plus its distance beyond, in scales, less one; so one more than ~2.2 scales past
-the week's high or low pages even when the level's spread is wide (a busy series' new
-record). Its explanation names the edge it passed ("cpu=64 is 2.4σ above its 7-day high
-48"). Like deviations, an excess is news once: a learned excess covers later ones up to its
-size for a day.
+Range: where no deviation pages, a value beyond everything the feature did over the last
+week (hourly buckets of learned values, once a day of them exists) by more than one scale
+scores 0.8x the threshold plus its distance beyond, in scales, less one; so one more than
+~2.2 scales past the week's high or low pages even when the level's spread is wide (a busy
+series' new record). Its explanation names the edge it passed ("cpu=64 is 2.4σ above its
+7-day high 48"). Like deviations, an excess is news once: a learned excess covers later ones
+up to its size for a day.
 
 Guard: a feature's recent level, and the seasonal model's level, learn a value only where
 the seasonal baseline finds it ordinary (seasonal ``|z|`` below 5), unless the feature has
