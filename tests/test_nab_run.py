@@ -126,3 +126,25 @@ def test_run_nab_accepts_a_detector_instance(corpus: tuple[Path, Path], tmp_path
                for a, b in zip(by_name.files, other.files, strict=True))
     with pytest.raises(InputError, match="registry name or a Detector"):
         run_nab(data, wpath, 42)  # type: ignore[arg-type]
+
+
+def test_details_show_each_window_and_false_positives(
+    corpus: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, wpath = corpus
+    run = run_nab(data, wpath, "default")
+    details = run.details()
+    assert [d["file"] for d in details] == [f.relpath for f in run.files]
+    for d, res in zip(details, run.optimised["standard"].files, strict=True):
+        assert d["fp"]["optimised"] == res.fp and len(d["windows"]) == 1
+        win = d["windows"][0]["optimised"]
+        assert win["reward"] > 0.5  # the 40-unit incident is found early in its window
+        assert d["windows"][0]["start"] <= win["detected"] <= d["windows"][0]["end"]
+    out_json = tmp_path / "d.json"
+    assert main(["nab", str(data), "--windows", str(wpath), "-q", "--details",
+                 "--json", str(out_json)]) == 0
+    out = capsys.readouterr().out
+    assert "per file (standard)" in out and "synthetic/series_1.csv: fp" in out
+    saved = json.loads(out_json.read_text())["details"]
+    assert set(saved) == {"standard", "reward_low_FP_rate", "reward_low_FN_rate"}
+    assert saved["standard"] == json.loads(json.dumps(details))

@@ -45,6 +45,8 @@ def _cmd_nab(args: argparse.Namespace) -> int:
     for name, res in run.optimised.items():
         own = run.own[name]
         print(f"{name:<20} {res.score:9.1f} {res.threshold:9.3f} {own.score:7.1f}")
+    if args.details:
+        print(run.details_table())
     for note in run.notes:
         print(f"note: {note}", file=sys.stderr)
     if run.results_dir is not None:
@@ -53,7 +55,10 @@ def _cmd_nab(args: argparse.Namespace) -> int:
         out = Path(args.json)
         if not out.parent.exists():
             raise InputError(f"{out}: directory {out.parent} does not exist")
-        out.write_text(json.dumps(run.summary(), indent=2) + "\n", encoding="utf-8")
+        summary = run.summary()
+        if args.details:
+            summary["details"] = {p: run.details(p) for p in run.optimised}
+        out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return 0
 
 
@@ -67,5 +72,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", help="write the scores as JSON")
     p.add_argument("--suppress", type=int, default=100,
                    help="rows after a score in which only a higher one is reported (default 100)")
+    p.add_argument("--details", action="store_true",
+                   help="also show, per file, each labelled window's reward and the "
+                        "false-positive rows (standard profile; all profiles in --json)")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-file progress")
     p.set_defaults(handler=_cmd_nab)

@@ -134,6 +134,46 @@ class NabRun:
             "notes": list(self.notes),
         }
 
+    def details(self, profile: str = "standard") -> list[dict[str, Any]]:
+        """Where the score comes from, per file, at the optimised and the own threshold.
+
+        Each file: ``rows``, ``fp`` (false-positive rows) per threshold, and per labelled
+        window its ``start``/``end``, and per threshold the ``detected`` time (the counted,
+        first detection; None if missed) and the window's ``reward`` (NAB's sigmoid for a
+        detection, ``-A_FN`` for a miss; None when the window lies in the probationary part).
+        """
+        opt, own = self.optimised[profile], self.own[profile]
+        out = []
+        for run, fo, fw in zip(self.files, opt.files, own.files, strict=True):
+            wins = []
+            for k, (a, b) in enumerate(run.windows):
+                win: dict[str, Any] = {"start": str(a), "end": str(b)}
+                for label, fs in (("optimised", fo), ("own", fw)):
+                    row = fs.window_first_rows[k]
+                    win[label] = {
+                        "detected": None if row is None else str(run.index[row]),
+                        "reward": fs.window_scores[k],
+                    }
+                wins.append(win)
+            out.append({"file": run.relpath, "rows": len(run.index),
+                        "fp": {"optimised": fo.fp, "own": fw.fp}, "windows": wins})
+        return out
+
+    def details_table(self, profile: str = "standard") -> str:
+        """:meth:`details` as text: one line per file, windows as rewards (``-`` = probation)."""
+        def cell(w: dict[str, Any]) -> str:
+            r = w["reward"]
+            return "-" if r is None else f"{r:+.2f}"
+
+        lines = [f"per file ({profile}): false-positive rows and each window's reward, "
+                 "optimised threshold | own threshold"]
+        for f in self.details(profile):
+            o = " ".join(cell(w["optimised"]) for w in f["windows"]) or "(no windows)"
+            w = " ".join(cell(w["own"]) for w in f["windows"]) or "(no windows)"
+            lines.append(f"  {f['file']}: fp {f['fp']['optimised']} | {f['fp']['own']}; "
+                         f"windows {o} | {w}")
+        return "\n".join(lines)
+
 
 def run_file(
     frame: pd.DataFrame,
