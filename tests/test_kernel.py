@@ -225,3 +225,22 @@ def test_a_paging_deviation_keeps_its_own_explanation() -> None:
     exp = det.explain_one(frame.index[2880], {"cpu": 140.0})
     assert exp.top is not None and exp.top.reference is None
     assert exp.score == pytest.approx(abs(exp.top.deviation)) and exp.score > det.threshold_
+
+
+def test_a_state_from_another_layout_is_refused_not_misread() -> None:
+    """A detector pickled by another version (another kernel layout) does not load: reading
+    its arrays with this layout would index past them. Same layout round-trips."""
+    import pickle
+
+    frame = _daily(2 * 288)
+    det = Default().fit(frame)
+    again = pickle.loads(pickle.dumps(det))
+    nxt = frame.index[-1] + pd.Timedelta("5min")
+    assert again.score_one(nxt, {"cpu": 50.0}) == det.score_one(nxt, {"cpu": 50.0})
+    old = Default().fit(frame)
+    del old.state_["V"]  # what session-2 states look like
+    with pytest.raises(ValueError, match="kernel layout 0"):
+        pickle.loads(pickle.dumps(old))
+    old.state_["V"] = np.array([K.LAYOUT_VERSION + 1])
+    with pytest.raises(ValueError, match="refit the detector"):
+        pickle.loads(pickle.dumps(old))

@@ -84,6 +84,20 @@ class CompiledBaseline(Detector):
             state["Q"][K.Q_THRESHOLD] = self._threshold
 
     # -- state -------------------------------------------------------------------------
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle, refusing a kernel state saved with another layout (another anomalert
+        version): reading it would index past its arrays. The caller refits instead."""
+        kernel = state.get("state_")
+        if kernel is not None:
+            saved = kernel.get("V")
+            version = int(saved[0]) if saved is not None and len(saved) else 0
+            if version != K.LAYOUT_VERSION:
+                raise ValueError(
+                    f"{type(self).__name__} state saved with kernel layout {version}, this "
+                    f"version reads layout {K.LAYOUT_VERSION}: refit the detector"
+                )
+        self.__dict__.update(state)
+
     def _reset(self, n_features: int) -> None:
         fixed = {"day": DAY, "week": WEEK, "none": None}
         period = DAY if self.period == "auto" else fixed.get(self.period, self.period)  # type: ignore[attr-defined]

@@ -56,6 +56,7 @@ __all__ = [
     "K_SPREAD",
     "K_STRAIL",
     "K_TRAIL",
+    "LAYOUT_VERSION",
     "LAZY_PARTS",
     "NO_T",
     "P_NOV_B",
@@ -121,6 +122,11 @@ Q_THRESHOLD = 2  # the detector's threshold (the margin applies above it)
 Q_NOV_K = 3  # a value beyond the range scores at least this fraction of the threshold...
 Q_NOV_E0 = 4  # ... once it is beyond the range by more than this many scales
 N_Q = 5
+
+#: Version of the state layout: bump whenever the meaning or placement of anything in
+#: ``F``/``N``/``D``/``P``/``Q``/``S``/``SC`` changes, so a state saved by another version is
+#: refused instead of being read wrong (see ``CompiledBaseline.__setstate__``).
+LAYOUT_VERSION = 3
 
 _NO_T = np.iinfo(np.int64).min
 #: ``last_t`` before any point was learned.
@@ -225,6 +231,7 @@ def new_state(
         "Q": Q,
         "S": np.zeros((0, max(history, 1), m), dtype=np.float64),
         "SC": np.zeros((0, max(history, 1)), dtype=np.int64),
+        "V": np.array([LAYOUT_VERSION], dtype=np.int64),
     }
 
 
