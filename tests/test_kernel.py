@@ -244,3 +244,44 @@ def test_a_state_from_another_layout_is_refused_not_misread() -> None:
     old.state_["V"] = np.array([K.LAYOUT_VERSION + 1])
     with pytest.raises(ValueError, match="refit the detector"):
         pickle.loads(pickle.dumps(old))
+
+
+def _weekday_weekend(days: int, seed: int = 0) -> pd.DataFrame:
+    """A daily cycle whose weekends run at half the level (1-minute steps)."""
+    idx = pd.date_range("2025-01-06", periods=days * 1440, freq="1min", tz="UTC")  # a Monday
+    rng = np.random.default_rng(seed)
+    level = np.where(idx.day_of_week >= 5, 25.0, 50.0)
+    values = level + 10 * np.sin(2 * np.pi * np.arange(len(idx)) / 1440) + rng.normal(0, 1, len(idx))
+    return pd.DataFrame({"cpu": values}, index=idx)
+
+
+def test_a_weekly_cycle_found_while_running_moves_the_model_to_a_week() -> None:
+    """Fitted on two days (a daily model), default finds the weekend from its hourly history
+    after two weeks and switches to a weekly model; the batch and streaming paths switch at
+    the same point and agree bit for bit; a Saturday then scores as ordinary."""
+    frame = _weekday_weekend(22)
+    det = Default().fit(frame.iloc[:2880])
+    assert det.period_seconds_ == 86_400
+    batch = det.score(frame.iloc[2880:])
+    stream = det.clone().fit(frame.iloc[:2880])
+    seen = []
+    for ts, v in zip(frame.index[2880:], frame["cpu"].iloc[2880:], strict=True):
+        seen.append(stream.score_one(ts, {"cpu": float(v)}))
+        stream.learn_one(ts, {"cpu": float(v)})
+    assert np.array_equal(batch.to_numpy(), np.asarray(seen), equal_nan=True)
+    assert stream.period_seconds_ == 7 * 86_400
+    assert stream.state_["S"].shape[0] == 7 * 1440  # a slot per minute of the week
+    saturday = frame.index[-1].normalize() + pd.Timedelta(days=(5 - frame.index[-1].day_of_week) % 7, hours=12)
+    v = 25 + 10 * np.sin(2 * np.pi * ((saturday - frame.index[0]) // pd.Timedelta("1min")) / 1440)
+    assert stream.score_one(saturday, {"cpu": float(v)}) < stream.threshold_
+
+
+def test_a_daily_series_stays_daily() -> None:
+    frame = _daily(22 * 288)  # 5-minute steps, no weekly pattern
+    det = Default().fit(frame.iloc[:576])
+    det.score(frame.iloc[576:])
+    for ts, v in zip(frame.index[576:], frame["cpu"].iloc[576:], strict=True):
+        det.learn_one(ts, {"cpu": float(v)})
+    assert det.period_seconds_ == 86_400
+    fixed = Default(period="day").fit(frame.iloc[:576])
+    assert fixed.state_["P"][K.P_WEEK_H] == 0  # only period="auto" looks for a week

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from typing import Any, ClassVar
 
 import numpy as np
@@ -32,7 +33,10 @@ def detect_period(t: np.ndarray, X: np.ndarray, step_seconds: int) -> int | None
     """Daily or weekly period of a training window from its autocorrelation, else None.
 
     With less than two days of data a daily period is assumed (it cannot be ruled out);
-    otherwise a candidate needs an autocorrelation above 0.3 at its lag.
+    otherwise a candidate needs an autocorrelation above 0.3 at its lag, and a week replaces
+    a day only when ``1 - r`` at a week's lag is under 0.75x that at a day's. With
+    ``period="auto"`` a daily model keeps looking for a weekly cycle while it runs (see
+    ``CompiledBaseline._week_hours``).
     """
     if step_seconds <= 0 or len(t) < 4:
         return DAY
@@ -56,7 +60,11 @@ def detect_period(t: np.ndarray, X: np.ndarray, step_seconds: int) -> int | None
             if ok.sum() < 10 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
                 continue
             acfs.append(float(np.corrcoef(a[ok], b[ok])[0, 1]))
-        if acfs and max(acfs) > best_acf + (0.1 if best is not None else 0.0):
+        if not acfs or not max(acfs) > 0.3:
+            continue
+        # a week replaces a day only if it predicts clearly better: a quarter less 1 - r
+        # (the same rule as the test while running, see ``_kernel._weekly_check``)
+        if best is None or 1.0 - max(acfs) < 0.75 * (1.0 - best_acf):
             best, best_acf = period, max(acfs)
     return best
 
@@ -66,6 +74,10 @@ class CompiledBaseline(Detector):
 
     #: Consecutive over-threshold training points after which fit learns them anyway.
     _relearn_after: ClassVar[int] = 1440
+    #: ``period="auto"`` on a daily model: hours of history in which to look for a weekly
+    #: cycle while running (0: only at fit), and the weeks a weekly model then remembers.
+    _week_hours: ClassVar[int] = 21 * 24
+    _week_history: ClassVar[int] = 3
 
     def _kernel_config(self) -> dict[str, Any]:
         """Keyword arguments of :func:`._kernel.new_state` besides ``m``, period and threshold."""
@@ -101,9 +113,57 @@ class CompiledBaseline(Detector):
     def _reset(self, n_features: int) -> None:
         fixed = {"day": DAY, "week": WEEK, "none": None}
         period = DAY if self.period == "auto" else fixed.get(self.period, self.period)  # type: ignore[attr-defined]
+        week_hours = self._week_hours if self.period == "auto" else 0  # type: ignore[attr-defined]
         self.state_ = K.new_state(
-            n_features, period=int(period or 0), threshold=self.threshold_, **self._kernel_config()
+            n_features, period=int(period or 0), threshold=self.threshold_,
+            week_hours=week_hours, **self._kernel_config(),
         )
+
+    def _switch_to_week(self) -> None:
+        """Move the seasonal model from a day to a week (the kernel found a weekly cycle).
+
+        Every remembered daily value goes to its place in the week, with the week it came
+        from; a place no remembered day filled (an incident was not learned, a gap) gets
+        that time of day's median over the remembered days. Levels, spreads and memories
+        carry on (they are measured from the shape, which changes once, here).
+        """
+        s = self.state_
+        P, N = s["P"], s["N"]
+        step, m = int(P[K.P_STEP]), int(P[K.P_M])
+        S, SC = s["S"], s["SC"]
+        days_kept = int(P[K.P_HISTORY])
+        history = self._week_history
+        n_week = max(1, WEEK // step)
+        S_w = np.full((n_week, history, m), np.nan)
+        SC_w = np.full((n_week, history), K.NO_T, dtype=np.int64)
+        for slot in range(S.shape[0]):
+            for h in range(days_kept):
+                day = int(SC[slot, h])
+                if day == K.NO_T:
+                    continue
+                at = day * DAY + slot * step
+                w_slot, week = (at % WEEK) // step % n_week, at // WEEK
+                if SC_w[w_slot, week % history] < week:
+                    S_w[w_slot, week % history] = S[slot, h]
+                    SC_w[w_slot, week % history] = week
+        # Slots the last week did not learn (incidents, gaps) start from the daily profile
+        # (each time of day's median over the remembered days), dated to the previous week.
+        last_week = int(N[P[K.P_LAST_T]]) // _NS // WEEK - 1
+        valid = (SC != K.NO_T)[:, :, None] & ~np.isnan(S)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a time of day never learned
+            daily = np.nanmedian(np.where(valid, S, np.nan), axis=1)  # (n_day_slots, m)
+        for ws in np.flatnonzero((SC_w == K.NO_T).all(axis=1)):
+            d_slot = (int(ws) * step) % DAY // step % S.shape[0]
+            S_w[ws, last_week % history] = daily[d_slot]
+            SC_w[ws, last_week % history] = last_week
+        P[K.P_PERIOD], P[K.P_NSLOTS], P[K.P_HISTORY] = WEEK, n_week, history
+        s["S"], s["SC"] = S_w, SC_w
+        N[P[K.P_WEEK_ID] + P[K.P_WEEK_H]] = 2  # done: never again
+
+    def _after_learning(self) -> None:
+        if K.switch_pending(self.state_["N"], self.state_["P"]):
+            self._switch_to_week()
 
     @property
     def period_seconds_(self) -> int | None:
@@ -148,6 +208,7 @@ class CompiledBaseline(Detector):
     def _learn_point(self, t: int, x: np.ndarray) -> None:
         self._find_step(t)
         K.learn_point(*self._args(), t, x)
+        self._after_learning()
 
     def _step_point(
         self, t: int, x: np.ndarray, threshold: float, learn_anyway: bool
@@ -163,6 +224,7 @@ class CompiledBaseline(Detector):
         score = float(K.step(*self._args(), t, x, threshold, learn_anyway, z, b, sc))
         if learn_anyway or not score > threshold:
             self.n_seen_ += 1
+            self._after_learning()
         return score, z, b, sc
 
     def explanation_from(
@@ -232,7 +294,9 @@ class CompiledBaseline(Detector):
                 *self._args(), t, X, done, float(threshold), bool(learn_flagged),
                 int(relearn_after), carry, scores, raw, Z, B, SS,
             )
-            if done < n:  # the step just became known: allocate the slots, go on
+            if K.switch_pending(self.state_["N"], self.state_["P"]):
+                self._switch_to_week()  # a weekly cycle was found at row done - 1: go on
+            elif done < n:  # the step just became known: allocate the slots, go on
                 self._find_step(int(t[done]))
         self.n_seen_ += int(self.state_["N"][self.state_["P"][K.P_NSEEN]]) - learned_before
         return scores, raw

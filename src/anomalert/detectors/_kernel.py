@@ -69,6 +69,7 @@ __all__ = [
     "score_point",
     "seasonal_shape",
     "step",
+    "switch_pending",
     "with_slots",
 ]
 
@@ -113,7 +114,10 @@ P_NOV_W = 18  # seconds per bucket
 P_NOV_SPAN = 19  # buckets of history the range needs before the test applies
 P_NOV_OFF = 20  # offset in F: bucket maxima (B x m), minima (B x m), cached high (m), low (m)
 P_NOV_ID = 21  # offset in N: bucket numbers (B), the cache's bucket, the first bucket learned
-N_P = 22
+P_WEEK_H = 22  # hours of history kept to look for a weekly cycle (0: do not look)
+P_WEEK_OFF = 23  # offset in F: hourly sums (H x m), then counts (H x m)
+P_WEEK_ID = 24  # offset in N: hour numbers (H), then the switch flag
+N_P = 25
 
 # Float parameters.
 Q_GUARD = 0  # seasonal |z| from which a feature's levels stop learning (inf = never)
@@ -126,7 +130,7 @@ N_Q = 5
 #: Version of the state layout: bump whenever the meaning or placement of anything in
 #: ``F``/``N``/``D``/``P``/``Q``/``S``/``SC`` changes, so a state saved by another version is
 #: refused instead of being read wrong (see ``CompiledBaseline.__setstate__``).
-LAYOUT_VERSION = 3
+LAYOUT_VERSION = 4
 
 _NO_T = np.iinfo(np.int64).min
 #: ``last_t`` before any point was learned.
@@ -156,6 +160,7 @@ def new_state(
     range_span: int = 24,
     range_k: float = 1.0,
     range_e0: float = 1.0,
+    week_hours: int = 0,
 ) -> dict[str, np.ndarray]:
     """Arrays of a fresh state for ``m`` features (slots come later, see :func:`with_slots`).
 
@@ -214,6 +219,11 @@ def new_state(
     f_off += range_buckets * 2 * m + 2 * m
     P[P_NOV_ID] = i_off
     i_off += range_buckets + 2
+    P[P_WEEK_H] = week_hours
+    P[P_WEEK_OFF] = f_off
+    f_off += 2 * week_hours * m
+    P[P_WEEK_ID] = i_off
+    i_off += week_hours + 1
     P[P_GUARDED] = i_off
     i_off += m
     P[P_NSEEN] = i_off
@@ -222,6 +232,7 @@ def new_state(
     N = np.zeros(i_off, dtype=np.int64)
     N[P[P_LAST_T]] = _NO_T
     N[P[P_NOV_ID]:P[P_NOV_ID] + range_buckets + 2] = _NO_T
+    N[P[P_WEEK_ID]:P[P_WEEK_ID] + week_hours] = _NO_T
     Q = np.array([guard, margin, threshold, range_k, range_e0], dtype=np.float64)
     return {
         "F": np.zeros(f_off, dtype=np.float64),
@@ -529,6 +540,90 @@ def _novelty(
     return Q[Q_NOV_K] * Q[Q_THRESHOLD] + ex - Q[Q_NOV_E0]
 
 
+# --------------------------------------------------------------------------- weekly cycle
+_DAY_S = 86_400
+_WEEK_S = 7 * _DAY_S
+
+
+@njit(cache=True)
+def _hour_learn(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, x: np.ndarray) -> None:
+    """Add a learned point to its hour's sums (the hourly history the weekly test reads)."""
+    H, m = P[P_WEEK_H], P[P_M]
+    hour = (t // _NS) // 3600
+    b = hour % H
+    ids, off = P[P_WEEK_ID], P[P_WEEK_OFF]
+    if N[ids + b] != hour:
+        N[ids + b] = hour
+        for j in range(m):
+            F[off + b * m + j] = 0.0
+            F[off + (H + b) * m + j] = 0.0
+    for j in range(m):
+        if not math.isnan(x[j]):
+            F[off + b * m + j] += x[j]
+            F[off + (H + b) * m + j] += 1.0
+
+
+@njit(cache=True)
+def _lag_corr(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, now: int, lag: int
+) -> tuple[float, int]:
+    """Correlation of feature ``j``'s hourly means with themselves ``lag`` hours earlier
+    (over the kept hours where both exist) and the number of pairs."""
+    H, m, ids, off = P[P_WEEK_H], P[P_M], P[P_WEEK_ID], P[P_WEEK_OFF]
+    n = 0
+    sa = sb = saa = sbb = sab = 0.0
+    for h in range(now - H + lag + 1, now + 1):
+        a_b, b_b = h % H, (h - lag) % H
+        if N[ids + a_b] != h or N[ids + b_b] != h - lag:
+            continue
+        ca, cb = F[off + (H + a_b) * m + j], F[off + (H + b_b) * m + j]
+        if ca == 0 or cb == 0:
+            continue
+        a, b = F[off + a_b * m + j] / ca, F[off + b_b * m + j] / cb
+        n += 1
+        sa += a
+        sb += b
+        saa += a * a
+        sbb += b * b
+        sab += a * b
+    if n < 3:
+        return math.nan, n
+    va, vb = saa - sa * sa / n, sbb - sb * sb / n
+    if not (va > 0 and vb > 0):
+        return math.nan, n
+    return (sab - sa * sb / n) / math.sqrt(va * vb), n
+
+
+@njit(cache=True)
+def _weekly_check(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int) -> None:
+    """At the first learned point of a day, on a daily model: raise the switch flag when the
+    kept hours show a weekly cycle: over at least a week of pairs, the hourly means a week
+    apart correlate above 0.3 and predict each other clearly better than a day apart (``1 -
+    r`` at a week's lag under 0.75x that at a day's: a quarter less squared error)."""
+    if P[P_WEEK_H] == 0 or P[P_PERIOD] != _DAY_S or N[P[P_WEEK_ID] + P[P_WEEK_H]] != 0:
+        return
+    last = N[P[P_LAST_T]]
+    if last == _NO_T or (last // _NS) // _DAY_S == (t // _NS) // _DAY_S:
+        return
+    now = (t // _NS) // 3600
+    best_day, best_week = -math.inf, -math.inf
+    for j in range(P[P_M]):
+        cd, _ = _lag_corr(F, N, P, j, now, 24)
+        cw, nw = _lag_corr(F, N, P, j, now, 168)
+        if not math.isnan(cd):
+            best_day = max(best_day, cd)
+        if nw >= 168 and not math.isnan(cw):
+            best_week = max(best_week, cw)
+    if best_week > 0.3 and 1.0 - best_week < 0.75 * (1.0 - best_day):
+        N[P[P_WEEK_ID] + P[P_WEEK_H]] = 1
+
+
+@njit(cache=True)
+def switch_pending(N: np.ndarray, P: np.ndarray) -> bool:
+    """True when the weekly test asks the caller to move the seasonal model to a week."""
+    return P[P_WEEK_H] > 0 and N[P[P_WEEK_ID] + P[P_WEEK_H]] == 1
+
+
 # --------------------------------------------------------------------------- seasonal shape
 @njit(cache=True)
 def _slot(P: np.ndarray, t: int) -> int:
@@ -813,6 +908,9 @@ def _learn(
             S[slot, h, j] = x[j]
         SC[slot, h] = cyc
     _range_learn(F, N, P, t, x)
+    if P[P_WEEK_H] > 0:
+        _weekly_check(F, N, P, t)
+        _hour_learn(F, N, P, t, x)
     N[P[P_NSEEN]] += 1
     N[P[P_LAST_T]] = t
 
@@ -941,5 +1039,8 @@ def run(
         flag_run = flag_run + 1 if score > threshold else 0
         if learn_flagged or flag_run == 0 or flag_run > relearn_after:
             _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, s)
+            if switch_pending(N, P):  # the caller moves the model to a week, then goes on
+                carry[0] = flag_run
+                return i + 1
     carry[0] = flag_run
     return X.shape[0]

@@ -91,7 +91,11 @@ class Default(CompiledBaseline):
     Parameters
     ----------
     period
-        Seasonal period: ``"auto"``, ``"day"``, ``"week"``, ``"none"`` or seconds.
+        Seasonal period: ``"auto"``, ``"day"``, ``"week"``, ``"none"`` or seconds. ``"auto"``
+        picks a day or a week from the training window's autocorrelation (a week needs two
+        weeks of it); a daily model keeps hourly means of the last three weeks and moves to
+        a week as soon as they show a weekly cycle (weekends), seeding the week from the
+        remembered days.
     history
         Cycles the seasonal baseline remembers.
     window

@@ -16,7 +16,8 @@ The model runs compiled (:mod:`anomalert.detectors._kernel`): the batch path is 
 loop over the points and gives exactly the streaming path's scores.
 
 ``period="auto"`` finds the period from the training window's autocorrelation (daily or
-weekly), and none at all for a series without one.
+weekly), and none at all for a series without one; a daily model moves to a week while it
+runs once three weeks of hourly means show a weekly cycle.
 
 Examples
 --------
