@@ -49,11 +49,13 @@ def nab_row(name: str, detector: Detector | None = None) -> str:
 
 
 def scenario_rows(
-    name: str, seeds: tuple[int, ...] = (1, 42, 7), detector: Detector | None = None
+    name: str, seeds: tuple[int, ...] = (1, 42, 7), detector: Detector | None = None,
+    days: int | None = None,
 ) -> list[str]:
     """Markdown rows of point and event metrics per scenario, variant and seed.
 
-    ``detector`` (an unfitted instance) is run instead of the registry entry ``name``.
+    ``detector`` (an unfitted instance) is run instead of the registry entry ``name``;
+    ``days`` overrides the generators' length (the training window stays the same).
     """
     from anomalert import scenarios
     from anomalert.evaluation.metrics import evaluate_detection
@@ -63,7 +65,8 @@ def scenario_rows(
     for scen in ("cpu", "lb"):
         for realistic in (False, True):
             for seed in seeds:
-                sc = scenarios.generate(scen, seed=seed, realistic=realistic)
+                extra = {} if days is None else {"days": days}
+                sc = scenarios.generate(scen, seed=seed, realistic=realistic, **extra)
                 f = sc.frame
                 det = detect(name if detector is None else detector, f, labels=f["is_anomaly"],
                              train_until=sc.train_until)
@@ -88,7 +91,7 @@ def _peers(labels: list[str]) -> dict[str, Detector]:
     return {lb: PEERS[lb]() for lb in labels or PEERS}
 
 
-def _scen(args: tuple[str, tuple[int, ...], Detector | None]) -> list[str]:
+def _scen(args: tuple[str, tuple[int, ...], Detector | None, int | None]) -> list[str]:
     return scenario_rows(*args)
 
 
@@ -102,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", nargs="*", type=int, default=[1, 42, 7])
     ap.add_argument("--jobs", type=int, default=None,
                     help="worker processes (default: one per CPU; 1 runs in this process)")
+    ap.add_argument("--days", type=int, default=None,
+                    help="scenario length in days (default: each generator's own, 7)")
     ap.add_argument("--no-scenarios", action="store_true")
     ap.add_argument("--no-nab", action="store_true")
     args = ap.parse_args(argv)
@@ -115,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     mapper: Callable[..., Iterator[Any]] = pool.map if pool is not None else map
     nab: Iterable[str] = [] if args.no_nab else mapper(nab_row, names, instances)
     scen: Iterable[list[str]] = [] if args.no_scenarios else mapper(
-        _scen, [(n, seeds, d) for n, d in zip(names, instances, strict=True)])
+        _scen, [(n, seeds, d, args.days) for n, d in zip(names, instances, strict=True)])
     try:
         if not args.no_nab:
             print("| detector | standard (opt / own) | reward_low_FP_rate | reward_low_FN_rate |")
