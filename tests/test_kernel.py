@@ -212,7 +212,7 @@ def test_range_cache_equals_a_scan_of_the_buckets() -> None:
         K._range_learn(F, N, P, t, x)
         now = (t // 1_000_000_000) // 60
         for j in range(2):
-            hi, lo, _ = K._range_scan(F, N, P, j, now)
+            hi, lo = K._range_scan(F, N, P, j, now)
             cache = P[K.P_NOV_OFF] + 2 * 6 * 2
             assert (F[cache + j], F[cache + 2 + j]) == (hi, lo)
 

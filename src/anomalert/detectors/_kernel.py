@@ -461,17 +461,16 @@ def _mem_max(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int) -> float:
 @njit(cache=True)
 def _range_scan(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, now: int
-) -> tuple[float, float, int]:
-    """High, low and oldest bucket of feature ``j`` over the last ``B`` buckets."""
+) -> tuple[float, float]:
+    """High and low of feature ``j`` over the last ``B`` buckets."""
     B, m, off, ids = P[P_NOV_B], P[P_M], P[P_NOV_OFF], P[P_NOV_ID]
-    hi, lo, oldest = -math.inf, math.inf, now
+    hi, lo = -math.inf, math.inf
     for b in range(B):
         k = N[ids + b]
         if k != _NO_T and k > now - B:
             hi = max(hi, F[off + b * m + j])
             lo = min(lo, F[off + (B + b) * m + j])
-            oldest = min(oldest, k)
-    return hi, lo, oldest
+    return hi, lo
 
 
 @njit(cache=True)
@@ -485,7 +484,7 @@ def _range(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int) -> tuple
     if N[ids + B] == now:  # the cached high / low of this bucket
         hi, lo = F[off + 2 * B * m + j], F[off + 2 * B * m + m + j]
     else:
-        hi, lo, _ = _range_scan(F, N, P, j, now)
+        hi, lo = _range_scan(F, N, P, j, now)
     if not hi >= lo:
         return math.nan, math.nan
     return hi, lo
@@ -514,8 +513,7 @@ def _range_learn(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, x: np.ndar
             F[off + b * m + j] = max(F[off + b * m + j], v)
             F[off + (B + b) * m + j] = min(F[off + (B + b) * m + j], v)
         if fresh:
-            hi, lo, _ = _range_scan(F, N, P, j, now)
-            F[cache + j], F[cache + m + j] = hi, lo
+            F[cache + j], F[cache + m + j] = _range_scan(F, N, P, j, now)
         elif not math.isnan(v):
             F[cache + j] = max(F[cache + j], v)
             F[cache + m + j] = min(F[cache + m + j], v)
@@ -538,6 +536,17 @@ def _novelty(
     if not ex > Q[Q_NOV_E0]:
         return 0.0
     return Q[Q_NOV_K] * Q[Q_THRESHOLD] + ex - Q[Q_NOV_E0]
+
+
+@njit(cache=True)
+def _novelties(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray,
+    t: int, x: np.ndarray, s: np.ndarray, nz: np.ndarray,
+) -> None:
+    """Every feature's range score into ``nz`` (see :func:`_novelty`), once per point: the
+    score and the learning step both read it."""
+    for j in range(P[P_M]):
+        nz[j] = _novelty(F, N, P, Q, j, x[j], s[j], t)
 
 
 # --------------------------------------------------------------------------- weekly cycle
@@ -811,8 +820,7 @@ def _feature_z(
 
 @njit(cache=True)
 def _score(
-    F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, z: np.ndarray,
-    t: int, x: np.ndarray, s: np.ndarray,
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, z: np.ndarray, nz: np.ndarray,
 ) -> tuple[float, int]:
     """The point's score and the feature whose range test gave it (-1: a deviation did)."""
     m = P[P_M]
@@ -836,9 +844,8 @@ def _score(
         best = a
     if P[P_NOV_B] > 0 and not best > Q[Q_THRESHOLD]:  # only where no deviation pages
         for j in range(m):
-            nz = _novelty(F, N, P, Q, j, x[j], s[j], t)
-            if nz > best and not (memory > 0 and _mem_max(F, N, P, m + j) >= nz):
-                best = nz
+            if nz[j] > best and not (memory > 0 and _mem_max(F, N, P, m + j) >= nz[j]):
+                best = nz[j]
                 by_range = j
     return best, by_range
 
@@ -859,7 +866,7 @@ def _range_explained(
 def _learn(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
     S: np.ndarray, SC: np.ndarray, t: int, x: np.ndarray,
-    shape: np.ndarray, has_shape: bool, z: np.ndarray, zs: np.ndarray, s: np.ndarray,
+    shape: np.ndarray, has_shape: bool, z: np.ndarray, zs: np.ndarray, nz: np.ndarray,
 ) -> None:
     """Learn one point; ``z`` / ``zs`` hold its deviations (see :func:`_feature_z`)."""
     m, mp = P[P_M], P[P_MIN_PERIODS]
@@ -870,7 +877,7 @@ def _learn(
         if memory > 0 and math.isfinite(z[j]):
             _mem_add(F, N, P, j, abs(z[j]))
         if memory > 0 and P[P_NOV_B] > 0:
-            _mem_add(F, N, P, m + j, _novelty(F, N, P, Q, j, v, s[j], t))
+            _mem_add(F, N, P, m + j, nz[j])
         # a feature's levels learn only what the seasonal model finds ordinary, unless it
         # has been unusual for ``escape`` learned points in a row (a new normal)
         g = P[P_GUARDED] + j
@@ -939,7 +946,9 @@ def feature_z(
     """Signed deviation, baseline and scale of every feature at ``(t, x)``: what the point's
     explanation is made of (the range test's, with a negative scale, where it scored)."""
     _measure(F, N, D, P, S, SC, t, x, z, b, s, np.empty(P[P_M]))
-    _, j = _score(F, N, P, Q, z, t, x, s)
+    nz = np.empty(P[P_M])
+    _novelties(F, N, P, Q, t, x, s, nz)
+    _, j = _score(F, N, P, Q, z, nz)
     if j >= 0:
         z[j], b[j], s[j] = _range_explained(F, N, P, j, t, x[j], s[j])
 
@@ -954,7 +963,9 @@ def score_point(
     z = np.empty(m)
     s = np.empty(m)
     _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, np.empty(m))
-    return _score(F, N, P, Q, z, t, x, s)[0]
+    nz = np.empty(m)
+    _novelties(F, N, P, Q, t, x, s, nz)
+    return _score(F, N, P, Q, z, nz)[0]
 
 
 @njit(cache=True)
@@ -966,7 +977,9 @@ def learn_point(
     m = P[P_M]
     z, zs, s = np.empty(m), np.empty(m), np.empty(m)
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, zs)
-    _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, s)
+    nz = np.empty(m)
+    _novelties(F, N, P, Q, t, x, s, nz)
+    _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz)
 
 
 @njit(cache=True)
@@ -980,11 +993,13 @@ def step(
     deviations, baselines and scales the score came from (the state before learning)."""
     zs = np.empty(P[P_M])
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
-    score, j = _score(F, N, P, Q, z, t, x, s)
+    nz = np.empty(P[P_M])
+    _novelties(F, N, P, Q, t, x, s, nz)
+    score, j = _score(F, N, P, Q, z, nz)
     if j >= 0:  # explained by the range as it was before this point joins it
         zj, bj, sj = _range_explained(F, N, P, j, t, x[j], s[j])
     if learn_anyway or not score > threshold:
-        _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, s)
+        _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz)
     if j >= 0:
         z[j], b[j], s[j] = zj, bj, sj
     return score
@@ -1011,7 +1026,7 @@ def run(
     m = P[P_M]
     shape = np.empty(m)
     buf = np.empty((2 * P[P_SMOOTH] + 1) * P[P_HISTORY])
-    z, b, s, zs = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
+    z, b, s, zs, nz = np.empty(m), np.empty(m), np.empty(m), np.empty(m), np.empty(m)
     flag_run = carry[0]
     last = P[P_LAST_T]
     for i in range(start, X.shape[0]):
@@ -1028,7 +1043,8 @@ def run(
             if math.isfinite(a) and not a <= best:
                 best = a
         raw[i] = best
-        score, jr = _score(F, N, P, Q, z, t, x, s)
+        _novelties(F, N, P, Q, t, x, s, nz)
+        score, jr = _score(F, N, P, Q, z, nz)
         scores[i] = score
         if record:
             Z[i] = z
@@ -1038,7 +1054,7 @@ def run(
                 Z[i, jr], B[i, jr], SS[i, jr] = _range_explained(F, N, P, jr, t, x[jr], s[jr])
         flag_run = flag_run + 1 if score > threshold else 0
         if learn_flagged or flag_run == 0 or flag_run > relearn_after:
-            _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, s)
+            _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz)
             if switch_pending(N, P):  # the caller moves the model to a week, then goes on
                 carry[0] = flag_run
                 return i + 1
