@@ -241,13 +241,11 @@ class CompiledBaseline(Detector):
         for j in range(len(x)):
             if not math.isfinite(z[j]):
                 continue
-            if s[j] < 0:  # the kernel's mark: the range test scored this feature
-                out.append(Contribution(
-                    self.features_[j], float(x[j]), float(b[j]), -float(s[j]), float(z[j]),
-                    reference=self._range_reference(z[j] > 0)))
-            else:
-                out.append(Contribution(
-                    self.features_[j], float(x[j]), float(b[j]), float(s[j]), float(z[j])))
+            scale, reference = float(s[j]), None
+            if scale < 0:  # the kernel's mark: the range test scored this feature
+                scale, reference = -scale, self._range_reference(z[j] > 0)
+            out.append(Contribution(self.features_[j], float(x[j]), float(b[j]), scale,
+                                    float(z[j]), reference=reference))
         return out
 
     def _range_reference(self, high: bool) -> str:
