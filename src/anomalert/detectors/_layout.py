@@ -10,8 +10,8 @@ Layout (see :func:`new_state`):
     consecutive-guarded counters; ``n_seen`` and ``last_t`` of the seasonal model.
 ``D`` (int64, read-only)
     one row per rolling window: ``size``, the offsets of its ring, sorted copy, sums and
-    ``(count, head, pending, sorted_count)`` meta, its refresh batch (0 = exact) and the
-    offset of the values it dropped since the last refresh.
+    ``(count, head, pending, sorted_count, adds)`` meta, its refresh batch (0 = exact) and,
+    for a lazy window, the offset of its sorted copy's tags (each value's add number).
 ``P`` (int64, read-only) and ``Q`` (float64, read-only)
     parameters, indexed by the ``P_*`` / ``Q_*`` constants below.
 ``S`` (float64, ``n_slots x history x m``) and ``SC`` (int64, ``n_slots x history``)
@@ -79,7 +79,7 @@ N_Q = 5
 #: Version of the state layout: bump whenever the meaning or placement of anything in
 #: ``F``/``N``/``D``/``P``/``Q``/``S``/``SC`` changes, so a state saved by another version is
 #: refused instead of being read wrong (see ``CompiledBaseline.__setstate__``).
-LAYOUT_VERSION = 4
+LAYOUT_VERSION = 5
 
 _NO_T = np.iinfo(np.int64).min
 #: ``last_t`` before any point was learned.
@@ -141,8 +141,8 @@ def new_state(
             batch = size // LAZY_PARTS if kind in _LAZY_KINDS else 0
             D[kind * m + j] = (size, f_off, f_off + size, f_off + 2 * size, i_off, batch,
                                f_off + 2 * size + 4)
-            f_off += 2 * size + 4 + batch + 1
-            i_off += 4
+            f_off += 2 * size + 4 + (size if batch else 0)
+            i_off += 5
     mem = max(memory, 1)
     P = np.zeros(N_P, dtype=np.int64)
     P[P_M] = m

@@ -88,16 +88,18 @@ def _add(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int, value: float) -> N
     if batch == 0:
         # exact: one shift between the leaving value's place and the new value's place
         if full:
-            po = _bisect_left(F, srt, size, old)
-            ins = _bisect_right(F, srt, size, value)
-            if ins > po:
-                for q in range(po, ins - 1):
+            # from the leaving value's place, walk towards the new value's place, shifting
+            # (it lands after any equal values, where a right bisection would put it)
+            q = _bisect_left(F, srt, size, old)
+            if old <= value:
+                while q + 1 < size and F[srt + q + 1] <= value:
                     F[srt + q] = F[srt + q + 1]
-                F[srt + ins - 1] = value
+                    q += 1
             else:
-                for q in range(po, ins, -1):
+                while q > 0 and F[srt + q - 1] > value:
                     F[srt + q] = F[srt + q - 1]
-                F[srt + ins] = value
+                    q -= 1
+            F[srt + q] = value
         else:
             ins = _bisect_right(F, srt, count - 1, value)
             for q in range(count - 1, ins, -1):
@@ -105,45 +107,47 @@ def _add(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int, value: float) -> N
             F[srt + ins] = value
         N[meta + 3] = count
         return
-    pending = N[meta + 2]
-    if full:  # remember the leaving value: the next refresh takes it out of the sorted copy
-        F[D[w, 6] + pending - (size - N[meta + 3])] = old
-    pending += 1
+    pending = N[meta + 2] + 1
     N[meta + 2] = pending
+    N[meta + 4] += 1
     if pending >= max(1, count // LAZY_PARTS) or pending > batch:
         _refresh(F, N, D, w)
 
 
 @njit(cache=True)
 def _refresh(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int) -> None:
-    """Bring a lazy window's sorted copy up to date with one merge pass."""
-    size, ring, srt, meta, dropped = D[w, 0], D[w, 1], D[w, 2], D[w, 4], D[w, 6]
-    count, head, pending, have = N[meta], N[meta + 1], N[meta + 2], N[meta + 3]
+    """Bring a lazy window's sorted copy up to date with one merge pass.
+
+    Every value in the sorted copy carries its add number, so the values that left the
+    window since the last refresh are skipped by number, and only the new ones are sorted.
+    """
+    size, ring, srt, meta, tags = D[w, 0], D[w, 1], D[w, 2], D[w, 4], D[w, 6]
+    count, head, pending, have, adds = N[meta], N[meta + 1], N[meta + 2], N[meta + 3], N[meta + 4]
     if pending == 0:
         return
-    n_drop = pending - (count - have)  # adds beyond the growth replaced old values
-    gone = np.sort(F[dropped:dropped + n_drop])
-    added = np.empty(pending)
+    oldest = adds - count  # add number of the oldest value still in the window
     first = (head + count - pending) % size  # the newest ``pending`` ring entries
+    added = np.empty(pending)
     for q in range(pending):
         added[q] = F[ring + (first + q) % size]
-    added.sort()
+    order = np.argsort(added)
     out = np.empty(count)
-    i = g = a = k = 0
-    while (i < have or a < pending) and k < count:
-        if i < have and g < n_drop and F[srt + i] == gone[g]:
+    out_tags = np.empty(count)
+    i = a = 0
+    for k in range(count):
+        while i < have and F[tags + i] < oldest:
             i += 1
-            g += 1
-        elif a < pending and (i >= have or added[a] < F[srt + i]):
-            out[k] = added[a]
+        if a < pending and (i >= have or added[order[a]] < F[srt + i]):
+            out[k] = added[order[a]]
+            out_tags[k] = adds - pending + order[a]
             a += 1
-            k += 1
         else:
             out[k] = F[srt + i]
+            out_tags[k] = F[tags + i]
             i += 1
-            k += 1
     for q in range(count):
         F[srt + q] = out[q]
+        F[tags + q] = out_tags[q]
     N[meta + 2] = 0
     N[meta + 3] = count
 
