@@ -277,3 +277,23 @@ def test_fuzz_score_never_crashes(payload):
 
 
 _FUZZ = _client(max_series=50, max_points=8)
+
+
+def test_a_state_saved_by_another_version_is_refitted_not_misread(tmp_path):
+    """A series checkpointed with another kernel layout (an older anomalert) does not come
+    back half-read: restore notes it, and the next points start the series afresh."""
+    import pickle
+
+    store = Store(tmp_path / "s.db")
+    client, _ = _client(store=store)
+    assert client.post("/v1/score", json={"series": "api", "points": _points(50)}).status_code == 200
+    rec = store.load_series()[0]
+    rt = pickle.loads(rec.state)
+    del rt.monitor.detector.state_["V"]  # what a session-2 checkpoint looks like
+    store.checkpoint([(rec.name, rec.kind, pickle.dumps(rt), rec.last_ts)])
+    state2 = ServiceState(store=store)
+    assert state2.restore() == 0
+    assert any("cannot restore series 'api'" in n and "kernel layout 0" in n for n in state2.notes)
+    c2 = TestClient(create_app(state2), raise_server_exceptions=False)
+    r = c2.post("/v1/score", json={"series": "api", "points": _points(5, start=50)})
+    assert r.status_code == 200 and r.json()["created"] is True
