@@ -6,10 +6,35 @@ streaming path (one point per call, a few microseconds) and the batch path (a co
 over every point, no Python per point). Both paths run the very same code, so their scores
 agree exactly.
 
-The pieces live in sibling modules: :mod:`._layout` (the arrays and their constants),
-:mod:`._windows` (rolling windows, the "seen before" memory), :mod:`._hourly` (the range test
-and the weekly-cycle check). This module holds the seasonal shape, the deviations, the score
-and the learning step, and the entry points; it re-exports the others' names.
+Layout (see :func:`new_state`):
+
+``F`` (float64)
+    ring buffers, sorted copies and compensated sums of the rolling windows, then the
+    "seen before" memory values.
+``N`` (int64)
+    per-window ``count`` and ``head``; per-feature memory deque pointers and the
+    consecutive-guarded counters; ``n_seen`` and ``last_t`` of the seasonal model.
+``D`` (int64, read-only)
+    one row per rolling window: ``size``, the offsets of its ring, sorted copy, sums and
+    ``(count, head, pending, sorted_count, adds)`` meta, its refresh batch (0 = exact) and,
+    for a lazy window, the offset of its sorted copy's tags (each value's add number).
+``P`` (int64, read-only) and ``Q`` (float64, read-only)
+    parameters, indexed by the ``P_*`` / ``Q_*`` constants below.
+``S`` (float64, ``n_slots x history x m``) and ``SC`` (int64, ``n_slots x history``)
+    the seasonal slots and the cycle each value came from (empty until the step is known).
+
+A rolling window keeps its last ``size`` values in a ring and in a sorted array (median and
+quantiles by index) and running sums with Neumaier compensation (mean and standard deviation
+in O(1)), the same arithmetic as :class:`anomalert.detectors._stats.RollingStats`. The
+hour-long windows keep the sorted array exact at every point (one shift between the leaving
+and the arriving value's places). The day-long ones (the seasonal spread, the long level, the
+recent level's spread) refresh it after every ``size // LAZY_PARTS`` adds with one merge pass
+(their counts and sums stay exact): a day's statistic four hours old is as good as a fresh one,
+and it costs a twentieth.
+
+It is one module on purpose: numba's cache notices a change to the file of a compiled
+function but not to the files of the functions it calls, so a kernel spread over modules
+could run stale code after an edit.
 
 The trailing fallbacks (raw values) learn only until the seasonal shape exists; after that
 the levels are kept in the shape's frame.
@@ -26,63 +51,6 @@ import math
 
 import numpy as np
 from numba import njit
-
-from anomalert.detectors._hourly import (  # noqa: F401  (re-exported)
-    _hour_learn,
-    _novelties,
-    _range,
-    _range_learn,
-    _range_scan,
-    _weekly_check,
-    switch_pending,
-)
-from anomalert.detectors._layout import (  # noqa: F401  (re-exported)
-    _NO_T,
-    _NS,
-    K_DEV,
-    K_LEVEL,
-    K_LONG,
-    K_RES,
-    K_SPREAD,
-    K_STRAIL,
-    K_TRAIL,
-    LAYOUT_VERSION,
-    LAZY_PARTS,
-    N_KINDS,
-    NO_T,
-    P_ESCAPE,
-    P_GUARDED,
-    P_HISTORY,
-    P_LAST_T,
-    P_M,
-    P_MEMORY,
-    P_MIN_PERIODS,
-    P_NOV_B,
-    P_NOV_OFF,
-    P_NSEEN,
-    P_NSLOTS,
-    P_PERIOD,
-    P_SHARED,
-    P_SMOOTH,
-    P_STEP,
-    P_USE_RECENT,
-    P_WEEK_H,
-    P_WEEK_ID,
-    Q_GUARD,
-    Q_MARGIN,
-    Q_THRESHOLD,
-    new_state,
-    with_slots,
-)
-from anomalert.detectors._windows import (  # noqa: F401  (re-exported)
-    _add,
-    _count,
-    _mem_add,
-    _mem_max,
-    _quantile,
-    _robust_scale,
-    _std,
-)
 
 __all__ = [
     "K_DEV",
@@ -108,6 +76,686 @@ __all__ = [
     "switch_pending",
     "with_slots",
 ]
+
+_NS = 1_000_000_000
+_IQR_TO_SIGMA = 1.0 / 1.3489795003921634
+_VAR_EPS = 1e-10
+
+# Rolling-window kinds (window index = kind * m + feature).
+K_STRAIL = 0  # seasonal model's fallback: raw values, level_window
+K_LEVEL = 1  # seasonal residual level, level_window
+K_SPREAD = 2  # seasonal residual minus level, window
+K_LONG = 3  # seasonal residual level over window
+K_TRAIL = 4  # recent level: raw values, trail window
+K_RES = 5  # recent level: values minus the seasonal shape, trail window
+K_DEV = 6  # deviations from the recent level, dev window
+N_KINDS = 7
+#: Windows whose sorted copy is refreshed in batches (their statistics span a day).
+_LAZY_KINDS = (2, 3, 6)
+#: A lazy window refreshes its sorted copy after ``max(1, count // LAZY_PARTS)`` adds.
+LAZY_PARTS = 6
+
+# Integer parameters.
+P_M = 0
+P_MIN_PERIODS = 1
+P_SMOOTH = 2
+P_HISTORY = 3
+P_PERIOD = 4  # seconds, 0 = no seasonal model
+P_STEP = 5  # seconds, 0 = not known yet
+P_NSLOTS = 6
+P_MEMORY = 7  # 0 = no "seen before" test
+P_USE_RECENT = 8  # 0 = seasonal model only
+P_ESCAPE = 9
+P_MEM_OFF = 10  # offset of memory values in F
+P_MEM_IOFF = 11  # offset of memory indices in N
+P_MEM_META = 12  # offset of (head, length, adds) x m in N
+P_GUARDED = 13  # offset of guarded counters in N
+P_NSEEN = 14  # offset of the seasonal n_seen in N
+P_LAST_T = 15  # offset of the seasonal last_t in N (INT64_MIN = none)
+P_SHARED = 16  # 1: the recent level's windows are the seasonal model's (same size, same values)
+P_NOV_B = 17  # buckets of the range test, 0 = no such test
+P_NOV_W = 18  # seconds per bucket
+P_NOV_SPAN = 19  # buckets of history the range needs before the test applies
+P_NOV_OFF = 20  # offset in F: bucket maxima (B x m), minima (B x m), cached high (m), low (m)
+P_NOV_ID = 21  # offset in N: bucket numbers (B), the cache's bucket, the first bucket learned
+P_WEEK_H = 22  # hours of history kept to look for a weekly cycle (0: do not look)
+P_WEEK_OFF = 23  # offset in F: hourly sums (H x m), then counts (H x m)
+P_WEEK_ID = 24  # offset in N: hour numbers (H), then the switch flag
+P_RDAYS = 25  # days the time-of-day recurrence memory keeps (0: no such memory)
+P_RBIN = 26  # seconds per time-of-day bin
+P_RTOL = 27  # bins either side that count as "the same time of day"
+P_RNEED = 28  # earlier days with an as-large isolated spike that make one routine
+P_R_OFF = 29  # offset in F: recorded maxima (days x bins x m), then each run's max (m)
+P_RC_OFF = 30  # offset in N: day numbers (days x bins), then per feature (run length,
+#               first t, last t, last loud t, pending record, isolated before)
+P_RMAXLEN = 31  # seconds: only runs no longer than this are spikes
+P_RISO = 32  # seconds of calm before and after a run that make it isolated
+N_P = 33
+
+# Float parameters.
+Q_GUARD = 0  # seasonal |z| from which a feature's levels stop learning (inf = never)
+Q_MARGIN = 1  # repeat margin of the "seen before" test
+Q_THRESHOLD = 2  # the detector's threshold (the margin applies above it)
+Q_NOV_K = 3  # a value beyond the range scores at least this fraction of the threshold...
+Q_NOV_E0 = 4  # ... once it is beyond the range by more than this many scales
+Q_RECUR_MIN = 5  # fraction of the threshold from which a deviation is a spike (or routine)
+N_Q = 6
+
+#: Version of the state layout: bump whenever the meaning or placement of anything in
+#: ``F``/``N``/``D``/``P``/``Q``/``S``/``SC`` changes, so a state saved by another version is
+#: refused instead of being read wrong (see ``CompiledBaseline.__setstate__``).
+LAYOUT_VERSION = 6
+
+_NO_T = np.iinfo(np.int64).min
+#: ``last_t`` before any point was learned.
+NO_T = int(_NO_T)
+
+
+def new_state(
+    m: int,
+    *,
+    level_window: int,
+    window: int,
+    trail_window: int,
+    dev_window: int,
+    memory: int,
+    min_periods: int,
+    smooth: int,
+    history: int,
+    period: int,
+    use_recent: bool,
+    escape: int,
+    guard: float,
+    margin: float,
+    threshold: float,
+    share: bool = True,
+    range_buckets: int = 0,
+    range_bucket_seconds: int = 3600,
+    range_span: int = 24,
+    range_k: float = 1.0,
+    range_e0: float = 1.0,
+    week_hours: int = 0,
+    recur_days: int = 0,
+    recur_bin: int = 900,
+    recur_tolerance: int = 4,
+    recur_need: int = 2,
+    recur_min: float = 1.0,
+    recur_max_seconds: int = 1800,
+    recur_isolation: int = 3600,
+) -> dict[str, np.ndarray]:
+    """Arrays of a fresh state for ``m`` features (slots come later, see :func:`with_slots`).
+
+    ``share=False`` keeps separate copies of windows that could be shared (for tests).
+    """
+    sizes = {
+        K_STRAIL: level_window,
+        K_LEVEL: level_window,
+        K_SPREAD: window,
+        K_LONG: window,
+        K_TRAIL: trail_window,
+        K_RES: trail_window,
+        K_DEV: dev_window,
+    }
+    # With equal windows the recent level's raw and residual windows would hold exactly the
+    # seasonal model's values (the same points, learned in the same order): share them.
+    shared = share and use_recent and trail_window == level_window
+    aliases = {K_TRAIL: K_STRAIL, K_RES: K_LEVEL} if shared else {}
+    D = np.zeros((N_KINDS * m, 7), dtype=np.int64)
+    f_off = 0
+    i_off = 0
+    for kind in range(N_KINDS):
+        for j in range(m):
+            if kind in aliases:
+                D[kind * m + j] = D[aliases[kind] * m + j]
+                continue
+            size = sizes[kind]
+            # day-long windows refresh their sorted copy in batches of size // LAZY_PARTS
+            batch = size // LAZY_PARTS if kind in _LAZY_KINDS else 0
+            D[kind * m + j] = (size, f_off, f_off + size, f_off + 2 * size, i_off, batch,
+                               f_off + 2 * size + 4)
+            f_off += 2 * size + 4 + (size if batch else 0)
+            i_off += 5
+    mem = max(memory, 1)
+    P = np.zeros(N_P, dtype=np.int64)
+    P[P_M] = m
+    P[P_MIN_PERIODS] = min_periods
+    P[P_SMOOTH] = smooth
+    P[P_HISTORY] = history
+    P[P_PERIOD] = period
+    P[P_MEMORY] = memory
+    P[P_USE_RECENT] = int(use_recent)
+    P[P_ESCAPE] = escape
+    P[P_SHARED] = int(shared)
+    # memory deques: features 0..m-1 remember deviations, m..2m-1 range excesses
+    P[P_MEM_OFF] = f_off
+    f_off += mem * 2 * m
+    P[P_MEM_IOFF] = i_off
+    i_off += mem * 2 * m
+    P[P_MEM_META] = i_off
+    i_off += 3 * 2 * m
+    P[P_NOV_B] = range_buckets
+    P[P_NOV_W] = max(1, range_bucket_seconds)
+    P[P_NOV_SPAN] = range_span
+    P[P_NOV_OFF] = f_off
+    f_off += range_buckets * 2 * m + 2 * m
+    P[P_NOV_ID] = i_off
+    i_off += range_buckets + 2
+    P[P_WEEK_H] = week_hours
+    P[P_WEEK_OFF] = f_off
+    f_off += 2 * week_hours * m
+    P[P_WEEK_ID] = i_off
+    i_off += week_hours + 1
+    n_bins = max(1, 86_400 // max(1, recur_bin))
+    P[P_RDAYS], P[P_RBIN], P[P_RTOL], P[P_RNEED] = recur_days, 86_400 // n_bins, recur_tolerance, recur_need
+    P[P_RMAXLEN], P[P_RISO] = recur_max_seconds, recur_isolation
+    P[P_R_OFF] = f_off
+    f_off += recur_days * n_bins * m + m
+    P[P_RC_OFF] = i_off
+    i_off += recur_days * n_bins + 6 * m
+    P[P_GUARDED] = i_off
+    i_off += m
+    P[P_NSEEN] = i_off
+    P[P_LAST_T] = i_off + 1
+    i_off += 2
+    N = np.zeros(i_off, dtype=np.int64)
+    N[P[P_LAST_T]] = _NO_T
+    N[P[P_NOV_ID]:P[P_NOV_ID] + range_buckets + 2] = _NO_T
+    N[P[P_WEEK_ID]:P[P_WEEK_ID] + week_hours] = _NO_T
+    N[P[P_RC_OFF]:P[P_RC_OFF] + recur_days * n_bins] = _NO_T
+    for j in range(m):  # no loud point yet: the first run is isolated
+        N[P[P_RC_OFF] + recur_days * n_bins + 6 * j + 3] = _NO_T
+    Q = np.array([guard, margin, threshold, range_k, range_e0, recur_min], dtype=np.float64)
+    return {
+        "F": np.zeros(f_off, dtype=np.float64),
+        "N": N,
+        "D": D,
+        "P": P,
+        "Q": Q,
+        "S": np.zeros((0, max(history, 1), m), dtype=np.float64),
+        "SC": np.zeros((0, max(history, 1)), dtype=np.int64),
+        "V": np.array([LAYOUT_VERSION], dtype=np.int64),
+    }
+
+
+def with_slots(state: dict[str, np.ndarray], step_seconds: int) -> None:
+    """Record the step and allocate the seasonal slots (once the step is known)."""
+    P = state["P"]
+    step = max(1, int(step_seconds))
+    P[P_STEP] = step
+    period = int(P[P_PERIOD])
+    if period <= 0:
+        return
+    n_slots = max(1, period // step)
+    history = int(P[P_HISTORY])
+    m = int(P[P_M])
+    P[P_NSLOTS] = n_slots
+    state["S"] = np.full((n_slots, history, m), np.nan)
+    state["SC"] = np.full((n_slots, history), _NO_T, dtype=np.int64)
+
+
+# --------------------------------------------------------------------------- rolling windows
+@njit(cache=True, inline="always")
+def _neumaier(F: np.ndarray, k: int, value: float) -> None:
+    total = F[k]
+    new = total + value
+    if abs(total) >= abs(value):
+        F[k + 1] += (total - new) + value
+    else:
+        F[k + 1] += (value - new) + total
+    F[k] = new
+
+
+@njit(cache=True, inline="always")
+def _bisect_left(F: np.ndarray, base: int, n: int, value: float) -> int:
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if F[base + mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, inline="always")
+def _bisect_right(F: np.ndarray, base: int, n: int, value: float) -> int:
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if value < F[base + mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@njit(cache=True)
+def _add(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int, value: float) -> None:
+    """Add ``value`` (NaN is ignored); the oldest value leaves a full window."""
+    if math.isnan(value):
+        return
+    size, ring, srt, sums, meta, batch = D[w, 0], D[w, 1], D[w, 2], D[w, 3], D[w, 4], D[w, 5]
+    count, head = N[meta], N[meta + 1]
+    full = count == size
+    old = 0.0
+    if full:
+        old = F[ring + head]
+        F[ring + head] = value
+        N[meta + 1] = (head + 1) % size
+        _neumaier(F, sums, -old)
+        _neumaier(F, sums + 2, -old * old)
+    else:
+        F[ring + (head + count) % size] = value
+        count += 1
+        N[meta] = count
+    _neumaier(F, sums, value)
+    _neumaier(F, sums + 2, value * value)
+    if batch == 0:
+        # exact: one shift between the leaving value's place and the new value's place
+        if full:
+            # from the leaving value's place, walk towards the new value's place, shifting
+            # (it lands after any equal values, where a right bisection would put it)
+            q = _bisect_left(F, srt, size, old)
+            if old <= value:
+                while q + 1 < size and F[srt + q + 1] <= value:
+                    F[srt + q] = F[srt + q + 1]
+                    q += 1
+            else:
+                while q > 0 and F[srt + q - 1] > value:
+                    F[srt + q] = F[srt + q - 1]
+                    q -= 1
+            F[srt + q] = value
+        else:
+            ins = _bisect_right(F, srt, count - 1, value)
+            for q in range(count - 1, ins, -1):
+                F[srt + q] = F[srt + q - 1]
+            F[srt + ins] = value
+        N[meta + 3] = count
+        return
+    pending = N[meta + 2] + 1
+    N[meta + 2] = pending
+    N[meta + 4] += 1
+    if pending >= max(1, count // LAZY_PARTS) or pending > batch:
+        _refresh(F, N, D, w)
+
+
+@njit(cache=True)
+def _refresh(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int) -> None:
+    """Bring a lazy window's sorted copy up to date with one merge pass.
+
+    Every value in the sorted copy carries its add number, so the values that left the
+    window since the last refresh are skipped by number, and only the new ones are sorted.
+    """
+    size, ring, srt, meta, tags = D[w, 0], D[w, 1], D[w, 2], D[w, 4], D[w, 6]
+    count, head, pending, have, adds = N[meta], N[meta + 1], N[meta + 2], N[meta + 3], N[meta + 4]
+    if pending == 0:
+        return
+    oldest = adds - count  # add number of the oldest value still in the window
+    first = (head + count - pending) % size  # the newest ``pending`` ring entries
+    added = np.empty(pending)
+    for q in range(pending):
+        added[q] = F[ring + (first + q) % size]
+    order = np.argsort(added)
+    out = np.empty(count)
+    out_tags = np.empty(count)
+    i = a = 0
+    for k in range(count):
+        while i < have and F[tags + i] < oldest:
+            i += 1
+        if a < pending and (i >= have or added[order[a]] < F[srt + i]):
+            out[k] = added[order[a]]
+            out_tags[k] = adds - pending + order[a]
+            a += 1
+        else:
+            out[k] = F[srt + i]
+            out_tags[k] = F[tags + i]
+            i += 1
+    for q in range(count):
+        F[srt + q] = out[q]
+        F[tags + q] = out_tags[q]
+    N[meta + 2] = 0
+    N[meta + 3] = count
+
+
+@njit(cache=True, inline="always")
+def _count(N: np.ndarray, D: np.ndarray, w: int) -> int:
+    return N[D[w, 4]]
+
+
+@njit(cache=True)
+def _quantile(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int, q: float) -> float:
+    n = N[D[w, 4] + 3]  # values in the sorted copy
+    if n == 0:
+        return math.nan
+    srt = D[w, 2]
+    pos = q * (n - 1)
+    lo = int(pos)
+    hi = min(lo + 1, n - 1)
+    return F[srt + lo] + (F[srt + hi] - F[srt + lo]) * (pos - lo)
+
+
+@njit(cache=True)
+def _std(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int) -> float:
+    n = N[D[w, 4]]
+    if n < 2:
+        return math.nan
+    sums = D[w, 3]
+    total = F[sums] + F[sums + 1]
+    mean = total / n
+    var = (F[sums + 2] + F[sums + 3] - total * mean) / (n - 1)
+    if var > _VAR_EPS * (mean * mean + 1.0):
+        return math.sqrt(var)
+    return 0.0
+
+
+@njit(cache=True)
+def _robust_scale(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int) -> float:
+    scale = (_quantile(F, N, D, w, 0.75) - _quantile(F, N, D, w, 0.25)) * _IQR_TO_SIGMA
+    if not scale > 0:
+        sd = _std(F, N, D, w)
+        scale = sd if sd > 0 else 0.0
+    return max(scale, 1e-9 + 1e-6 * abs(_quantile(F, N, D, w, 0.5)))
+
+
+# --------------------------------------------------------------------------- memory (running max)
+@njit(cache=True)
+def _mem_add(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, value: float) -> None:
+    """Push a learned deviation; the deque keeps the decreasing maxima of the last ``memory``."""
+    memory = P[P_MEMORY]
+    vals = P[P_MEM_OFF] + j * memory
+    idxs = P[P_MEM_IOFF] + j * memory
+    meta = P[P_MEM_META] + 3 * j
+    head, length, adds = N[meta], N[meta + 1], N[meta + 2]
+    # drop smaller-or-equal values from the back
+    while length > 0 and F[vals + (head + length - 1) % memory] <= value:
+        length -= 1
+    # drop values that left the window from the front
+    while length > 0 and N[idxs + head] <= adds - memory:
+        head = (head + 1) % memory
+        length -= 1
+    slot = (head + length) % memory
+    F[vals + slot] = value
+    N[idxs + slot] = adds
+    N[meta], N[meta + 1], N[meta + 2] = head, length + 1, adds + 1
+
+
+@njit(cache=True)
+def _mem_max(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int) -> float:
+    memory = P[P_MEMORY]
+    meta = P[P_MEM_META] + 3 * j
+    head, length, adds = N[meta], N[meta + 1], N[meta + 2]
+    idxs = P[P_MEM_IOFF] + j * memory
+    vals = P[P_MEM_OFF] + j * memory
+    while length > 0 and N[idxs + head] <= adds - 1 - memory:
+        head = (head + 1) % memory
+        length -= 1
+    return F[vals + head] if length > 0 else -math.inf
+
+
+# --------------------------------------------------------------------------- range test
+@njit(cache=True)
+def _range_scan(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, now: int
+) -> tuple[float, float]:
+    """High and low of feature ``j`` over the last ``B`` buckets."""
+    B, m, off, ids = P[P_NOV_B], P[P_M], P[P_NOV_OFF], P[P_NOV_ID]
+    hi, lo = -math.inf, math.inf
+    for b in range(B):
+        k = N[ids + b]
+        if k != _NO_T and k > now - B:
+            hi = max(hi, F[off + b * m + j])
+            lo = min(lo, F[off + (B + b) * m + j])
+    return hi, lo
+
+
+@njit(cache=True)
+def _range(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int) -> tuple[float, float]:
+    """Highest and lowest learned value of feature ``j`` over the last ``B`` buckets (NaN
+    while the learned buckets span fewer than ``P_NOV_SPAN``)."""
+    B, m, off, ids = P[P_NOV_B], P[P_M], P[P_NOV_OFF], P[P_NOV_ID]
+    now = (t // _NS) // P[P_NOV_W]
+    if now - N[ids + B + 1] < P[P_NOV_SPAN]:
+        return math.nan, math.nan
+    if N[ids + B] == now:  # the cached high / low of this bucket
+        hi, lo = F[off + 2 * B * m + j], F[off + 2 * B * m + m + j]
+    else:
+        hi, lo = _range_scan(F, N, P, j, now)
+    if not hi >= lo:
+        return math.nan, math.nan
+    return hi, lo
+
+
+@njit(cache=True)
+def _range_learn(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, x: np.ndarray) -> None:
+    """Add a learned point to its bucket and keep the cached high / low current."""
+    B, m, off, ids = P[P_NOV_B], P[P_M], P[P_NOV_OFF], P[P_NOV_ID]
+    if B == 0:
+        return
+    now = (t // _NS) // P[P_NOV_W]
+    if N[ids + B] == _NO_T or N[ids + B] <= now - B:  # nothing learned within the buckets
+        N[ids + B + 1] = now
+    b = now % B
+    if N[ids + b] != now:
+        N[ids + b] = now
+        for j in range(m):
+            F[off + b * m + j] = -math.inf
+            F[off + (B + b) * m + j] = math.inf
+    cache = off + 2 * B * m
+    fresh = N[ids + B] != now
+    for j in range(m):
+        v = x[j]
+        if not math.isnan(v):
+            F[off + b * m + j] = max(F[off + b * m + j], v)
+            F[off + (B + b) * m + j] = min(F[off + (B + b) * m + j], v)
+        if fresh:
+            F[cache + j], F[cache + m + j] = _range_scan(F, N, P, j, now)
+        elif not math.isnan(v):
+            F[cache + j] = max(F[cache + j], v)
+            F[cache + m + j] = min(F[cache + m + j], v)
+    N[ids + B] = now
+
+
+@njit(cache=True)
+def _novelty(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray,
+    j: int, v: float, sc: float, t: int,
+) -> float:
+    """Score of a value beyond every value learned over the range's buckets (0: within):
+    ``k * threshold`` plus its distance beyond the range in scales, less ``e0``."""
+    if P[P_NOV_B] == 0 or math.isnan(v) or not sc > 0:
+        return 0.0
+    hi, lo = _range(F, N, P, j, t)
+    if math.isnan(hi):
+        return 0.0
+    ex = max(v - hi, lo - v) / sc
+    if not ex > Q[Q_NOV_E0]:
+        return 0.0
+    return Q[Q_NOV_K] * Q[Q_THRESHOLD] + ex - Q[Q_NOV_E0]
+
+
+@njit(cache=True)
+def _novelties(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray,
+    t: int, x: np.ndarray, s: np.ndarray, nz: np.ndarray,
+) -> None:
+    """Every feature's range score into ``nz`` (see :func:`_novelty`), once per point: the
+    score and the learning step both read it."""
+    for j in range(P[P_M]):
+        nz[j] = _novelty(F, N, P, Q, j, x[j], s[j], t)
+
+
+# --------------------------------------------------------------------------- weekly cycle
+_DAY_S = 86_400
+_WEEK_S = 7 * _DAY_S
+
+
+@njit(cache=True)
+def _hour_learn(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, x: np.ndarray) -> None:
+    """Add a learned point to its hour's sums (the hourly history the weekly test reads)."""
+    H, m = P[P_WEEK_H], P[P_M]
+    hour = (t // _NS) // 3600
+    b = hour % H
+    ids, off = P[P_WEEK_ID], P[P_WEEK_OFF]
+    if N[ids + b] != hour:
+        N[ids + b] = hour
+        for j in range(m):
+            F[off + b * m + j] = 0.0
+            F[off + (H + b) * m + j] = 0.0
+    for j in range(m):
+        if not math.isnan(x[j]):
+            F[off + b * m + j] += x[j]
+            F[off + (H + b) * m + j] += 1.0
+
+
+@njit(cache=True)
+def _lag_corr(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, now: int, lag: int
+) -> tuple[float, int]:
+    """Correlation of feature ``j``'s hourly means with themselves ``lag`` hours earlier
+    (over the kept hours where both exist) and the number of pairs."""
+    H, m, ids, off = P[P_WEEK_H], P[P_M], P[P_WEEK_ID], P[P_WEEK_OFF]
+    n = 0
+    sa = sb = saa = sbb = sab = 0.0
+    for h in range(now - H + lag + 1, now + 1):
+        a_b, b_b = h % H, (h - lag) % H
+        if N[ids + a_b] != h or N[ids + b_b] != h - lag:
+            continue
+        ca, cb = F[off + (H + a_b) * m + j], F[off + (H + b_b) * m + j]
+        if ca == 0 or cb == 0:
+            continue
+        a, b = F[off + a_b * m + j] / ca, F[off + b_b * m + j] / cb
+        n += 1
+        sa += a
+        sb += b
+        saa += a * a
+        sbb += b * b
+        sab += a * b
+    if n < 3:
+        return math.nan, n
+    va, vb = saa - sa * sa / n, sbb - sb * sb / n
+    if not (va > 0 and vb > 0):
+        return math.nan, n
+    return (sab - sa * sb / n) / math.sqrt(va * vb), n
+
+
+@njit(cache=True)
+def _weekly_check(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int) -> None:
+    """At the first learned point of a day, on a daily model: raise the switch flag when the
+    kept hours show a weekly cycle: over at least a week of pairs, the hourly means a week
+    apart correlate above 0.3 and predict each other clearly better than a day apart (``1 -
+    r`` at a week's lag under 0.75x that at a day's: a quarter less squared error)."""
+    if P[P_WEEK_H] == 0 or P[P_PERIOD] != _DAY_S or N[P[P_WEEK_ID] + P[P_WEEK_H]] != 0:
+        return
+    last = N[P[P_LAST_T]]
+    if last == _NO_T or (last // _NS) // _DAY_S == (t // _NS) // _DAY_S:
+        return
+    now = (t // _NS) // 3600
+    best_day, best_week = -math.inf, -math.inf
+    for j in range(P[P_M]):
+        cd, _ = _lag_corr(F, N, P, j, now, 24)
+        cw, nw = _lag_corr(F, N, P, j, now, 168)
+        if not math.isnan(cd):
+            best_day = max(best_day, cd)
+        if nw >= 168 and not math.isnan(cw):
+            best_week = max(best_week, cw)
+    if best_week > 0.3 and 1.0 - best_week < 0.75 * (1.0 - best_day):
+        N[P[P_WEEK_ID] + P[P_WEEK_H]] = 1
+
+
+@njit(cache=True)
+def switch_pending(N: np.ndarray, P: np.ndarray) -> bool:
+    """True when the weekly test asks the caller to move the seasonal model to a week."""
+    return P[P_WEEK_H] > 0 and N[P[P_WEEK_ID] + P[P_WEEK_H]] == 1
+
+
+# --------------------------------------------------------------------------- time-of-day recurrence
+@njit(cache=True)
+def _cell(P: np.ndarray, sec: int) -> tuple[int, int]:
+    """(day number, cell index) of a time in seconds in the recurrence memory."""
+    day = sec // 86_400
+    n_bins = 86_400 // P[P_RBIN]
+    return day, (day % P[P_RDAYS]) * n_bins + (sec % 86_400) // P[P_RBIN]
+
+
+@njit(cache=True)
+def _record(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, j: int, a: float) -> None:
+    """Record spike size ``a`` of feature ``j`` at the time-of-day bin of ``t`` (the max)."""
+    m = P[P_M]
+    day, cell = _cell(P, t // _NS)
+    rc, base = P[P_RC_OFF] + cell, P[P_R_OFF] + cell * m
+    if N[rc] != day:
+        N[rc] = day
+        for k in range(m):
+            F[base + k] = 0.0
+    if a > F[base + j]:
+        F[base + j] = a
+
+
+@njit(cache=True)
+def _note(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int, z: np.ndarray) -> None:
+    """Follow each feature's spikes (flagged or not) for the recurrence memory.
+
+    A spike is a run of deviations of at least ``recur_min`` x threshold that lasts at most
+    ``P_RMAXLEN`` seconds, with no deviation above half that level for ``P_RISO`` seconds
+    before it and after it (a nightly job, not a level shift that wavers around the
+    threshold). Once its calm after has passed, its largest deviation is recorded at the
+    time of day it started.
+    """
+    days = P[P_RDAYS]
+    if days == 0:
+        return
+    m = P[P_M]
+    loud = Q[Q_RECUR_MIN] * Q[Q_THRESHOLD]
+    iso = P[P_RISO] * _NS
+    st = P[P_RC_OFF] + days * (86_400 // P[P_RBIN])
+    for j in range(m):
+        r = st + 6 * j
+        a = abs(z[j])
+        if math.isnan(a):
+            continue
+        if a >= loud:
+            if N[r] == 0:  # a run starts: isolated if calm for iso before
+                N[r + 5] = 1 if (N[r + 3] == _NO_T or t - N[r + 3] >= iso) else 0
+                N[r + 1] = t
+                F[P[P_R_OFF] + days * (86_400 // P[P_RBIN]) * m + j] = a
+                N[r + 4] = 0
+            else:
+                k = P[P_R_OFF] + days * (86_400 // P[P_RBIN]) * m + j
+                F[k] = max(F[k], a)
+            N[r] += 1
+            N[r + 2] = t
+            N[r + 3] = t
+            continue
+        if N[r] > 0:  # the run ended: a spike if short and isolated before
+            N[r + 4] = 1 if (N[r + 5] == 1 and (N[r + 2] - N[r + 1]) // _NS <= P[P_RMAXLEN]) else 0
+            N[r] = 0
+        if a >= 0.5 * loud:
+            N[r + 3] = t
+            N[r + 4] = 0  # not calm after: not a clean spike
+        elif N[r + 4] == 1 and t - N[r + 3] >= iso:
+            _record(F, N, P, N[r + 1], j, F[P[P_R_OFF] + days * (86_400 // P[P_RBIN]) * m + j])
+            N[r + 4] = 0
+
+
+@njit(cache=True)
+def _routine(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, a: float, t: int) -> bool:
+    """True when an isolated spike of at least ``a`` was recorded within the tolerance of
+    this time of day on each of the last ``need`` days (a job that runs every day; two
+    incidents that happened to fall near the same hour on other days do not count)."""
+    if P[P_RDAYS] == 0:
+        return False
+    m, width, tol = P[P_M], P[P_RBIN], P[P_RTOL]
+    sec = t // _NS
+    for k in range(1, min(P[P_RNEED], P[P_RDAYS] - 1) + 1):
+        seen = False
+        for o in range(-tol, tol + 1):
+            day, cell = _cell(P, sec - k * 86_400 + o * width)
+            if N[P[P_RC_OFF] + cell] == day and F[P[P_R_OFF] + cell * m + j] >= a:
+                seen = True
+                break
+        if not seen:
+            return False
+    return True
 
 
 # --------------------------------------------------------------------------- seasonal shape
@@ -298,6 +946,7 @@ def _feature_z(
 @njit(cache=True)
 def _score(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, z: np.ndarray, nz: np.ndarray,
+    t: int,
 ) -> tuple[float, int]:
     """The point's score and the feature whose range test gave it (-1: a deviation did)."""
     m = P[P_M]
@@ -317,6 +966,8 @@ def _score(
         if memory > 0:
             cutoff = min(a, max(Q[Q_THRESHOLD], a / Q[Q_MARGIN]))
             if _mem_max(F, N, P, j) >= cutoff:
+                continue
+            if a >= Q[Q_RECUR_MIN] * Q[Q_THRESHOLD] and _routine(F, N, P, j, cutoff, t):
                 continue
         best = a
     if P[P_NOV_B] > 0 and not best > Q[Q_THRESHOLD]:  # only where no deviation pages
@@ -352,7 +1003,11 @@ def _learn(
     for j in range(m):
         v = x[j]
         if memory > 0 and math.isfinite(z[j]):
-            _mem_add(F, N, P, j, abs(z[j]))
+            # a routine spike (see _routine) does not make the rest of the day quiet
+            a = abs(z[j])
+            cutoff = min(a, max(Q[Q_THRESHOLD], a / Q[Q_MARGIN]))
+            routine = a >= Q[Q_RECUR_MIN] * Q[Q_THRESHOLD] and _routine(F, N, P, j, cutoff, t)
+            _mem_add(F, N, P, j, 0.0 if routine else a)
         if memory > 0 and P[P_NOV_B] > 0:
             _mem_add(F, N, P, m + j, nz[j])
         # a feature's levels learn only what the seasonal model finds ordinary, unless it
@@ -425,7 +1080,7 @@ def feature_z(
     _measure(F, N, D, P, S, SC, t, x, z, b, s, np.empty(P[P_M]))
     nz = np.empty(P[P_M])
     _novelties(F, N, P, Q, t, x, s, nz)
-    _, j = _score(F, N, P, Q, z, nz)
+    _, j = _score(F, N, P, Q, z, nz, t)
     if j >= 0:
         z[j], b[j], s[j] = _range_explained(F, N, P, j, t, x[j], s[j])
 
@@ -442,7 +1097,7 @@ def score_point(
     _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, np.empty(m))
     nz = np.empty(m)
     _novelties(F, N, P, Q, t, x, s, nz)
-    return _score(F, N, P, Q, z, nz)[0]
+    return _score(F, N, P, Q, z, nz, t)[0]
 
 
 @njit(cache=True)
@@ -457,6 +1112,7 @@ def learn_point(
     nz = np.empty(m)
     _novelties(F, N, P, Q, t, x, s, nz)
     _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz)
+    _note(F, N, P, Q, t, z)
 
 
 @njit(cache=True)
@@ -472,11 +1128,12 @@ def step(
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
     nz = np.empty(P[P_M])
     _novelties(F, N, P, Q, t, x, s, nz)
-    score, j = _score(F, N, P, Q, z, nz)
+    score, j = _score(F, N, P, Q, z, nz, t)
     if j >= 0:  # explained by the range as it was before this point joins it
         zj, bj, sj = _range_explained(F, N, P, j, t, x[j], s[j])
     if learn_anyway or not score > threshold:
         _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz)
+    _note(F, N, P, Q, t, z)  # flagged or not: the recurrence memory follows spikes
     if j >= 0:
         z[j], b[j], s[j] = zj, bj, sj
     return score
@@ -521,7 +1178,7 @@ def run(
                 best = a
         raw[i] = best
         _novelties(F, N, P, Q, t, x, s, nz)
-        score, jr = _score(F, N, P, Q, z, nz)
+        score, jr = _score(F, N, P, Q, z, nz, t)
         scores[i] = score
         if record:
             Z[i] = z
@@ -530,10 +1187,12 @@ def run(
             if jr >= 0:
                 Z[i, jr], B[i, jr], SS[i, jr] = _range_explained(F, N, P, jr, t, x[jr], s[jr])
         flag_run = flag_run + 1 if score > threshold else 0
-        if learn_flagged or flag_run == 0 or flag_run > relearn_after:
+        learned = learn_flagged or flag_run == 0 or flag_run > relearn_after
+        if learned:
             _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz)
-            if switch_pending(N, P):  # the caller moves the model to a week, then goes on
-                carry[0] = flag_run
-                return i + 1
+        _note(F, N, P, Q, t, z)  # flagged or not: the recurrence memory follows spikes
+        if learned and switch_pending(N, P):  # the caller moves the model to a week
+            carry[0] = flag_run
+            return i + 1
     carry[0] = flag_run
     return X.shape[0]

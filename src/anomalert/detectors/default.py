@@ -133,6 +133,12 @@ class Default(CompiledBaseline):
     _range_span: ClassVar[int] = 24
     _range_k: ClassVar[float] = 0.8
     _range_e0: ClassVar[float] = 1.0
+    #: Time-of-day recurrence: days remembered (0: off), bin width and tolerance (seconds),
+    #: and on how many earlier days an isolated spike near this time makes one routine.
+    _recur_days: ClassVar[int] = 0
+    _recur_bin: ClassVar[int] = 900
+    _recur_tolerance: ClassVar[int] = 3600
+    _recur_need: ClassVar[int] = 2
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "period": [Options(("auto", "day", "week", "none")), Interval(int, 60, None)],
         "history": [Interval(int, 1, None)],
@@ -180,6 +186,9 @@ class Default(CompiledBaseline):
             "guard": self._trail_guard, "margin": self._repeat_margin,
             "range_buckets": self._range_hours, "range_bucket_seconds": 3600,
             "range_span": self._range_span, "range_k": self._range_k, "range_e0": self._range_e0,
+            "recur_days": self._recur_days, "recur_bin": self._recur_bin,
+            "recur_tolerance": self._recur_tolerance // self._recur_bin,
+            "recur_need": self._recur_need,
         }
 
     def prepare(self, t: np.ndarray, X: np.ndarray) -> None:
