@@ -285,3 +285,28 @@ def test_a_daily_series_stays_daily() -> None:
     assert det.period_seconds_ == 86_400
     fixed = Default(period="day").fit(frame.iloc[:576])
     assert fixed.state_["P"][K.P_WEEK_H] == 0  # only period="auto" looks for a week
+
+
+def test_a_nightly_job_stops_paging_but_a_spike_at_another_hour_does_not() -> None:
+    """A 5-minute spike near 03:00 every night pages on the first two nights and then is
+    routine (isolated, short, at the same time of day on each of the last two days); the
+    same spike at 15:00 still pages, and so does a night's spike with recurrence off."""
+    from anomalert.monitor import detect
+
+    days = 8
+    idx = pd.date_range("2025-01-01", periods=days * 1440, freq="1min", tz="UTC")
+    rng = np.random.default_rng(11)
+    values = 40 + rng.normal(0, 2, len(idx))
+    for d in range(2, days):
+        at = d * 1440 + 180 + int(rng.integers(-10, 11))  # 03:00 give or take 10 minutes
+        values[at:at + 5] += 40
+    afternoon = 6 * 1440 + 900
+    values[afternoon:afternoon + 5] += 40
+    frame = pd.DataFrame({"cpu": values}, index=idx)
+    on = detect(Default(), frame, train_until=idx[2 * 1440])
+    off = detect(type("NoRecurrence", (Default,), {"_recur_days": 0})(), frame,
+                 train_until=idx[2 * 1440])
+    nights = sorted({i.start.day for i in on.incidents if i.start.hour in (2, 3)})
+    assert nights == [3, 4]  # the first two nights page, the rest are routine
+    assert any(i.start.hour == 15 for i in on.incidents)
+    assert len([i for i in off.incidents if i.start.hour in (2, 3)]) == days - 2

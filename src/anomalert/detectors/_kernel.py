@@ -669,6 +669,10 @@ def switch_pending(N: np.ndarray, P: np.ndarray) -> bool:
 
 
 # --------------------------------------------------------------------------- time-of-day recurrence
+#: A spike is routine if the same hour saw spikes at least this many times smaller.
+_ROUTINE_RATIO = 2.0
+
+
 @njit(cache=True)
 def _cell(P: np.ndarray, sec: int) -> tuple[int, int]:
     """(day number, cell index) of a time in seconds in the recurrence memory."""
@@ -738,12 +742,16 @@ def _note(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int, z:
 
 
 @njit(cache=True)
-def _routine(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, a: float, t: int) -> bool:
-    """True when an isolated spike of at least ``a`` was recorded within the tolerance of
-    this time of day on each of the last ``need`` days (a job that runs every day; two
-    incidents that happened to fall near the same hour on other days do not count)."""
+def _routine(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, j: int, a: float, t: int
+) -> bool:
+    """True when an isolated spike at least half as large as ``a`` (and over the threshold)
+    was recorded within the tolerance of this time of day on each of the last ``need`` days:
+    a job that runs every day. Two incidents that happened to fall near the same hour on
+    other days do not count, nor does a spike twice the usual size."""
     if P[P_RDAYS] == 0:
         return False
+    a = max(Q[Q_THRESHOLD], a / _ROUTINE_RATIO)
     m, width, tol = P[P_M], P[P_RBIN], P[P_RTOL]
     sec = t // _NS
     for k in range(1, min(P[P_RNEED], P[P_RDAYS] - 1) + 1):
@@ -967,14 +975,18 @@ def _score(
             cutoff = min(a, max(Q[Q_THRESHOLD], a / Q[Q_MARGIN]))
             if _mem_max(F, N, P, j) >= cutoff:
                 continue
-            if a >= Q[Q_RECUR_MIN] * Q[Q_THRESHOLD] and _routine(F, N, P, j, cutoff, t):
+            if a >= Q[Q_RECUR_MIN] * Q[Q_THRESHOLD] and _routine(F, N, P, Q, j, a, t):
                 continue
         best = a
     if P[P_NOV_B] > 0 and not best > Q[Q_THRESHOLD]:  # only where no deviation pages
         for j in range(m):
-            if nz[j] > best and not (memory > 0 and _mem_max(F, N, P, m + j) >= nz[j]):
-                best = nz[j]
-                by_range = j
+            if not nz[j] > best or (memory > 0 and _mem_max(F, N, P, m + j) >= nz[j]):
+                continue
+            a = abs(z[j])  # a routine spike's value is no news to the range either
+            if a >= Q[Q_RECUR_MIN] * Q[Q_THRESHOLD] and _routine(F, N, P, Q, j, a, t):
+                continue
+            best = nz[j]
+            by_range = j
     return best, by_range
 
 
@@ -1005,8 +1017,7 @@ def _learn(
         if memory > 0 and math.isfinite(z[j]):
             # a routine spike (see _routine) does not make the rest of the day quiet
             a = abs(z[j])
-            cutoff = min(a, max(Q[Q_THRESHOLD], a / Q[Q_MARGIN]))
-            routine = a >= Q[Q_RECUR_MIN] * Q[Q_THRESHOLD] and _routine(F, N, P, j, cutoff, t)
+            routine = a >= Q[Q_RECUR_MIN] * Q[Q_THRESHOLD] and _routine(F, N, P, Q, j, a, t)
             _mem_add(F, N, P, j, 0.0 if routine else a)
         if memory > 0 and P[P_NOV_B] > 0:
             _mem_add(F, N, P, m + j, nz[j])

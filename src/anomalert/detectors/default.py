@@ -29,6 +29,13 @@ series' new record). Its explanation names the edge it passed ("cpu=64 is 2.4σ 
 7-day high 48"). Like deviations, an excess is news once: a learned excess covers later ones
 up to its size for a day.
 
+Routine spikes: a spike (over the threshold for at most 30 minutes, with an hour of calm
+before and after) is remembered at its time of day, whether or not it paged. A spike within
+an hour of the time of day of such spikes on each of the last two days, and no more than
+twice their size, is routine -- a nightly job -- and scores 0 (nor does it count for the
+range test or make the rest of the day quiet). It pages on the first two nights, then not;
+a spike at another hour, or twice the usual size, still pages.
+
 Guard: a feature's recent level, and the seasonal model's level, learn a value only where
 the seasonal baseline finds it ordinary (seasonal ``|z|`` below 5), unless the feature has
 been unusual for 60 learned points in a row (then it is the new normal). The sub-threshold
@@ -135,7 +142,7 @@ class Default(CompiledBaseline):
     _range_e0: ClassVar[float] = 1.0
     #: Time-of-day recurrence: days remembered (0: off), bin width and tolerance (seconds),
     #: and on how many earlier days an isolated spike near this time makes one routine.
-    _recur_days: ClassVar[int] = 0
+    _recur_days: ClassVar[int] = 8
     _recur_bin: ClassVar[int] = 900
     _recur_tolerance: ClassVar[int] = 3600
     _recur_need: ClassVar[int] = 2
