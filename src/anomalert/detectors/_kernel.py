@@ -671,6 +671,8 @@ def switch_pending(N: np.ndarray, P: np.ndarray) -> bool:
 # --------------------------------------------------------------------------- time-of-day recurrence
 #: A spike is routine if the same hour saw spikes at least this many times smaller.
 _ROUTINE_RATIO = 2.0
+#: Calm around a spike: no deviation above this fraction of a spike's level.
+_CALM = 0.5
 
 
 @njit(cache=True)
@@ -733,7 +735,7 @@ def _note(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int, z:
         if N[r] > 0:  # the run ended: a spike if short and isolated before
             N[r + 4] = 1 if (N[r + 5] == 1 and (N[r + 2] - N[r + 1]) // _NS <= P[P_RMAXLEN]) else 0
             N[r] = 0
-        if a >= 0.5 * loud:
+        if a >= _CALM * loud:
             N[r + 3] = t
             N[r + 4] = 0  # not calm after: not a clean spike
         elif N[r + 4] == 1 and t - N[r + 3] >= iso:
