@@ -702,7 +702,7 @@ def _note(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int, z:
     """Follow each feature's spikes (flagged or not) for the recurrence memory.
 
     A spike is a run of deviations of at least ``recur_min`` x threshold that lasts at most
-    ``P_RMAXLEN`` seconds, with no deviation above half that level for ``P_RISO`` seconds
+    ``P_RMAXLEN`` seconds, with no deviation above ``_CALM`` of that level for ``P_RISO`` seconds
     before it and after it (a nightly job, not a level shift that wavers around the
     threshold). Once its calm after has passed, its largest deviation is recorded at the
     time of day it started.
@@ -713,9 +713,11 @@ def _note(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int, z:
     m = P[P_M]
     loud = Q[Q_RECUR_MIN] * Q[Q_THRESHOLD]
     iso = P[P_RISO] * _NS
-    st = P[P_RC_OFF] + days * (86_400 // P[P_RBIN])
+    cells = days * (86_400 // P[P_RBIN])
+    st = P[P_RC_OFF] + cells
     for j in range(m):
         r = st + 6 * j
+        k = P[P_R_OFF] + cells * m + j  # the current run's largest deviation
         a = abs(z[j])
         if math.isnan(a):
             continue
@@ -723,10 +725,9 @@ def _note(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int, z:
             if N[r] == 0:  # a run starts: isolated if calm for iso before
                 N[r + 5] = 1 if (N[r + 3] == _NO_T or t - N[r + 3] >= iso) else 0
                 N[r + 1] = t
-                F[P[P_R_OFF] + days * (86_400 // P[P_RBIN]) * m + j] = a
+                F[k] = a
                 N[r + 4] = 0
             else:
-                k = P[P_R_OFF] + days * (86_400 // P[P_RBIN]) * m + j
                 F[k] = max(F[k], a)
             N[r] += 1
             N[r + 2] = t
@@ -739,7 +740,7 @@ def _note(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int, z:
             N[r + 3] = t
             N[r + 4] = 0  # not calm after: not a clean spike
         elif N[r + 4] == 1 and t - N[r + 3] >= iso:
-            _record(F, N, P, N[r + 1], j, F[P[P_R_OFF] + days * (86_400 // P[P_RBIN]) * m + j])
+            _record(F, N, P, N[r + 1], j, F[k])
             N[r + 4] = 0
 
 
@@ -889,19 +890,29 @@ def _seasonal_z(
 
 
 @njit(cache=True)
+def _recent_window(
+    N: np.ndarray, D: np.ndarray, P: np.ndarray, j: int, shape: np.ndarray, has_shape: bool,
+) -> tuple[int, float]:
+    """The window the recent level of feature ``j`` comes from and what to add to its median:
+    the residuals and the shape once both exist, else the raw values (-1: neither yet)."""
+    m, mp = P[P_M], P[P_MIN_PERIODS]
+    res = K_RES * m + j
+    if has_shape and _count(N, D, res) >= mp:
+        return res, shape[j]
+    tr = K_TRAIL * m + j
+    if _count(N, D, tr) >= mp:
+        return tr, 0.0
+    return -1, 0.0
+
+
+@njit(cache=True)
 def _recent_center(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray,
     j: int, shape: np.ndarray, has_shape: bool,
 ) -> float:
     """The centre :func:`_recent` would give (without its scale)."""
-    m, mp = P[P_M], P[P_MIN_PERIODS]
-    res = K_RES * m + j
-    if has_shape and _count(N, D, res) >= mp:
-        return shape[j] + _quantile(F, N, D, res, 0.5)
-    tr = K_TRAIL * m + j
-    if _count(N, D, tr) >= mp:
-        return _quantile(F, N, D, tr, 0.5)
-    return math.nan
+    w, add = _recent_window(N, D, P, j, shape, has_shape)
+    return math.nan if w < 0 else add + _quantile(F, N, D, w, 0.5)
 
 
 @njit(cache=True)
@@ -910,16 +921,11 @@ def _recent(
     j: int, shape: np.ndarray, has_shape: bool,
 ) -> tuple[float, float]:
     m, mp = P[P_M], P[P_MIN_PERIODS]
-    res = K_RES * m + j
-    tr = K_TRAIL * m + j
-    if has_shape and _count(N, D, res) >= mp:
-        center = shape[j] + _quantile(F, N, D, res, 0.5)
-        scale = _robust_scale(F, N, D, res)
-    elif _count(N, D, tr) >= mp:
-        center = _quantile(F, N, D, tr, 0.5)
-        scale = _robust_scale(F, N, D, tr)
-    else:
+    w, add = _recent_window(N, D, P, j, shape, has_shape)
+    if w < 0:
         return math.nan, math.nan
+    center = add + _quantile(F, N, D, w, 0.5)
+    scale = _robust_scale(F, N, D, w)
     dev = K_DEV * m + j
     if _count(N, D, dev) >= mp:
         scale = max(scale, _robust_scale(F, N, D, dev))
