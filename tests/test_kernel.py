@@ -171,7 +171,7 @@ def test_range_test_flags_a_value_beyond_the_week_and_says_so() -> None:
         det.learn_one(ts, {"cpu": float(v)})
     ts = frame.index[2980]
     high = float(frame["cpu"].iloc[:2980].max())
-    z, _, _ = det.feature_z(int(ts.value), np.array([64.0]))
+    z, *_ = det.feature_z(int(ts.value), np.array([64.0]))
     exp = det.explain_one(ts, {"cpu": 64.0})
     assert exp.score > det.threshold_ and abs(z[0]) < det.threshold_  # z alone would not page
     top = exp.top

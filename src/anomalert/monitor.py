@@ -125,8 +125,8 @@ class Monitor:
             # one compiled call scores, and learns unless the point is flagged
             policy = self.policy
             anyway = policy.learn_flagged or self._flag_run + 1 > policy.relearn_after
-            score, z, b, s = det._step_point(t, x, float(det.threshold_), anyway)
-            return self._decide(ts, score, lambda: det.explanation_from(score, x, z, b, s))
+            score, *made_of = det._step_point(t, x, float(det.threshold_), anyway)
+            return self._decide(ts, score, lambda: det.explanation_from(score, x, *made_of))
         score = float(det._score_point(t, x))
         verdict = self._decide(ts, score, lambda: det._explain(t, x))
         if self.policy.learn_flagged or not verdict.is_anomalous or (
@@ -134,6 +134,8 @@ class Monitor:
         ):
             det._learn_point(t, x)
             det.n_seen_ += 1
+        else:
+            det._pass_point(t, x)
         return verdict
 
     def _decide(self, ts: pd.Timestamp, score: float, explain: Any) -> Verdict:
@@ -421,12 +423,11 @@ def _run_compiled(
     flags = scores[:start] > threshold
     flag_run = start - int(np.flatnonzero(~flags)[-1]) - 1 if (~flags).any() else start
     m = X.shape[1]
-    record = tuple(np.empty((n - start, m)) for _ in range(3))
+    record = det.new_record(n - start, m)
     scores[start:] = det.run(
         t_ns[start:], X[start:], threshold=threshold, learn_flagged=policy.learn_flagged,
         relearn_after=policy.relearn_after, flag_run=flag_run, record=record,
     )[0]
-    Z, B, S = record
     flagged, alert, inc, event = decide_all(
         scores, threshold, k=policy.k, n=policy.n, resolve_after=policy.resolve_after,
         cooldown=policy.cooldown,
@@ -443,7 +444,7 @@ def _run_compiled(
             exp = explained.get(i) or det._explain(int(t_ns[i]), X[i])
         else:
             j = i - start
-            exp = det.explanation_from(score, X[i], Z[j], B[j], S[j])
+            exp = det.explanation_from(score, X[i], *(r[j] for r in record))
         text = exp.text()
         top = exp.top.metric if exp.top is not None else None
         texts[i] = text

@@ -210,58 +210,72 @@ class CompiledBaseline(Detector):
         K.learn_point(*self._args(), t, x)
         self._after_learning()
 
+    def _pass_point(self, t: int, x: np.ndarray) -> None:
+        K.pass_point(*self._args(), t, x)
+
     def _step_point(
         self, t: int, x: np.ndarray, threshold: float, learn_anyway: bool
-    ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Score, then learn unless flagged (or ``learn_anyway``), in one compiled call.
 
-        Returns the score and the deviations, baselines and scales it came from, so an
-        explanation needs no second call (see :meth:`explanation_from`).
+        Returns the score and what it came from (as :meth:`feature_z`), so an explanation
+        needs no second call (see :meth:`explanation_from`).
         """
         self._find_step(t)
-        m = len(x)
-        z, b, sc = np.empty(m), np.empty(m), np.empty(m)
-        score = float(K.step(*self._args(), t, x, threshold, learn_anyway, z, b, sc))
+        z, b, sc, kind = self.new_record(None, len(x))
+        score = float(K.step(*self._args(), t, x, threshold, learn_anyway, z, b, sc, kind))
         if learn_anyway or not score > threshold:
             self.n_seen_ += 1
             self._after_learning()
-        return score, z, b, sc
+        return score, z, b, sc, kind
+
+    @staticmethod
+    def new_record(n: int | None, m: int) -> tuple[np.ndarray, ...]:
+        """Empty arrays for what scores come from: deviations, baselines, scales (float) and
+        kinds (``KIND_*``, int), shaped ``(n, m)`` (``(m,)`` for ``n=None``)."""
+        shape = (m,) if n is None else (n, m)
+        return np.empty(shape), np.empty(shape), np.empty(shape), np.zeros(shape, np.int64)
 
     def explanation_from(
-        self, score: float, x: np.ndarray, z: np.ndarray, b: np.ndarray, s: np.ndarray
+        self, score: float, x: np.ndarray, z: np.ndarray, b: np.ndarray, s: np.ndarray,
+        kind: np.ndarray,
     ) -> Explanation:
         """The explanation of a point from the arrays :meth:`_step_point` returned."""
-        contribs = sorted(self._contributions(x, z, b, s), key=lambda c: -c.weight)
+        contribs = sorted(self._contributions(x, z, b, s, kind), key=lambda c: -c.weight)
         return Explanation(score, tuple(contribs))
 
     def _contributions(
-        self, x: np.ndarray, z: np.ndarray, b: np.ndarray, s: np.ndarray
+        self, x: np.ndarray, z: np.ndarray, b: np.ndarray, s: np.ndarray, kind: np.ndarray
     ) -> list[Contribution]:
         out = []
         for j in range(len(x)):
             if not math.isfinite(z[j]):
                 continue
-            scale, reference = float(s[j]), None
-            if scale < 0:  # the kernel's mark: the range test scored this feature
-                scale, reference = -scale, self._range_reference(z[j] > 0)
-            out.append(Contribution(self.features_[j], float(x[j]), float(b[j]), scale,
-                                    float(z[j]), reference=reference))
+            value, reference, what = float(x[j]), None, "level"
+            if kind[j] == K.KIND_RANGE:
+                reference = f"its {self._span(K.P_NOV_B)} {'high' if z[j] > 0 else 'low'}"
+            elif kind[j] == K.KIND_NOISE:
+                # the window's mean change per point, against the history's noisiest hour
+                value, what = float(b[j] + z[j] * s[j]), "noise"
+                reference = f"its {self._span(K.P_VAR_B)} high"
+            out.append(Contribution(self.features_[j], value, float(b[j]), float(s[j]),
+                                    float(z[j]), reference=reference, kind=what))
         return out
 
-    def _range_reference(self, high: bool) -> str:
-        """How explanations name the edge of the range test's window."""
-        hours = int(self.state_["P"][K.P_NOV_B])
-        span = f"{hours // 24}-day" if hours % 24 == 0 else f"{hours}-hour"
-        return f"its {span} {'high' if high else 'low'}"
+    def _span(self, hours_at: int) -> str:
+        """How explanations name a test's history of ``P[hours_at]`` hours."""
+        hours = int(self.state_["P"][hours_at])
+        return f"{hours // 24}-day" if hours % 24 == 0 else f"{hours}-hour"
 
-    def feature_z(self, t: int, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Signed deviation, baseline and scale per feature (NaN where none yet); a negative
-        scale marks a feature the range test scored (see :meth:`_contributions`)."""
+    def feature_z(self, t: int, x: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Signed deviation, baseline, scale and kind (``KIND_*``) per feature (NaN where
+        none yet); the kind says which test's figures a feature's are (see
+        :meth:`_contributions`)."""
         s = self.state_
-        m = len(x)
-        z, b, sc = np.empty(m), np.empty(m), np.empty(m)
-        K.feature_z(s["F"], s["N"], s["D"], s["P"], s["Q"], s["S"], s["SC"], t, x, z, b, sc)
-        return z, b, sc
+        z, b, sc, kind = self.new_record(None, len(x))
+        K.feature_z(s["F"], s["N"], s["D"], s["P"], s["Q"], s["S"], s["SC"], t, x, z, b, sc,
+                    kind)
+        return z, b, sc, kind
 
     def _explain_point(self, t: int, x: np.ndarray) -> list[Contribution]:
         return self._contributions(x, *self.feature_z(t, x))
@@ -275,22 +289,21 @@ class CompiledBaseline(Detector):
 
         A point scoring above ``threshold`` is learned only if ``learn_flagged`` or it ends a
         run of more than ``relearn_after`` such points (``flag_run`` of them came just
-        before): the Monitor's rule. ``record``, three ``(len(X), m)`` arrays, receives every
-        point's deviations, baselines and scales.
+        before): the Monitor's rule. ``record`` (see :meth:`new_record`) receives what every
+        point's score came from.
         """
         t = np.ascontiguousarray(t, dtype=np.int64)
         X = np.ascontiguousarray(X, dtype=np.float64)
         n = len(X)
         scores, raw = np.full(n, np.nan), np.full(n, np.nan)
         carry = np.array([flag_run], dtype=np.int64)
-        none = np.empty((0, X.shape[1]))
-        Z, B, SS = record if record is not None else (none, none, none)
+        Z, B, SS, KK = record if record is not None else self.new_record(0, X.shape[1])
         learned_before = int(self.state_["N"][self.state_["P"][K.P_NSEEN]])
         done = 0
         while done < n:
             done = K.run(
                 *self._args(), t, X, done, float(threshold), bool(learn_flagged),
-                int(relearn_after), carry, scores, raw, Z, B, SS,
+                int(relearn_after), carry, scores, raw, Z, B, SS, KK,
             )
             if K.switch_pending(self.state_["N"], self.state_["P"]):
                 self._switch_to_week()  # a weekly cycle was found at row done - 1: go on
@@ -301,7 +314,7 @@ class CompiledBaseline(Detector):
 
     def _fit_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
         self.prepare(t, X)
-        record = tuple(np.empty(X.shape) for _ in range(3))
+        record = self.new_record(*X.shape)
         scores, raw = self.run(
             t, X, threshold=self.threshold_, learn_flagged=False,
             relearn_after=self._relearn_after, record=record,
@@ -311,7 +324,7 @@ class CompiledBaseline(Detector):
         # threshold is never below the provisional one, so every later alert is in here).
         hot = np.flatnonzero(scores > self.threshold_)
         self.train_explained_ = {
-            int(i): (record[0][i].copy(), record[1][i].copy(), record[2][i].copy()) for i in hot
+            int(i): tuple(r[i].copy() for r in record) for i in hot
         }
         return scores
 

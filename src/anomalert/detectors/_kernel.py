@@ -54,6 +54,10 @@ from numba import njit
 
 __all__ = [
     "K_DEV",
+    "K_DIFF",
+    "KIND_DEVIATION",
+    "KIND_NOISE",
+    "KIND_RANGE",
     "K_LEVEL",
     "K_LONG",
     "K_RES",
@@ -69,6 +73,7 @@ __all__ = [
     "feature_z",
     "learn_point",
     "new_state",
+    "pass_point",
     "run",
     "score_point",
     "seasonal_shape",
@@ -89,9 +94,10 @@ K_LONG = 3  # seasonal residual level over window
 K_TRAIL = 4  # recent level: raw values, trail window
 K_RES = 5  # recent level: values minus the seasonal shape, trail window
 K_DEV = 6  # deviations from the recent level, dev window
-N_KINDS = 7
+K_DIFF = 7  # changes from one point to the next (the noise test's yardstick), window
+N_KINDS = 8
 #: Windows whose sorted copy is refreshed in batches (their statistics span a day).
-_LAZY_KINDS = (2, 3, 6)
+_LAZY_KINDS = (2, 3, 6, 7)
 #: A lazy window refreshes its sorted copy after ``max(1, count // LAZY_PARTS)`` adds.
 LAZY_PARTS = 6
 
@@ -130,7 +136,15 @@ P_RC_OFF = 30  # offset in N: day numbers (days x bins), then per feature (run l
 #               first t, last t, last loud t, pending record, isolated before)
 P_RMAXLEN = 31  # seconds: only runs no longer than this are spikes
 P_RISO = 32  # seconds of calm before and after a run that make it isolated
-N_P = 33
+P_VAR_SUB = 33  # ten-minute parts of the noise test's window (0: no noise test)
+P_VAR_B = 34  # hourly buckets of the noise test's history
+P_VAR_SPAN = 35  # hours of that history the test needs before it applies
+P_VAR_OFF = 36  # offset in F: part sums (S x m), part counts (S x m), hourly highs (B x m),
+#                cached high (m), previous value (m)
+P_VAR_ID = 37  # offset in N: part numbers (S), hour numbers (B), the cache's hour, the first
+#               hour learned, previous time (m), the last time a deviation paged, changes
+#               seen (m)
+N_P = 38
 
 # Float parameters.
 Q_GUARD = 0  # seasonal |z| from which a feature's levels stop learning (inf = never)
@@ -139,12 +153,24 @@ Q_THRESHOLD = 2  # the detector's threshold (the margin applies above it)
 Q_NOV_K = 3  # a value beyond the range scores at least this fraction of the threshold...
 Q_NOV_E0 = 4  # ... once it is beyond the range by more than this many scales
 Q_RECUR_MIN = 5  # fraction of the threshold from which a deviation is a spike (or routine)
-N_Q = 6
+Q_VAR_K = 6  # the noise test pages when the window's noise is this many times its history's high
+Q_VAR_CLIP = 7  # a change counts at most this many scales towards the noise
+N_Q = 8
+
+# What scored a feature (the ``kind`` arrays of :func:`step`, :func:`run`, :func:`feature_z`).
+KIND_DEVIATION = 0  # a deviation from the baseline
+KIND_RANGE = 1  # the range test: beyond the learned high / low
+KIND_NOISE = 2  # the noise test: changes larger than the history's noisiest hours
+#: Seconds per part of the noise test's window.
+_VAR_PART = 600
+#: The noise test's yardstick keeps every this-many-th change (a quarter of the work; the
+#: spread of 360 of a day's 1440 changes is as good a yardstick).
+_VAR_THIN = 4
 
 #: Version of the state layout: bump whenever the meaning or placement of anything in
 #: ``F``/``N``/``D``/``P``/``Q``/``S``/``SC`` changes, so a state saved by another version is
 #: refused instead of being read wrong (see ``CompiledBaseline.__setstate__``).
-LAYOUT_VERSION = 6
+LAYOUT_VERSION = 7
 
 _NO_T = np.iinfo(np.int64).min
 #: ``last_t`` before any point was learned.
@@ -182,6 +208,11 @@ def new_state(
     recur_min: float = 1.0,
     recur_max_seconds: int = 1800,
     recur_isolation: int = 3600,
+    noise_hours: int = 0,
+    noise_buckets: int = 168,
+    noise_span: int = 24,
+    noise_k: float = 1.5,
+    noise_clip: float = 3.0,
 ) -> dict[str, np.ndarray]:
     """Arrays of a fresh state for ``m`` features (slots come later, see :func:`with_slots`).
 
@@ -195,6 +226,7 @@ def new_state(
         K_TRAIL: trail_window,
         K_RES: trail_window,
         K_DEV: dev_window,
+        K_DIFF: max(2, window // _VAR_THIN) if noise_hours > 0 else 2,
     }
     # With equal windows the recent level's raw and residual windows would hold exactly the
     # seasonal model's values (the same points, learned in the same order): share them.
@@ -252,6 +284,13 @@ def new_state(
     f_off += recur_days * n_bins * m + m
     P[P_RC_OFF] = i_off
     i_off += recur_days * n_bins + 6 * m
+    parts = noise_hours * 3600 // _VAR_PART if noise_hours > 0 else 0
+    nb = noise_buckets if parts else 0
+    P[P_VAR_SUB], P[P_VAR_B], P[P_VAR_SPAN] = parts, nb, noise_span
+    P[P_VAR_OFF] = f_off
+    f_off += (2 * parts + nb + 2) * m
+    P[P_VAR_ID] = i_off
+    i_off += parts + nb + 3 + 2 * m
     P[P_GUARDED] = i_off
     i_off += m
     P[P_NSEEN] = i_off
@@ -264,7 +303,9 @@ def new_state(
     N[P[P_RC_OFF]:P[P_RC_OFF] + recur_days * n_bins] = _NO_T
     for j in range(m):  # no loud point yet: the first run is isolated
         N[P[P_RC_OFF] + recur_days * n_bins + 6 * j + 3] = _NO_T
-    Q = np.array([guard, margin, threshold, range_k, range_e0, recur_min], dtype=np.float64)
+    N[P[P_VAR_ID]:P[P_VAR_ID] + parts + nb + 3 + m] = _NO_T
+    Q = np.array([guard, margin, threshold, range_k, range_e0, recur_min, noise_k, noise_clip],
+                 dtype=np.float64)
     return {
         "F": np.zeros(f_off, dtype=np.float64),
         "N": N,
@@ -769,6 +810,190 @@ def _routine(
     return True
 
 
+# --------------------------------------------------------------------------- noise test
+@njit(cache=True)
+def _noise_scale(F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, j: int) -> float:
+    """The usual size of feature ``j``'s change from one point to the next (NaN: not yet)."""
+    w = K_DIFF * P[P_M] + j
+    n = _count(N, D, w)
+    if n < max(2, P[P_MIN_PERIODS] // _VAR_THIN):
+        return math.nan
+    sc = max(_robust_scale(F, N, D, w), 0.5 * _std(F, N, D, w))
+    return sc if sc > 0 else math.nan
+
+
+@njit(cache=True)
+def _noise_change(
+    F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
+    j: int, t: int, v: float,
+) -> float:
+    """The change to ``v`` from feature ``j``'s previous point in scales, at most the clip
+    (NaN: no previous point within two steps, or no scale yet)."""
+    parts, B, m = P[P_VAR_SUB], P[P_VAR_B], P[P_M]
+    prev_t = N[P[P_VAR_ID] + parts + B + 2 + j]
+    if math.isnan(v) or prev_t == _NO_T or t <= prev_t:
+        return math.nan
+    if P[P_STEP] > 0 and t - prev_t > 2 * P[P_STEP] * _NS:
+        return math.nan
+    sc = _noise_scale(F, N, D, P, j)
+    prev = F[P[P_VAR_OFF] + (2 * parts + B + 1) * m + j]
+    return min(abs(v - prev) / sc, Q[Q_VAR_CLIP])
+
+
+@njit(cache=True)
+def _noise_level(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int, a: float) -> float:
+    """Feature ``j``'s mean change over the window's parts, with ``a`` (when not NaN) added:
+    NaN while the window holds fewer than half the points its span should."""
+    parts, m, off, ids = P[P_VAR_SUB], P[P_M], P[P_VAR_OFF], P[P_VAR_ID]
+    now = (t // _NS) // _VAR_PART
+    total, count = 0.0, 0.0
+    for p in range(parts):
+        k = N[ids + p]
+        if k != _NO_T and k > now - parts:
+            total += F[off + p * m + j]
+            count += F[off + (parts + p) * m + j]
+    if not math.isnan(a):
+        total += a
+        count += 1.0
+    need = max(2, parts * _VAR_PART // max(P[P_STEP], 1) // 2)
+    return total / count if count >= need else math.nan
+
+
+@njit(cache=True)
+def _noise_scan(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, hour: int) -> float:
+    """The highest hourly noise of feature ``j`` over the history, leaving out the hours the
+    current window may overlap (-inf: none)."""
+    parts, B, m = P[P_VAR_SUB], P[P_VAR_B], P[P_M]
+    off, ids = P[P_VAR_OFF] + 2 * parts * m, P[P_VAR_ID] + parts
+    recent = (parts * _VAR_PART + 3599) // 3600 + 1
+    hi = -math.inf
+    for b in range(B):
+        k = N[ids + b]
+        if k != _NO_T and hour - B < k <= hour - recent:
+            hi = max(hi, F[off + b * m + j])
+    return hi
+
+
+@njit(cache=True)
+def _noise_high(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int) -> float:
+    """The history's highest hourly noise of feature ``j`` (NaN until it spans
+    ``P_VAR_SPAN`` hours)."""
+    parts, B, m = P[P_VAR_SUB], P[P_VAR_B], P[P_M]
+    ids = P[P_VAR_ID] + parts + B
+    hour = (t // _NS) // 3600
+    if N[ids + 1] == _NO_T or hour - N[ids + 1] < P[P_VAR_SPAN]:
+        return math.nan
+    if N[ids] == hour:
+        hi = F[P[P_VAR_OFF] + (2 * parts + B) * m + j]
+    else:
+        hi = _noise_scan(F, N, P, j, hour)
+    return hi if hi > 0 else math.nan
+
+
+@njit(cache=True)
+def _noises(
+    F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
+    t: int, x: np.ndarray, vz: np.ndarray, va: np.ndarray, vl: np.ndarray,
+) -> None:
+    """Every feature's noise score into ``vz``: the threshold times the window's mean
+    change over ``Q_VAR_K`` times the history's highest, where the window is the noisiest
+    yet (0 elsewhere, where the test cannot tell yet, and for the window after a deviation
+    paged). ``va`` gets each feature's change (see :func:`_noise_change`) and ``vl`` the
+    window's level with it, for :func:`_noise_learn`."""
+    vz[:] = 0.0
+    va[:] = math.nan
+    vl[:] = math.nan
+    parts = P[P_VAR_SUB]
+    if parts == 0:
+        return
+    for j in range(P[P_M]):
+        a = _noise_change(F, N, D, P, Q, j, t, x[j])
+        va[j] = a
+        if not math.isnan(a):
+            vl[j] = _noise_level(F, N, P, j, t, a)
+    paged = N[P[P_VAR_ID] + parts + P[P_VAR_B] + 2 + P[P_M]]
+    if paged != _NO_T and t - paged < parts * _VAR_PART * _NS:  # an incident's turmoil
+        return
+    for j in range(P[P_M]):
+        level = vl[j]
+        if level > 0:
+            high = _noise_high(F, N, P, j, t)
+            if level > high > 0:  # noisier than the history's noisiest hour
+                vz[j] = Q[Q_THRESHOLD] * level / (Q[Q_VAR_K] * high)
+
+
+@njit(cache=True)
+def _noise_explained(
+    F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
+    j: int, t: int, v: float,
+) -> tuple[float, float, float]:
+    """Feature ``j``'s explanation by the noise test, as (deviation, baseline, scale): the
+    baseline is the history's noisiest hour and the deviation the window's noise beyond it,
+    both as mean changes per point in the feature's units and scales."""
+    sc = _noise_scale(F, N, D, P, j)
+    level = _noise_level(F, N, P, j, t, _noise_change(F, N, D, P, Q, j, t, v))
+    high = _noise_high(F, N, P, j, t)
+    return level - high, high * sc, sc
+
+
+@njit(cache=True)
+def _noise_learn(
+    F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
+    t: int, x: np.ndarray, va: np.ndarray, vl: np.ndarray, paged: bool,
+) -> None:
+    """Follow every point, flagged or not: its change (``va``, from :func:`_noises`) joins
+    the window and the yardstick, and the window's level (``vl``) the hour's high.
+    ``paged``: a deviation or the range test pages on this point (the noise test keeps
+    quiet while its window holds such a point)."""
+    parts, B, m = P[P_VAR_SUB], P[P_VAR_B], P[P_M]
+    if parts == 0:
+        return
+    if paged:
+        N[P[P_VAR_ID] + parts + B + 2 + m] = t
+    off, ids = P[P_VAR_OFF], P[P_VAR_ID]
+    now = (t // _NS) // _VAR_PART
+    p = now % parts
+    if N[ids + p] != now:
+        N[ids + p] = now
+        for j in range(m):
+            F[off + p * m + j] = 0.0
+            F[off + (parts + p) * m + j] = 0.0
+    hour = (t // _NS) // 3600
+    hoff, hids = off + 2 * parts * m, ids + parts
+    hb = hour % B
+    if N[hids + hb] != hour:
+        N[hids + hb] = hour
+        for j in range(m):
+            F[hoff + hb * m + j] = -math.inf
+    cache, first = hids + B, hids + B + 1
+    if N[cache] == _NO_T or N[cache] <= hour - B:  # nothing within the history: start again
+        N[first] = hour
+    fresh = N[cache] != hour
+    prev_x, prev_t = hoff + (B + 1) * m, hids + B + 2
+    for j in range(m):
+        v = x[j]
+        if math.isnan(v):
+            continue
+        a = va[j]
+        if not math.isnan(a):
+            F[off + p * m + j] += a
+            F[off + (parts + p) * m + j] += 1.0
+            if vl[j] >= 0:
+                F[hoff + hb * m + j] = max(F[hoff + hb * m + j], vl[j])
+        last = N[prev_t + j]
+        if last != _NO_T and t > last and (P[P_STEP] == 0 or t - last <= 2 * P[P_STEP] * _NS):
+            seen = prev_t + m + 1 + j
+            if N[seen] % _VAR_THIN == 0:
+                _add(F, N, D, K_DIFF * m + j, v - F[prev_x + j])
+            N[seen] += 1
+        F[prev_x + j] = v
+        N[prev_t + j] = t
+    if fresh:
+        for j in range(m):
+            F[hoff + B * m + j] = _noise_scan(F, N, P, j, hour)
+    N[cache] = hour
+
+
 # --------------------------------------------------------------------------- seasonal shape
 @njit(cache=True)
 def _slot(P: np.ndarray, t: int) -> int:
@@ -962,9 +1187,10 @@ def _feature_z(
 @njit(cache=True)
 def _score(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, z: np.ndarray, nz: np.ndarray,
-    t: int,
+    vz: np.ndarray, t: int,
 ) -> tuple[float, int]:
-    """The point's score and the feature whose range test gave it (-1: a deviation did)."""
+    """The point's score and what gave it: -1 a deviation, ``j`` feature ``j``'s range test,
+    ``m + j`` its noise test. The range and noise tests apply only where no deviation pages."""
     m = P[P_M]
     finite = False
     for j in range(m):
@@ -995,7 +1221,29 @@ def _score(
                 continue
             best = nz[j]
             by_range = j
+    if P[P_VAR_SUB] > 0 and not best > Q[Q_THRESHOLD]:
+        for j in range(m):
+            if vz[j] > best:
+                best = vz[j]
+                by_range = m + j
     return best, by_range
+
+
+@njit(cache=True)
+def _explained(
+    F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
+    by: int, t: int, x: np.ndarray, s: np.ndarray,
+) -> tuple[int, float, float, float, int]:
+    """What the range or noise test that scored (``by`` as :func:`_score` returns it) says
+    of its feature: ``(feature, deviation, baseline, scale, kind)``; feature -1: neither."""
+    m = P[P_M]
+    if by < 0:
+        return -1, math.nan, math.nan, math.nan, KIND_DEVIATION
+    if by < m:
+        zj, bj, sj = _range_explained(F, N, P, by, t, x[by], s[by])
+        return by, zj, bj, sj, KIND_RANGE
+    zj, bj, sj = _noise_explained(F, N, D, P, Q, by - m, t, x[by - m])
+    return by - m, zj, bj, sj, KIND_NOISE
 
 
 @njit(cache=True)
@@ -1004,10 +1252,10 @@ def _range_explained(
 ) -> tuple[float, float, float]:
     """Feature ``j``'s explanation by the range test, as (deviation, baseline, scale): the
     baseline is the edge of the range the value passed, the deviation its distance beyond
-    it, and the scale comes *negative* to say so (see ``CompiledBaseline._contributions``)."""
+    it."""
     hi, lo = _range(F, N, P, j, t)
     edge = hi if v > hi else lo
-    return (v - edge) / sc, edge, -sc
+    return (v - edge) / sc, edge, sc
 
 
 @njit(cache=True)
@@ -1092,16 +1340,21 @@ def _measure(
 def feature_z(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
     S: np.ndarray, SC: np.ndarray, t: int, x: np.ndarray,
-    z: np.ndarray, b: np.ndarray, s: np.ndarray,
+    z: np.ndarray, b: np.ndarray, s: np.ndarray, kind: np.ndarray,
 ) -> None:
     """Signed deviation, baseline and scale of every feature at ``(t, x)``: what the point's
-    explanation is made of (the range test's, with a negative scale, where it scored)."""
-    _measure(F, N, D, P, S, SC, t, x, z, b, s, np.empty(P[P_M]))
-    nz = np.empty(P[P_M])
+    explanation is made of; ``kind`` says which test each feature's figures come from
+    (``KIND_*``: the range or noise test's where one scored)."""
+    m = P[P_M]
+    _measure(F, N, D, P, S, SC, t, x, z, b, s, np.empty(m))
+    nz, vz = np.empty(m), np.empty(m)
     _novelties(F, N, P, Q, t, x, s, nz)
-    _, j = _score(F, N, P, Q, z, nz, t)
+    _noises(F, N, D, P, Q, t, x, vz, np.empty(m), np.empty(m))
+    _, by = _score(F, N, P, Q, z, nz, vz, t)
+    j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, s)
+    kind[:] = KIND_DEVIATION
     if j >= 0:
-        z[j], b[j], s[j] = _range_explained(F, N, P, j, t, x[j], s[j])
+        z[j], b[j], s[j], kind[j] = zj, bj, sj, k
 
 
 @njit(cache=True)
@@ -1114,9 +1367,10 @@ def score_point(
     z = np.empty(m)
     s = np.empty(m)
     _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, np.empty(m))
-    nz = np.empty(m)
+    nz, vz = np.empty(m), np.empty(m)
     _novelties(F, N, P, Q, t, x, s, nz)
-    return _score(F, N, P, Q, z, nz, t)[0]
+    _noises(F, N, D, P, Q, t, x, vz, np.empty(m), np.empty(m))
+    return _score(F, N, P, Q, z, nz, vz, t)[0]
 
 
 @njit(cache=True)
@@ -1130,8 +1384,38 @@ def learn_point(
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, zs)
     nz = np.empty(m)
     _novelties(F, N, P, Q, t, x, s, nz)
+    paged = False
+    va, vl = np.empty(m), np.empty(m)
+    if P[P_VAR_SUB] > 0:  # what the noise test needs to know: does a deviation page here?
+        vz = np.empty(m)
+        _noises(F, N, D, P, Q, t, x, vz, va, vl)
+        score, by = _score(F, N, P, Q, z, nz, vz, t)
+        paged = score > Q[Q_THRESHOLD] and by < m
     _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz)
     _note(F, N, P, Q, t, z)
+    _noise_learn(F, N, D, P, Q, t, x, va, vl, paged)
+
+
+@njit(cache=True)
+def pass_point(
+    F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
+    S: np.ndarray, SC: np.ndarray, t: int, x: np.ndarray,
+) -> None:
+    """A point scored but not learned (flagged): what follows every point follows it (the
+    recurrence memory and the noise test), as in :func:`step`."""
+    m = P[P_M]
+    z, s = np.empty(m), np.empty(m)
+    _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, np.empty(m))
+    paged = False
+    va, vl = np.empty(m), np.empty(m)
+    if P[P_VAR_SUB] > 0:
+        nz, vz = np.empty(m), np.empty(m)
+        _novelties(F, N, P, Q, t, x, s, nz)
+        _noises(F, N, D, P, Q, t, x, vz, va, vl)
+        score, by = _score(F, N, P, Q, z, nz, vz, t)
+        paged = score > Q[Q_THRESHOLD] and by < m
+    _note(F, N, P, Q, t, z)
+    _noise_learn(F, N, D, P, Q, t, x, va, vl, paged)
 
 
 @njit(cache=True)
@@ -1139,22 +1423,27 @@ def step(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
     S: np.ndarray, SC: np.ndarray, t: int, x: np.ndarray,
     threshold: float, learn_anyway: bool, z: np.ndarray, b: np.ndarray, s: np.ndarray,
+    kind: np.ndarray,
 ) -> float:
     """Score one point, then learn it unless it scores above ``threshold`` (and not
-    ``learn_anyway``): the Monitor's whole step in one call. ``z``/``b``/``s`` receive the
-    deviations, baselines and scales the score came from (the state before learning)."""
-    zs = np.empty(P[P_M])
+    ``learn_anyway``): the Monitor's whole step in one call. ``z``/``b``/``s``/``kind``
+    receive what the score came from (the state before learning, see :func:`feature_z`)."""
+    m = P[P_M]
+    zs = np.empty(m)
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
-    nz = np.empty(P[P_M])
+    nz, vz, va, vl = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
     _novelties(F, N, P, Q, t, x, s, nz)
-    score, j = _score(F, N, P, Q, z, nz, t)
-    if j >= 0:  # explained by the range as it was before this point joins it
-        zj, bj, sj = _range_explained(F, N, P, j, t, x[j], s[j])
+    _noises(F, N, D, P, Q, t, x, vz, va, vl)
+    score, by = _score(F, N, P, Q, z, nz, vz, t)
+    # explained by the range / noise as they were before this point joins them
+    j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, s)
     if learn_anyway or not score > threshold:
         _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz)
     _note(F, N, P, Q, t, z)  # flagged or not: the recurrence memory follows spikes
+    _noise_learn(F, N, D, P, Q, t, x, va, vl, score > Q[Q_THRESHOLD] and by < m)  # and noise
+    kind[:] = KIND_DEVIATION
     if j >= 0:
-        z[j], b[j], s[j] = zj, bj, sj
+        z[j], b[j], s[j], kind[j] = zj, bj, sj, k
     return score
 
 
@@ -1164,6 +1453,7 @@ def run(
     S: np.ndarray, SC: np.ndarray, T: np.ndarray, X: np.ndarray, start: int,
     threshold: float, learn_flagged: bool, relearn_after: int, carry: np.ndarray,
     scores: np.ndarray, raw: np.ndarray, Z: np.ndarray, B: np.ndarray, SS: np.ndarray,
+    KK: np.ndarray,
 ) -> int:
     """Score then learn rows ``start..`` of ``X`` in order (the batch path).
 
@@ -1172,14 +1462,15 @@ def run(
     the Monitor and ``fit`` decide. ``raw`` receives each point's largest ``|z|`` before the
     "seen before" test. Returns the number of rows done: fewer than all when the series'
     step has just become known and the caller must allocate the slots, then call again.
-    When ``Z``/``B``/``SS`` have rows, row ``i`` receives point ``i``'s deviations, baselines
-    and scales (what its explanation is made of).
+    When ``Z``/``B``/``SS``/``KK`` have rows, row ``i`` receives point ``i``'s deviations,
+    baselines, scales and kinds (what its explanation is made of, see :func:`feature_z`).
     """
     record = Z.shape[0] > 0
     m = P[P_M]
     shape = np.empty(m)
     buf = np.empty((2 * P[P_SMOOTH] + 1) * P[P_HISTORY])
     z, b, s, zs, nz = np.empty(m), np.empty(m), np.empty(m), np.empty(m), np.empty(m)
+    vz, va, vl = np.empty(m), np.empty(m), np.empty(m)
     flag_run = carry[0]
     last = P[P_LAST_T]
     for i in range(start, X.shape[0]):
@@ -1197,19 +1488,23 @@ def run(
                 best = a
         raw[i] = best
         _novelties(F, N, P, Q, t, x, s, nz)
-        score, jr = _score(F, N, P, Q, z, nz, t)
+        _noises(F, N, D, P, Q, t, x, vz, va, vl)
+        score, by = _score(F, N, P, Q, z, nz, vz, t)
         scores[i] = score
         if record:
             Z[i] = z
             B[i] = b
             SS[i] = s
-            if jr >= 0:
-                Z[i, jr], B[i, jr], SS[i, jr] = _range_explained(F, N, P, jr, t, x[jr], s[jr])
+            KK[i] = KIND_DEVIATION
+            j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, s)
+            if j >= 0:
+                Z[i, j], B[i, j], SS[i, j], KK[i, j] = zj, bj, sj, k
         flag_run = flag_run + 1 if score > threshold else 0
         learned = learn_flagged or flag_run == 0 or flag_run > relearn_after
         if learned:
             _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz)
         _note(F, N, P, Q, t, z)  # flagged or not: the recurrence memory follows spikes
+        _noise_learn(F, N, D, P, Q, t, x, va, vl, score > Q[Q_THRESHOLD] and by < m)  # and noise
         if learned and switch_pending(N, P):  # the caller moves the model to a week
             carry[0] = flag_run
             return i + 1

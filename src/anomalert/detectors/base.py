@@ -117,7 +117,12 @@ def _accepts(rule: Any, value: Any) -> bool:
 # --------------------------------------------------------------------------- explanations
 @dataclass(frozen=True)
 class Contribution:
-    """How far one feature is from its baseline, in units of its usual spread."""
+    """How far one feature is from its baseline, in units of its usual spread.
+
+    ``kind="noise"`` says the figures are not the feature's value but its noise: ``value``
+    is its mean change from one point to the next over the last hours, ``baseline`` the
+    noisiest such stretch of its history, ``scale`` its usual change per point.
+    """
 
     metric: str
     value: float
@@ -127,6 +132,8 @@ class Contribution:
     share: float | None = None  # the feature's own contribution to the score, when known
     #: What ``baseline`` is when it is not the feature's usual level, e.g. "7-day high".
     reference: str | None = None
+    #: ``"level"`` (the value against a baseline) or ``"noise"`` (see above).
+    kind: str = "level"
 
     @property
     def weight(self) -> float:
@@ -136,6 +143,12 @@ class Contribution:
     def text(self) -> str:
         direction = "above" if self.deviation >= 0 else "below"
         extra = f", {self.share:+.3f} of the score" if self.share is not None else ""
+        if self.kind == "noise":
+            ratio = self.value / self.baseline if self.baseline > 0 else math.inf
+            return (
+                f"{self.metric} is noisy: it moves {self.value:.4g} per point on average, "
+                f"{ratio:.1f}x {self.reference or 'its usual'} {self.baseline:.4g}{extra}"
+            )
         return (
             f"{self.metric}={self.value:.4g} is {abs(self.deviation):.1f}σ {direction} "
             f"{self.reference or 'baseline'} {self.baseline:.4g} (±{self.scale:.3g}{extra})"
@@ -278,6 +291,10 @@ class Detector:
     def _explain_point(self, t: int, x: np.ndarray) -> list[Contribution]:
         raise NotImplementedError
 
+    def _pass_point(self, t: int, x: np.ndarray) -> None:
+        """A point that was scored but is not learned (flagged). Models that follow every
+        point, learned or not, see it here; the default does nothing."""
+
     def _fit_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
         """Learn from a training window; return the causal training scores.
 
@@ -296,6 +313,8 @@ class Detector:
             if run == 0 or run > self._relearn_after:
                 self._learn_point(int(t[i]), X[i])
                 self.n_seen_ += 1
+            else:
+                self._pass_point(int(t[i]), X[i])
         return out
 
     def _observe_training(self, t: int, x: np.ndarray) -> None:

@@ -36,6 +36,20 @@ twice their size, is routine -- a nightly job -- and scores 0 (nor does it count
 range test or make the rest of the day quiet). It pages on the first two nights, then not;
 a spike at another hour, or twice the usual size, still pages.
 
+Noise (a variance change): where no deviation and no range pages, a feature that moves more
+from one point to the next than it has for a week pages. Its mean change per point over the
+last two hours (each change in units of its usual change -- the robust spread of every fourth
+of the last 1440 changes -- and capped at 3 of them, so one spike counts little) is compared
+with the highest such two-hour mean of the last week's hours (leaving out the last three,
+which the window overlaps). It scores the threshold times the ratio over 1.5 once the window
+is the noisiest yet, so it pages at 1.5x the week's noisiest two hours: flapping inside a
+band that no single value leaves is seen, a level shift (one large change) is not. It
+waits for a day of history, follows every point (flagged or not, so a noisier regime becomes
+history, and stops paging, once it is three hours old), and keeps quiet for the two hours
+after a deviation or the range paged (an incident's turmoil is the incident's). The
+explanation gives the feature's noise in its own units: "cpu is noisy: it moves 3.8 per
+point on average, 2.3x its 7-day high 1.63".
+
 Guard: a feature's recent level, and the seasonal model's level, learn a value only where
 the seasonal baseline finds it ordinary (seasonal ``|z|`` below 5), unless the feature has
 been unusual for 60 learned points in a row (then it is the new normal). The sub-threshold
@@ -146,6 +160,13 @@ class Default(CompiledBaseline):
     _recur_bin: ClassVar[int] = 900
     _recur_tolerance: ClassVar[int] = 3600
     _recur_need: ClassVar[int] = 2
+    #: Noise test: hours of the window (0: off), hours of history and those it needs, how
+    #: many times the history's noisiest hour pages, and the scales one change counts at most.
+    _noise_hours: ClassVar[int] = 2
+    _noise_history: ClassVar[int] = 168
+    _noise_span: ClassVar[int] = 24
+    _noise_k: ClassVar[float] = 1.5
+    _noise_clip: ClassVar[float] = 3.0
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "period": [Options(("auto", "day", "week", "none")), Interval(int, 60, None)],
         "history": [Interval(int, 1, None)],
@@ -196,6 +217,9 @@ class Default(CompiledBaseline):
             "recur_days": self._recur_days, "recur_bin": self._recur_bin,
             "recur_tolerance": self._recur_tolerance // self._recur_bin,
             "recur_need": self._recur_need,
+            "noise_hours": self._noise_hours, "noise_buckets": self._noise_history,
+            "noise_span": self._noise_span, "noise_k": self._noise_k,
+            "noise_clip": self._noise_clip,
         }
 
     def prepare(self, t: np.ndarray, X: np.ndarray) -> None:
