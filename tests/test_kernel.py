@@ -310,3 +310,30 @@ def test_a_nightly_job_stops_paging_but_a_spike_at_another_hour_does_not() -> No
     assert nights == [3, 4]  # the first two nights page, the rest are routine
     assert any(i.start.hour == 15 for i in on.incidents)
     assert len([i for i in off.incidents if i.start.hour in (2, 3)]) == days - 2
+
+
+
+def test_a_series_that_pages_all_day_learns_what_it_flags() -> None:
+    """An idle, quantised CPU (one value, a neighbour a step away, a lower one a fifth of
+    the time: each step dozens of its tiny robust scales) under the Monitor's default policy:
+    flagged points are not learned, so without the flapping rule every dip pages, all day.
+    With it, once runs start at six a day the flagged points are learned and the paging
+    stops within the first monitored day."""
+    from anomalert.monitor import detect
+
+    days = 6
+    idx = pd.date_range("2025-01-01", periods=days * 288, freq="5min", tz="UTC")
+    rng = np.random.default_rng(5)
+    values = rng.choice([0.134, 0.132, 0.066, 0.2], p=[0.5, 0.25, 0.2, 0.05], size=len(idx))
+    frame = pd.DataFrame({"cpu": values}, index=idx)
+    start = idx[2 * 288]
+    on = detect(Default(), frame, train_until=start)
+    off = detect(type("NoFlap", (Default,), {"_flap_runs": 0})(), frame, train_until=start)
+    after = [i for i in off.incidents if i.start >= start]
+    assert len(after) > 15 * (days - 2)  # without the rule: every few dips, all day long
+    after = [i for i in on.incidents if i.start >= start]
+    assert len(after) <= 2 and all(i.start < start + pd.Timedelta("1D") for i in after)
+    # the test is off while training: the window learns only what it finds ordinary
+    fitted = Default().fit(frame.iloc[: 2 * 288])
+    assert K.flapping(fitted.state_["F"], fitted.state_["N"], fitted.state_["P"],
+                      fitted.state_["Q"], int(start.value))

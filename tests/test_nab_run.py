@@ -87,6 +87,24 @@ def test_cli_prints_profiles(corpus: tuple[Path, Path], tmp_path: Path,
     assert set(summary["optimised"]) == {"standard", "reward_low_FP_rate", "reward_low_FN_rate"}
 
 
+def test_cli_policy_says_what_the_detector_learns_from(
+    corpus: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--policy monitor`` runs the files as ``detect`` and ``watch`` would: the incident's
+    flagged rows are not learned, so it alerts for longer than when every row is learned."""
+    data, wpath = corpus
+    alerting = {}
+    for policy in ("nab", "monitor"):
+        assert main(["nab", str(data), "--windows", str(wpath), "-q", "--policy", policy]) == 0
+        out = capsys.readouterr().out
+        head = out.splitlines()[0]
+        assert ("learning every point" in head) == (policy == "nab")
+        alerting[policy] = int(head.rsplit("; ", 1)[1].split()[0])
+    assert alerting["monitor"] > alerting["nab"] > 0
+    with pytest.raises(SystemExit):
+        main(["nab", str(data), "--windows", str(wpath), "--policy", "sometimes"])
+
+
 @pytest.mark.parametrize("case", ["missing_dir", "bad_json", "bad_windows", "bad_detector"])
 def test_cli_bad_inputs(case: str, corpus: tuple[Path, Path], tmp_path: Path,
                         capsys: pytest.CaptureFixture[str]) -> None:

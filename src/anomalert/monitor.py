@@ -131,7 +131,7 @@ class Monitor:
         verdict = self._decide(ts, score, lambda: det._explain(t, x))
         if self.policy.learn_flagged or not verdict.is_anomalous or (
             self._flag_run > self.policy.relearn_after
-        ):
+        ) or det._learns_flagged(t):
             det._learn_point(t, x)
             det.n_seen_ += 1
         else:

@@ -213,21 +213,26 @@ class CompiledBaseline(Detector):
     def _pass_point(self, t: int, x: np.ndarray) -> None:
         K.pass_point(*self._args(), t, x)
 
+    def _learns_flagged(self, t: int) -> bool:
+        s = self.state_
+        return bool(K.flapping(s["F"], s["N"], s["P"], s["Q"], t))
+
     def _step_point(
         self, t: int, x: np.ndarray, threshold: float, learn_anyway: bool
     ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Score, then learn unless flagged (or ``learn_anyway``), in one compiled call.
+        """Score, then learn unless flagged (and neither ``learn_anyway`` nor
+        :meth:`_learns_flagged`), in one compiled call.
 
         Returns the score and what it came from (as :meth:`feature_z`), so an explanation
         needs no second call (see :meth:`explanation_from`).
         """
         self._find_step(t)
         z, b, sc, kind = self.new_record(None, len(x))
-        score = float(K.step(*self._args(), t, x, threshold, learn_anyway, z, b, sc, kind))
-        if learn_anyway or not score > threshold:
+        score, learned = K.step(*self._args(), t, x, threshold, learn_anyway, z, b, sc, kind)
+        if learned:
             self.n_seen_ += 1
             self._after_learning()
-        return score, z, b, sc, kind
+        return float(score), z, b, sc, kind
 
     @staticmethod
     def new_record(n: int | None, m: int) -> tuple[np.ndarray, ...]:
@@ -315,10 +320,17 @@ class CompiledBaseline(Detector):
     def _fit_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
         self.prepare(t, X)
         record = self.new_record(*X.shape)
-        scores, raw = self.run(
-            t, X, threshold=self.threshold_, learn_flagged=False,
-            relearn_after=self._relearn_after, record=record,
-        )
+        # The training window learns only what it finds ordinary: a flapping series' flagged
+        # points are learned once it is monitored (see _kernel.flapping), not in training.
+        Q = self.state_["Q"]
+        flap, Q[K.Q_FLAP] = Q[K.Q_FLAP], 0.0
+        try:
+            scores, raw = self.run(
+                t, X, threshold=self.threshold_, learn_flagged=False,
+                relearn_after=self._relearn_after, record=record,
+            )
+        finally:
+            Q[K.Q_FLAP] = flap
         self.train_raw_ = raw
         # What flagged training points were measured against, at the time (the calibrated
         # threshold is never below the provisional one, so every later alert is in here).

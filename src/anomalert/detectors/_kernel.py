@@ -73,6 +73,7 @@ __all__ = [
     "feature_z",
     "learn_point",
     "new_state",
+    "flapping",
     "pass_point",
     "run",
     "score_point",
@@ -144,7 +145,9 @@ P_VAR_OFF = 36  # offset in F: part sums (S x m), part counts (S x m), hourly hi
 P_VAR_ID = 37  # offset in N: part numbers (S), hour numbers (B), the cache's hour, the first
 #               hour learned, previous time (m), the last time a deviation paged, changes
 #               seen (m)
-N_P = 38
+P_FLAP_OFF = 38  # offset in F: flagged runs started, decayed by a day
+P_FLAP_ID = 39  # offset in N: when that count was last raised, the last flagged point's time
+N_P = 40
 
 # Float parameters.
 Q_GUARD = 0  # seasonal |z| from which a feature's levels stop learning (inf = never)
@@ -155,7 +158,8 @@ Q_NOV_E0 = 4  # ... once it is beyond the range by more than this many scales
 Q_RECUR_MIN = 5  # fraction of the threshold from which a deviation is a spike (or routine)
 Q_VAR_K = 6  # the noise test pages when the window's noise is this many times its history's high
 Q_VAR_CLIP = 7  # a change counts at most this many scales towards the noise
-N_Q = 8
+Q_FLAP = 8  # flagged runs per day from which flagged points are learned (0: never)
+N_Q = 9
 
 # What scored a feature (the ``kind`` arrays of :func:`step`, :func:`run`, :func:`feature_z`).
 KIND_DEVIATION = 0  # a deviation from the baseline
@@ -170,7 +174,7 @@ _VAR_THIN = 4
 #: Version of the state layout: bump whenever the meaning or placement of anything in
 #: ``F``/``N``/``D``/``P``/``Q``/``S``/``SC`` changes, so a state saved by another version is
 #: refused instead of being read wrong (see ``CompiledBaseline.__setstate__``).
-LAYOUT_VERSION = 7
+LAYOUT_VERSION = 8
 
 _NO_T = np.iinfo(np.int64).min
 #: ``last_t`` before any point was learned.
@@ -213,6 +217,7 @@ def new_state(
     noise_span: int = 24,
     noise_k: float = 1.5,
     noise_clip: float = 3.0,
+    flap_runs: float = 0.0,
 ) -> dict[str, np.ndarray]:
     """Arrays of a fresh state for ``m`` features (slots come later, see :func:`with_slots`).
 
@@ -291,6 +296,10 @@ def new_state(
     f_off += (2 * parts + nb + 2) * m
     P[P_VAR_ID] = i_off
     i_off += parts + nb + 3 + 2 * m
+    P[P_FLAP_OFF] = f_off
+    f_off += 1
+    P[P_FLAP_ID] = i_off
+    i_off += 2
     P[P_GUARDED] = i_off
     i_off += m
     P[P_NSEEN] = i_off
@@ -304,8 +313,9 @@ def new_state(
     for j in range(m):  # no loud point yet: the first run is isolated
         N[P[P_RC_OFF] + recur_days * n_bins + 6 * j + 3] = _NO_T
     N[P[P_VAR_ID]:P[P_VAR_ID] + parts + nb + 3 + m] = _NO_T
-    Q = np.array([guard, margin, threshold, range_k, range_e0, recur_min, noise_k, noise_clip],
-                 dtype=np.float64)
+    N[P[P_FLAP_ID]] = _NO_T
+    Q = np.array([guard, margin, threshold, range_k, range_e0, recur_min, noise_k, noise_clip,
+                  flap_runs], dtype=np.float64)
     return {
         "F": np.zeros(f_off, dtype=np.float64),
         "N": N,
@@ -994,6 +1004,57 @@ def _noise_learn(
     N[cache] = hour
 
 
+# --------------------------------------------------------------------------- flapping
+#: Seconds without a flagged point after which the next one starts a new run.
+_FLAP_GAP = 600
+
+
+@njit(cache=True)
+def flapping(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int) -> bool:
+    """True when flagged runs have started at a rate of ``Q_FLAP`` a day or more (counted with
+    a day's exponential decay): a series that pages this often is showing its normal, not an
+    incident, so its flagged points are learned like any other (and stop paging once the
+    baselines have them), whatever the alert policy says."""
+    if not Q[Q_FLAP] > 0:
+        return False
+    last = N[P[P_FLAP_ID]]
+    if last == _NO_T:
+        return False
+    return F[P[P_FLAP_OFF]] * math.exp(-(t - last) / (_NS * 86_400.0)) >= Q[Q_FLAP]
+
+
+@njit(cache=True)
+def _flap_note(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, flagged: bool) -> None:
+    """Count the start of a flagged run: a flagged point with none in the ``_FLAP_GAP``
+    before it, so one incident that flickers around the threshold is one run (see
+    :func:`flapping`; counted even while the test is off, as during training, so
+    monitoring starts knowing)."""
+    if not flagged:
+        return
+    ids = P[P_FLAP_ID]
+    prev = N[ids + 1]
+    if prev == 0 or t - prev > _FLAP_GAP * _NS:
+        last = N[ids]
+        decay = 0.0 if last == _NO_T else math.exp(-(t - last) / (_NS * 86_400.0))
+        F[P[P_FLAP_OFF]] = F[P[P_FLAP_OFF]] * decay + 1.0
+        N[ids] = t
+    N[ids + 1] = t
+
+
+@njit(cache=True)
+def _follow(
+    F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
+    t: int, x: np.ndarray, z: np.ndarray, va: np.ndarray, vl: np.ndarray,
+    score: float, by: int,
+) -> None:
+    """What follows every point, learned or not, once it is scored: the recurrence memory,
+    the noise test and the flagged-run count."""
+    flagged = score > Q[Q_THRESHOLD]
+    _note(F, N, P, Q, t, z)
+    _noise_learn(F, N, D, P, Q, t, x, va, vl, flagged and by < P[P_M])
+    _flap_note(F, N, P, t, flagged)
+
+
 # --------------------------------------------------------------------------- seasonal shape
 @njit(cache=True)
 def _slot(P: np.ndarray, t: int) -> int:
@@ -1374,6 +1435,19 @@ def score_point(
 
 
 @njit(cache=True)
+def _point_score(
+    F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
+    t: int, x: np.ndarray, z: np.ndarray, s: np.ndarray, nz: np.ndarray, va: np.ndarray,
+    vl: np.ndarray,
+) -> tuple[float, int]:
+    """The score of a measured point (see :func:`_score`), filling ``nz``/``va``/``vl``."""
+    vz = np.empty(P[P_M])
+    _novelties(F, N, P, Q, t, x, s, nz)
+    _noises(F, N, D, P, Q, t, x, vz, va, vl)
+    return _score(F, N, P, Q, z, nz, vz, t)
+
+
+@njit(cache=True)
 def learn_point(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
     S: np.ndarray, SC: np.ndarray, t: int, x: np.ndarray,
@@ -1382,18 +1456,10 @@ def learn_point(
     m = P[P_M]
     z, zs, s = np.empty(m), np.empty(m), np.empty(m)
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, zs)
-    nz = np.empty(m)
-    _novelties(F, N, P, Q, t, x, s, nz)
-    paged = False
-    va, vl = np.empty(m), np.empty(m)
-    if P[P_VAR_SUB] > 0:  # what the noise test needs to know: does a deviation page here?
-        vz = np.empty(m)
-        _noises(F, N, D, P, Q, t, x, vz, va, vl)
-        score, by = _score(F, N, P, Q, z, nz, vz, t)
-        paged = score > Q[Q_THRESHOLD] and by < m
+    nz, va, vl = np.empty(m), np.empty(m), np.empty(m)
+    score, by = _point_score(F, N, D, P, Q, t, x, z, s, nz, va, vl)
     _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz)
-    _note(F, N, P, Q, t, z)
-    _noise_learn(F, N, D, P, Q, t, x, va, vl, paged)
+    _follow(F, N, D, P, Q, t, x, z, va, vl, score, by)
 
 
 @njit(cache=True)
@@ -1401,21 +1467,14 @@ def pass_point(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
     S: np.ndarray, SC: np.ndarray, t: int, x: np.ndarray,
 ) -> None:
-    """A point scored but not learned (flagged): what follows every point follows it (the
-    recurrence memory and the noise test), as in :func:`step`."""
+    """A point scored but not learned (flagged): what follows every point follows it (see
+    :func:`_follow`), as in :func:`step`."""
     m = P[P_M]
     z, s = np.empty(m), np.empty(m)
     _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, np.empty(m))
-    paged = False
-    va, vl = np.empty(m), np.empty(m)
-    if P[P_VAR_SUB] > 0:
-        nz, vz = np.empty(m), np.empty(m)
-        _novelties(F, N, P, Q, t, x, s, nz)
-        _noises(F, N, D, P, Q, t, x, vz, va, vl)
-        score, by = _score(F, N, P, Q, z, nz, vz, t)
-        paged = score > Q[Q_THRESHOLD] and by < m
-    _note(F, N, P, Q, t, z)
-    _noise_learn(F, N, D, P, Q, t, x, va, vl, paged)
+    nz, va, vl = np.empty(m), np.empty(m), np.empty(m)
+    score, by = _point_score(F, N, D, P, Q, t, x, z, s, nz, va, vl)
+    _follow(F, N, D, P, Q, t, x, z, va, vl, score, by)
 
 
 @njit(cache=True)
@@ -1424,10 +1483,11 @@ def step(
     S: np.ndarray, SC: np.ndarray, t: int, x: np.ndarray,
     threshold: float, learn_anyway: bool, z: np.ndarray, b: np.ndarray, s: np.ndarray,
     kind: np.ndarray,
-) -> float:
-    """Score one point, then learn it unless it scores above ``threshold`` (and not
-    ``learn_anyway``): the Monitor's whole step in one call. ``z``/``b``/``s``/``kind``
-    receive what the score came from (the state before learning, see :func:`feature_z`)."""
+) -> tuple[float, bool]:
+    """Score one point, then learn it unless it scores above ``threshold`` (and neither
+    ``learn_anyway`` nor :func:`flapping`): the Monitor's whole step in one call. Returns the
+    score and whether the point was learned. ``z``/``b``/``s``/``kind`` receive what the score
+    came from (the state before learning, see :func:`feature_z`)."""
     m = P[P_M]
     zs = np.empty(m)
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
@@ -1437,14 +1497,14 @@ def step(
     score, by = _score(F, N, P, Q, z, nz, vz, t)
     # explained by the range / noise as they were before this point joins them
     j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, s)
-    if learn_anyway or not score > threshold:
+    learned = learn_anyway or not score > threshold or flapping(F, N, P, Q, t)
+    if learned:
         _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz)
-    _note(F, N, P, Q, t, z)  # flagged or not: the recurrence memory follows spikes
-    _noise_learn(F, N, D, P, Q, t, x, va, vl, score > Q[Q_THRESHOLD] and by < m)  # and noise
+    _follow(F, N, D, P, Q, t, x, z, va, vl, score, by)  # flagged or not
     kind[:] = KIND_DEVIATION
     if j >= 0:
         z[j], b[j], s[j], kind[j] = zj, bj, sj, k
-    return score
+    return score, learned
 
 
 @njit(cache=True)
@@ -1458,8 +1518,8 @@ def run(
     """Score then learn rows ``start..`` of ``X`` in order (the batch path).
 
     A point scoring above ``threshold`` is not learned unless ``learn_flagged`` or it ends a
-    run of more than ``relearn_after`` such points (``carry[0]`` holds the run), exactly as
-    the Monitor and ``fit`` decide. ``raw`` receives each point's largest ``|z|`` before the
+    run of more than ``relearn_after`` such points (``carry[0]`` holds the run) or the series
+    is :func:`flapping`, exactly as the Monitor and ``fit`` decide. ``raw`` receives each point's largest ``|z|`` before the
     "seen before" test. Returns the number of rows done: fewer than all when the series'
     step has just become known and the caller must allocate the slots, then call again.
     When ``Z``/``B``/``SS``/``KK`` have rows, row ``i`` receives point ``i``'s deviations,
@@ -1500,11 +1560,11 @@ def run(
             if j >= 0:
                 Z[i, j], B[i, j], SS[i, j], KK[i, j] = zj, bj, sj, k
         flag_run = flag_run + 1 if score > threshold else 0
-        learned = learn_flagged or flag_run == 0 or flag_run > relearn_after
+        learned = (learn_flagged or flag_run == 0 or flag_run > relearn_after
+                   or flapping(F, N, P, Q, t))
         if learned:
             _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz)
-        _note(F, N, P, Q, t, z)  # flagged or not: the recurrence memory follows spikes
-        _noise_learn(F, N, D, P, Q, t, x, va, vl, score > Q[Q_THRESHOLD] and by < m)  # and noise
+        _follow(F, N, D, P, Q, t, x, z, va, vl, score, by)  # flagged or not
         if learned and switch_pending(N, P):  # the caller moves the model to a week
             carry[0] = flag_run
             return i + 1

@@ -295,6 +295,12 @@ class Detector:
         """A point that was scored but is not learned (flagged). Models that follow every
         point, learned or not, see it here; the default does nothing."""
 
+    def _learns_flagged(self, t: int) -> bool:
+        """True when the model asks that a flagged point at ``t`` be learned all the same,
+        whatever the alert policy says (``default``: the series pages so often that what it
+        flags is its normal). The default: never."""
+        return False
+
     def _fit_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
         """Learn from a training window; return the causal training scores.
 

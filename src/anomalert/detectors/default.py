@@ -50,6 +50,15 @@ after a deviation or the range paged (an incident's turmoil is the incident's). 
 explanation gives the feature's noise in its own units: "cpu is noisy: it moves 3.8 per
 point on average, 2.3x its 7-day high 1.63".
 
+Flapping: under the Monitor's protection flagged points are not learned, so a series whose
+normal includes values the baselines never saw (an idle CPU that sits at 0.134 and drops to
+0.066 a fifth of the time: each drop is 40 of its tiny robust scales) would page all day. When
+flagged runs (flags less than ten minutes apart count as one run) have started at six or more
+a day, counted with a day's exponential decay, the series is *flapping*: its flagged points are
+learned like any other, whatever the alert policy, so the baselines, the spread and the
+"seen before" memory take them in and the paging stops. The training window never learns that
+way (it learns only what it finds ordinary); its runs are counted all the same.
+
 Guard: a feature's recent level, and the seasonal model's level, learn a value only where
 the seasonal baseline finds it ordinary (seasonal ``|z|`` below 5), unless the feature has
 been unusual for 60 learned points in a row (then it is the new normal). The sub-threshold
@@ -167,6 +176,8 @@ class Default(CompiledBaseline):
     _noise_span: ClassVar[int] = 24
     _noise_k: ClassVar[float] = 1.5
     _noise_clip: ClassVar[float] = 3.0
+    #: Flagged runs a day (decayed count) from which flagged points are learned anyway.
+    _flap_runs: ClassVar[float] = 6.0
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "period": [Options(("auto", "day", "week", "none")), Interval(int, 60, None)],
         "history": [Interval(int, 1, None)],
@@ -219,7 +230,7 @@ class Default(CompiledBaseline):
             "recur_need": self._recur_need,
             "noise_hours": self._noise_hours, "noise_buckets": self._noise_history,
             "noise_span": self._noise_span, "noise_k": self._noise_k,
-            "noise_clip": self._noise_clip,
+            "noise_clip": self._noise_clip, "flap_runs": self._flap_runs,
         }
 
     def prepare(self, t: np.ndarray, X: np.ndarray) -> None:

@@ -22,7 +22,8 @@ __all__ = ["register"]
 
 
 def _cmd_nab(args: argparse.Namespace) -> int:
-    from anomalert.evaluation.nab_run import OWN_THRESHOLD, FileRun, run_nab
+    from anomalert.alerting import AlertPolicy
+    from anomalert.evaluation.nab_run import NAB_POLICY, OWN_THRESHOLD, FileRun, run_nab
 
     def progress(i: int, total: int, run: FileRun) -> None:
         print(
@@ -34,12 +35,15 @@ def _cmd_nab(args: argparse.Namespace) -> int:
 
     if args.suppress < 0:
         raise InputError(f"--suppress must be >= 0, got {args.suppress}")
+    policy = NAB_POLICY if args.policy == "nab" else AlertPolicy()
     run = run_nab(
         args.data_dir, args.windows, args.detector, results_dir=args.results,
-        progress=None if args.quiet else progress, suppress=args.suppress,
+        progress=None if args.quiet else progress, suppress=args.suppress, policy=policy,
     )
-    print(f"NAB scores of {args.detector} on {len(run.files)} files "
-          f"(0 = never fires, 100 = perfect)")
+    learning = ("learning every point" if args.policy == "nab"
+                else "learning as the Monitor does: flagged points not learned")
+    print(f"NAB scores of {args.detector} on {len(run.files)} files, {learning} "
+          f"(0 = never fires, 100 = perfect); {sum(f.alerts for f in run.files)} alerting rows")
     print(f"{'profile':<20} {'optimised':>9} {'threshold':>9} {'own':>7} (own threshold "
           f"{OWN_THRESHOLD})")
     for name, res in run.optimised.items():
@@ -72,6 +76,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", help="write the scores as JSON")
     p.add_argument("--suppress", type=int, default=100,
                    help="rows after a score in which only a higher one is reported (default 100)")
+    p.add_argument("--policy", choices=("nab", "monitor"), default="nab",
+                   help="what the detector learns from: 'nab' every point (NAB's convention, "
+                   "the default), 'monitor' what `detect` and `watch` learn from (flagged "
+                   "points are not, unless the detector asks)")
     p.add_argument("--details", action="store_true",
                    help="also show, per file, each labelled window's reward and the "
                         "false-positive rows (standard profile; all profiles in --json)")
