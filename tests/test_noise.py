@@ -114,3 +114,22 @@ def test_batch_and_streaming_noise_scores_agree() -> None:
         det.learn_one(ts, {"cpu": float(v)})
     np.testing.assert_allclose(batch, np.array(stream), rtol=0, atol=1e-9)
     assert np.nanmax(batch) > det.threshold_  # the flapping is in both
+
+
+def test_an_incident_panel_of_a_noise_alert_draws_no_level_band(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The report's incident panel: a noise contribution's baseline is a noise level, not a
+    level of the values, so no band is drawn from it, and the title says what paged."""
+    from anomalert.report import figures as fig
+    from anomalert.report.demo import explanations
+
+    frame = _flapping()
+    cut = frame.index[2 * 1440]
+    d = detect("default", frame, train_until=cut)
+    inc = d.incidents[0]
+    wanted = fig.incident_window(pd.DatetimeIndex(frame.index), inc)
+    exps = explanations(d, "default", frame, cut, wanted)
+    (panel,) = fig.panels_for(d, [(inc, False)], exps, frame, [], cut)
+    assert "cpu noisy" in panel.heading and "its 7-day high" in panel.heading
+    assert panel.baseline.loc[inc.start:inc.end].isna().all()
+    out = fig.incident_panels(tmp_path / "p.png", [panel], "noise")
+    assert out.exists() and out.stat().st_size > 0

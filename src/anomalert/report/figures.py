@@ -25,6 +25,7 @@ from anomalert.data import Event
 
 if TYPE_CHECKING:
     from anomalert.alerting import Incident
+    from anomalert.detectors import Contribution
     from anomalert.monitor import Detection
 
 __all__ = [
@@ -283,19 +284,27 @@ def panels_for(d: Detection, chosen: Sequence[tuple[Incident, bool]], exps: Mapp
         base, scale = np.full(win.size, np.nan), np.full(win.size, np.nan)
         for k, i in enumerate(win):
             c = next((c for c in exps[int(i)].contributions if c.metric == top.metric), None)
-            if c is not None:
+            if c is not None and c.kind == "level":  # a noise figure is no band on the values
                 base[k], scale[k] = c.baseline, c.scale
         where = "held out" if inc.start >= cut else "in training window"
         lo, hi = index[win[0]], index[win[-1]]
         panels.append(Panel(
             f"#{inc.id} {'FALSE' if false else 'true'} incident {inc.start:%m-%d %H:%M}–"
-            f"{inc.end:%H:%M} UTC ({where})\nat peak: {top.metric} {top.deviation:+.1f}σ "
-            "from baseline", top.metric, feats[top.metric].iloc[win],
+            f"{inc.end:%H:%M} UTC ({where})\nat peak: {_peak_text(top)}",
+            top.metric, feats[top.metric].iloc[win],
             pd.Series(base, index=index[win]), pd.Series(scale, index=index[win]),
             1.0 if static else thr,
             "training median ± 1 s.d." if static else f"baseline ± threshold ({thr:.2f}σ)",
             (inc.start, inc.end), [e for e in events if e.overlaps(lo, hi)], false))
     return panels
+
+
+def _peak_text(top: Contribution) -> str:
+    """A panel title's account of the top contribution at an incident's peak."""
+    if top.kind == "noise":
+        ratio = top.value / top.baseline if top.baseline > 0 else float("inf")
+        return f"{top.metric} noisy, {ratio:.1f}x {top.reference or 'its usual'}"
+    return f"{top.metric} {top.deviation:+.1f}σ from baseline"
 
 
 def incident_panels(path: Path, panels: Sequence[Panel], title: str) -> Path:
