@@ -72,6 +72,27 @@ def test_relearn_after_accepts_a_lasting_change() -> None:
     assert out[10].is_alert and not out[-1].is_alert
 
 
+@pytest.mark.parametrize("step", ["1min", "5min"])
+def test_by_default_a_change_that_lasts_a_day_is_the_new_normal(step: str) -> None:
+    """``relearn_after=None`` (the default) is a day in time, whatever the step: a level
+    shift of 5-minute data stops alerting after 288 points, not after 1440 (five days), and
+    the compiled loop agrees with the Monitor point by point."""
+    per_day = 86_400 // pd.Timedelta(step).seconds
+    n = 3 * per_day
+    idx = pd.date_range("2025-01-01", periods=n, freq=step, tz="UTC")
+    v = 40 + np.random.default_rng(3).normal(0, 1, n)
+    v[per_day:] += 30  # the shift, after a day of training
+    frame = pd.DataFrame({"cpu": v}, index=idx)
+    d = detect(make("zscore", window=30), frame, train_until=idx[per_day])
+    alerting = d.points["is_anomaly"].to_numpy()[per_day:]
+    assert alerting[:per_day].all() and not alerting[per_day + 30:].any()
+    m = Monitor(make("zscore", window=30).fit(frame.iloc[:per_day]))
+    m._last_ts = idx[per_day - 1]
+    out = [m.check(ts, {"cpu": float(x)}).is_alert for ts, x in zip(idx[per_day:], v[per_day:], strict=True)]
+    assert out == alerting.tolist()
+    assert AlertPolicy().relearn_points(None) == 1440 and AlertPolicy(relearn_after=7).relearn_points(300) == 7
+
+
 def test_rejects_out_of_order_and_bad_values() -> None:
     m = _monitor()
     _feed(m, [40.0])
@@ -88,6 +109,8 @@ def test_policy_validation() -> None:
         Monitor(ZScore(), AlertPolicy(k=3, n=2))
     with pytest.raises(ParameterError, match="'resolve_after'"):
         AlertPolicy(resolve_after=0).validate()
+    with pytest.raises(ParameterError, match="'relearn_after'.*an int >= 1 or None"):
+        AlertPolicy(relearn_after=0).validate()
 
 
 def test_unfitted_detector_warms_up_then_alerts() -> None:

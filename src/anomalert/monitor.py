@@ -98,6 +98,14 @@ class Monitor:
         self._clean_run = 0
         self._since_resolved: int | None = None
         self._last_ts: pd.Timestamp | None = None
+        self._step_s: float | None = None  # the first gap between points (a fallback step)
+
+    def _relearn(self) -> int:
+        """Consecutive flagged points after which the detector learns anyway (see
+        :meth:`AlertPolicy.relearn_points`): the detector's step when it knows it, else the
+        first gap this Monitor saw."""
+        step = getattr(self.detector, "step_seconds_", None) or getattr(self, "_step_s", None)
+        return self.policy.relearn_points(step)
 
     @property
     def open_incident(self) -> Incident | None:
@@ -124,13 +132,13 @@ class Monitor:
         if isinstance(det, CompiledBaseline):
             # one compiled call scores, and learns unless the point is flagged
             policy = self.policy
-            anyway = policy.learn_flagged or self._flag_run + 1 > policy.relearn_after
+            anyway = policy.learn_flagged or self._flag_run + 1 > self._relearn()
             score, *made_of = det._step_point(t, x, float(det.threshold_), anyway)
             return self._decide(ts, score, lambda: det.explanation_from(score, x, *made_of))
         score = float(det._score_point(t, x))
         verdict = self._decide(ts, score, lambda: det._explain(t, x))
         if self.policy.learn_flagged or not verdict.is_anomalous or (
-            self._flag_run > self.policy.relearn_after
+            self._flag_run > self._relearn()
         ) or det._learns_flagged(t):
             det._learn_point(t, x)
             det.n_seen_ += 1
@@ -139,6 +147,8 @@ class Monitor:
         return verdict
 
     def _decide(self, ts: pd.Timestamp, score: float, explain: Any) -> Verdict:
+        if self._last_ts is not None and getattr(self, "_step_s", None) is None:
+            self._step_s = (ts - self._last_ts).total_seconds()
         self._last_ts = ts
         threshold = float(self.detector.threshold_)
         flagged = bool(score > threshold)  # NaN (warm-up) is never flagged
@@ -426,7 +436,8 @@ def _run_compiled(
     record = det.new_record(n - start, m)
     scores[start:] = det.run(
         t_ns[start:], X[start:], threshold=threshold, learn_flagged=policy.learn_flagged,
-        relearn_after=policy.relearn_after, flag_run=flag_run, record=record,
+        relearn_after=policy.relearn_points(det.step_seconds_), flag_run=flag_run,
+        record=record,
     )[0]
     flagged, alert, inc, event = decide_all(
         scores, threshold, k=policy.k, n=policy.n, resolve_after=policy.resolve_after,

@@ -38,7 +38,9 @@ class AlertPolicy:
         become the baseline it is compared with.
     relearn_after
         After this many consecutive flagged points the detector learns again anyway: a
-        change that lasts this long is the new normal (and the incident says so).
+        change that lasts this long is the new normal (and the incident says so). ``None``
+        (the default): a day's worth of points at the series' step, so 1440 at 1-minute
+        steps and 288 at 5 minutes (see :meth:`relearn_points`).
     """
 
     k: int = 1
@@ -46,7 +48,7 @@ class AlertPolicy:
     resolve_after: int = 3
     cooldown: int = 0
     learn_flagged: bool = False
-    relearn_after: int = 1440
+    relearn_after: int | None = None
 
     def validate(self) -> AlertPolicy:
         def bad(name: str, rule: str) -> ParameterError:
@@ -57,8 +59,10 @@ class AlertPolicy:
 
         for name in ("n", "resolve_after", "relearn_after"):
             value = getattr(self, name)
+            if name == "relearn_after" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise bad(name, "an int >= 1")
+                raise bad(name, "an int >= 1" + (" or None" if name == "relearn_after" else ""))
         if isinstance(self.k, bool) or not isinstance(self.k, int) or not 1 <= self.k <= self.n:
             raise bad("k", f"an int between 1 and n ({self.n})")
         if isinstance(self.cooldown, bool) or not isinstance(self.cooldown, int) or self.cooldown < 0:
@@ -66,3 +70,15 @@ class AlertPolicy:
         if not isinstance(self.learn_flagged, bool):
             raise bad("learn_flagged", "a bool")
         return self
+
+    def relearn_points(self, step_seconds: float | None) -> int:
+        """``relearn_after``, or when it is None a day's worth of points at ``step_seconds``
+        (a minute when the step is not known yet).
+
+        >>> AlertPolicy().relearn_points(300), AlertPolicy(relearn_after=50).relearn_points(300)
+        (288, 50)
+        """
+        if self.relearn_after is not None:
+            return self.relearn_after
+        step = step_seconds if step_seconds is not None and step_seconds > 0 else 60.0
+        return max(1, int(86_400 // step))
