@@ -297,3 +297,28 @@ def test_a_state_saved_by_another_version_is_refitted_not_misread(tmp_path):
     c2 = TestClient(create_app(state2), raise_server_exceptions=False)
     r = c2.post("/v1/score", json={"series": "api", "points": _points(5, start=50)})
     assert r.status_code == 200 and r.json()["created"] is True
+
+
+
+def test_metrics_say_when_a_series_learns_what_it_flags():
+    """A pushed series that is an idle, quantised CPU (its dips are dozens of its tiny robust
+    scales) flags them every few minutes at first. Once that is its normal, the detector
+    learns them, /metrics says so while it does, and the flags stop."""
+    client, _ = _client()
+    idx = pd.date_range(T0, periods=3 * 288, freq="5min")
+    rng = np.random.default_rng(5)
+    values = rng.choice([0.134, 0.132, 0.066, 0.2], p=[0.5, 0.25, 0.2, 0.05], size=len(idx))
+    calm = [{"timestamp": ts.isoformat(), "values": {"cpu": 40 + rng.normal(0, 1)}} for ts in idx[:2]]
+    assert client.post("/v1/score", json={"series": "calm", "points": calm}).status_code == 200
+    gauge, flags = [], []
+    for k in range(0, len(idx), 24):  # two hours per request
+        points = [{"timestamp": ts.isoformat(), "values": {"cpu": float(v)}}
+                  for ts, v in zip(idx[k:k + 24], values[k:k + 24], strict=True)]
+        r = client.post("/v1/score", json={"series": "idle", "points": points})
+        assert r.status_code == 200
+        flags += [v["is_anomalous"] for v in r.json()["verdicts"]]
+        text = client.get("/metrics").text
+        gauge.append('anomalert_learning_flagged{series="idle"} 1.0' in text)
+        assert 'anomalert_learning_flagged{series="calm"} 0.0' in text
+    assert sum(flags) >= 6 and any(gauge)
+    assert not any(flags[-288:])  # the last day: learned, quiet

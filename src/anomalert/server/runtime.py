@@ -268,6 +268,9 @@ class ServiceState:
                 events.append("resolved")
             out = [self._notification(rt, verdict, e, now) for e in events]
             m.alerting.labels(rt.name).set(1 if rt.alerting is not None else 0)
+            det = rt.monitor.detector
+            flapping = det.is_fitted and det._learns_flagged(int(verdict.timestamp.value))
+            m.learning_flagged.labels(rt.name).set(1 if flapping else 0)
         if out and self.store is not None and self.sinks:
             for n in out:
                 if self.store.enqueue(n.id, self.sinks, n.to_dict()) == 0 and n.event == "fired":

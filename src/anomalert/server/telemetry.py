@@ -2,7 +2,9 @@
 
 Per series: ``anomalert_anomaly_score``, ``anomalert_threshold``, ``anomalert_anomalous``
 (0/1: the latest point is above the threshold), ``anomalert_alerting`` (0/1: an incident is
-open and notified), ``anomalert_points_total`` and ``anomalert_last_point_timestamp_seconds``.
+open and notified), ``anomalert_learning_flagged`` (0/1: the series flags so often that its
+detector learns what it flags, see ``default``'s flapping rule), ``anomalert_points_total`` and
+``anomalert_last_point_timestamp_seconds``.
 Health: ``anomalert_last_poll_timestamp_seconds``, ``anomalert_poll_errors_total{query}``,
 ``anomalert_source_up{query}``, ``anomalert_alerts_sent_total{sink}``,
 ``anomalert_alerts_failed_total{sink}`` (failed delivery attempts) and
@@ -42,6 +44,12 @@ class Metrics:
         )
         self.alerting = Gauge(
             "anomalert_alerting", "1 while an incident of the series is open and notified",
+            ["series"], registry=r,
+        )
+        self.learning_flagged = Gauge(
+            "anomalert_learning_flagged",
+            "1 while the detector learns the points it flags: the series flags so often that "
+            "they are its normal",
             ["series"], registry=r,
         )
         self.points = Counter("anomalert_points", "Points scored", ["series"], registry=r)
