@@ -72,8 +72,6 @@ def detect_period(t: np.ndarray, X: np.ndarray, step_seconds: int) -> int | None
 class CompiledBaseline(Detector):
     """A detector whose state and arithmetic live in :mod:`anomalert.detectors._kernel`."""
 
-    #: Consecutive over-threshold training points after which fit learns them anyway.
-    _relearn_after: ClassVar[int] = 1440
     #: ``period="auto"`` on a daily model: hours of history in which to look for a weekly
     #: cycle while running (0: only at fit), and the weeks a weekly model then remembers.
     _week_hours: ClassVar[int] = 21 * 24
@@ -327,7 +325,7 @@ class CompiledBaseline(Detector):
         try:
             scores, raw = self.run(
                 t, X, threshold=self.threshold_, learn_flagged=False,
-                relearn_after=self._relearn_after, record=record,
+                relearn_after=self._relearn_points(t), record=record,
             )
         finally:
             Q[K.Q_FLAP] = flap

@@ -205,8 +205,9 @@ class Detector:
     _default_threshold: ClassVar[float] = 5.0
     #: True for detectors whose score does not depend on the order of points (no learning).
     _static: ClassVar[bool] = False
-    #: Consecutive over-threshold training points after which fit learns them anyway.
-    _relearn_after: ClassVar[int] = 1440
+    #: Consecutive over-threshold training points after which fit learns them anyway
+    #: (None: a day's worth of points at the training window's step, see _relearn_points).
+    _relearn_after: ClassVar[int | None] = None
 
     # -- parameters ------------------------------------------------------------------
     @classmethod
@@ -306,22 +307,32 @@ class Detector:
 
         The default streams the window (score, then learn); batch models override. A
         training window is *mostly* good, not certainly: points scoring above the provisional
-        threshold are not learned (unless such a run lasts ``_relearn_after`` points, which
-        makes it the new normal), so an incident inside the window does not become baseline.
+        threshold are not learned (unless such a run lasts a day, see :meth:`_relearn_points`,
+        which makes it the new normal), so an incident inside the window does not become
+        baseline.
         """
         out = np.empty(len(X))
         guard = self.threshold_
+        relearn = self._relearn_points(t)
         run = 0
         for i in range(len(X)):
             self._observe_training(int(t[i]), X[i])
             out[i] = s = self._score_point(int(t[i]), X[i])
             run = run + 1 if s > guard else 0
-            if run == 0 or run > self._relearn_after:
+            if run == 0 or run > relearn:
                 self._learn_point(int(t[i]), X[i])
                 self.n_seen_ += 1
             else:
                 self._pass_point(int(t[i]), X[i])
         return out
+
+    def _relearn_points(self, t: np.ndarray) -> int:
+        """``_relearn_after``, or a day's worth of points at the median step of the training
+        timestamps ``t`` (ns; a minute with fewer than two)."""
+        if self._relearn_after is not None:
+            return self._relearn_after
+        step = float(np.median(np.diff(t))) / 1e9 if len(t) > 1 else 60.0
+        return max(1, int(86_400 // step)) if step > 0 else 1440
 
     def _observe_training(self, t: int, x: np.ndarray) -> None:
         """Called for each training point before it is scored (a hook for calibration)."""
