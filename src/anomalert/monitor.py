@@ -103,9 +103,15 @@ class Monitor:
     def _relearn(self) -> int:
         """Consecutive flagged points after which the detector learns anyway (see
         :meth:`AlertPolicy.relearn_points`): the detector's step when it knows it, else the
-        first gap this Monitor saw."""
+        first gap this Monitor saw. Kept once a step is known."""
+        known = self.__dict__.get("_relearn_known")
+        if known is not None:
+            return int(known)
         step = getattr(self.detector, "step_seconds_", None) or getattr(self, "_step_s", None)
-        return self.policy.relearn_points(step)
+        points = self.policy.relearn_points(step)
+        if step:
+            self._relearn_known = points
+        return points
 
     @property
     def open_incident(self) -> Incident | None:

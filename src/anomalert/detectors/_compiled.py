@@ -160,7 +160,10 @@ class CompiledBaseline(Detector):
         N[P[K.P_WEEK_ID] + P[K.P_WEEK_H]] = 2  # done: never again
 
     def _after_learning(self) -> None:
-        if K.switch_pending(self.state_["N"], self.state_["P"]):
+        # K.switch_pending's test, without a compiled call per point
+        P, N = self.state_["P"], self.state_["N"]
+        hours = P[K.P_WEEK_H]
+        if hours > 0 and N[P[K.P_WEEK_ID] + hours] == 1:
             self._switch_to_week()
 
     @property
@@ -222,10 +225,14 @@ class CompiledBaseline(Detector):
         :meth:`_learns_flagged`), in one compiled call.
 
         Returns the score and what it came from (as :meth:`feature_z`), so an explanation
-        needs no second call (see :meth:`explanation_from`).
+        needs no second call (see :meth:`explanation_from`). Those arrays are the detector's
+        own and the next call overwrites them: explain before stepping again.
         """
         self._find_step(t)
-        z, b, sc, kind = self.new_record(None, len(x))
+        rec = self.__dict__.get("_step_record")
+        if rec is None or len(rec[0]) != len(x):
+            rec = self._step_record = self.new_record(None, len(x))
+        z, b, sc, kind = rec
         score, learned = K.step(*self._args(), t, x, threshold, learn_anyway, z, b, sc, kind)
         if learned:
             self.n_seen_ += 1
