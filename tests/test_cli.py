@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -74,6 +75,23 @@ def test_detect_writes_points_and_prints_incidents(tmp_path: Path, capsys: pytes
     scored = pd.read_csv(out_csv)
     assert {"timestamp", "score", "threshold", "is_anomaly", "explanation"} <= set(scored.columns)
     assert len(scored) == 1440 and scored["is_anomaly"].sum() == 105
+
+
+def test_detect_marks_incidents_inside_the_training_window(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A spike inside the training window is an incident too, marked T in the table; one
+    after it is not."""
+    idx = pd.date_range("2025-01-01", periods=3 * 1440, freq="1min", tz="UTC")
+    v = 40 + np.random.default_rng(2).normal(0, 1, len(idx))
+    v[1000:1003] += 40  # inside the training window (the first two days)
+    v[3500:3503] += 40  # after it
+    data = tmp_path / "cpu.csv"
+    pd.DataFrame({"timestamp": idx, "cpu": v}).to_csv(data, index=False)
+    code, out, _ = _run(capsys, "detect", str(data), "--train-until", str(idx[2 * 1440]))
+    assert code == 0 and "2 incident(s), 1 of them in the training window (T):" in out
+    marks = [line.split()[0] for line in out.splitlines() if line.startswith("  ") and " cpu: " in line]
+    assert marks == ["1T", "2"]
 
 
 def _write(path: Path, text: str) -> Path:

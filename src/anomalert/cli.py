@@ -133,15 +133,20 @@ def _run_detection(args: argparse.Namespace, frame: Any) -> Any:
     )
 
 
-def _print_incidents(incidents: Sequence[Any]) -> None:
+def _print_incidents(incidents: Sequence[Any], train_until: Any = None) -> None:
+    """The incidents as a table; those that started inside the training window are marked
+    (the detector was still learning the series' normal there)."""
     if not incidents:
         _out("no incidents")
         return
-    _out(f"{len(incidents)} incident(s):")
-    _out(f"  {'#':>3}  {'start':20}  {'end':20}  {'peak':>9}  metrics / explanation at peak")
-    for inc in incidents:
+    in_training = [train_until is not None and inc.start < train_until for inc in incidents]
+    extra = f", {sum(in_training)} of them in the training window (T)" if any(in_training) else ""
+    _out(f"{len(incidents)} incident(s){extra}:")
+    _out(f"  {'#':>4}  {'start':20}  {'end':20}  {'peak':>9}  metrics / explanation at peak")
+    for inc, trained in zip(incidents, in_training, strict=True):
+        mark = f"{inc.id}{'T' if trained else ''}"
         _out(
-            f"  {inc.id:>3}  {inc.start.strftime('%Y-%m-%d %H:%M:%S'):20}  "
+            f"  {mark:>4}  {inc.start.strftime('%Y-%m-%d %H:%M:%S'):20}  "
             f"{inc.end.strftime('%Y-%m-%d %H:%M:%S'):20}  {inc.peak_score:9.3g}  "
             f"{', '.join(inc.metrics)}: {inc.explanation}"
         )
@@ -247,7 +252,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         + f", threshold {det.detector.threshold_:.4g}; {int(pts['is_anomaly'].sum())} of "
         f"{len(pts)} points alert"
     )
-    _print_incidents(det.incidents)
+    _print_incidents(det.incidents, det.train_until)
     if args.output:
         out = pts.drop(columns=["is_anomalous"]).copy()
         out.insert(0, "timestamp", out.index.strftime("%Y-%m-%dT%H:%M:%SZ"))
