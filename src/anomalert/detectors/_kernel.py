@@ -1398,6 +1398,19 @@ def _measure(
 
 
 @njit(cache=True)
+def _point_score(
+    F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
+    t: int, x: np.ndarray, z: np.ndarray, s: np.ndarray,
+    nz: np.ndarray, vz: np.ndarray, va: np.ndarray, vl: np.ndarray,
+) -> tuple[float, int]:
+    """The score of a measured point and what gave it (see :func:`_score`), filling the
+    range scores ``nz`` and the noise test's ``vz``/``va``/``vl`` (see :func:`_noises`)."""
+    _novelties(F, N, P, Q, t, x, s, nz)
+    _noises(F, N, D, P, Q, t, x, vz, va, vl)
+    return _score(F, N, P, Q, z, nz, vz, t)
+
+
+@njit(cache=True)
 def feature_z(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
     S: np.ndarray, SC: np.ndarray, t: int, x: np.ndarray,
@@ -1408,10 +1421,8 @@ def feature_z(
     (``KIND_*``: the range or noise test's where one scored)."""
     m = P[P_M]
     _measure(F, N, D, P, S, SC, t, x, z, b, s, np.empty(m))
-    nz, vz = np.empty(m), np.empty(m)
-    _novelties(F, N, P, Q, t, x, s, nz)
-    _noises(F, N, D, P, Q, t, x, vz, np.empty(m), np.empty(m))
-    _, by = _score(F, N, P, Q, z, nz, vz, t)
+    _, by = _point_score(F, N, D, P, Q, t, x, z, s, np.empty(m), np.empty(m), np.empty(m),
+                         np.empty(m))
     j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, s)
     kind[:] = KIND_DEVIATION
     if j >= 0:
@@ -1428,23 +1439,8 @@ def score_point(
     z = np.empty(m)
     s = np.empty(m)
     _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, np.empty(m))
-    nz, vz = np.empty(m), np.empty(m)
-    _novelties(F, N, P, Q, t, x, s, nz)
-    _noises(F, N, D, P, Q, t, x, vz, np.empty(m), np.empty(m))
-    return _score(F, N, P, Q, z, nz, vz, t)[0]
-
-
-@njit(cache=True)
-def _point_score(
-    F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
-    t: int, x: np.ndarray, z: np.ndarray, s: np.ndarray, nz: np.ndarray, va: np.ndarray,
-    vl: np.ndarray,
-) -> tuple[float, int]:
-    """The score of a measured point (see :func:`_score`), filling ``nz``/``va``/``vl``."""
-    vz = np.empty(P[P_M])
-    _novelties(F, N, P, Q, t, x, s, nz)
-    _noises(F, N, D, P, Q, t, x, vz, va, vl)
-    return _score(F, N, P, Q, z, nz, vz, t)
+    return _point_score(F, N, D, P, Q, t, x, z, s, np.empty(m), np.empty(m), np.empty(m),
+                        np.empty(m))[0]
 
 
 @njit(cache=True)
@@ -1457,7 +1453,7 @@ def learn_point(
     z, zs, s = np.empty(m), np.empty(m), np.empty(m)
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, zs)
     nz, va, vl = np.empty(m), np.empty(m), np.empty(m)
-    score, by = _point_score(F, N, D, P, Q, t, x, z, s, nz, va, vl)
+    score, by = _point_score(F, N, D, P, Q, t, x, z, s, nz, np.empty(m), va, vl)
     _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz)
     _follow(F, N, D, P, Q, t, x, z, va, vl, score, by)
 
@@ -1473,7 +1469,7 @@ def pass_point(
     z, s = np.empty(m), np.empty(m)
     _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, np.empty(m))
     nz, va, vl = np.empty(m), np.empty(m), np.empty(m)
-    score, by = _point_score(F, N, D, P, Q, t, x, z, s, nz, va, vl)
+    score, by = _point_score(F, N, D, P, Q, t, x, z, s, nz, np.empty(m), va, vl)
     _follow(F, N, D, P, Q, t, x, z, va, vl, score, by)
 
 
@@ -1491,10 +1487,8 @@ def step(
     m = P[P_M]
     zs = np.empty(m)
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
-    nz, vz, va, vl = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
-    _novelties(F, N, P, Q, t, x, s, nz)
-    _noises(F, N, D, P, Q, t, x, vz, va, vl)
-    score, by = _score(F, N, P, Q, z, nz, vz, t)
+    nz, va, vl = np.empty(m), np.empty(m), np.empty(m)
+    score, by = _point_score(F, N, D, P, Q, t, x, z, s, nz, np.empty(m), va, vl)
     # explained by the range / noise as they were before this point joins them
     j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, s)
     learned = learn_anyway or not score > threshold or flapping(F, N, P, Q, t)
@@ -1547,9 +1541,7 @@ def run(
             if math.isfinite(a) and not a <= best:
                 best = a
         raw[i] = best
-        _novelties(F, N, P, Q, t, x, s, nz)
-        _noises(F, N, D, P, Q, t, x, vz, va, vl)
-        score, by = _score(F, N, P, Q, z, nz, vz, t)
+        score, by = _point_score(F, N, D, P, Q, t, x, z, s, nz, vz, va, vl)
         scores[i] = score
         if record:
             Z[i] = z
