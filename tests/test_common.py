@@ -161,17 +161,52 @@ def check_causal(name: str, det: Detector) -> None:
     assert _same(a, b), "the future must not change a point's score"
 
 
-def check_flags_obvious_spike_and_explains(name: str, det: Detector) -> None:
+def _noisy_hours(test: pd.DataFrame) -> pd.DataFrame:
+    """Two hours of ``test`` in which cpu flaps +-10 around its level, no value leaving the
+    band it kept before (its noise was 2, so each change is about 7 of its usual ones)."""
+    part = test.iloc[:24].copy()
+    part["cpu"] = float(test["cpu"].iloc[0]) + 10.0 * (-1.0) ** np.arange(len(part))
+    return part
+
+
+def _drifting() -> pd.DataFrame:
+    """Seven days of the shared frame in which cpu climbs 14.4 a day from the fifth day on
+    (its hourly means vary by about 0.6)."""
+    f = _frame(7 * 288, seed=1)
+    f["cpu"] += np.clip(np.arange(len(f)) - 4 * 288, 0, None) * 0.05
+    return f
+
+
+def check_flags_what_it_finds_and_explains(name: str, det: Detector) -> None:
+    """The anomaly the detector is built for (``Detector.finds``) is flagged, an ordinary
+    point is not, and the explanation names the metric, its value and the baseline."""
     train, test = _split()
+    if det.finds == "drift":  # the same first 600 points, then a drift
+        train = _drifting().iloc[:600]
     fitted = det.clone().fit(train)
     ts = test.index[0]
     normal = {"cpu": float(test["cpu"].iloc[0]), "mem": float(test["mem"].iloc[0])}
-    spike = dict(normal, cpu=normal["cpu"] + 400.0)
-    assert fitted.score_one(ts, spike) > fitted.threshold_ >= fitted.score_one(ts, normal)
-    exp = fitted.explain_one(ts, spike)
+    assert fitted.threshold_ >= fitted.score_one(ts, normal)
+    if det.finds == "spike":
+        point = dict(normal, cpu=normal["cpu"] + 400.0)
+    elif det.finds == "drift":
+        drifting = _drifting()
+        for t, row in _rows(drifting.iloc[600:-1]):
+            fitted.learn_one(t, row)
+        ts, point = drifting.index[-1], {k: float(v) for k, v in drifting.iloc[-1].items()}
+    else:
+        assert det.finds == "noise", f"no check makes a {det.finds!r} anomaly"
+        noisy = _noisy_hours(test)
+        for t, row in _rows(noisy.iloc[:-1]):
+            fitted.learn_one(t, row)
+        ts, point = noisy.index[-1], {k: float(v) for k, v in noisy.iloc[-1].items()}
+    assert fitted.score_one(ts, point) > fitted.threshold_
+    exp = fitted.explain_one(ts, point)
     assert isinstance(exp, Explanation) and exp.top is not None
-    assert exp.top.metric == "cpu" and exp.top.value == spike["cpu"]
-    assert "cpu=" in exp.text() and "baseline" in exp.text()
+    assert exp.top.metric == "cpu" and "cpu" in exp.text()
+    if det.finds == "spike":
+        assert exp.top.value == point["cpu"] and "cpu=" in exp.text()
+    assert math.isfinite(exp.top.baseline) and f"{exp.top.baseline:.4g}" in exp.text()
 
 
 def check_bad_points(name: str, det: Detector) -> None:
@@ -199,7 +234,7 @@ CHECKS: list[Callable[[str, Detector], None]] = [
     check_pickle_and_clone,
     check_deterministic,
     check_causal,
-    check_flags_obvious_spike_and_explains,
+    check_flags_what_it_finds_and_explains,
     check_bad_points,
 ]
 

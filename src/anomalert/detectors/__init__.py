@@ -14,8 +14,11 @@ from typing import Any
 
 from anomalert.detectors.base import Contribution, Detector, Explanation
 from anomalert.detectors.default import Default
+from anomalert.detectors.drift import Drift
 from anomalert.detectors.iforest import IForest
 from anomalert.detectors.likelihood import Likelihood
+from anomalert.detectors.noise import Noise
+from anomalert.detectors.range import Range
 from anomalert.detectors.seasonal import Seasonal
 from anomalert.detectors.zscore import ZScore
 from anomalert.errors import ParameterError
@@ -26,10 +29,13 @@ __all__ = [
     "Contribution",
     "Default",
     "Detector",
+    "Drift",
     "Explanation",
     "IForest",
     "Likelihood",
+    "Noise",
     "Preset",
+    "Range",
     "Seasonal",
     "ZScore",
     "available",
@@ -38,7 +44,7 @@ __all__ = [
 ]
 
 REGISTRY: dict[str, type[Detector]] = {
-    cls.name: cls for cls in (Default, ZScore, Seasonal, IForest, Likelihood)
+    cls.name: cls for cls in (Default, ZScore, Seasonal, IForest, Likelihood, Range, Noise, Drift)
 }
 
 

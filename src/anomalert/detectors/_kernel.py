@@ -68,6 +68,7 @@ __all__ = [
     "LAZY_PARTS",
     "NO_T",
     "P_NOV_B",
+    "P_DEV_SCORE",
     "P_SHARED",
     "N_KINDS",
     "feature_z",
@@ -147,7 +148,9 @@ P_VAR_ID = 37  # offset in N: part numbers (S), hour numbers (B), the cache's ho
 #               seen (m)
 P_FLAP_OFF = 38  # offset in F: flagged runs started, decayed by a day
 P_FLAP_ID = 39  # offset in N: when that count was last raised, the last flagged point's time
-N_P = 40
+P_DEV_SCORE = 40  # 1: deviations score; 0: only the range and noise tests do (they then
+#                  apply at every point)
+N_P = 41
 
 # Float parameters.
 Q_GUARD = 0  # seasonal |z| from which a feature's levels stop learning (inf = never)
@@ -174,7 +177,7 @@ _VAR_THIN = 4
 #: Version of the state layout: bump whenever the meaning or placement of anything in
 #: ``F``/``N``/``D``/``P``/``Q``/``S``/``SC`` changes, so a state saved by another version is
 #: refused instead of being read wrong (see ``CompiledBaseline.__setstate__``).
-LAYOUT_VERSION = 8
+LAYOUT_VERSION = 9
 
 _NO_T = np.iinfo(np.int64).min
 #: ``last_t`` before any point was learned.
@@ -218,6 +221,7 @@ def new_state(
     noise_k: float = 1.5,
     noise_clip: float = 3.0,
     flap_runs: float = 0.0,
+    deviations: bool = True,
 ) -> dict[str, np.ndarray]:
     """Arrays of a fresh state for ``m`` features (slots come later, see :func:`with_slots`).
 
@@ -263,6 +267,7 @@ def new_state(
     P[P_USE_RECENT] = int(use_recent)
     P[P_ESCAPE] = escape
     P[P_SHARED] = int(shared)
+    P[P_DEV_SCORE] = int(deviations)
     # memory deques: features 0..m-1 remember deviations, m..2m-1 range excesses
     P[P_MEM_OFF] = f_off
     f_off += mem * 2 * m
@@ -1251,7 +1256,8 @@ def _score(
     vz: np.ndarray, t: int,
 ) -> tuple[float, int]:
     """The point's score and what gave it: -1 a deviation, ``j`` feature ``j``'s range test,
-    ``m + j`` its noise test. The range and noise tests apply only where no deviation pages."""
+    ``m + j`` its noise test. The range and noise tests apply only where no deviation pages
+    (everywhere when deviations do not score, ``P_DEV_SCORE`` 0)."""
     m = P[P_M]
     finite = False
     for j in range(m):
@@ -1262,7 +1268,7 @@ def _score(
     best = 0.0
     by_range = -1
     memory = P[P_MEMORY]
-    for j in range(m):
+    for j in range(m if P[P_DEV_SCORE] != 0 else 0):
         a = abs(z[j])
         if not (math.isfinite(a) and a > best):
             continue

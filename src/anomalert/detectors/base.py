@@ -122,6 +122,9 @@ class Contribution:
     ``kind="noise"`` says the figures are not the feature's value but its noise: ``value``
     is its mean change from one point to the next over the last hours, ``baseline`` the
     noisiest such stretch of its history, ``scale`` its usual change per point.
+    ``kind="drift"``: ``value`` is the feature's mean over the last day, ``baseline`` its
+    mean some days earlier (``reference`` says how many, "2 days"), ``scale`` its usual day-over-day change
+    and ``deviation`` how many of those nine in ten hours moved by each day.
     """
 
     metric: str
@@ -132,7 +135,7 @@ class Contribution:
     share: float | None = None  # the feature's own contribution to the score, when known
     #: What ``baseline`` is when it is not the feature's usual level, e.g. "7-day high".
     reference: str | None = None
-    #: ``"level"`` (the value against a baseline) or ``"noise"`` (see above).
+    #: ``"level"`` (the value against a baseline), ``"noise"`` or ``"drift"`` (see above).
     kind: str = "level"
 
     @property
@@ -148,6 +151,14 @@ class Contribution:
             return (
                 f"{self.metric} is noisy: it moves {self.value:.4g} per point on average, "
                 f"{ratio:.1f}x {self.reference or 'its usual'} {self.baseline:.4g}{extra}"
+            )
+        if self.kind == "drift":
+            way = "up" if self.deviation >= 0 else "down"
+            return (
+                f"{self.metric} drifted {way} {abs(self.value - self.baseline):.4g} over "
+                f"{self.reference or 'the last days'}, from {self.baseline:.4g} to "
+                f"{self.value:.4g}: day over day, 9 in 10 hours moved more than "
+                f"{abs(self.deviation):.1f}x its usual change {self.scale:.3g}{extra}"
             )
         return (
             f"{self.metric}={self.value:.4g} is {abs(self.deviation):.1f}σ {direction} "
@@ -200,6 +211,10 @@ class Detector:
 
     #: Registry name (set by subclasses).
     name: ClassVar[str] = ""
+    #: What the detector is built to find: ``"spike"`` (a value far from its baseline) or
+    #: ``"noise"`` (a metric moving more from point to point than it has for a week). The
+    #: shared checks (``tests/test_common.py``) make that anomaly and expect it flagged.
+    finds: ClassVar[str] = "spike"
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
     #: Score above which a point counts as anomalous when ``threshold="auto"`` meets no data.
     _default_threshold: ClassVar[float] = 5.0

@@ -178,6 +178,9 @@ class Default(CompiledBaseline):
     _noise_clip: ClassVar[float] = 3.0
     #: Flagged runs a day (decayed count) from which flagged points are learned anyway.
     _flap_runs: ClassVar[float] = 6.0
+    #: Whether deviations from the baselines score (the pieces ``range`` and ``noise`` turn
+    #: them off and score by one test alone; see :mod:`.range` and :mod:`.noise`).
+    _deviations: ClassVar[bool] = True
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "period": [Options(("auto", "day", "week", "none")), Interval(int, 60, None)],
         "history": [Interval(int, 1, None)],
@@ -212,7 +215,8 @@ class Default(CompiledBaseline):
             from anomalert.errors import ParameterError
 
             raise ParameterError(
-                f"The 'min_periods' parameter of Default must be <= window ({self.window}). "
+                f"The 'min_periods' parameter of {type(self).__name__} must be <= window "
+                f"({self.window}). "
                 f"Got {self.min_periods} instead."
             )
 
@@ -231,6 +235,7 @@ class Default(CompiledBaseline):
             "noise_hours": self._noise_hours, "noise_buckets": self._noise_history,
             "noise_span": self._noise_span, "noise_k": self._noise_k,
             "noise_clip": self._noise_clip, "flap_runs": self._flap_runs,
+            "deviations": self._deviations,
         }
 
     def prepare(self, t: np.ndarray, X: np.ndarray) -> None:

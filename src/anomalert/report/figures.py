@@ -304,6 +304,9 @@ def _peak_text(top: Contribution) -> str:
     if top.kind == "noise":
         ratio = top.value / top.baseline if top.baseline > 0 else float("inf")
         return f"{top.metric} noisy, {ratio:.1f}x {top.reference or 'its usual'}"
+    if top.kind == "drift":
+        way = "up" if top.deviation >= 0 else "down"
+        return f"{top.metric} drifting {way}, {abs(top.deviation):.1f}x its usual day-to-day change"
     return f"{top.metric} {top.deviation:+.1f}σ from baseline"
 
 
