@@ -9,7 +9,7 @@ incident after the drift starts that the plain run did not open within an hour o
 delay is from the drift's start. False incidents are what the drift test alone opens on the
 plain series after training (every detector's own incidents are in ``nab_incidents.py``).
 
-Usage::
+Usage (about 2 minutes)::
 
     .venv/bin/python benchmarks/drift_injected.py [--rates 0.5 1 2] [--detectors default range drift]
 """

@@ -268,6 +268,10 @@ class CompiledBaseline(Detector):
                 # the window's mean change per point, against the history's noisiest hour
                 value, what = float(b[j] + z[j] * s[j]), "noise"
                 reference = f"its {self._span(K.P_VAR_B)} high"
+            elif kind[j] == K.KIND_DRIFT:
+                # the point against the level of the day ``days`` days before the last
+                what = "drift"
+                reference = f"its level {int(self.state_['P'][K.P_DRIFT_D])} days before"
             out.append(Contribution(self.features_[j], value, float(b[j]), float(s[j]),
                                     float(z[j]), reference=reference, kind=what))
         return out

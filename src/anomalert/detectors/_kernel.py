@@ -56,6 +56,7 @@ __all__ = [
     "K_DEV",
     "K_DIFF",
     "KIND_DEVIATION",
+    "KIND_DRIFT",
     "KIND_NOISE",
     "KIND_RANGE",
     "K_LEVEL",
@@ -69,6 +70,7 @@ __all__ = [
     "NO_T",
     "P_NOV_B",
     "P_DEV_SCORE",
+    "P_DRIFT_D",
     "P_SHARED",
     "N_KINDS",
     "feature_z",
@@ -148,9 +150,14 @@ P_VAR_ID = 37  # offset in N: part numbers (S), hour numbers (B), the cache's ho
 #               seen (m)
 P_FLAP_OFF = 38  # offset in F: flagged runs started, decayed by a day
 P_FLAP_ID = 39  # offset in N: when that count was last raised, the last flagged point's time
-P_DEV_SCORE = 40  # 1: deviations score; 0: only the range and noise tests do (they then
-#                  apply at every point)
-N_P = 41
+P_DEV_SCORE = 40  # 1: deviations score; 0: only the range, noise and drift tests do (they
+#                  then apply at every point)
+P_DRIFT_D = 41  # days over which every hour must have moved one way (0: no drift test)
+P_DRIFT_H = 42  # hours of hourly means the drift test keeps
+P_DRIFT_OFF = 43  # offset in F: hourly sums (H x m), counts (H x m), then the cached hour's
+#                  drift (m), earlier level (m) and yardstick (m)
+P_DRIFT_ID = 44  # offset in N: hour numbers (H), then the cached hour
+N_P = 45
 
 # Float parameters.
 Q_GUARD = 0  # seasonal |z| from which a feature's levels stop learning (inf = never)
@@ -162,12 +169,16 @@ Q_RECUR_MIN = 5  # fraction of the threshold from which a deviation is a spike (
 Q_VAR_K = 6  # the noise test pages when the window's noise is this many times its history's high
 Q_VAR_CLIP = 7  # a change counts at most this many scales towards the noise
 Q_FLAP = 8  # flagged runs per day from which flagged points are learned (0: never)
-N_Q = 9
+Q_DRIFT_K = 9  # the drift test pages when hours moved this many usual day-over-day changes
+N_Q = 10
 
 # What scored a feature (the ``kind`` arrays of :func:`step`, :func:`run`, :func:`feature_z`).
 KIND_DEVIATION = 0  # a deviation from the baseline
 KIND_RANGE = 1  # the range test: beyond the learned high / low
 KIND_NOISE = 2  # the noise test: changes larger than the history's noisiest hours
+KIND_DRIFT = 3  # the drift test: every hour moved one way, day after day
+#: Fraction of the drift test's day-over-day changes that may disagree with its direction.
+_DRIFT_ALLOW = 0.25
 #: Seconds per part of the noise test's window.
 _VAR_PART = 600
 #: The noise test's yardstick keeps every this-many-th change (a quarter of the work; the
@@ -177,7 +188,7 @@ _VAR_THIN = 4
 #: Version of the state layout: bump whenever the meaning or placement of anything in
 #: ``F``/``N``/``D``/``P``/``Q``/``S``/``SC`` changes, so a state saved by another version is
 #: refused instead of being read wrong (see ``CompiledBaseline.__setstate__``).
-LAYOUT_VERSION = 9
+LAYOUT_VERSION = 10
 
 _NO_T = np.iinfo(np.int64).min
 #: ``last_t`` before any point was learned.
@@ -222,6 +233,9 @@ def new_state(
     noise_clip: float = 3.0,
     flap_runs: float = 0.0,
     deviations: bool = True,
+    drift_days: int = 0,
+    drift_history: int = 7,
+    drift_k: float = 3.0,
 ) -> dict[str, np.ndarray]:
     """Arrays of a fresh state for ``m`` features (slots come later, see :func:`with_slots`).
 
@@ -305,6 +319,12 @@ def new_state(
     f_off += 1
     P[P_FLAP_ID] = i_off
     i_off += 2
+    dh = 24 * drift_history if drift_days > 0 else 0
+    P[P_DRIFT_D], P[P_DRIFT_H] = (drift_days, dh) if dh else (0, 0)
+    P[P_DRIFT_OFF] = f_off
+    f_off += 2 * dh * m + 3 * m
+    P[P_DRIFT_ID] = i_off
+    i_off += dh + 1
     P[P_GUARDED] = i_off
     i_off += m
     P[P_NSEEN] = i_off
@@ -319,8 +339,9 @@ def new_state(
         N[P[P_RC_OFF] + recur_days * n_bins + 6 * j + 3] = _NO_T
     N[P[P_VAR_ID]:P[P_VAR_ID] + parts + nb + 3 + m] = _NO_T
     N[P[P_FLAP_ID]] = _NO_T
+    N[P[P_DRIFT_ID]:P[P_DRIFT_ID] + dh + 1] = _NO_T
     Q = np.array([guard, margin, threshold, range_k, range_e0, recur_min, noise_k, noise_clip,
-                  flap_runs], dtype=np.float64)
+                  flap_runs, drift_k], dtype=np.float64)
     return {
         "F": np.zeros(f_off, dtype=np.float64),
         "N": N,
@@ -1009,6 +1030,111 @@ def _noise_learn(
     N[cache] = hour
 
 
+# --------------------------------------------------------------------------- drift
+@njit(cache=True)
+def _drift_measure(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, hour: int,
+) -> tuple[float, float, float]:
+    """Feature ``j``'s drift before ``hour`` as (drift, earlier level, yardstick).
+
+    Each of the last ``24 * days`` complete hours' means is compared with the same hour a day
+    earlier; the yardstick is the robust spread of the same day-over-day changes over the
+    older hours kept. The drift is the quarter-quantile of the changes in yardsticks, in the
+    direction most of them point (0 when they do not agree, NaN when the history is too
+    short); the earlier level is the mean of the day ``days`` days before the last."""
+    H, days, m = P[P_DRIFT_H], P[P_DRIFT_D], P[P_M]
+    off, ids = P[P_DRIFT_OFF], P[P_DRIFT_ID]
+    means = np.full(H, math.nan)
+    for i in range(H):
+        hh = hour - H + i
+        k = hh % H
+        c = F[off + (H + k) * m + j]
+        if N[ids + k] == hh and c > 0:
+            means[i] = F[off + k * m + j] / c
+    recent = 24 * (days + 1)
+    changes = np.empty(24 * days)
+    nc = 0
+    for i in range(H - 24 * days, H):
+        d = means[i] - means[i - 24]
+        if not math.isnan(d):
+            changes[nc] = d
+            nc += 1
+    usual = np.empty(H - recent)
+    nu = 0
+    for i in range(24, H - recent):
+        d = means[i] - means[i - 24]
+        if not math.isnan(d):
+            usual[nu] = d
+            nu += 1
+    if nc < 0.75 * 24 * days or nu < 24:
+        return math.nan, math.nan, math.nan
+    u = usual[:nu]
+    level, n = 0.0, 0  # the recent days' level (the yardstick's floor is relative to it)
+    first, nf = 0.0, 0  # the earliest compared day's level
+    for i in range(H - recent, H):
+        if not math.isnan(means[i]):
+            level += means[i]
+            n += 1
+            if i < H - recent + 24:
+                first += means[i]
+                nf += 1
+    spread = 1.4826 * np.median(np.abs(u - np.median(u)))
+    spread = max(spread, 0.5 * np.std(u), 1e-9 * (1.0 + abs(level / max(n, 1))))
+    c = changes[:nc]
+    up = np.quantile(c, _DRIFT_ALLOW) / spread
+    down = np.quantile(c, 1.0 - _DRIFT_ALLOW) / spread
+    drift = up if up > 0 else (down if down < 0 else 0.0)
+    return drift, (first / nf if nf else math.nan), spread
+
+
+@njit(cache=True)
+def _drift(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int,
+) -> tuple[float, float, float]:
+    """:func:`_drift_measure` at ``t``'s hour: the cached figures once the hour's first point
+    has been followed (see :func:`_drift_follow`), else measured afresh."""
+    hour = (t // _NS) // 3600
+    m, off = P[P_M], P[P_DRIFT_OFF] + 2 * P[P_DRIFT_H] * P[P_M]
+    if N[P[P_DRIFT_ID] + P[P_DRIFT_H]] == hour:
+        return F[off + j], F[off + m + j], F[off + 2 * m + j]
+    return _drift_measure(F, N, P, j, hour)
+
+
+@njit(cache=True)
+def _drift_score(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, j: int, t: int) -> float:
+    """Feature ``j``'s drift score: the threshold times its drift over ``Q_DRIFT_K`` (so it
+    pages beyond that many yardsticks), 0 without a drift."""
+    d = _drift(F, N, P, j, t)[0]
+    return Q[Q_THRESHOLD] * abs(d) / Q[Q_DRIFT_K] if abs(d) > 0 else 0.0
+
+
+@njit(cache=True)
+def _drift_follow(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, x: np.ndarray) -> None:
+    """Follow every point, flagged or not (the hourly means must follow a drift to measure
+    it): at an hour's first point, cache the drift figures of the hours before it; then add
+    the point to its hour's sums."""
+    H, m = P[P_DRIFT_H], P[P_M]
+    if H == 0:
+        return
+    hour = (t // _NS) // 3600
+    off, ids = P[P_DRIFT_OFF], P[P_DRIFT_ID]
+    if N[ids + H] != hour:
+        cache = off + 2 * H * m
+        for j in range(m):
+            F[cache + j], F[cache + m + j], F[cache + 2 * m + j] = _drift_measure(F, N, P, j, hour)
+        N[ids + H] = hour
+    b = hour % H
+    if N[ids + b] != hour:
+        N[ids + b] = hour
+        for j in range(m):
+            F[off + b * m + j] = 0.0
+            F[off + (H + b) * m + j] = 0.0
+    for j in range(m):
+        if not math.isnan(x[j]):
+            F[off + b * m + j] += x[j]
+            F[off + (H + b) * m + j] += 1.0
+
+
 # --------------------------------------------------------------------------- flapping
 #: Seconds without a flagged point after which the next one starts a new run.
 _FLAP_GAP = 600
@@ -1053,10 +1179,11 @@ def _follow(
     score: float, by: int,
 ) -> None:
     """What follows every point, learned or not, once it is scored: the recurrence memory,
-    the noise test and the flagged-run count."""
+    the noise and drift tests and the flagged-run count."""
     flagged = score > Q[Q_THRESHOLD]
     _note(F, N, P, Q, t, z)
     _noise_learn(F, N, D, P, Q, t, x, va, vl, flagged and by < P[P_M])
+    _drift_follow(F, N, P, t, x)
     _flap_note(F, N, P, t, flagged)
 
 
@@ -1256,8 +1383,9 @@ def _score(
     vz: np.ndarray, t: int,
 ) -> tuple[float, int]:
     """The point's score and what gave it: -1 a deviation, ``j`` feature ``j``'s range test,
-    ``m + j`` its noise test. The range and noise tests apply only where no deviation pages
-    (everywhere when deviations do not score, ``P_DEV_SCORE`` 0)."""
+    ``m + j`` its noise test, ``2m + j`` its drift test. Each test applies only where none
+    before it pages (the range, noise and drift tests everywhere when deviations do not
+    score, ``P_DEV_SCORE`` 0)."""
     m = P[P_M]
     finite = False
     for j in range(m):
@@ -1293,6 +1421,12 @@ def _score(
             if vz[j] > best:
                 best = vz[j]
                 by_range = m + j
+    if P[P_DRIFT_D] > 0 and not best > Q[Q_THRESHOLD]:
+        for j in range(m):
+            d = _drift_score(F, N, P, Q, j, t)
+            if d > best:
+                best = d
+                by_range = 2 * m + j
     return best, by_range
 
 
@@ -1309,8 +1443,11 @@ def _explained(
     if by < m:
         zj, bj, sj = _range_explained(F, N, P, by, t, x[by], s[by])
         return by, zj, bj, sj, KIND_RANGE
-    zj, bj, sj = _noise_explained(F, N, D, P, Q, by - m, t, x[by - m])
-    return by - m, zj, bj, sj, KIND_NOISE
+    if by < 2 * m:
+        zj, bj, sj = _noise_explained(F, N, D, P, Q, by - m, t, x[by - m])
+        return by - m, zj, bj, sj, KIND_NOISE
+    zj, bj, sj = _drift(F, N, P, by - 2 * m, t)
+    return by - 2 * m, zj, bj, sj, KIND_DRIFT
 
 
 @njit(cache=True)

@@ -122,9 +122,10 @@ class Contribution:
     ``kind="noise"`` says the figures are not the feature's value but its noise: ``value``
     is its mean change from one point to the next over the last hours, ``baseline`` the
     noisiest such stretch of its history, ``scale`` its usual change per point.
-    ``kind="drift"``: ``value`` is the feature's mean over the last day, ``baseline`` its
-    mean some days earlier (``reference`` says how many, "2 days"), ``scale`` its usual day-over-day change
-    and ``deviation`` how many of those nine in ten hours moved by each day.
+    ``kind="drift"``: ``value`` is the point's, ``baseline`` the feature's mean over a day
+    some days earlier (``reference`` says which), ``scale`` its usual day-over-day change of
+    an hourly mean and ``deviation`` how many of those three in four recent hours moved by,
+    each day.
     """
 
     metric: str
@@ -155,10 +156,10 @@ class Contribution:
         if self.kind == "drift":
             way = "up" if self.deviation >= 0 else "down"
             return (
-                f"{self.metric} drifted {way} {abs(self.value - self.baseline):.4g} over "
-                f"{self.reference or 'the last days'}, from {self.baseline:.4g} to "
-                f"{self.value:.4g}: day over day, 9 in 10 hours moved more than "
-                f"{abs(self.deviation):.1f}x its usual change {self.scale:.3g}{extra}"
+                f"{self.metric} is drifting {way}: day over day, 3 in 4 hours moved more than "
+                f"{abs(self.deviation):.1f}x its usual change {self.scale:.3g}, from "
+                f"{self.reference or 'its earlier level'} {self.baseline:.4g} "
+                f"({self.metric}={self.value:.4g} now{extra})"
             )
         return (
             f"{self.metric}={self.value:.4g} is {abs(self.deviation):.1f}σ {direction} "

@@ -181,6 +181,11 @@ class Default(CompiledBaseline):
     #: Whether deviations from the baselines score (the pieces ``range`` and ``noise`` turn
     #: them off and score by one test alone; see :mod:`.range` and :mod:`.noise`).
     _deviations: ClassVar[bool] = True
+    #: Drift test: days over which every hour must move one way (0: off), days of hourly
+    #: means kept, and how many usual day-over-day changes the hours must move by.
+    _drift_days: ClassVar[int] = 2
+    _drift_history: ClassVar[int] = 7
+    _drift_k: ClassVar[float] = 3.0
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "period": [Options(("auto", "day", "week", "none")), Interval(int, 60, None)],
         "history": [Interval(int, 1, None)],
@@ -235,7 +240,8 @@ class Default(CompiledBaseline):
             "noise_hours": self._noise_hours, "noise_buckets": self._noise_history,
             "noise_span": self._noise_span, "noise_k": self._noise_k,
             "noise_clip": self._noise_clip, "flap_runs": self._flap_runs,
-            "deviations": self._deviations,
+            "deviations": self._deviations, "drift_days": self._drift_days,
+            "drift_history": self._drift_history, "drift_k": self._drift_k,
         }
 
     def prepare(self, t: np.ndarray, X: np.ndarray) -> None:

@@ -48,3 +48,4 @@ class Noise(Default):
     finds: ClassVar[str] = "noise"
     _deviations: ClassVar[bool] = False
     _range_hours: ClassVar[int] = 0
+    _drift_days: ClassVar[int] = 0

@@ -44,3 +44,4 @@ class Range(Default):
     name: ClassVar[str] = "range"
     _deviations: ClassVar[bool] = False
     _noise_hours: ClassVar[int] = 0
+    _drift_days: ClassVar[int] = 0
