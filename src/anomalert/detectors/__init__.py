@@ -1,7 +1,7 @@
 """Detectors, registered by name, and the tutorials' presets.
 
 >>> sorted(available())[:3]
-['default', 'iforest', 'likelihood']
+['default', 'drift', 'iforest']
 >>> make("zscore", window=60, robust=True)
 ZScore(window=60, robust=True, min_periods=30, threshold='auto', features='rates')
 """
