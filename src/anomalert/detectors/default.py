@@ -50,6 +50,17 @@ after a deviation or the range paged (an incident's turmoil is the incident's). 
 explanation gives the feature's noise in its own units: "cpu is noisy: it moves 3.8 per
 point on average, 2.3x its 7-day high 1.63".
 
+Drift (a slow leak, a filling disk): where nothing else pages, a feature whose hours keep
+moving the same way, day after day, pages. Each feature keeps hourly means over the last
+week, following every point; each of the last 48 complete hours is compared with the same
+hour a day earlier, in units of the robust spread of such day-over-day changes over the older
+hours. When three in four of them moved the same way by more than 3 of those units, it pages
+(the score is the threshold times the quarter-quantile over 3). A daily cycle cancels out, a
+level shift never moves three in four of those hours, and a drift is found after about two
+days of it. "mem is drifting up: day over day, 3 in 4 hours moved more than 3.4x its usual
+change 0.223, from its level 2 days before 50.02 (mem=45.34 now)". Each of the range, noise
+and drift tests is also a detector of its own (:mod:`.range`, :mod:`.noise`, :mod:`.drift`).
+
 Flapping: under the Monitor's protection flagged points are not learned, so a series whose
 normal includes values the baselines never saw (an idle CPU that sits at 0.134 and drops to
 0.066 a fifth of the time: each drop is 40 of its tiny robust scales) would page all day. When
