@@ -286,11 +286,14 @@ def panels_for(d: Detection, chosen: Sequence[tuple[Incident, bool]], exps: Mapp
             c = next((c for c in exps[int(i)].contributions if c.metric == top.metric), None)
             if c is not None and c.kind == "level":  # a noise figure is no band on the values
                 base[k], scale[k] = c.baseline, c.scale
+            elif c is not None and c.kind == "drift":  # the earlier level, without a band
+                base[k], scale[k] = c.baseline, 0.0
         where = "held out" if inc.start >= cut else "in training window"
+        end_format = "%H:%M" if inc.end.date() == inc.start.date() else "%m-%d %H:%M"
         lo, hi = index[win[0]], index[win[-1]]
         panels.append(Panel(
             f"#{inc.id} {'FALSE' if false else 'true'} incident {inc.start:%m-%d %H:%M}–"
-            f"{inc.end:%H:%M} UTC ({where})\nat peak: {_peak_text(top)}",
+            f"{inc.end.strftime(end_format)} UTC ({where})\nat peak: {_peak_text(top)}",
             top.metric, feats[top.metric].iloc[win],
             pd.Series(base, index=index[win]), pd.Series(scale, index=index[win]),
             1.0 if static else thr,
