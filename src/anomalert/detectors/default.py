@@ -14,9 +14,9 @@ its baseline and the size of the move. Load-balancer frames are scored on error 
 :mod:`anomalert.features`).
 
 A deviation is news only once: each feature keeps the sizes ``|z|`` of its learned deviations
-of the last day (``memory``), and a point whose deviation is no larger than one already learned scores
-0 for that feature (a learned deviation that was over the threshold also covers repeats up to
-15% larger). A spike that recurs every few hours, or the second hour of a level shift the
+of the last day (``memory``), and a point whose deviation is no larger than one already
+learned scores 0 for that feature (a learned deviation that was over the threshold also covers
+repeats up to twice its size: a spike must double to page again the same day). A spike that recurs every few hours, or the second hour of a level shift the
 detector already learned from, does not page again; under the Monitor's protection (flagged
 points are not learned) an ongoing incident keeps scoring, because its deviations never enter
 the memory.
@@ -167,7 +167,7 @@ class Default(CompiledBaseline):
     #: Consecutive guarded points after which a feature's level learns again (a new normal).
     _guard_escape: ClassVar[int] = 60
     #: How much larger than a learned over-threshold deviation a repeat must be to be news.
-    _repeat_margin: ClassVar[float] = 1.15
+    _repeat_margin: ClassVar[float] = 2.0
     #: Range test: hours of history (0: off), hours it needs, score floor (x threshold),
     #: and how many scales beyond the range a value must be.
     _range_hours: ClassVar[int] = 168
