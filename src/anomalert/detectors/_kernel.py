@@ -1410,7 +1410,8 @@ def _score(
         best = a
     if P[P_NOV_B] > 0 and not best > Q[Q_THRESHOLD]:  # only where no deviation pages
         for j in range(m):
-            if not nz[j] > best or (memory > 0 and _mem_max(F, N, P, m + j) >= nz[j]):
+            if not nz[j] > best or (memory > 0 and _mem_max(F, N, P, m + j)
+                                    >= min(nz[j], max(Q[Q_THRESHOLD], nz[j] / Q[Q_MARGIN]))):
                 continue
             a = abs(z[j])  # a routine spike's value is no news to the range either
             if a >= Q[Q_RECUR_MIN] * Q[Q_THRESHOLD] and _routine(F, N, P, Q, j, a, t):

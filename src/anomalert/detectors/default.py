@@ -27,7 +27,7 @@ scores 0.8x the threshold plus its distance beyond, in scales, less one; so one 
 ~2.2 scales past the week's high or low pages even when the level's spread is wide (a busy
 series' new record). Its explanation names the edge it passed ("cpu=64 is 2.4σ above its
 7-day high 48"). Like deviations, an excess is news once: a learned excess covers later ones
-up to its size for a day.
+up to its score for a day, and up to twice its score when it paged.
 
 Routine spikes: a spike (over the threshold for at most 30 minutes, with an hour of calm
 before and after) is remembered at its time of day, whether or not it paged. A spike within

@@ -5,8 +5,8 @@ the high and the low of its learned values in hourly buckets over the last week;
 of buckets exists, a value beyond the week's high or low by more than one scale scores 0.8x
 the threshold plus its distance beyond, in scales, less one, so it pages about 2.2 scales
 past the edge (the scale is the one ``default`` measures deviations in, and the threshold is
-calibrated the same way). Like ``default``, an excess is news once (a learned excess covers
-later ones up to its size for a day), a routine nightly spike stops paging from its third
+calibrated the same way). Like ``default``, an excess is news once (a learned excess that paged
+covers later ones up to twice its score for a day), a routine nightly spike stops paging from its third
 night, and a series that flaps learns what it flags.
 
 It is the quietest piece: a daily peak, a dip inside the week's range or a level shift that
