@@ -1386,7 +1386,9 @@ def _score(
     """The point's score and what gave it: -1 a deviation, ``j`` feature ``j``'s range test,
     ``m + j`` its noise test, ``2m + j`` its drift test. Each test applies only where none
     before it pages (the range, noise and drift tests everywhere when deviations do not
-    score, ``P_DEV_SCORE`` 0)."""
+    score, ``P_DEV_SCORE`` 0). A test other than the deviations is named only when it pages:
+    a point under the threshold is explained by its deviations, the figures a reader
+    expects of an ordinary point."""
     m = P[P_M]
     finite = False
     for j in range(m):
@@ -1417,18 +1419,18 @@ def _score(
             if a >= Q[Q_RECUR_MIN] * Q[Q_THRESHOLD] and _routine(F, N, P, Q, j, a, t):
                 continue
             best = nz[j]
-            by_range = j
+            by_range = j if best > Q[Q_THRESHOLD] else -1
     if P[P_VAR_SUB] > 0 and not best > Q[Q_THRESHOLD]:
         for j in range(m):
             if vz[j] > best:
                 best = vz[j]
-                by_range = m + j
+                by_range = m + j if best > Q[Q_THRESHOLD] else -1
     if P[P_DRIFT_D] > 0 and not best > Q[Q_THRESHOLD]:
         for j in range(m):
             d = _drift_score(F, N, P, Q, j, t)
             if d > best:
                 best = d
-                by_range = 2 * m + j
+                by_range = 2 * m + j if best > Q[Q_THRESHOLD] else -1
     return best, by_range
 
 
