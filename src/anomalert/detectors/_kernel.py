@@ -668,12 +668,13 @@ _WEEK_S = 7 * _DAY_S
 
 
 @njit(cache=True)
-def _hour_learn(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, x: np.ndarray) -> None:
-    """Add a learned point to its hour's sums (the hourly history the weekly test reads)."""
-    H, m = P[P_WEEK_H], P[P_M]
-    hour = (t // _NS) // 3600
+def _hour_add(
+    F: np.ndarray, N: np.ndarray, off: int, ids: int, H: int, m: int, hour: int, x: np.ndarray,
+) -> None:
+    """Add a point to ``hour``'s sums and counts in a ring of ``H`` hours: sums ``(H x m)``
+    then counts ``(H x m)`` at ``F[off:]``, hour numbers at ``N[ids:]`` (a slot that held
+    another hour starts again)."""
     b = hour % H
-    ids, off = P[P_WEEK_ID], P[P_WEEK_OFF]
     if N[ids + b] != hour:
         N[ids + b] = hour
         for j in range(m):
@@ -683,6 +684,12 @@ def _hour_learn(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, x: np.ndarr
         if not math.isnan(x[j]):
             F[off + b * m + j] += x[j]
             F[off + (H + b) * m + j] += 1.0
+
+
+@njit(cache=True)
+def _hour_learn(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, x: np.ndarray) -> None:
+    """Add a learned point to its hour's sums (the hourly history the weekly test reads)."""
+    _hour_add(F, N, P[P_WEEK_OFF], P[P_WEEK_ID], P[P_WEEK_H], P[P_M], (t // _NS) // 3600, x)
 
 
 @njit(cache=True)
@@ -1124,16 +1131,7 @@ def _drift_follow(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, x: np.nda
         for j in range(m):
             F[cache + j], F[cache + m + j], F[cache + 2 * m + j] = _drift_measure(F, N, P, j, hour)
         N[ids + H] = hour
-    b = hour % H
-    if N[ids + b] != hour:
-        N[ids + b] = hour
-        for j in range(m):
-            F[off + b * m + j] = 0.0
-            F[off + (H + b) * m + j] = 0.0
-    for j in range(m):
-        if not math.isnan(x[j]):
-            F[off + b * m + j] += x[j]
-            F[off + (H + b) * m + j] += 1.0
+    _hour_add(F, N, off, ids, H, m, hour, x)
 
 
 # --------------------------------------------------------------------------- flapping
