@@ -313,6 +313,27 @@ def test_a_nightly_job_stops_paging_but_a_spike_at_another_hour_does_not() -> No
 
 
 
+def test_a_nightly_job_on_an_idle_quantised_cpu_becomes_routine_despite_its_dips() -> None:
+    """An idle CPU (0.134, a step away, and 0.066 a fifth of the time: each dip dozens of its
+    tiny scales) with a job at 03:00 every night. The dips go the other way: they neither
+    break the calm around the job's spike nor cancel its record, so the job becomes routine.
+    (When any loud point broke the calm, 6 of the 8 monitored nights paged.)"""
+    from anomalert.monitor import detect
+
+    days = 10
+    idx = pd.date_range("2025-01-01", periods=days * 288, freq="5min", tz="UTC")
+    rng = np.random.default_rng(3)
+    values = rng.choice([0.134, 0.132, 0.066], p=[0.55, 0.25, 0.2], size=len(idx))
+    for d in range(1, days):
+        at = d * 288 + 36 + int(rng.integers(-2, 3))  # 03:00 give or take 10 minutes
+        values[at] = 1.4 + 0.2 * rng.random()
+    frame = pd.DataFrame({"cpu": values}, index=idx)
+    start = idx[2 * 288]
+    d = detect(Default(), frame, train_until=start)
+    nights = [i for i in d.incidents if i.start >= start and i.start.hour in (2, 3)]
+    assert len(nights) <= 2
+
+
 def test_a_series_that_pages_all_day_learns_what_it_flags() -> None:
     """An idle, quantised CPU (one value, a neighbour a step away, a lower one a fifth of
     the time: each step dozens of its tiny robust scales) under the Monitor's default policy:

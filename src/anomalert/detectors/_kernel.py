@@ -137,8 +137,8 @@ P_RBIN = 26  # seconds per time-of-day bin
 P_RTOL = 27  # bins either side that count as "the same time of day"
 P_RNEED = 28  # earlier days with an as-large isolated spike that make one routine
 P_R_OFF = 29  # offset in F: recorded maxima (days x bins x m), then each run's max (m)
-P_RC_OFF = 30  # offset in N: day numbers (days x bins), then per feature (run length,
-#               first t, last t, last loud t, pending record, isolated before)
+P_RC_OFF = 30  # offset in N: day numbers (days x bins), then ``_RSLOTS`` per feature (see
+#               there)
 P_RMAXLEN = 31  # seconds: only runs no longer than this are spikes
 P_RISO = 32  # seconds of calm before and after a run that make it isolated
 P_VAR_SUB = 33  # ten-minute parts of the noise test's window (0: no noise test)
@@ -189,7 +189,7 @@ _VAR_THIN = 4
 #: Version of the state layout: bump whenever the meaning or placement of anything in
 #: ``F``/``N``/``D``/``P``/``Q``/``S``/``SC`` changes, so a state saved by another version is
 #: refused instead of being read wrong (see ``CompiledBaseline.__setstate__``).
-LAYOUT_VERSION = 10
+LAYOUT_VERSION = 11
 
 _NO_T = np.iinfo(np.int64).min
 #: ``last_t`` before any point was learned.
@@ -308,7 +308,7 @@ def new_state(
     P[P_R_OFF] = f_off
     f_off += recur_days * n_bins * m + m
     P[P_RC_OFF] = i_off
-    i_off += recur_days * n_bins + 6 * m
+    i_off += recur_days * n_bins + _RSLOTS * m
     parts = noise_hours * 3600 // _VAR_PART if noise_hours > 0 else 0
     nb = noise_buckets if parts else 0
     P[P_VAR_SUB], P[P_VAR_B], P[P_VAR_SPAN] = parts, nb, noise_span
@@ -337,7 +337,8 @@ def new_state(
     N[P[P_WEEK_ID]:P[P_WEEK_ID] + week_hours] = _NO_T
     N[P[P_RC_OFF]:P[P_RC_OFF] + recur_days * n_bins] = _NO_T
     for j in range(m):  # no loud point yet: the first run is isolated
-        N[P[P_RC_OFF] + recur_days * n_bins + 6 * j + 3] = _NO_T
+        N[P[P_RC_OFF] + recur_days * n_bins + _RSLOTS * j + 3] = _NO_T
+        N[P[P_RC_OFF] + recur_days * n_bins + _RSLOTS * j + 6] = _NO_T
     N[P[P_VAR_ID]:P[P_VAR_ID] + parts + nb + 3 + m] = _NO_T
     N[P[P_FLAP_ID]] = _NO_T
     N[P[P_DRIFT_ID]:P[P_DRIFT_ID] + dh + 1] = _NO_T
@@ -758,6 +759,9 @@ def switch_pending(N: np.ndarray, P: np.ndarray) -> bool:
 _ROUTINE_RATIO = 2.0
 #: Calm around a spike: no deviation above this fraction of a spike's level.
 _CALM = 0.5
+#: Per-feature slots of the recurrence memory's run state in N: run length, first t, last t,
+#: last loud t upwards, pending record, isolated before, last loud t downwards, direction.
+_RSLOTS = 8
 
 
 @njit(cache=True)
@@ -786,11 +790,13 @@ def _record(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, j: int, a: floa
 def _note(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int, z: np.ndarray) -> None:
     """Follow each feature's spikes (flagged or not) for the recurrence memory.
 
-    A spike is a run of deviations of at least ``recur_min`` x threshold that lasts at most
-    ``P_RMAXLEN`` seconds, with no deviation above ``_CALM`` of that level for ``P_RISO`` seconds
-    before it and after it (a nightly job, not a level shift that wavers around the
-    threshold). Once its calm after has passed, its largest deviation is recorded at the
-    time of day it started.
+    A spike is a run of deviations of at least ``recur_min`` x threshold, all the same way,
+    that lasts at most ``P_RMAXLEN`` seconds, with no deviation the same way above ``_CALM``
+    of that level for ``P_RISO`` seconds before it and after it (a nightly job, not a level
+    shift that wavers around the threshold). Deviations the other way do not count against
+    it, nor start a run while it awaits its calm: an idle host's dips do not spoil its
+    nightly job's spike. Once its calm after has passed, its largest deviation is recorded
+    at the time of day it started.
     """
     days = P[P_RDAYS]
     if days == 0:
@@ -801,30 +807,39 @@ def _note(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int, z:
     cells = days * (86_400 // P[P_RBIN])
     st = P[P_RC_OFF] + cells
     for j in range(m):
-        r = st + 6 * j
+        r = st + _RSLOTS * j
         k = P[P_R_OFF] + cells * m + j  # the current run's largest deviation
-        a = abs(z[j])
+        zj = z[j]
+        a = abs(zj)
         if math.isnan(a):
             continue
-        if a >= loud:
-            if N[r] == 0:  # a run starts: isolated if calm for iso before
-                N[r + 5] = 1 if (N[r + 3] == _NO_T or t - N[r + 3] >= iso) else 0
-                N[r + 1] = t
-                F[k] = a
-                N[r + 4] = 0
-            else:
-                F[k] = max(F[k], a)
-            N[r] += 1
-            N[r + 2] = t
-            N[r + 3] = t
-            continue
-        if N[r] > 0:  # the run ended: a spike if short and isolated before
+        up = zj > 0
+        same = (N[r + 7] > 0) == up  # in the direction of the run (or pending spike)
+        if N[r] > 0 and not (a >= loud and same):  # the run ended: a spike if short, isolated
             N[r + 4] = 1 if (N[r + 5] == 1 and (N[r + 2] - N[r + 1]) // _NS <= P[P_RMAXLEN]) else 0
             N[r] = 0
+        if a >= loud:
+            if N[r] > 0:  # the run goes on
+                F[k] = max(F[k], a)
+                N[r] += 1
+                N[r + 2] = t
+            elif not (N[r + 4] == 1 and not same):  # a run starts (unless a spike the other
+                # way awaits its calm: a dip does not spoil a job's spike, nor start a run)
+                last = N[r + 3] if up else N[r + 6]
+                N[r + 5] = 1 if (last == _NO_T or t - last >= iso) else 0
+                N[r + 1] = t
+                N[r + 2] = t
+                N[r + 7] = 1 if up else -1
+                F[k] = a
+                N[r + 4] = 0
+                N[r] = 1
+            N[r + 3 if up else r + 6] = t
+            continue
         if a >= _CALM * loud:
-            N[r + 3] = t
-            N[r + 4] = 0  # not calm after: not a clean spike
-        elif N[r + 4] == 1 and t - N[r + 3] >= iso:
+            N[r + 3 if up else r + 6] = t
+            if same:
+                N[r + 4] = 0  # not calm after, in the spike's direction: not a clean spike
+        elif N[r + 4] == 1 and t - (N[r + 3] if N[r + 7] > 0 else N[r + 6]) >= iso:
             _record(F, N, P, N[r + 1], j, F[k])
             N[r + 4] = 0
 
