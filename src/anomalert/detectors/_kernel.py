@@ -668,19 +668,29 @@ _DAY_S = 86_400
 _WEEK_S = 7 * _DAY_S
 
 
+@njit(cache=True, inline="always")
+def _ring_slot(
+    F: np.ndarray, N: np.ndarray, off: int, ids: int, H: int, m: int, key: int,
+) -> int:
+    """The slot of ``key`` (an hour, a ten-minute part) in a ring of ``H`` slots of sums
+    ``(H x m)`` then counts ``(H x m)`` at ``F[off:]``, keys at ``N[ids:]``; a slot that held
+    another key starts again from zero."""
+    b = key % H
+    if N[ids + b] != key:
+        N[ids + b] = key
+        for j in range(m):
+            F[off + b * m + j] = 0.0
+            F[off + (H + b) * m + j] = 0.0
+    return b
+
+
 @njit(cache=True)
 def _hour_add(
     F: np.ndarray, N: np.ndarray, off: int, ids: int, H: int, m: int, hour: int, x: np.ndarray,
 ) -> None:
-    """Add a point to ``hour``'s sums and counts in a ring of ``H`` hours: sums ``(H x m)``
-    then counts ``(H x m)`` at ``F[off:]``, hour numbers at ``N[ids:]`` (a slot that held
-    another hour starts again)."""
-    b = hour % H
-    if N[ids + b] != hour:
-        N[ids + b] = hour
-        for j in range(m):
-            F[off + b * m + j] = 0.0
-            F[off + (H + b) * m + j] = 0.0
+    """Add a point to ``hour``'s sums and counts in a ring of ``H`` hours (see
+    :func:`_ring_slot`)."""
+    b = _ring_slot(F, N, off, ids, H, m, hour)
     for j in range(m):
         if not math.isnan(x[j]):
             F[off + b * m + j] += x[j]
@@ -1010,13 +1020,7 @@ def _noise_learn(
     if paged:
         N[P[P_VAR_ID] + parts + B + 2 + m] = t
     off, ids = P[P_VAR_OFF], P[P_VAR_ID]
-    now = (t // _NS) // _VAR_PART
-    p = now % parts
-    if N[ids + p] != now:
-        N[ids + p] = now
-        for j in range(m):
-            F[off + p * m + j] = 0.0
-            F[off + (parts + p) * m + j] = 0.0
+    p = _ring_slot(F, N, off, ids, parts, m, (t // _NS) // _VAR_PART)
     hour = (t // _NS) // 3600
     hoff, hids = off + 2 * parts * m, ids + parts
     hb = hour % B
