@@ -177,18 +177,34 @@ def _drifting() -> pd.DataFrame:
     return f
 
 
+def _related(n: int = 1600) -> pd.DataFrame:
+    """Five and a half days of the shared frame's shape, but cpu and mem share a load that
+    moves both (sd 4 in cpu, 2 in mem) over their own noise (0.5, 0.25): they move together."""
+    f = _frame(n)
+    rng = np.random.default_rng(7)
+    load = rng.normal(0, 4, n)
+    phase = 2 * np.pi * np.arange(n) / 288
+    f["cpu"] = 40 + 15 * np.sin(phase) + load + rng.normal(0, 0.5, n)
+    f["mem"] = 60 + 0.5 * load + rng.normal(0, 0.25, n)
+    return f
+
+
 def check_flags_what_it_finds_and_explains(name: str, det: Detector) -> None:
     """The anomaly the detector is built for (``Detector.finds``) is flagged, an ordinary
     point is not, and the explanation names the metric, its value and the baseline."""
     train, test = _split()
     if det.finds == "drift":  # the same first 600 points, then a drift
         train = _drifting().iloc[:600]
+    elif det.finds == "context":  # metrics that move together, five days of them
+        train, test = _related().iloc[:1500], _related().iloc[1500:]
     fitted = det.clone().fit(train)
     ts = test.index[0]
     normal = {"cpu": float(test["cpu"].iloc[0]), "mem": float(test["mem"].iloc[0])}
     assert fitted.threshold_ >= fitted.score_one(ts, normal)
     if det.finds == "spike":
         point = dict(normal, cpu=normal["cpu"] + 400.0)
+    elif det.finds == "context":  # cpu 3 of its usual moves up, as mem says load did not
+        point = dict(normal, cpu=normal["cpu"] + 12.0)
     elif det.finds == "drift":
         drifting = _drifting()
         for t, row in _rows(drifting.iloc[600:-1]):

@@ -1,7 +1,7 @@
 """Detectors, registered by name, and the tutorials' presets.
 
 >>> sorted(available())[:3]
-['default', 'drift', 'iforest']
+['context', 'default', 'drift']
 >>> make("zscore", window=60, robust=True)
 ZScore(window=60, robust=True, min_periods=30, threshold='auto', features='rates')
 """
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from anomalert.detectors.base import Contribution, Detector, Explanation
+from anomalert.detectors.context import Context
 from anomalert.detectors.default import Default
 from anomalert.detectors.drift import Drift
 from anomalert.detectors.iforest import IForest
@@ -26,6 +27,7 @@ from anomalert.errors import ParameterError
 __all__ = [
     "PRESETS",
     "REGISTRY",
+    "Context",
     "Contribution",
     "Default",
     "Detector",
@@ -44,7 +46,9 @@ __all__ = [
 ]
 
 REGISTRY: dict[str, type[Detector]] = {
-    cls.name: cls for cls in (Default, ZScore, Seasonal, IForest, Likelihood, Range, Noise, Drift)
+    cls.name: cls for cls in (
+        Default, ZScore, Seasonal, IForest, Likelihood, Range, Noise, Drift, Context,
+    )
 }
 
 

@@ -272,6 +272,10 @@ class CompiledBaseline(Detector):
                 # the point against the level of the day ``days`` days before the last
                 what = "drift"
                 reference = f"its level {int(self.state_['P'][K.P_DRIFT_D])} days before"
+            elif kind[j] == K.KIND_CONTEXT:
+                # the value the other features' deviations imply, through the correlations
+                others = [f"{self.features_[k]}={x[k]:.4g}" for k in range(len(x)) if k != j]
+                reference = f"what {', '.join(others)} {'imply' if len(others) > 1 else 'implies'}"
             out.append(Contribution(self.features_[j], value, float(b[j]), float(s[j]),
                                     float(z[j]), reference=reference, kind=what))
         return out

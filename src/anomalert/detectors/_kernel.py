@@ -56,6 +56,7 @@ from numba import njit
 __all__ = [
     "K_DEV",
     "K_DIFF",
+    "KIND_CONTEXT",
     "KIND_DEVIATION",
     "KIND_DRIFT",
     "KIND_NOISE",
@@ -70,6 +71,7 @@ __all__ = [
     "LAZY_PARTS",
     "NO_T",
     "P_NOV_B",
+    "P_CTX",
     "P_DEV_SCORE",
     "P_DRIFT_D",
     "P_SHARED",
@@ -158,7 +160,12 @@ P_DRIFT_H = 42  # hours of hourly means the drift test keeps
 P_DRIFT_OFF = 43  # offset in F: hourly sums (H x m), counts (H x m), then the cached hour's
 #                  drift (m), earlier level (m) and yardstick (m)
 P_DRIFT_ID = 44  # offset in N: hour numbers (H), then the cached hour
-N_P = 45
+P_CTX = 45  # 1: the context test (more than one feature: are they unusual together?)
+P_CTX_OFF = 46  # offset in F: the learned second moments of the deviations (m x m)
+P_CTX_ID = 47  # offset in N: points learned into them
+P_CTX_W = 48  # points they are averaged over (exponentially)
+P_CTX_NEED = 49  # points learned before the test applies
+N_P = 50
 
 # Float parameters.
 Q_GUARD = 0  # seasonal |z| from which a feature's levels stop learning (inf = never)
@@ -171,13 +178,16 @@ Q_VAR_K = 6  # the noise test pages when the window's noise is this many times i
 Q_VAR_CLIP = 7  # a change counts at most this many scales towards the noise
 Q_FLAP = 8  # flagged runs per day from which flagged points are learned (0: never)
 Q_DRIFT_K = 9  # the drift test pages when hours moved this many usual day-over-day changes
-N_Q = 10
+Q_CTX_CLIP = 10  # a deviation counts at most this many scales towards the correlations
+Q_CTX_SHRINK = 11  # how far the learned correlations are pulled towards none (0..1)
+N_Q = 12
 
 # What scored a feature (the ``kind`` arrays of :func:`step`, :func:`run`, :func:`feature_z`).
 KIND_DEVIATION = 0  # a deviation from the baseline
 KIND_RANGE = 1  # the range test: beyond the learned high / low
 KIND_NOISE = 2  # the noise test: changes larger than the history's noisiest hours
 KIND_DRIFT = 3  # the drift test: every hour moved one way, day after day
+KIND_CONTEXT = 4  # the context test: against what the other features' deviations imply
 #: Fraction of the drift test's day-over-day changes that may disagree with its direction.
 _DRIFT_ALLOW = 0.25
 #: Seconds per part of the noise test's window.
@@ -189,7 +199,7 @@ _VAR_THIN = 4
 #: Version of the state layout: bump whenever the meaning or placement of anything in
 #: ``F``/``N``/``D``/``P``/``Q``/``S``/``SC`` changes, so a state saved by another version is
 #: refused instead of being read wrong (see ``CompiledBaseline.__setstate__``).
-LAYOUT_VERSION = 11
+LAYOUT_VERSION = 12
 
 _NO_T = np.iinfo(np.int64).min
 #: ``last_t`` before any point was learned.
@@ -237,6 +247,11 @@ def new_state(
     drift_days: int = 0,
     drift_history: int = 7,
     drift_k: float = 3.0,
+    context: bool = False,
+    context_window: int = 1440,
+    context_need: int = 120,
+    context_clip: float = 3.0,
+    context_shrink: float = 0.2,
 ) -> dict[str, np.ndarray]:
     """Arrays of a fresh state for ``m`` features (slots come later, see :func:`with_slots`).
 
@@ -283,13 +298,14 @@ def new_state(
     P[P_ESCAPE] = escape
     P[P_SHARED] = int(shared)
     P[P_DEV_SCORE] = int(deviations)
-    # memory deques: features 0..m-1 remember deviations, m..2m-1 range excesses
+    # memory deques: features 0..m-1 remember deviations, m..2m-1 range excesses, 2m the
+    # context test's scores
     P[P_MEM_OFF] = f_off
-    f_off += mem * 2 * m
+    f_off += mem * (2 * m + 1)
     P[P_MEM_IOFF] = i_off
-    i_off += mem * 2 * m
+    i_off += mem * (2 * m + 1)
     P[P_MEM_META] = i_off
-    i_off += 3 * 2 * m
+    i_off += 3 * (2 * m + 1)
     P[P_NOV_B] = range_buckets
     P[P_NOV_W] = max(1, range_bucket_seconds)
     P[P_NOV_SPAN] = range_span
@@ -326,6 +342,12 @@ def new_state(
     f_off += 2 * dh * m + 3 * m
     P[P_DRIFT_ID] = i_off
     i_off += dh + 1
+    P[P_CTX] = int(context and m >= 2)
+    P[P_CTX_OFF] = f_off
+    f_off += m * m if P[P_CTX] else 0
+    P[P_CTX_ID] = i_off
+    i_off += 1
+    P[P_CTX_W], P[P_CTX_NEED] = max(1, context_window), max(2, context_need)
     P[P_GUARDED] = i_off
     i_off += m
     P[P_NSEEN] = i_off
@@ -343,7 +365,7 @@ def new_state(
     N[P[P_FLAP_ID]] = _NO_T
     N[P[P_DRIFT_ID]:P[P_DRIFT_ID] + dh + 1] = _NO_T
     Q = np.array([guard, margin, threshold, range_k, range_e0, recur_min, noise_k, noise_clip,
-                  flap_runs, drift_k], dtype=np.float64)
+                  flap_runs, drift_k, context_clip, context_shrink], dtype=np.float64)
     return {
         "F": np.zeros(f_off, dtype=np.float64),
         "N": N,
@@ -1200,7 +1222,7 @@ def _follow(
     the noise and drift tests and the flagged-run count."""
     flagged = score > Q[Q_THRESHOLD]
     _note(F, N, P, Q, t, z)
-    _noise_learn(F, N, D, P, Q, t, x, va, vl, flagged and by < P[P_M])
+    _noise_learn(F, N, D, P, Q, t, x, va, vl, flagged and (by < P[P_M] or by >= 3 * P[P_M]))
     _drift_follow(F, N, P, t, x)
     _flap_note(F, N, P, t, flagged)
 
@@ -1376,12 +1398,19 @@ def _feature_z(
     x: np.ndarray, shape: np.ndarray, has_shape: bool,
     z: np.ndarray, b: np.ndarray, s: np.ndarray, zs: np.ndarray,
 ) -> None:
-    """Deviations into ``z``/``b``/``s``; ``zs`` gets the seasonal model's own deviations."""
+    """Deviations into ``z``/``b``/``s`` (each feature's smaller one); ``zs`` (``3m``) gets
+    the seasonal model's own deviations, then the context test's deviations and their scales:
+    every feature's from the same baseline, the recent level where there is one (the smaller
+    of two deviations would pick baselines feature by feature and blur how they move
+    together)."""
     _seasonal_z(F, N, D, P, x, shape, has_shape, z, b, s)
-    zs[:] = z
+    m = P[P_M]
+    for j in range(m):
+        zs[j] = zs[m + j] = z[j]
+        zs[2 * m + j] = s[j]
     if P[P_USE_RECENT] == 0:
         return
-    for j in range(P[P_M]):
+    for j in range(m):
         v = x[j]
         if math.isnan(v):
             continue
@@ -1389,10 +1418,190 @@ def _feature_z(
         if math.isnan(center):
             continue
         zt = (v - center) / scale
+        zs[m + j], zs[2 * m + j] = zt, scale
         if not abs(zt) >= abs(z[j]):
             z[j] = zt
             b[j] = center
             s[j] = scale
+
+
+# --------------------------------------------------------------------------- context
+@njit(cache=True)
+def _ctx_ready(N: np.ndarray, P: np.ndarray, z: np.ndarray) -> bool:
+    """Whether the context test applies: on, enough points learned, every deviation known."""
+    known = P[P_CTX] != 0 and N[P[P_CTX_ID]] >= P[P_CTX_NEED]
+    for j in range(P[P_M]):
+        known = known and math.isfinite(z[j])
+    return known
+
+
+@njit(cache=True)
+def _ctx_learn(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, z: np.ndarray) -> None:
+    """Fold a learned point's deviations (clipped) into the exponentially averaged second
+    moments; a point with a feature unknown is left out."""
+    if P[P_CTX] == 0:
+        return
+    m, off, c = P[P_M], P[P_CTX_OFF], Q[Q_CTX_CLIP]
+    for j in range(m):
+        if not math.isfinite(z[j]):
+            return
+    n = N[P[P_CTX_ID]]
+    a = 1.0 / min(n + 1, P[P_CTX_W])
+    for j in range(m):
+        zj = min(max(z[j], -c), c)
+        for k in range(m):
+            zk = min(max(z[k], -c), c)
+            F[off + j * m + k] += a * (zj * zk - F[off + j * m + k])
+    N[P[P_CTX_ID]] = n + 1
+
+
+@njit(cache=True)
+def _ctx_factor(F: np.ndarray, P: np.ndarray, Q: np.ndarray, L: np.ndarray) -> bool:
+    """The Cholesky factor of the learned correlations, pulled towards none by ``shrink``,
+    into ``L`` (lower). A feature whose deviations never moved is taken as uncorrelated with
+    the others. False if the matrix is not positive definite (it always is, short of
+    rounding)."""
+    m, off, lam = P[P_M], P[P_CTX_OFF], Q[Q_CTX_SHRINK]
+    for j in range(m):
+        for k in range(j + 1):
+            vj, vk = F[off + j * m + j], F[off + k * m + k]
+            if k == j:
+                a = 1.0
+            elif vj > 1e-12 and vk > 1e-12:
+                a = (1.0 - lam) * F[off + j * m + k] / math.sqrt(vj * vk)
+            else:
+                a = 0.0
+            for q in range(k):
+                a -= L[j, q] * L[k, q]
+            if k == j:
+                if not a > 1e-9:
+                    return False
+                L[j, j] = math.sqrt(a)
+            else:
+                L[j, k] = a / L[k, k]
+    return True
+
+
+@njit(cache=True)
+def _ctx_solve(L: np.ndarray, m: int, z: np.ndarray, w: np.ndarray) -> float:
+    """``w`` = R^-1 z for R = L L'; returns z' R^-1 z."""
+    for j in range(m):  # L y = z
+        a = z[j]
+        for q in range(j):
+            a -= L[j, q] * w[q]
+        w[j] = a / L[j, j]
+    d2 = 0.0
+    for j in range(m):
+        d2 += w[j] * w[j]
+    for j in range(m - 1, -1, -1):  # L' w = y
+        a = w[j]
+        for q in range(j + 1, m):
+            a -= L[q, j] * w[q]
+        w[j] = a / L[j, j]
+    return d2
+
+
+@njit(cache=True)
+def _log_erfc(u: float) -> float:
+    """``log(erfc(u))`` for ``u >= 0``, past where ``erfc`` underflows."""
+    if u < 25.0:
+        return math.log(math.erfc(u))
+    return -u * u - math.log(u * math.sqrt(math.pi)) + math.log1p(-0.5 / (u * u))
+
+
+@njit(cache=True)
+def _chi2_logsf(x: float, k: int) -> float:
+    """``log P(chi2_k > x)`` for an integer ``k >= 1`` (the closed forms of the regularised
+    upper incomplete gamma function at half-integers, summed in logs)."""
+    h = 0.5 * x
+    if not h > 0.0:
+        return 0.0
+    lh = math.log(h)
+    if k % 2 == 0:  # e^-h (sum of h^i / i!, i < k/2)
+        n_terms, first, off = k // 2, -math.inf, 0.0
+    else:  # erfc(sqrt h) + e^-h (sum of h^(i + 1/2) / Gamma(i + 3/2), i < (k - 1)/2)
+        n_terms, first, off = (k - 1) // 2, _log_erfc(math.sqrt(h)), 0.5
+    top = first
+    for i in range(n_terms):
+        top = max(top, -h + (i + off) * lh - math.lgamma(i + off + 1.0))
+    total = math.exp(first - top) if first > -math.inf else 0.0
+    for i in range(n_terms):
+        total += math.exp(-h + (i + off) * lh - math.lgamma(i + off + 1.0) - top)
+    return top + math.log(total)
+
+
+@njit(cache=True)
+def _as_sigma(lp: float, hi: float) -> float:
+    """The ``|z|`` of a Gaussian whose two-sided tail has log-probability ``lp``, at most
+    ``hi`` (the square root of the chi-square: its tail is never thinner than one Gaussian's).
+    Newton's method from ``hi``: ``log erfc`` is concave, so every step stays at or above the
+    answer and none overshoots."""
+    z = hi
+    for _ in range(30):
+        g = _log_erfc(z / math.sqrt(2.0))
+        slope = -math.sqrt(2.0 / math.pi) * math.exp(-0.5 * z * z - g)
+        dz = (g - lp) / slope
+        z = max(0.0, z - dz)
+        if abs(dz) < 1e-12 * max(1.0, z):
+            break
+    return z
+
+
+@njit(cache=True)
+def _context(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, z: np.ndarray) -> float:
+    """The context test's score of deviations ``z``: their Mahalanobis distance under the
+    learned correlations, as the ``|z|`` of one Gaussian deviation as unlikely (a chi-square
+    with ``m`` degrees of freedom); 0 where the test does not apply. One feature alone scores
+    its own ``|z|`` when the others are uncorrelated with it and at their baselines."""
+    if not _ctx_ready(N, P, z):
+        return 0.0
+    m = P[P_M]
+    L = np.empty((m, m))
+    if not _ctx_factor(F, P, Q, L):
+        return 0.0
+    w = np.empty(m)
+    d2 = _ctx_solve(L, m, z, w)
+    if not d2 > 0.0:
+        return 0.0
+    return _as_sigma(_chi2_logsf(d2, m), math.sqrt(d2))
+
+
+@njit(cache=True)
+def _any_routine(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, z: np.ndarray, t: int,
+) -> bool:
+    """Whether any feature's deviation is a routine spike (see :func:`_routine`)."""
+    for j in range(P[P_M]):
+        a = abs(z[j])
+        if a >= Q[Q_RECUR_MIN] * Q[Q_THRESHOLD] and _routine(F, N, P, Q, j, a, t):
+            return True
+    return False
+
+
+@njit(cache=True)
+def _context_explained(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray,
+    z: np.ndarray, s: np.ndarray, x: np.ndarray,
+) -> tuple[int, float, float, float]:
+    """The feature furthest from what the others' deviations imply for it, as (feature,
+    deviation, baseline, scale): the baseline is the value its correlations with the others
+    predict, the scale its spread around that prediction (-1: the test does not apply)."""
+    m = P[P_M]
+    L = np.empty((m, m))
+    if not _ctx_ready(N, P, z) or not _ctx_factor(F, P, Q, L):
+        return -1, math.nan, math.nan, math.nan
+    w, e, col = np.empty(m), np.zeros(m), np.empty(m)
+    _ctx_solve(L, m, z, w)
+    best, bj, bd, bb, bs = -1.0, -1, math.nan, math.nan, math.nan
+    for j in range(m):
+        e[:] = 0.0
+        e[j] = 1.0
+        inv = _ctx_solve(L, m, e, col)  # e' R^-1 e: the inverse's diagonal entry
+        d = w[j] / math.sqrt(inv)  # the deviation given the others
+        if abs(d) > best:
+            best, bj, bd = abs(d), j, d
+            bb, bs = x[j] - s[j] * w[j] / inv, s[j] / math.sqrt(inv)
+    return bj, bd, bb, bs
 
 
 @njit(cache=True)
@@ -1401,7 +1610,7 @@ def _score(
     vz: np.ndarray, t: int,
 ) -> tuple[float, int]:
     """The point's score and what gave it: -1 a deviation, ``j`` feature ``j``'s range test,
-    ``m + j`` its noise test, ``2m + j`` its drift test. Each test applies only where none
+    ``m + j`` its noise test, ``2m + j`` its drift test, ``3m`` the context test (``nz[m]``). Each test applies only where none
     before it pages (the range, noise and drift tests everywhere when deviations do not
     score, ``P_DEV_SCORE`` 0). A test other than the deviations is named only when it pages:
     a point under the threshold is explained by its deviations, the figures a reader
@@ -1437,6 +1646,13 @@ def _score(
                 continue
             best = nz[j]
             by_range = j if best > Q[Q_THRESHOLD] else -1
+    if P[P_CTX] != 0 and not best > Q[Q_THRESHOLD]:  # only where nothing pages alone
+        c = nz[m]
+        seen = memory > 0 and _mem_max(F, N, P, 2 * m) >= min(
+            c, max(Q[Q_THRESHOLD], c / Q[Q_MARGIN]))
+        if c > best and not seen and not _any_routine(F, N, P, Q, z, t):
+            best = c
+            by_range = 3 * m if best > Q[Q_THRESHOLD] else -1
     if P[P_VAR_SUB] > 0 and not best > Q[Q_THRESHOLD]:
         for j in range(m):
             if vz[j] > best:
@@ -1454,7 +1670,7 @@ def _score(
 @njit(cache=True)
 def _explained(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
-    by: int, t: int, x: np.ndarray, s: np.ndarray,
+    by: int, t: int, x: np.ndarray, zs: np.ndarray, s: np.ndarray,
 ) -> tuple[int, float, float, float, int]:
     """What the range or noise test that scored (``by`` as :func:`_score` returns it) says
     of its feature: ``(feature, deviation, baseline, scale, kind)``; feature -1: neither."""
@@ -1467,8 +1683,11 @@ def _explained(
     if by < 2 * m:
         zj, bj, sj = _noise_explained(F, N, D, P, Q, by - m, t, x[by - m])
         return by - m, zj, bj, sj, KIND_NOISE
-    zj, bj, sj = _drift(F, N, P, by - 2 * m, t)
-    return by - 2 * m, zj, bj, sj, KIND_DRIFT
+    if by < 3 * m:
+        zj, bj, sj = _drift(F, N, P, by - 2 * m, t)
+        return by - 2 * m, zj, bj, sj, KIND_DRIFT
+    j, zj, bj, sj = _context_explained(F, N, P, Q, zs[m:2 * m], zs[2 * m:], x)
+    return j, zj, bj, sj, KIND_CONTEXT
 
 
 @njit(cache=True)
@@ -1489,10 +1708,16 @@ def _learn(
     S: np.ndarray, SC: np.ndarray, t: int, x: np.ndarray,
     shape: np.ndarray, has_shape: bool, z: np.ndarray, zs: np.ndarray, nz: np.ndarray,
 ) -> None:
-    """Learn one point; ``z`` / ``zs`` hold its deviations (see :func:`_feature_z`)."""
+    """Learn one point; ``z`` / ``zs`` hold its deviations (see :func:`_feature_z`), ``nz``
+    its range scores and context score (see :func:`_point_score`)."""
     m, mp = P[P_M], P[P_MIN_PERIODS]
     memory, use_recent, shared = P[P_MEMORY], P[P_USE_RECENT], P[P_SHARED]
     guard, escape = Q[Q_GUARD], P[P_ESCAPE]
+    if P[P_CTX] != 0:
+        if memory > 0:  # a routine spike's context is no news either
+            _mem_add(F, N, P, 2 * m, 0.0 if _any_routine(F, N, P, Q, z, t) else nz[m])
+        if has_shape or P[P_PERIOD] == 0:  # before the shape, deviations hold the cycle
+            _ctx_learn(F, N, P, Q, zs[m:2 * m])
     for j in range(m):
         v = x[j]
         if memory > 0 and math.isfinite(z[j]):
@@ -1564,12 +1789,16 @@ def _measure(
 @njit(cache=True)
 def _point_score(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
-    t: int, x: np.ndarray, z: np.ndarray, s: np.ndarray,
+    t: int, x: np.ndarray, z: np.ndarray, zs: np.ndarray, s: np.ndarray,
     nz: np.ndarray, vz: np.ndarray, va: np.ndarray, vl: np.ndarray,
 ) -> tuple[float, int]:
     """The score of a measured point and what gave it (see :func:`_score`), filling the
-    range scores ``nz`` and the noise test's ``vz``/``va``/``vl`` (see :func:`_noises`)."""
+    range scores ``nz[:m]``, the context score ``nz[m]`` (of the context deviations in
+    ``zs``, see :func:`_feature_z`) and the noise test's
+    ``vz``/``va``/``vl`` (see :func:`_noises`)."""
     _novelties(F, N, P, Q, t, x, s, nz)
+    m = P[P_M]
+    nz[m] = _context(F, N, P, Q, zs[m:2 * m])
     _noises(F, N, D, P, Q, t, x, vz, va, vl)
     return _score(F, N, P, Q, z, nz, vz, t)
 
@@ -1584,10 +1813,11 @@ def feature_z(
     explanation is made of; ``kind`` says which test each feature's figures come from
     (``KIND_*``: the range or noise test's where one scored)."""
     m = P[P_M]
-    _measure(F, N, D, P, S, SC, t, x, z, b, s, np.empty(m))
-    _, by = _point_score(F, N, D, P, Q, t, x, z, s, np.empty(m), np.empty(m), np.empty(m),
-                         np.empty(m))
-    j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, s)
+    zs = np.empty(3 * m)
+    _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
+    _, by = _point_score(F, N, D, P, Q, t, x, z, zs, s, np.empty(m + 1), np.empty(m),
+                         np.empty(m), np.empty(m))
+    j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, zs, s)
     kind[:] = KIND_DEVIATION
     if j >= 0:
         z[j], b[j], s[j], kind[j] = zj, bj, sj, k
@@ -1602,9 +1832,10 @@ def score_point(
     m = P[P_M]
     z = np.empty(m)
     s = np.empty(m)
-    _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, np.empty(m))
-    return _point_score(F, N, D, P, Q, t, x, z, s, np.empty(m), np.empty(m), np.empty(m),
-                        np.empty(m))[0]
+    zs = np.empty(3 * m)
+    _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, zs)
+    return _point_score(F, N, D, P, Q, t, x, z, zs, s, np.empty(m + 1), np.empty(m),
+                        np.empty(m), np.empty(m))[0]
 
 
 @njit(cache=True)
@@ -1614,10 +1845,10 @@ def learn_point(
 ) -> None:
     """Learn one point."""
     m = P[P_M]
-    z, zs, s = np.empty(m), np.empty(m), np.empty(m)
+    z, zs, s = np.empty(m), np.empty(3 * m), np.empty(m)
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, zs)
-    nz, va, vl = np.empty(m), np.empty(m), np.empty(m)
-    score, by = _point_score(F, N, D, P, Q, t, x, z, s, nz, np.empty(m), va, vl)
+    nz, va, vl = np.empty(m + 1), np.empty(m), np.empty(m)
+    score, by = _point_score(F, N, D, P, Q, t, x, z, zs, s, nz, np.empty(m), va, vl)
     _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz)
     _follow(F, N, D, P, Q, t, x, z, va, vl, score, by)
 
@@ -1630,10 +1861,10 @@ def pass_point(
     """A point scored but not learned (flagged): what follows every point follows it (see
     :func:`_follow`), as in :func:`step`."""
     m = P[P_M]
-    z, s = np.empty(m), np.empty(m)
-    _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, np.empty(m))
-    nz, va, vl = np.empty(m), np.empty(m), np.empty(m)
-    score, by = _point_score(F, N, D, P, Q, t, x, z, s, nz, np.empty(m), va, vl)
+    z, s, zs = np.empty(m), np.empty(m), np.empty(3 * m)
+    _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, zs)
+    nz, va, vl = np.empty(m + 1), np.empty(m), np.empty(m)
+    score, by = _point_score(F, N, D, P, Q, t, x, z, zs, s, nz, np.empty(m), va, vl)
     _follow(F, N, D, P, Q, t, x, z, va, vl, score, by)
 
 
@@ -1649,12 +1880,12 @@ def step(
     score and whether the point was learned. ``z``/``b``/``s``/``kind`` receive what the score
     came from (the state before learning, see :func:`feature_z`)."""
     m = P[P_M]
-    zs = np.empty(m)
+    zs = np.empty(3 * m)
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
-    nz, va, vl = np.empty(m), np.empty(m), np.empty(m)
-    score, by = _point_score(F, N, D, P, Q, t, x, z, s, nz, np.empty(m), va, vl)
+    nz, va, vl = np.empty(m + 1), np.empty(m), np.empty(m)
+    score, by = _point_score(F, N, D, P, Q, t, x, z, zs, s, nz, np.empty(m), va, vl)
     # explained by the range / noise as they were before this point joins them
-    j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, s)
+    j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, zs, s)
     learned = learn_anyway or not score > threshold or flapping(F, N, P, Q, t)
     if learned:
         _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz)
@@ -1687,7 +1918,7 @@ def run(
     m = P[P_M]
     shape = np.empty(m)
     buf = np.empty((2 * P[P_SMOOTH] + 1) * P[P_HISTORY])
-    z, b, s, zs, nz = np.empty(m), np.empty(m), np.empty(m), np.empty(m), np.empty(m)
+    z, b, s, zs, nz = np.empty(m), np.empty(m), np.empty(m), np.empty(3 * m), np.empty(m + 1)
     vz, va, vl = np.empty(m), np.empty(m), np.empty(m)
     flag_run = carry[0]
     last = P[P_LAST_T]
@@ -1705,14 +1936,14 @@ def run(
             if math.isfinite(a) and not a <= best:
                 best = a
         raw[i] = best
-        score, by = _point_score(F, N, D, P, Q, t, x, z, s, nz, vz, va, vl)
+        score, by = _point_score(F, N, D, P, Q, t, x, z, zs, s, nz, vz, va, vl)
         scores[i] = score
         if record:
             Z[i] = z
             B[i] = b
             SS[i] = s
             KK[i] = KIND_DEVIATION
-            j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, s)
+            j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, zs, s)
             if j >= 0:
                 Z[i, j], B[i, j], SS[i, j], KK[i, j] = zj, bj, sj, k
         flag_run = flag_run + 1 if score > threshold else 0

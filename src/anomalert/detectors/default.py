@@ -198,6 +198,12 @@ class Default(CompiledBaseline):
     _drift_days: ClassVar[int] = 2
     _drift_history: ClassVar[int] = 7
     _drift_k: ClassVar[float] = 3.0
+    #: Context test (frames of more than one feature): whether it runs, how many scales a
+    #: deviation counts at most towards the learned correlations, and how far those are
+    #: pulled towards none (a correlation counts at most ``1 - shrink``).
+    _context: ClassVar[bool] = False
+    _context_clip: ClassVar[float] = 3.0
+    _context_shrink: ClassVar[float] = 0.03
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "period": [Options(("auto", "day", "week", "none")), Interval(int, 60, None)],
         "history": [Interval(int, 1, None)],
@@ -238,7 +244,8 @@ class Default(CompiledBaseline):
             )
 
     def _kernel_config(self) -> dict[str, Any]:
-        memory = getattr(self, "memory_points_", 1440) if self.memory == "day" else self.memory
+        day = getattr(self, "memory_points_", 1440)  # a day's points at the step, once known
+        memory = day if self.memory == "day" else self.memory
         return {
             "level_window": 60, "window": 1440, "trail_window": self.window, "dev_window": 1440,
             "memory": memory, "min_periods": self.min_periods, "smooth": 2,
@@ -254,12 +261,14 @@ class Default(CompiledBaseline):
             "noise_clip": self._noise_clip, "flap_runs": self._flap_runs,
             "deviations": self._deviations, "drift_days": self._drift_days,
             "drift_history": self._drift_history, "drift_k": self._drift_k,
+            "context": self._context, "context_window": day,
+            "context_clip": self._context_clip, "context_shrink": self._context_shrink,
         }
 
     def prepare(self, t: np.ndarray, X: np.ndarray) -> None:
-        if self.memory == "day" and len(t) >= 2:
+        if len(t) >= 2:  # a day's points at the series' step: the memory, the context's span
             self.memory_points_ = max(1, 86_400 // self.window_step(t))
-            self._reset(len(self.features_))  # nothing learned yet: size the memory
+            self._reset(len(self.features_))  # nothing learned yet: size them
         super().prepare(t, X)
 
     def _calibrate(self, train_scores: np.ndarray) -> float:
