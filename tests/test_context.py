@@ -24,9 +24,9 @@ def _host(days: int = 3, seed: int = 3) -> pd.DataFrame:
     return pd.DataFrame({"requests": requests, "cpu": cpu}, index=idx)
 
 
-class _WithContext(Default):
-    name = "default-with-context"
-    _context = True
+class _NoContext(Default):
+    name = "default-no-context"
+    _context = False
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 8])
@@ -57,8 +57,8 @@ def test_cpu_without_the_traffic_pages_and_names_what_the_traffic_implies() -> N
     assert abs(top.baseline - row["cpu"]) < 2.0 and top.scale < 1.5
     assert top.deviation > 5
     # each metric alone is unremarkable: no other test of default pages on it
-    assert Default().fit(frame.iloc[:-1]).score_one(ts, point) < det.threshold_
-    assert _WithContext().fit(frame.iloc[:-1]).score_one(ts, point) > det.threshold_
+    assert _NoContext().fit(frame.iloc[:-1]).score_one(ts, point) < det.threshold_
+    assert Default().fit(frame.iloc[:-1]).score_one(ts, point) > det.threshold_
 
 
 def test_metrics_that_move_together_do_not_page() -> None:

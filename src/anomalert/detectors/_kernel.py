@@ -1398,19 +1398,12 @@ def _feature_z(
     x: np.ndarray, shape: np.ndarray, has_shape: bool,
     z: np.ndarray, b: np.ndarray, s: np.ndarray, zs: np.ndarray,
 ) -> None:
-    """Deviations into ``z``/``b``/``s`` (each feature's smaller one); ``zs`` (``3m``) gets
-    the seasonal model's own deviations, then the context test's deviations and their scales:
-    every feature's from the same baseline, the recent level where there is one (the smaller
-    of two deviations would pick baselines feature by feature and blur how they move
-    together)."""
+    """Deviations into ``z``/``b``/``s``; ``zs`` gets the seasonal model's own deviations."""
     _seasonal_z(F, N, D, P, x, shape, has_shape, z, b, s)
-    m = P[P_M]
-    for j in range(m):
-        zs[j] = zs[m + j] = z[j]
-        zs[2 * m + j] = s[j]
+    zs[:] = z
     if P[P_USE_RECENT] == 0:
         return
-    for j in range(m):
+    for j in range(P[P_M]):
         v = x[j]
         if math.isnan(v):
             continue
@@ -1418,7 +1411,6 @@ def _feature_z(
         if math.isnan(center):
             continue
         zt = (v - center) / scale
-        zs[m + j], zs[2 * m + j] = zt, scale
         if not abs(zt) >= abs(z[j]):
             z[j] = zt
             b[j] = center
@@ -1670,7 +1662,7 @@ def _score(
 @njit(cache=True)
 def _explained(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
-    by: int, t: int, x: np.ndarray, zs: np.ndarray, s: np.ndarray,
+    by: int, t: int, x: np.ndarray, z: np.ndarray, s: np.ndarray,
 ) -> tuple[int, float, float, float, int]:
     """What the range or noise test that scored (``by`` as :func:`_score` returns it) says
     of its feature: ``(feature, deviation, baseline, scale, kind)``; feature -1: neither."""
@@ -1686,7 +1678,7 @@ def _explained(
     if by < 3 * m:
         zj, bj, sj = _drift(F, N, P, by - 2 * m, t)
         return by - 2 * m, zj, bj, sj, KIND_DRIFT
-    j, zj, bj, sj = _context_explained(F, N, P, Q, zs[m:2 * m], zs[2 * m:], x)
+    j, zj, bj, sj = _context_explained(F, N, P, Q, z, s, x)
     return j, zj, bj, sj, KIND_CONTEXT
 
 
@@ -1717,7 +1709,7 @@ def _learn(
         if memory > 0:  # a routine spike's context is no news either
             _mem_add(F, N, P, 2 * m, 0.0 if _any_routine(F, N, P, Q, z, t) else nz[m])
         if has_shape or P[P_PERIOD] == 0:  # before the shape, deviations hold the cycle
-            _ctx_learn(F, N, P, Q, zs[m:2 * m])
+            _ctx_learn(F, N, P, Q, z)
     for j in range(m):
         v = x[j]
         if memory > 0 and math.isfinite(z[j]):
@@ -1789,16 +1781,14 @@ def _measure(
 @njit(cache=True)
 def _point_score(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
-    t: int, x: np.ndarray, z: np.ndarray, zs: np.ndarray, s: np.ndarray,
+    t: int, x: np.ndarray, z: np.ndarray, s: np.ndarray,
     nz: np.ndarray, vz: np.ndarray, va: np.ndarray, vl: np.ndarray,
 ) -> tuple[float, int]:
     """The score of a measured point and what gave it (see :func:`_score`), filling the
-    range scores ``nz[:m]``, the context score ``nz[m]`` (of the context deviations in
-    ``zs``, see :func:`_feature_z`) and the noise test's
+    range scores ``nz[:m]``, the context score ``nz[m]`` and the noise test's
     ``vz``/``va``/``vl`` (see :func:`_noises`)."""
     _novelties(F, N, P, Q, t, x, s, nz)
-    m = P[P_M]
-    nz[m] = _context(F, N, P, Q, zs[m:2 * m])
+    nz[P[P_M]] = _context(F, N, P, Q, z)
     _noises(F, N, D, P, Q, t, x, vz, va, vl)
     return _score(F, N, P, Q, z, nz, vz, t)
 
@@ -1813,11 +1803,11 @@ def feature_z(
     explanation is made of; ``kind`` says which test each feature's figures come from
     (``KIND_*``: the range or noise test's where one scored)."""
     m = P[P_M]
-    zs = np.empty(3 * m)
+    zs = np.empty(m)
     _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
-    _, by = _point_score(F, N, D, P, Q, t, x, z, zs, s, np.empty(m + 1), np.empty(m),
+    _, by = _point_score(F, N, D, P, Q, t, x, z, s, np.empty(m + 1), np.empty(m),
                          np.empty(m), np.empty(m))
-    j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, zs, s)
+    j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, s)
     kind[:] = KIND_DEVIATION
     if j >= 0:
         z[j], b[j], s[j], kind[j] = zj, bj, sj, k
@@ -1832,9 +1822,9 @@ def score_point(
     m = P[P_M]
     z = np.empty(m)
     s = np.empty(m)
-    zs = np.empty(3 * m)
+    zs = np.empty(m)
     _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, zs)
-    return _point_score(F, N, D, P, Q, t, x, z, zs, s, np.empty(m + 1), np.empty(m),
+    return _point_score(F, N, D, P, Q, t, x, z, s, np.empty(m + 1), np.empty(m),
                         np.empty(m), np.empty(m))[0]
 
 
@@ -1845,10 +1835,10 @@ def learn_point(
 ) -> None:
     """Learn one point."""
     m = P[P_M]
-    z, zs, s = np.empty(m), np.empty(3 * m), np.empty(m)
+    z, zs, s = np.empty(m), np.empty(m), np.empty(m)
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, zs)
     nz, va, vl = np.empty(m + 1), np.empty(m), np.empty(m)
-    score, by = _point_score(F, N, D, P, Q, t, x, z, zs, s, nz, np.empty(m), va, vl)
+    score, by = _point_score(F, N, D, P, Q, t, x, z, s, nz, np.empty(m), va, vl)
     _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz)
     _follow(F, N, D, P, Q, t, x, z, va, vl, score, by)
 
@@ -1861,10 +1851,10 @@ def pass_point(
     """A point scored but not learned (flagged): what follows every point follows it (see
     :func:`_follow`), as in :func:`step`."""
     m = P[P_M]
-    z, s, zs = np.empty(m), np.empty(m), np.empty(3 * m)
+    z, s, zs = np.empty(m), np.empty(m), np.empty(m)
     _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, zs)
     nz, va, vl = np.empty(m + 1), np.empty(m), np.empty(m)
-    score, by = _point_score(F, N, D, P, Q, t, x, z, zs, s, nz, np.empty(m), va, vl)
+    score, by = _point_score(F, N, D, P, Q, t, x, z, s, nz, np.empty(m), va, vl)
     _follow(F, N, D, P, Q, t, x, z, va, vl, score, by)
 
 
@@ -1880,12 +1870,12 @@ def step(
     score and whether the point was learned. ``z``/``b``/``s``/``kind`` receive what the score
     came from (the state before learning, see :func:`feature_z`)."""
     m = P[P_M]
-    zs = np.empty(3 * m)
+    zs = np.empty(m)
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
     nz, va, vl = np.empty(m + 1), np.empty(m), np.empty(m)
-    score, by = _point_score(F, N, D, P, Q, t, x, z, zs, s, nz, np.empty(m), va, vl)
+    score, by = _point_score(F, N, D, P, Q, t, x, z, s, nz, np.empty(m), va, vl)
     # explained by the range / noise as they were before this point joins them
-    j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, zs, s)
+    j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, s)
     learned = learn_anyway or not score > threshold or flapping(F, N, P, Q, t)
     if learned:
         _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz)
@@ -1918,7 +1908,7 @@ def run(
     m = P[P_M]
     shape = np.empty(m)
     buf = np.empty((2 * P[P_SMOOTH] + 1) * P[P_HISTORY])
-    z, b, s, zs, nz = np.empty(m), np.empty(m), np.empty(m), np.empty(3 * m), np.empty(m + 1)
+    z, b, s, zs, nz = np.empty(m), np.empty(m), np.empty(m), np.empty(m), np.empty(m + 1)
     vz, va, vl = np.empty(m), np.empty(m), np.empty(m)
     flag_run = carry[0]
     last = P[P_LAST_T]
@@ -1936,14 +1926,14 @@ def run(
             if math.isfinite(a) and not a <= best:
                 best = a
         raw[i] = best
-        score, by = _point_score(F, N, D, P, Q, t, x, z, zs, s, nz, vz, va, vl)
+        score, by = _point_score(F, N, D, P, Q, t, x, z, s, nz, vz, va, vl)
         scores[i] = score
         if record:
             Z[i] = z
             B[i] = b
             SS[i] = s
             KK[i] = KIND_DEVIATION
-            j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, zs, s)
+            j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, s)
             if j >= 0:
                 Z[i, j], B[i, j], SS[i, j], KK[i, j] = zj, bj, sj, k
         flag_run = flag_run + 1 if score > threshold else 0

@@ -5,8 +5,8 @@ follows the request rate; on a database, latency follows the queries. A runaway 
 lifts CPU by an amount no larger than a busy hour would, so CPU alone looks ordinary; what
 is not ordinary is CPU that high *at this request rate*.
 
-Each feature's deviation from its recent level (in its own scales, as ``default`` measures
-it; the same baseline for every feature, so their deviations can be compared) is clipped at 3
+Each feature's deviation (in its own scales, exactly as ``default`` measures it: the smaller
+of its deviations from the seasonal baseline and from the recent level) is clipped at 3
 scales and folded into exponentially averaged second moments over about a day of learned
 points, once the seasonal shape exists (before it, deviations still hold the daily cycle).
 Their correlations, times 0.97 (no feature is taken to be wholly predictable from the
@@ -18,7 +18,7 @@ score little; uncorrelated features at their baselines leave a lone feature's ow
 two features each a little unusual at once add up.
 
 The explanation names the feature furthest from what the others imply, with that value as
-its baseline: "cpu=56.72 is 8.8σ above what requests=98.83 implies 49.66 (±0.802)".
+its baseline: "cpu=56.72 is 8.9σ above what requests=98.83 implies 49.56 (±0.801)".
 It needs two features or more (a single metric scores 0) and 120 learned points after the
 seasonal shape; a point with a feature missing is not scored. Like the other tests, a score is news once ("seen before"
 memory of a day) and a routine spike's context is not news.
@@ -36,7 +36,7 @@ Examples
 >>> bool(det.score_one(idx[-1], point) > det.threshold_)
 True
 >>> print(det.explain_one(idx[-1], point).top.text())
-cpu=56.72 is 8.8σ above what requests=98.83 implies 49.66 (±0.802)
+cpu=56.72 is 8.9σ above what requests=98.83 implies 49.56 (±0.801)
 """
 
 from __future__ import annotations

@@ -201,7 +201,7 @@ class Default(CompiledBaseline):
     #: Context test (frames of more than one feature): whether it runs, how many scales a
     #: deviation counts at most towards the learned correlations, and how far those are
     #: pulled towards none (a correlation counts at most ``1 - shrink``).
-    _context: ClassVar[bool] = False
+    _context: ClassVar[bool] = True
     _context_clip: ClassVar[float] = 3.0
     _context_shrink: ClassVar[float] = 0.03
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
