@@ -213,8 +213,9 @@ class Detector:
     #: Registry name (set by subclasses).
     name: ClassVar[str] = ""
     #: What the detector is built to find: ``"spike"`` (a value far from its baseline),
-    #: ``"noise"`` (a metric moving more from point to point than it has for a week) or
-    #: ``"drift"`` (a level moving one way day after day). The shared checks
+    #: ``"noise"`` (a metric moving more from point to point than it has for a week),
+    #: ``"drift"`` (a level moving one way day after day) or ``"context"`` (metrics that
+    #: usually move together, one moving without the other). The shared checks
     #: (``tests/test_common.py``) make that anomaly and expect it flagged and explained.
     finds: ClassVar[str] = "spike"
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}

@@ -62,6 +62,16 @@ days of it. "mem is drifting up: day over day, 3 in 4 hours moved more than 3.4x
 change 0.223, from its level 2 days before 50.02 (mem=45.34 now)". Each of the range, noise
 and drift tests is also a detector of its own (:mod:`.range`, :mod:`.noise`, :mod:`.drift`).
 
+Context (several metrics): where no single deviation pages, metrics that break how they
+usually move together page. Each feature's deviation (the one above, clipped at 3) feeds
+correlations over about a day of learned points, once the seasonal shape exists; a point
+scores the Mahalanobis distance of its deviations under them (correlations times 0.97), as
+the ``|z|`` of one Gaussian deviation as unlikely (a chi-square with one degree of freedom
+per feature), news once like the rest. CPU three of its usual moves up while the requests
+stay where they were is far more unusual than either says alone: "cpu=56.72 is 8.9σ above
+what requests=98.83 implies 49.56 (±0.801)". It is the detector :mod:`.context` alone; a
+frame of one metric never has it.
+
 Flapping: under the Monitor's protection flagged points are not learned, so a series whose
 normal includes values the baselines never saw (an idle CPU that sits at 0.134 and drops to
 0.066 a fifth of the time: each drop is 40 of its tiny robust scales) would page all day. When

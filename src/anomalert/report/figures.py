@@ -310,7 +310,7 @@ def _peak_text(top: Contribution) -> str:
     if top.kind == "drift":
         way = "up" if top.deviation >= 0 else "down"
         return f"{top.metric} drifting {way}, {abs(top.deviation):.1f}x its usual day-to-day change"
-    return f"{top.metric} {top.deviation:+.1f}σ from baseline"
+    return f"{top.metric} {top.deviation:+.1f}σ from {top.reference or 'baseline'}"
 
 
 def incident_panels(path: Path, panels: Sequence[Panel], title: str) -> Path:
