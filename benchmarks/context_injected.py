@@ -15,7 +15,7 @@ when an incident starts inside it (or within five minutes of its end); false inc
 those that overlap no event, per day after training. ``default`` runs with and without its
 context test (``_context``), and ``context`` is the test alone.
 
-Usage (about a minute)::
+Usage (about 5 seconds)::
 
     .venv/bin/python benchmarks/context_injected.py [--k 5 8 12] [--seeds 1 2 3 4 5]
 """
