@@ -97,3 +97,20 @@ def test_a_drift_under_the_threshold_leaves_the_explanation_to_the_deviations() 
     exp = det.explain_one(ts, {"mem": v})
     assert 0.5 * det.threshold_ < exp.score <= det.threshold_, "the drift test leads, quietly"
     assert exp.top is not None and exp.top.kind == "level" and abs(exp.top.deviation) < 3
+
+
+def test_tests_that_average_over_time_need_points_in_their_span() -> None:
+    """The drift test's hourly means need four points in the hour, the noise test's window
+    four in two hours: a coarser series goes without them (its other tests still run)."""
+    from anomalert.detectors import _kernel as K
+
+    def fitted(step: str) -> Default:
+        idx = pd.date_range("2025-01-01", periods=600, freq=step, tz="UTC")
+        rng = np.random.default_rng(2)
+        return Default().fit(pd.DataFrame({"temp": 20 + rng.normal(0, 1, 600)}, index=idx))
+
+    for step, noise, drift in (("5min", True, True), ("15min", True, True),
+                               ("30min", True, False), ("1h", False, False)):
+        P = fitted(step).state_["P"]
+        assert (int(P[K.P_VAR_SUB]) > 0, int(P[K.P_DRIFT_D]) > 0) == (noise, drift), step
+        assert int(P[K.P_NOV_B]) > 0  # the range test keeps its hourly buckets

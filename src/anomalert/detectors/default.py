@@ -45,8 +45,10 @@ with the highest such two-hour mean of the last week's hours (leaving out the la
 which the window overlaps). It scores the threshold times the ratio over 1.5 once the window
 is the noisiest yet, so it pages at 1.5x the week's noisiest two hours: flapping inside a
 band that no single value leaves is seen, a level shift (one large change) is not. It
-waits for a day of history, follows every point (flagged or not, so a noisier regime becomes
-history, and stops paging, once it is three hours old), and keeps quiet for the two hours
+needs four points in its window (a step of 30 minutes at most; the drift test below needs
+four in an hour, 15 minutes at most), waits for a day of history, follows every point
+(flagged or not, so a noisier regime becomes history, and stops paging, once it is three
+hours old), and keeps quiet for the two hours
 after a deviation or the range paged (an incident's turmoil is the incident's). The
 explanation gives the feature's noise in its own units: "cpu is noisy: it moves 3.8 per
 point on average, 2.3x its 7-day high 1.63".
@@ -115,6 +117,10 @@ from anomalert.detectors.base import Interval, Options, calibrate_threshold
 from anomalert.features import FEATURE_SETS
 
 __all__ = ["Default", "rate_factor"]
+
+#: Points a test that averages over a span of time needs in it: the noise test's window
+#: (two hours), the drift test's hour. Coarser series go without that test.
+_MIN_POINTS = 4
 
 
 def rate_factor(step_seconds: float, z: float = 6.0, reference: float = 60.0) -> float:
@@ -256,6 +262,11 @@ class Default(CompiledBaseline):
     def _kernel_config(self) -> dict[str, Any]:
         day = getattr(self, "memory_points_", 1440)  # a day's points at the step, once known
         memory = day if self.memory == "day" else self.memory
+        # Tests whose statistic is a mean over a span of time need points in it: the noise
+        # test a few per ten-minute part of its window, the drift test a few per hourly mean.
+        step = 86_400 / max(1, day)
+        noise = self._noise_hours if step * _MIN_POINTS <= 3600 * self._noise_hours else 0
+        drift = self._drift_days if step * _MIN_POINTS <= 3600 else 0
         return {
             "level_window": 60, "window": 1440, "trail_window": self.window, "dev_window": 1440,
             "memory": memory, "min_periods": self.min_periods, "smooth": 2,
@@ -266,10 +277,10 @@ class Default(CompiledBaseline):
             "recur_days": self._recur_days, "recur_bin": self._recur_bin,
             "recur_tolerance": self._recur_tolerance // self._recur_bin,
             "recur_need": self._recur_need,
-            "noise_hours": self._noise_hours, "noise_buckets": self._noise_history,
+            "noise_hours": noise, "noise_buckets": self._noise_history,
             "noise_span": self._noise_span, "noise_k": self._noise_k,
             "noise_clip": self._noise_clip, "flap_runs": self._flap_runs,
-            "deviations": self._deviations, "drift_days": self._drift_days,
+            "deviations": self._deviations, "drift_days": drift,
             "drift_history": self._drift_history, "drift_k": self._drift_k,
             "context": self._context, "context_window": day,
             "context_clip": self._context_clip, "context_shrink": self._context_shrink,

@@ -17,8 +17,9 @@ quarter-quantile of the changes in yardsticks, taken in the direction most of th
 qualify (the hours before it changed nothing from the day before; a day later, the day before
 changed nothing); nor does a weekend (Saturday is below Friday, but Sunday is not below
 Saturday). It needs four days of history, finds a drift after about two days of it, and its
-figures change once an hour; a series sampled less often than hourly leaves most hours empty
-and is never tested (three in four of the compared hours must have a mean).
+figures change once an hour. An hourly mean needs four points: a series sampled less often
+than every 15 minutes is not tested (on hourly weather-driven data, two cool days in a row
+paged as drifts).
 
 On the 17 NAB files it never pages; on those files with a drift added (``benchmarks/
 drift_injected.py``) it finds most drifts of three usual day-over-day changes a day.

@@ -6,7 +6,8 @@ Each feature's change from one point to the next is measured in units of its usu
 spike counts little. The mean over the last two hours is compared with the highest such
 two-hour mean of the last week's hours (leaving out the last three, which the window
 overlaps); once the window is the noisiest yet it scores the threshold times the ratio over
-1.5, so it pages at 1.5x the week's noisiest two hours. It waits for a day of history and
+1.5, so it pages at 1.5x the week's noisiest two hours. Its window needs four points: a
+series sampled less often than every 30 minutes is not tested. It waits for a day of history and
 follows every point, flagged or not: a noisier regime becomes history, and stops paging,
 once it is three hours old.
 
