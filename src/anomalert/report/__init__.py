@@ -7,8 +7,9 @@ Heavy imports (matplotlib) happen only when figures are drawn.
 
 from __future__ import annotations
 
-from anomalert.report.demo import PRESET_FOR, CaseResult, DemoResult, run_case, run_demo
+from anomalert.report.demo import run_case, run_demo
 from anomalert.report.html import acceptance, render, summary_table, write_report
+from anomalert.report.results import PRESET_FOR, CaseResult, DemoResult
 
 __all__ = [
     "PRESET_FOR",

@@ -18,7 +18,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
@@ -34,12 +33,10 @@ from anomalert.evaluation.metrics import evaluate_detection
 from anomalert.evaluation.sweep import measure, sweep, training_mask
 from anomalert.features import transform_frame
 from anomalert.monitor import Detection, Monitor, detect
+from anomalert.report.results import PRESET_FOR, CaseResult, DemoResult
 
-__all__ = ["PRESET_FOR", "CaseResult", "DemoResult", "draw_case", "explanations", "run_case",
-           "run_demo"]
+__all__ = ["draw_case", "explanations", "run_case", "run_demo"]
 
-#: The tutorial preset each scenario reproduces.
-PRESET_FOR = {"cpu": "seed000-iforest", "lb": "seed004-iforest"}
 VARIANTS = ("tutorial", "realistic")
 CONTAMINATIONS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1)
 THRESHOLD_FACTORS = (0.5, 0.75, 1.5)  # default's threshold sweep, times its own threshold
@@ -51,54 +48,6 @@ Log = Callable[[str], None]
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
-
-
-@dataclass
-class CaseResult:
-    """Everything the report says about one scenario, variant and seed (plain data)."""
-
-    scenario: str
-    variant: str
-    seed: int
-    rows: int
-    days: float
-    heldout_from: str
-    heldout_rows: int
-    events: int
-    metrics: list[str]
-    detectors: list[str]
-    runs: list[dict[str, Any]]
-    summary: dict[str, dict[str, Any]]  # detector -> sweep.measure() numbers of its run
-    sweeps: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    figures: list[tuple[str, str]] = field(default_factory=list)  # (file name, caption)
-    notes: list[str] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def key(self) -> str:
-        return f"{self.scenario}_{self.variant}" + (f"_seed{self.seed}" if self.seed != 42 else "")
-
-    @property
-    def preset(self) -> str:
-        return PRESET_FOR[self.scenario]
-
-
-@dataclass
-class DemoResult:
-    """All cases, where the files went, and how long it took."""
-
-    out: Path
-    cases: list[CaseResult]
-    seconds: float
-    quick: bool
-
-    @property
-    def report(self) -> Path:
-        return self.out / "report.html"
-
-    @property
-    def metrics_json(self) -> Path:
-        return self.out / "metrics.json"
 
 
 def _timed(seconds: dict[str, float], key: str, fn: Callable[[], Any]) -> Any:

@@ -24,7 +24,7 @@ import pandas as pd
 from anomalert.detectors import preset as preset_of
 
 if TYPE_CHECKING:
-    from anomalert.report.demo import CaseResult, DemoResult
+    from anomalert.report.results import CaseResult, DemoResult
 
 __all__ = ["acceptance", "case_paragraphs", "render", "summary_table", "sweep_paragraphs",
            "write_report"]
