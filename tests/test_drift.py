@@ -100,8 +100,9 @@ def test_a_drift_under_the_threshold_leaves_the_explanation_to_the_deviations() 
 
 
 def test_tests_that_average_over_time_need_points_in_their_span() -> None:
-    """The drift test's hourly means need four points in the hour, the noise test's window
-    four in two hours: a coarser series goes without them (its other tests still run)."""
+    """The drift test's hourly means need four points in the hour, each of the noise test's
+    windows four in its span (an hourly series keeps only the four-hour window): a coarser
+    series goes without them (its other tests still run)."""
     from anomalert.detectors import _kernel as K
 
     def fitted(step: str) -> Default:
@@ -109,8 +110,11 @@ def test_tests_that_average_over_time_need_points_in_their_span() -> None:
         rng = np.random.default_rng(2)
         return Default().fit(pd.DataFrame({"temp": 20 + rng.normal(0, 1, 600)}, index=idx))
 
-    for step, noise, drift in (("5min", True, True), ("15min", True, True),
-                               ("30min", True, False), ("1h", False, False)):
+    # (step, the noise test's short window and long window in ten-minute parts, drift)
+    for step, short, longer, drift in (("5min", 12, 24, True), ("15min", 12, 24, True),
+                                       ("30min", 12, 24, False), ("1h", 24, 0, False),
+                                       ("2h", 0, 0, False)):
         P = fitted(step).state_["P"]
-        assert (int(P[K.P_VAR_SUB]) > 0, int(P[K.P_DRIFT_D]) > 0) == (noise, drift), step
+        got = (int(P[K.P_VAR_SUB]), int(P[K.P_VAR_LONG]), int(P[K.P_DRIFT_D]) > 0)
+        assert got == (short, longer, drift), step
         assert int(P[K.P_NOV_B]) > 0  # the range test keeps its hourly buckets

@@ -78,16 +78,16 @@ def test_the_noise_test_keeps_quiet_for_its_window_after_a_deviation_pages() -> 
 
 
 def test_noise_high_cache_equals_a_scan_of_the_hours() -> None:
-    """The cached history high of the current hour equals a scan over the kept hours, through
-    gaps longer than the whole history too."""
+    """The cached history high of the current hour equals a scan over the kept hours, for
+    both windows, through gaps longer than the whole history too."""
     st = K.new_state(
         2, level_window=7, window=7, trail_window=7, dev_window=7, memory=5, min_periods=2,
         smooth=1, history=3, period=0, use_recent=True, escape=3, guard=5.0, margin=1.15,
-        threshold=6.0, noise_hours=1, noise_buckets=6, noise_span=2,
+        threshold=6.0, noise_hours=1, noise_buckets=6, noise_span=2, noise_long_hours=2,
     )
     F, N, D, P, Q = st["F"], st["N"], st["D"], st["P"], st["Q"]
-    parts, B = int(P[K.P_VAR_SUB]), int(P[K.P_VAR_B])
-    cache_at = int(P[K.P_VAR_OFF]) + (2 * parts + B) * 2
+    ring, B = int(P[K.P_VAR_RING]), int(P[K.P_VAR_B])
+    assert (int(P[K.P_VAR_SUB]), int(P[K.P_VAR_LONG]), ring) == (6, 12, 12)
     rng = np.random.default_rng(3)
     t = 0
     for k in range(3000):
@@ -99,9 +99,11 @@ def test_noise_high_cache_equals_a_scan_of_the_hours() -> None:
         K._noises(F, N, D, P, Q, t, x, vz, va, vl)
         K._noise_learn(F, N, D, P, Q, t, x, va, vl, bool(k % 50 == 0))
         hour = (t // 1_000_000_000) // 3600
-        assert N[int(P[K.P_VAR_ID]) + parts + B] == hour
-        for j in range(2):
-            assert F[cache_at + j] == K._noise_scan(F, N, P, j, hour)
+        assert N[int(P[K.P_VAR_ID]) + ring + B] == hour
+        for longer in (False, True):
+            cache_at = K._noise_highs(P, longer) + B * 2
+            for j in range(2):
+                assert F[cache_at + j] == K._noise_scan(F, N, P, j, hour, longer)
 
 
 def test_batch_and_streaming_noise_scores_agree() -> None:

@@ -146,9 +146,10 @@ P_RISO = 32  # seconds of calm before and after a run that make it isolated
 P_VAR_SUB = 33  # ten-minute parts of the noise test's window (0: no noise test)
 P_VAR_B = 34  # hourly buckets of the noise test's history
 P_VAR_SPAN = 35  # hours of that history the test needs before it applies
-P_VAR_OFF = 36  # offset in F: part sums (S x m), part counts (S x m), hourly highs (B x m),
-#                cached high (m), previous value (m)
-P_VAR_ID = 37  # offset in N: part numbers (S), hour numbers (B), the cache's hour, the first
+P_VAR_OFF = 36  # offset in F: part sums (R x m), part counts (R x m), hourly highs (B x m),
+#                cached high (m), previous value (m), then the longer window's hourly highs
+#                (B x m) and cached high (m); R = P_VAR_RING
+P_VAR_ID = 37  # offset in N: part numbers (R), hour numbers (B), the cache's hour, the first
 #               hour learned, previous time (m), the last time a deviation paged, changes
 #               seen (m)
 P_FLAP_OFF = 38  # offset in F: flagged runs started, decayed by a day
@@ -165,7 +166,9 @@ P_CTX_OFF = 46  # offset in F: the learned second moments of the deviations (m x
 P_CTX_ID = 47  # offset in N: points learned into them
 P_CTX_W = 48  # points they are averaged over (exponentially)
 P_CTX_NEED = 49  # points learned before the test applies
-N_P = 50
+P_VAR_LONG = 50  # ten-minute parts of the noise test's longer window (0: one window only)
+P_VAR_RING = 51  # ten-minute parts kept: the longer of the two windows
+N_P = 52
 
 # Float parameters.
 Q_GUARD = 0  # seasonal |z| from which a feature's levels stop learning (inf = never)
@@ -199,7 +202,7 @@ _VAR_THIN = 4
 #: Version of the state layout: bump whenever the meaning or placement of anything in
 #: ``F``/``N``/``D``/``P``/``Q``/``S``/``SC`` changes, so a state saved by another version is
 #: refused instead of being read wrong (see ``CompiledBaseline.__setstate__``).
-LAYOUT_VERSION = 12
+LAYOUT_VERSION = 13
 
 _NO_T = np.iinfo(np.int64).min
 #: ``last_t`` before any point was learned.
@@ -242,6 +245,7 @@ def new_state(
     noise_span: int = 24,
     noise_k: float = 1.5,
     noise_clip: float = 3.0,
+    noise_long_hours: int = 0,
     flap_runs: float = 0.0,
     deviations: bool = True,
     drift_days: int = 0,
@@ -327,11 +331,14 @@ def new_state(
     i_off += recur_days * n_bins + _RSLOTS * m
     parts = noise_hours * 3600 // _VAR_PART if noise_hours > 0 else 0
     nb = noise_buckets if parts else 0
+    long_parts = noise_long_hours * 3600 // _VAR_PART if parts and noise_long_hours > noise_hours else 0
+    ring = max(parts, long_parts)
     P[P_VAR_SUB], P[P_VAR_B], P[P_VAR_SPAN] = parts, nb, noise_span
+    P[P_VAR_LONG], P[P_VAR_RING] = long_parts, ring
     P[P_VAR_OFF] = f_off
-    f_off += (2 * parts + nb + 2) * m
+    f_off += (2 * ring + nb + 2) * m + (nb + 1) * m
     P[P_VAR_ID] = i_off
-    i_off += parts + nb + 3 + 2 * m
+    i_off += ring + nb + 3 + 2 * m
     P[P_FLAP_OFF] = f_off
     f_off += 1
     P[P_FLAP_ID] = i_off
@@ -361,7 +368,7 @@ def new_state(
     for j in range(m):  # no loud point yet: the first run is isolated
         N[P[P_RC_OFF] + recur_days * n_bins + _RSLOTS * j + 3] = _NO_T
         N[P[P_RC_OFF] + recur_days * n_bins + _RSLOTS * j + 6] = _NO_T
-    N[P[P_VAR_ID]:P[P_VAR_ID] + parts + nb + 3 + m] = _NO_T
+    N[P[P_VAR_ID]:P[P_VAR_ID] + ring + nb + 3 + m] = _NO_T
     N[P[P_FLAP_ID]] = _NO_T
     N[P[P_DRIFT_ID]:P[P_DRIFT_ID] + dh + 1] = _NO_T
     Q = np.array([guard, margin, threshold, range_k, range_e0, recur_min, noise_k, noise_clip,
@@ -920,29 +927,32 @@ def _noise_change(
 ) -> float:
     """The change to ``v`` from feature ``j``'s previous point in scales, at most the clip
     (NaN: no previous point within two steps, or no scale yet)."""
-    parts, B, m = P[P_VAR_SUB], P[P_VAR_B], P[P_M]
-    prev_t = N[P[P_VAR_ID] + parts + B + 2 + j]
+    ring, B, m = P[P_VAR_RING], P[P_VAR_B], P[P_M]
+    prev_t = N[P[P_VAR_ID] + ring + B + 2 + j]
     if math.isnan(v) or prev_t == _NO_T or t <= prev_t:
         return math.nan
     if P[P_STEP] > 0 and t - prev_t > 2 * P[P_STEP] * _NS:
         return math.nan
     sc = _noise_scale(F, N, D, P, j)
-    prev = F[P[P_VAR_OFF] + (2 * parts + B + 1) * m + j]
+    prev = F[P[P_VAR_OFF] + (2 * ring + B + 1) * m + j]
     return min(abs(v - prev) / sc, Q[Q_VAR_CLIP])
 
 
 @njit(cache=True)
-def _noise_level(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int, a: float) -> float:
-    """Feature ``j``'s mean change over the window's parts, with ``a`` (when not NaN) added:
-    NaN while the window holds fewer than half the points its span should."""
-    parts, m, off, ids = P[P_VAR_SUB], P[P_M], P[P_VAR_OFF], P[P_VAR_ID]
+def _noise_level(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int, a: float, parts: int,
+) -> float:
+    """Feature ``j``'s mean change over the last ``parts`` ten-minute parts (a window), with
+    ``a`` (when not NaN) added: NaN while the window holds fewer than half the points its
+    span should."""
+    ring, m, off, ids = P[P_VAR_RING], P[P_M], P[P_VAR_OFF], P[P_VAR_ID]
     now = (t // _NS) // _VAR_PART
     total, count = 0.0, 0.0
-    for p in range(parts):
+    for p in range(ring):
         k = N[ids + p]
         if k != _NO_T and k > now - parts:
             total += F[off + p * m + j]
-            count += F[off + (parts + p) * m + j]
+            count += F[off + (ring + p) * m + j]
     if not math.isnan(a):
         total += a
         count += 1.0
@@ -951,11 +961,14 @@ def _noise_level(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int, a:
 
 
 @njit(cache=True)
-def _noise_scan(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, hour: int) -> float:
-    """The highest hourly noise of feature ``j`` over the history, leaving out the hours the
-    current window may overlap (-inf: none)."""
-    parts, B, m = P[P_VAR_SUB], P[P_VAR_B], P[P_M]
-    off, ids = P[P_VAR_OFF] + 2 * parts * m, P[P_VAR_ID] + parts
+def _noise_scan(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, hour: int, longer: bool,
+) -> float:
+    """The highest hourly noise of feature ``j`` over the history, in the window (the
+    ``longer`` one or not), leaving out the hours that window may overlap (-inf: none)."""
+    ring, B, m = P[P_VAR_RING], P[P_VAR_B], P[P_M]
+    off, ids = _noise_highs(P, longer), P[P_VAR_ID] + ring
+    parts = P[P_VAR_LONG] if longer else P[P_VAR_SUB]
     recent = (parts * _VAR_PART + 3599) // 3600 + 1
     hi = -math.inf
     for b in range(B):
@@ -966,19 +979,28 @@ def _noise_scan(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, hour: int) 
 
 
 @njit(cache=True)
-def _noise_high(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int) -> float:
-    """The history's highest hourly noise of feature ``j`` (NaN until it spans
-    ``P_VAR_SPAN`` hours)."""
-    parts, B, m = P[P_VAR_SUB], P[P_VAR_B], P[P_M]
-    ids = P[P_VAR_ID] + parts + B
+def _noise_high(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int, longer: bool,
+) -> float:
+    """The history's highest hourly noise of feature ``j`` in the window (the ``longer`` one
+    or not; NaN until the history spans ``P_VAR_SPAN`` hours)."""
+    B, m = P[P_VAR_B], P[P_M]
+    ids = P[P_VAR_ID] + P[P_VAR_RING] + B
     hour = (t // _NS) // 3600
     if N[ids + 1] == _NO_T or hour - N[ids + 1] < P[P_VAR_SPAN]:
         return math.nan
     if N[ids] == hour:
-        hi = F[P[P_VAR_OFF] + (2 * parts + B) * m + j]
+        hi = F[_noise_highs(P, longer) + B * m + j]
     else:
-        hi = _noise_scan(F, N, P, j, hour)
+        hi = _noise_scan(F, N, P, j, hour, longer)
     return hi if hi > 0 else math.nan
+
+
+@njit(cache=True, inline="always")
+def _noise_highs(P: np.ndarray, longer: bool) -> int:
+    """Offset in F of a window's hourly highs (B x m), followed by its cached high (m)."""
+    ring, B, m = P[P_VAR_RING], P[P_VAR_B], P[P_M]
+    return P[P_VAR_OFF] + ((2 * ring + B + 2) * m if longer else 2 * ring * m)
 
 
 @njit(cache=True)
@@ -986,31 +1008,45 @@ def _noises(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
     t: int, x: np.ndarray, vz: np.ndarray, va: np.ndarray, vl: np.ndarray,
 ) -> None:
-    """Every feature's noise score into ``vz``: the threshold times the window's mean
-    change over ``Q_VAR_K`` times the history's highest, where the window is the noisiest
-    yet (0 elsewhere, where the test cannot tell yet, and for the window after a deviation
-    paged). ``va`` gets each feature's change (see :func:`_noise_change`) and ``vl`` the
-    window's level with it, for :func:`_noise_learn`."""
+    """Every feature's noise score into ``vz``: the threshold times a window's mean change
+    over ``Q_VAR_K`` times the history's highest in that window, where the window is the
+    noisiest yet, the larger of the two windows' (0 elsewhere, where the test cannot tell
+    yet, and for a window's span after a deviation paged). ``va`` gets each feature's change
+    (see :func:`_noise_change`) and ``vl`` the short window's level with it, for
+    :func:`_noise_learn`."""
     vz[:] = 0.0
     va[:] = math.nan
     vl[:] = math.nan
-    parts = P[P_VAR_SUB]
+    parts, longer = P[P_VAR_SUB], P[P_VAR_LONG]
     if parts == 0:
         return
     for j in range(P[P_M]):
         a = _noise_change(F, N, D, P, Q, j, t, x[j])
         va[j] = a
         if not math.isnan(a):
-            vl[j] = _noise_level(F, N, P, j, t, a)
-    paged = N[P[P_VAR_ID] + parts + P[P_VAR_B] + 2 + P[P_M]]
-    if paged != _NO_T and t - paged < parts * _VAR_PART * _NS:  # an incident's turmoil
-        return
-    for j in range(P[P_M]):
-        level = vl[j]
-        if level > 0:
-            high = _noise_high(F, N, P, j, t)
-            if level > high > 0:  # noisier than the history's noisiest hour
-                vz[j] = Q[Q_THRESHOLD] * level / (Q[Q_VAR_K] * high)
+            vl[j] = _noise_level(F, N, P, j, t, a, parts)
+    paged = N[P[P_VAR_ID] + P[P_VAR_RING] + P[P_VAR_B] + 2 + P[P_M]]
+    since = math.inf if paged == _NO_T else (t - paged) / _NS  # an incident's turmoil is
+    for j in range(P[P_M]):  # the incident's: each window waits for its span after it
+        if since >= parts * _VAR_PART:
+            vz[j] = _noise_score(F, N, P, Q, j, t, vl[j], False)
+        if longer > 0 and since >= longer * _VAR_PART and not math.isnan(va[j]):
+            level = _noise_level(F, N, P, j, t, va[j], longer)
+            vz[j] = max(vz[j], _noise_score(F, N, P, Q, j, t, level, True))
+
+
+@njit(cache=True)
+def _noise_score(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray,
+    j: int, t: int, level: float, longer: bool,
+) -> float:
+    """A window's noise score: the threshold times its ``level`` over ``Q_VAR_K`` times the
+    history's highest in that window, once it is the noisiest yet (else 0)."""
+    if level > 0:
+        high = _noise_high(F, N, P, j, t, longer)
+        if level > high > 0:  # noisier than the history's noisiest hour
+            return Q[Q_THRESHOLD] * level / (Q[Q_VAR_K] * high)
+    return 0.0
 
 
 @njit(cache=True)
@@ -1020,10 +1056,17 @@ def _noise_explained(
 ) -> tuple[float, float, float]:
     """Feature ``j``'s explanation by the noise test, as (deviation, baseline, scale): the
     baseline is the history's noisiest hour and the deviation the window's noise beyond it,
-    both as mean changes per point in the feature's units and scales."""
+    both as mean changes per point in the feature's units and scales, in the window (of the
+    two) furthest above its history."""
     sc = _noise_scale(F, N, D, P, j)
-    level = _noise_level(F, N, P, j, t, _noise_change(F, N, D, P, Q, j, t, v))
-    high = _noise_high(F, N, P, j, t)
+    a = _noise_change(F, N, D, P, Q, j, t, v)
+    level = _noise_level(F, N, P, j, t, a, P[P_VAR_SUB])
+    high = _noise_high(F, N, P, j, t, False)
+    if P[P_VAR_LONG] > 0:
+        long_level = _noise_level(F, N, P, j, t, a, P[P_VAR_LONG])
+        long_high = _noise_high(F, N, P, j, t, True)
+        if long_level > 0 and long_high > 0 and not long_level / long_high <= level / high:
+            level, high = long_level, long_high
     return level - high, high * sc, sc
 
 
@@ -1033,23 +1076,25 @@ def _noise_learn(
     t: int, x: np.ndarray, va: np.ndarray, vl: np.ndarray, paged: bool,
 ) -> None:
     """Follow every point, flagged or not: its change (``va``, from :func:`_noises`) joins
-    the window and the yardstick, and the window's level (``vl``) the hour's high.
-    ``paged``: a deviation or the range test pages on this point (the noise test keeps
-    quiet while its window holds such a point)."""
-    parts, B, m = P[P_VAR_SUB], P[P_VAR_B], P[P_M]
+    the windows and the yardstick, and each window's level (the short one's is ``vl``) the
+    hour's high in that window. ``paged``: a deviation or the range test pages on this point
+    (the noise test keeps quiet while a window holds such a point)."""
+    parts, B, m, ring, longer = P[P_VAR_SUB], P[P_VAR_B], P[P_M], P[P_VAR_RING], P[P_VAR_LONG]
     if parts == 0:
         return
     if paged:
-        N[P[P_VAR_ID] + parts + B + 2 + m] = t
+        N[P[P_VAR_ID] + ring + B + 2 + m] = t
     off, ids = P[P_VAR_OFF], P[P_VAR_ID]
-    p = _ring_slot(F, N, off, ids, parts, m, (t // _NS) // _VAR_PART)
+    p = _ring_slot(F, N, off, ids, ring, m, (t // _NS) // _VAR_PART)
     hour = (t // _NS) // 3600
-    hoff, hids = off + 2 * parts * m, ids + parts
+    hoff, loff, hids = _noise_highs(P, False), _noise_highs(P, True), ids + ring
     hb = hour % B
     if N[hids + hb] != hour:
         N[hids + hb] = hour
         for j in range(m):
             F[hoff + hb * m + j] = -math.inf
+            if longer > 0:
+                F[loff + hb * m + j] = -math.inf
     cache, first = hids + B, hids + B + 1
     if N[cache] == _NO_T or N[cache] <= hour - B:  # nothing within the history: start again
         N[first] = hour
@@ -1062,9 +1107,13 @@ def _noise_learn(
         a = va[j]
         if not math.isnan(a):
             F[off + p * m + j] += a
-            F[off + (parts + p) * m + j] += 1.0
+            F[off + (ring + p) * m + j] += 1.0
             if vl[j] >= 0:
                 F[hoff + hb * m + j] = max(F[hoff + hb * m + j], vl[j])
+            if longer > 0:
+                level = _noise_level(F, N, P, j, t, math.nan, longer)  # a is in it now
+                if level >= 0:
+                    F[loff + hb * m + j] = max(F[loff + hb * m + j], level)
         last = N[prev_t + j]
         if last != _NO_T and t > last and (P[P_STEP] == 0 or t - last <= 2 * P[P_STEP] * _NS):
             seen = prev_t + m + 1 + j
@@ -1075,7 +1124,9 @@ def _noise_learn(
         N[prev_t + j] = t
     if fresh:
         for j in range(m):
-            F[hoff + B * m + j] = _noise_scan(F, N, P, j, hour)
+            F[hoff + B * m + j] = _noise_scan(F, N, P, j, hour, False)
+            if longer > 0:
+                F[loff + B * m + j] = _noise_scan(F, N, P, j, hour, True)
     N[cache] = hour
 
 

@@ -44,11 +44,14 @@ of the last 1440 changes -- and capped at 3 of them, so one spike counts little)
 with the highest such two-hour mean of the last week's hours (leaving out the last three,
 which the window overlaps). It scores the threshold times the ratio over 1.5 once the window
 is the noisiest yet, so it pages at 1.5x the week's noisiest two hours: flapping inside a
-band that no single value leaves is seen, a level shift (one large change) is not. It
-needs four points in its window (a step of 30 minutes at most; the drift test below needs
-four in an hour, 15 minutes at most), waits for a day of history, follows every point
-(flagged or not, so a noisier regime becomes history, and stops paging, once it is three
-hours old), and keeps quiet for the two hours
+band that no single value leaves is seen, a level shift (one large change) is not. A second
+window of four hours does the same against the week's noisiest four hours: bursts that come
+more often than they used to (a spike every hour where there was one a day) show over hours,
+where two hours hold one burst or none. Each window needs four points (a step of 30 minutes
+at most for the short one, an hour for the long one, which an hourly series keeps alone; the
+drift test below needs four in an hour, 15 minutes at most). The test waits for a day of
+history, follows every point (flagged or not, so a noisier regime becomes history, and stops
+paging, once it is older than the window plus an hour), and keeps quiet for a window's span
 after a deviation or the range paged (an incident's turmoil is the incident's). The
 explanation gives the feature's noise in its own units: "cpu is noisy: it moves 3.8 per
 point on average, 2.3x its 7-day high 1.63".
@@ -204,6 +207,9 @@ class Default(CompiledBaseline):
     _noise_span: ClassVar[int] = 24
     _noise_k: ClassVar[float] = 1.5
     _noise_clip: ClassVar[float] = 3.0
+    #: Hours of the noise test's second, longer window (0: none): bursts that come more
+    #: often show over hours, where two hours hold one burst or none.
+    _noise_long_hours: ClassVar[int] = 4
     #: Flagged runs a day (decayed count) from which flagged points are learned anyway.
     _flap_runs: ClassVar[float] = 6.0
     #: Whether deviations from the baselines score (the pieces ``range`` and ``noise`` turn
@@ -266,6 +272,9 @@ class Default(CompiledBaseline):
         # test a few per ten-minute part of its window, the drift test a few per hourly mean.
         step = 86_400 / max(1, day)
         noise = self._noise_hours if step * _MIN_POINTS <= 3600 * self._noise_hours else 0
+        longer = self._noise_long_hours if step * _MIN_POINTS <= 3600 * self._noise_long_hours else 0
+        if self._noise_hours and not noise:  # too coarse for the short window: the long
+            noise, longer = longer, 0  # one alone
         drift = self._drift_days if step * _MIN_POINTS <= 3600 else 0
         return {
             "level_window": 60, "window": 1440, "trail_window": self.window, "dev_window": 1440,
@@ -279,7 +288,8 @@ class Default(CompiledBaseline):
             "recur_need": self._recur_need,
             "noise_hours": noise, "noise_buckets": self._noise_history,
             "noise_span": self._noise_span, "noise_k": self._noise_k,
-            "noise_clip": self._noise_clip, "flap_runs": self._flap_runs,
+            "noise_clip": self._noise_clip, "noise_long_hours": longer,
+            "flap_runs": self._flap_runs,
             "deviations": self._deviations, "drift_days": drift,
             "drift_history": self._drift_history, "drift_k": self._drift_k,
             "context": self._context, "context_window": day,

@@ -6,10 +6,12 @@ Each feature's change from one point to the next is measured in units of its usu
 spike counts little. The mean over the last two hours is compared with the highest such
 two-hour mean of the last week's hours (leaving out the last three, which the window
 overlaps); once the window is the noisiest yet it scores the threshold times the ratio over
-1.5, so it pages at 1.5x the week's noisiest two hours. Its window needs four points: a
-series sampled less often than every 30 minutes is not tested. It waits for a day of history and
-follows every point, flagged or not: a noisier regime becomes history, and stops paging,
-once it is three hours old.
+1.5, so it pages at 1.5x the week's noisiest two hours. A second window of four hours does
+the same against the week's noisiest four hours, so bursts that come more often than they
+used to show even when two hours hold one burst or none. Each window needs four points: a
+series sampled every hour keeps only the long window, a coarser one is not tested. It waits
+for a day of history and follows every point, flagged or not: a noisier regime becomes
+history, and stops paging, once it is older than the window plus an hour.
 
 It finds what no single value shows: a metric flapping inside a band it never leaves (a
 retry storm, a struggling health check, a thrashing autoscaler). A spike or a level shift
