@@ -95,7 +95,7 @@ def test_noise_high_cache_equals_a_scan_of_the_hours() -> None:
         x = rng.normal(0, 1 + (k // 300) % 3, 2)
         if k % 13 == 0:
             x[0] = np.nan
-        vz, va, vl = np.empty(2), np.empty(2), np.empty(2)
+        vz, va, vl = np.empty(2), np.empty(2), np.empty(4)
         K._noises(F, N, D, P, Q, t, x, vz, va, vl)
         K._noise_learn(F, N, D, P, Q, t, x, va, vl, bool(k % 50 == 0))
         hour = (t // 1_000_000_000) // 3600

@@ -939,25 +939,33 @@ def _noise_change(
 
 
 @njit(cache=True)
-def _noise_level(
-    F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int, a: float, parts: int,
-) -> float:
-    """Feature ``j``'s mean change over the last ``parts`` ten-minute parts (a window), with
-    ``a`` (when not NaN) added: NaN while the window holds fewer than half the points its
-    span should."""
+def _noise_levels(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int, a: float,
+) -> tuple[float, float]:
+    """Feature ``j``'s mean change over the short and the long window's ten-minute parts, in
+    one pass, with ``a`` (when not NaN) added: NaN while a window holds fewer than half the
+    points its span should (the long one's also when there is none)."""
     ring, m, off, ids = P[P_VAR_RING], P[P_M], P[P_VAR_OFF], P[P_VAR_ID]
+    short, longer = P[P_VAR_SUB], P[P_VAR_LONG]
     now = (t // _NS) // _VAR_PART
-    total, count = 0.0, 0.0
+    total, count, total_l, count_l = 0.0, 0.0, 0.0, 0.0
     for p in range(ring):
         k = N[ids + p]
-        if k != _NO_T and k > now - parts:
-            total += F[off + p * m + j]
-            count += F[off + (ring + p) * m + j]
+        if k != _NO_T and k > now - ring:
+            c = F[off + (ring + p) * m + j]
+            total_l += F[off + p * m + j]
+            count_l += c
+            if k > now - short:
+                total += F[off + p * m + j]
+                count += c
     if not math.isnan(a):
-        total += a
-        count += 1.0
-    need = max(2, parts * _VAR_PART // max(P[P_STEP], 1) // 2)
-    return total / count if count >= need else math.nan
+        total, count, total_l, count_l = total + a, count + 1.0, total_l + a, count_l + 1.0
+    step = max(P[P_STEP], 1)
+    level = total / count if count >= max(2, short * _VAR_PART // step // 2) else math.nan
+    if longer == 0:
+        return level, math.nan
+    need = max(2, longer * _VAR_PART // step // 2)
+    return level, total_l / count_l if count_l >= need else math.nan
 
 
 @njit(cache=True)
@@ -1012,27 +1020,26 @@ def _noises(
     over ``Q_VAR_K`` times the history's highest in that window, where the window is the
     noisiest yet, the larger of the two windows' (0 elsewhere, where the test cannot tell
     yet, and for a window's span after a deviation paged). ``va`` gets each feature's change
-    (see :func:`_noise_change`) and ``vl`` the short window's level with it, for
-    :func:`_noise_learn`."""
+    (see :func:`_noise_change`) and ``vl`` (``2m``) the short and then the long window's
+    levels with it, for :func:`_noise_learn`."""
     vz[:] = 0.0
     va[:] = math.nan
     vl[:] = math.nan
-    parts, longer = P[P_VAR_SUB], P[P_VAR_LONG]
+    parts, longer, m = P[P_VAR_SUB], P[P_VAR_LONG], P[P_M]
     if parts == 0:
         return
-    for j in range(P[P_M]):
+    for j in range(m):
         a = _noise_change(F, N, D, P, Q, j, t, x[j])
         va[j] = a
         if not math.isnan(a):
-            vl[j] = _noise_level(F, N, P, j, t, a, parts)
+            vl[j], vl[m + j] = _noise_levels(F, N, P, j, t, a)
     paged = N[P[P_VAR_ID] + P[P_VAR_RING] + P[P_VAR_B] + 2 + P[P_M]]
     since = math.inf if paged == _NO_T else (t - paged) / _NS  # an incident's turmoil is
     for j in range(P[P_M]):  # the incident's: each window waits for its span after it
         if since >= parts * _VAR_PART:
             vz[j] = _noise_score(F, N, P, Q, j, t, vl[j], False)
-        if longer > 0 and since >= longer * _VAR_PART and not math.isnan(va[j]):
-            level = _noise_level(F, N, P, j, t, va[j], longer)
-            vz[j] = max(vz[j], _noise_score(F, N, P, Q, j, t, level, True))
+        if longer > 0 and since >= longer * _VAR_PART:
+            vz[j] = max(vz[j], _noise_score(F, N, P, Q, j, t, vl[m + j], True))
 
 
 @njit(cache=True)
@@ -1060,10 +1067,9 @@ def _noise_explained(
     two) furthest above its history."""
     sc = _noise_scale(F, N, D, P, j)
     a = _noise_change(F, N, D, P, Q, j, t, v)
-    level = _noise_level(F, N, P, j, t, a, P[P_VAR_SUB])
+    level, long_level = _noise_levels(F, N, P, j, t, a)
     high = _noise_high(F, N, P, j, t, False)
     if P[P_VAR_LONG] > 0:
-        long_level = _noise_level(F, N, P, j, t, a, P[P_VAR_LONG])
         long_high = _noise_high(F, N, P, j, t, True)
         if long_level > 0 and long_high > 0 and not long_level / long_high <= level / high:
             level, high = long_level, long_high
@@ -1076,7 +1082,7 @@ def _noise_learn(
     t: int, x: np.ndarray, va: np.ndarray, vl: np.ndarray, paged: bool,
 ) -> None:
     """Follow every point, flagged or not: its change (``va``, from :func:`_noises`) joins
-    the windows and the yardstick, and each window's level (the short one's is ``vl``) the
+    the windows and the yardstick, and each window's level (``vl``: short, then long) the
     hour's high in that window. ``paged``: a deviation or the range test pages on this point
     (the noise test keeps quiet while a window holds such a point)."""
     parts, B, m, ring, longer = P[P_VAR_SUB], P[P_VAR_B], P[P_M], P[P_VAR_RING], P[P_VAR_LONG]
@@ -1110,10 +1116,8 @@ def _noise_learn(
             F[off + (ring + p) * m + j] += 1.0
             if vl[j] >= 0:
                 F[hoff + hb * m + j] = max(F[hoff + hb * m + j], vl[j])
-            if longer > 0:
-                level = _noise_level(F, N, P, j, t, math.nan, longer)  # a is in it now
-                if level >= 0:
-                    F[loff + hb * m + j] = max(F[loff + hb * m + j], level)
+            if vl[m + j] >= 0:
+                F[loff + hb * m + j] = max(F[loff + hb * m + j], vl[m + j])
         last = N[prev_t + j]
         if last != _NO_T and t > last and (P[P_STEP] == 0 or t - last <= 2 * P[P_STEP] * _NS):
             seen = prev_t + m + 1 + j
@@ -1857,7 +1861,7 @@ def feature_z(
     zs = np.empty(m)
     _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
     _, by = _point_score(F, N, D, P, Q, t, x, z, s, np.empty(m + 1), np.empty(m),
-                         np.empty(m), np.empty(m))
+                         np.empty(m), np.empty(2 * m))
     j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, s)
     kind[:] = KIND_DEVIATION
     if j >= 0:
@@ -1876,7 +1880,7 @@ def score_point(
     zs = np.empty(m)
     _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, zs)
     return _point_score(F, N, D, P, Q, t, x, z, s, np.empty(m + 1), np.empty(m),
-                        np.empty(m), np.empty(m))[0]
+                        np.empty(m), np.empty(2 * m))[0]
 
 
 @njit(cache=True)
@@ -1888,7 +1892,7 @@ def learn_point(
     m = P[P_M]
     z, zs, s = np.empty(m), np.empty(m), np.empty(m)
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, zs)
-    nz, va, vl = np.empty(m + 1), np.empty(m), np.empty(m)
+    nz, va, vl = np.empty(m + 1), np.empty(m), np.empty(2 * m)
     score, by = _point_score(F, N, D, P, Q, t, x, z, s, nz, np.empty(m), va, vl)
     _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz)
     _follow(F, N, D, P, Q, t, x, z, va, vl, score, by)
@@ -1904,7 +1908,7 @@ def pass_point(
     m = P[P_M]
     z, s, zs = np.empty(m), np.empty(m), np.empty(m)
     _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, zs)
-    nz, va, vl = np.empty(m + 1), np.empty(m), np.empty(m)
+    nz, va, vl = np.empty(m + 1), np.empty(m), np.empty(2 * m)
     score, by = _point_score(F, N, D, P, Q, t, x, z, s, nz, np.empty(m), va, vl)
     _follow(F, N, D, P, Q, t, x, z, va, vl, score, by)
 
@@ -1923,7 +1927,7 @@ def step(
     m = P[P_M]
     zs = np.empty(m)
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
-    nz, va, vl = np.empty(m + 1), np.empty(m), np.empty(m)
+    nz, va, vl = np.empty(m + 1), np.empty(m), np.empty(2 * m)
     score, by = _point_score(F, N, D, P, Q, t, x, z, s, nz, np.empty(m), va, vl)
     # explained by the range / noise as they were before this point joins them
     j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, s)
@@ -1960,7 +1964,7 @@ def run(
     shape = np.empty(m)
     buf = np.empty((2 * P[P_SMOOTH] + 1) * P[P_HISTORY])
     z, b, s, zs, nz = np.empty(m), np.empty(m), np.empty(m), np.empty(m), np.empty(m + 1)
-    vz, va, vl = np.empty(m), np.empty(m), np.empty(m)
+    vz, va, vl = np.empty(m), np.empty(m), np.empty(2 * m)
     flag_run = carry[0]
     last = P[P_LAST_T]
     for i in range(start, X.shape[0]):
