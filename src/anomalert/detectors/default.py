@@ -121,8 +121,8 @@ from anomalert.features import FEATURE_SETS
 
 __all__ = ["Default", "rate_factor"]
 
-#: Points a test that averages over a span of time needs in it: the noise test's window
-#: (two hours), the drift test's hour. Coarser series go without that test.
+#: Points a test that averages over a span of time needs in it: each of the noise test's
+#: windows (two and four hours), the drift test's hour. Coarser series go without it.
 _MIN_POINTS = 4
 
 
@@ -268,8 +268,8 @@ class Default(CompiledBaseline):
     def _kernel_config(self) -> dict[str, Any]:
         day = getattr(self, "memory_points_", 1440)  # a day's points at the step, once known
         memory = day if self.memory == "day" else self.memory
-        # Tests whose statistic is a mean over a span of time need points in it: the noise
-        # test a few per ten-minute part of its window, the drift test a few per hourly mean.
+        # Tests whose statistic is a mean over a span of time need points in it: four in each
+        # of the noise test's windows, four in each of the drift test's hourly means.
         step = 86_400 / max(1, day)
         noise = self._noise_hours if step * _MIN_POINTS <= 3600 * self._noise_hours else 0
         longer = self._noise_long_hours if step * _MIN_POINTS <= 3600 * self._noise_long_hours else 0
