@@ -1474,24 +1474,27 @@ def _feature_z(
 
 # --------------------------------------------------------------------------- context
 @njit(cache=True)
-def _ctx_ready(N: np.ndarray, P: np.ndarray, z: np.ndarray) -> bool:
-    """Whether the context test applies: on, enough points learned, every deviation known."""
-    known = P[P_CTX] != 0 and N[P[P_CTX_ID]] >= P[P_CTX_NEED]
+def _all_known(P: np.ndarray, z: np.ndarray) -> bool:
+    """Whether every feature's deviation is known (finite)."""
+    known = True
     for j in range(P[P_M]):
         known = known and math.isfinite(z[j])
     return known
 
 
 @njit(cache=True)
+def _ctx_ready(N: np.ndarray, P: np.ndarray, z: np.ndarray) -> bool:
+    """Whether the context test applies: on, enough points learned, every deviation known."""
+    return P[P_CTX] != 0 and N[P[P_CTX_ID]] >= P[P_CTX_NEED] and _all_known(P, z)
+
+
+@njit(cache=True)
 def _ctx_learn(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, z: np.ndarray) -> None:
     """Fold a learned point's deviations (clipped) into the exponentially averaged second
     moments; a point with a feature unknown is left out."""
-    if P[P_CTX] == 0:
+    if P[P_CTX] == 0 or not _all_known(P, z):
         return
     m, off, c = P[P_M], P[P_CTX_OFF], Q[Q_CTX_CLIP]
-    for j in range(m):
-        if not math.isfinite(z[j]):
-            return
     n = N[P[P_CTX_ID]]
     a = 1.0 / min(n + 1, P[P_CTX_W])
     for j in range(m):
@@ -1657,8 +1660,8 @@ def _score(
     vz: np.ndarray, t: int,
 ) -> tuple[float, int]:
     """The point's score and what gave it: -1 a deviation, ``j`` feature ``j``'s range test,
-    ``m + j`` its noise test, ``2m + j`` its drift test, ``3m`` the context test (``nz[m]``). Each test applies only where none
-    before it pages (the range, noise and drift tests everywhere when deviations do not
+    ``m + j`` its noise test, ``2m + j`` its drift test, ``3m`` the context test (``nz[m]``).
+    Each test applies only where none before it pages (the range, noise and drift tests everywhere when deviations do not
     score, ``P_DEV_SCORE`` 0). A test other than the deviations is named only when it pages:
     a point under the threshold is explained by its deviations, the figures a reader
     expects of an ordinary point."""
@@ -1760,17 +1763,14 @@ def _learn(
     m, mp = P[P_M], P[P_MIN_PERIODS]
     memory, use_recent, shared = P[P_MEMORY], P[P_USE_RECENT], P[P_SHARED]
     guard, escape = Q[Q_GUARD], P[P_ESCAPE]
-    if P[P_CTX] != 0:
-        if memory > 0:  # a routine spike's context is no news either
-            _mem_add(F, N, P, 2 * m, 0.0 if _any_routine(F, N, P, Q, z, t) else nz[m])
-        if has_shape or P[P_PERIOD] == 0:  # before the shape, deviations hold the cycle
-            _ctx_learn(F, N, P, Q, z)
+    any_routine = False
     for j in range(m):
         v = x[j]
         if memory > 0 and math.isfinite(z[j]):
             # a routine spike (see _routine) does not make the rest of the day quiet
             a = abs(z[j])
             routine = a >= Q[Q_RECUR_MIN] * Q[Q_THRESHOLD] and _routine(F, N, P, Q, j, a, t)
+            any_routine = any_routine or routine
             _mem_add(F, N, P, j, 0.0 if routine else a)
         if memory > 0 and P[P_NOV_B] > 0:
             _mem_add(F, N, P, m + j, nz[j])
@@ -1804,6 +1804,11 @@ def _learn(
             _add(F, N, D, K_SPREAD * m + j, r - _quantile(F, N, D, lv, 0.5))
         _add(F, N, D, lv, r)
         _add(F, N, D, K_LONG * m + j, r)
+    if P[P_CTX] != 0:
+        if memory > 0:  # a routine spike's context is no news either
+            _mem_add(F, N, P, 2 * m, 0.0 if any_routine else nz[m])
+        if has_shape or P[P_PERIOD] == 0:  # before the shape, deviations hold the cycle
+            _ctx_learn(F, N, P, Q, z)
     if S.shape[0] > 0:
         slot, cyc = _slot(P, t), _cycle(P, t)
         h = cyc % P[P_HISTORY]
@@ -1858,8 +1863,7 @@ def feature_z(
     explanation is made of; ``kind`` says which test each feature's figures come from
     (``KIND_*``: the range or noise test's where one scored)."""
     m = P[P_M]
-    zs = np.empty(m)
-    _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
+    _measure(F, N, D, P, S, SC, t, x, z, b, s, np.empty(m))
     _, by = _point_score(F, N, D, P, Q, t, x, z, s, np.empty(m + 1), np.empty(m),
                          np.empty(m), np.empty(2 * m))
     j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, s)
@@ -1877,8 +1881,7 @@ def score_point(
     m = P[P_M]
     z = np.empty(m)
     s = np.empty(m)
-    zs = np.empty(m)
-    _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, zs)
+    _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, np.empty(m))
     return _point_score(F, N, D, P, Q, t, x, z, s, np.empty(m + 1), np.empty(m),
                         np.empty(m), np.empty(2 * m))[0]
 
