@@ -49,6 +49,7 @@ copies, which saves one sorted insertion per point and the memory.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -88,6 +89,30 @@ __all__ = [
     "switch_pending",
     "with_slots",
 ]
+
+
+def _helper(inline: str = "never") -> Any:
+    """How the kernel's helpers are compiled: without numba's reference counting.
+
+    With it, every call of a compiled function increments and decrements the count of each
+    array it is passed (atomic operations, about 30 ns a call here), more than most helpers
+    cost; a point goes through dozens of such calls (scoring ``default``'s points took 2.2x as
+    long with it). The helpers allocate nothing and
+    keep no array, so they need no counting; what they call inherits the setting, except
+    the few functions marked :func:`_allocates`. The entry points (called from Python, they
+    allocate scratch arrays) keep numba's default.
+    """
+    options: dict[str, Any] = {"cache": True, "inline": inline, "_nrt": False}  # private option
+    return njit(**options)
+
+
+def _allocates() -> Any:
+    """How a function that allocates scratch arrays is compiled (with reference counting).
+    Helpers call these only where scratch is needed: a lazy window's refresh (every few
+    hundred points), an hour's drift, the context test of several metrics, an explanation."""
+    options: dict[str, Any] = {"cache": True, "_nrt": True}
+    return njit(**options)
+
 
 _NS = 1_000_000_000
 _IQR_TO_SIGMA = 1.0 / 1.3489795003921634
@@ -402,7 +427,7 @@ def with_slots(state: dict[str, np.ndarray], step_seconds: int) -> None:
 
 
 # --------------------------------------------------------------------------- rolling windows
-@njit(cache=True, inline="always")
+@_helper(inline="always")
 def _neumaier(F: np.ndarray, k: int, value: float) -> None:
     total = F[k]
     new = total + value
@@ -413,7 +438,7 @@ def _neumaier(F: np.ndarray, k: int, value: float) -> None:
     F[k] = new
 
 
-@njit(cache=True, inline="always")
+@_helper(inline="always")
 def _bisect_left(F: np.ndarray, base: int, n: int, value: float) -> int:
     lo, hi = 0, n
     while lo < hi:
@@ -425,7 +450,7 @@ def _bisect_left(F: np.ndarray, base: int, n: int, value: float) -> int:
     return lo
 
 
-@njit(cache=True, inline="always")
+@_helper(inline="always")
 def _bisect_right(F: np.ndarray, base: int, n: int, value: float) -> int:
     lo, hi = 0, n
     while lo < hi:
@@ -437,7 +462,7 @@ def _bisect_right(F: np.ndarray, base: int, n: int, value: float) -> int:
     return lo
 
 
-@njit(cache=True)
+@_helper()
 def _add(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int, value: float) -> None:
     """Add ``value`` (NaN is ignored); the oldest value leaves a full window."""
     if math.isnan(value):
@@ -487,7 +512,7 @@ def _add(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int, value: float) -> N
         _refresh(F, N, D, w)
 
 
-@njit(cache=True)
+@_allocates()
 def _refresh(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int) -> None:
     """Bring a lazy window's sorted copy up to date with one merge pass.
 
@@ -525,12 +550,12 @@ def _refresh(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int) -> None:
     N[meta + 3] = count
 
 
-@njit(cache=True, inline="always")
+@_helper(inline="always")
 def _count(N: np.ndarray, D: np.ndarray, w: int) -> int:
     return N[D[w, 4]]
 
 
-@njit(cache=True)
+@_helper()
 def _quantile(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int, q: float) -> float:
     n = N[D[w, 4] + 3]  # values in the sorted copy
     if n == 0:
@@ -542,7 +567,7 @@ def _quantile(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int, q: float) -> 
     return F[srt + lo] + (F[srt + hi] - F[srt + lo]) * (pos - lo)
 
 
-@njit(cache=True)
+@_helper()
 def _std(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int) -> float:
     n = N[D[w, 4]]
     if n < 2:
@@ -556,7 +581,7 @@ def _std(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int) -> float:
     return 0.0
 
 
-@njit(cache=True)
+@_helper()
 def _robust_scale(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int) -> float:
     scale = (_quantile(F, N, D, w, 0.75) - _quantile(F, N, D, w, 0.25)) * _IQR_TO_SIGMA
     if not scale > 0:
@@ -566,7 +591,7 @@ def _robust_scale(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int) -> float:
 
 
 # --------------------------------------------------------------------------- memory (running max)
-@njit(cache=True)
+@_helper()
 def _mem_add(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, value: float) -> None:
     """Push a learned deviation; the deque keeps the decreasing maxima of the last ``memory``."""
     memory = P[P_MEMORY]
@@ -587,7 +612,7 @@ def _mem_add(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, value: float) 
     N[meta], N[meta + 1], N[meta + 2] = head, length + 1, adds + 1
 
 
-@njit(cache=True)
+@_helper()
 def _mem_max(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int) -> float:
     memory = P[P_MEMORY]
     meta = P[P_MEM_META] + 3 * j
@@ -601,7 +626,7 @@ def _mem_max(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int) -> float:
 
 
 # --------------------------------------------------------------------------- range test
-@njit(cache=True)
+@_helper()
 def _range_scan(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, now: int
 ) -> tuple[float, float]:
@@ -616,7 +641,7 @@ def _range_scan(
     return hi, lo
 
 
-@njit(cache=True)
+@_helper()
 def _range(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int) -> tuple[float, float]:
     """Highest and lowest learned value of feature ``j`` over the last ``B`` buckets (NaN
     while the learned buckets span fewer than ``P_NOV_SPAN``)."""
@@ -633,7 +658,7 @@ def _range(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int) -> tuple
     return hi, lo
 
 
-@njit(cache=True)
+@_helper()
 def _range_learn(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, x: np.ndarray) -> None:
     """Add a learned point to its bucket and keep the cached high / low current."""
     B, m, off, ids = P[P_NOV_B], P[P_M], P[P_NOV_OFF], P[P_NOV_ID]
@@ -663,7 +688,7 @@ def _range_learn(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, x: np.ndar
     N[ids + B] = now
 
 
-@njit(cache=True)
+@_helper()
 def _novelty(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray,
     j: int, v: float, sc: float, t: int,
@@ -681,7 +706,7 @@ def _novelty(
     return Q[Q_NOV_K] * Q[Q_THRESHOLD] + ex - Q[Q_NOV_E0]
 
 
-@njit(cache=True)
+@_helper()
 def _novelties(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray,
     t: int, x: np.ndarray, s: np.ndarray, nz: np.ndarray,
@@ -697,7 +722,7 @@ _DAY_S = 86_400
 _WEEK_S = 7 * _DAY_S
 
 
-@njit(cache=True, inline="always")
+@_helper(inline="always")
 def _ring_slot(
     F: np.ndarray, N: np.ndarray, off: int, ids: int, H: int, m: int, key: int,
 ) -> int:
@@ -713,7 +738,7 @@ def _ring_slot(
     return b
 
 
-@njit(cache=True)
+@_helper()
 def _hour_add(
     F: np.ndarray, N: np.ndarray, off: int, ids: int, H: int, m: int, hour: int, x: np.ndarray,
 ) -> None:
@@ -726,13 +751,13 @@ def _hour_add(
             F[off + (H + b) * m + j] += 1.0
 
 
-@njit(cache=True)
+@_helper()
 def _hour_learn(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, x: np.ndarray) -> None:
     """Add a learned point to its hour's sums (the hourly history the weekly test reads)."""
     _hour_add(F, N, P[P_WEEK_OFF], P[P_WEEK_ID], P[P_WEEK_H], P[P_M], (t // _NS) // 3600, x)
 
 
-@njit(cache=True)
+@_helper()
 def _lag_corr(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, now: int, lag: int
 ) -> tuple[float, int]:
@@ -763,7 +788,7 @@ def _lag_corr(
     return (sab - sa * sb / n) / math.sqrt(va * vb), n
 
 
-@njit(cache=True)
+@_helper()
 def _weekly_check(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int) -> None:
     """At the first learned point of a day, on a daily model: raise the switch flag when the
     kept hours show a weekly cycle: over at least a week of pairs, the hourly means a week
@@ -787,7 +812,7 @@ def _weekly_check(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int) -> None:
         N[P[P_WEEK_ID] + P[P_WEEK_H]] = 1
 
 
-@njit(cache=True)
+@_helper()
 def switch_pending(N: np.ndarray, P: np.ndarray) -> bool:
     """True when the weekly test asks the caller to move the seasonal model to a week."""
     return P[P_WEEK_H] > 0 and N[P[P_WEEK_ID] + P[P_WEEK_H]] == 1
@@ -803,7 +828,7 @@ _CALM = 0.5
 _RSLOTS = 8
 
 
-@njit(cache=True)
+@_helper()
 def _cell(P: np.ndarray, sec: int) -> tuple[int, int]:
     """(day number, cell index) of a time in seconds in the recurrence memory."""
     day = sec // 86_400
@@ -811,7 +836,7 @@ def _cell(P: np.ndarray, sec: int) -> tuple[int, int]:
     return day, (day % P[P_RDAYS]) * n_bins + (sec % 86_400) // P[P_RBIN]
 
 
-@njit(cache=True)
+@_helper()
 def _record(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, j: int, a: float) -> None:
     """Record spike size ``a`` of feature ``j`` at the time-of-day bin of ``t`` (the max)."""
     m = P[P_M]
@@ -825,7 +850,7 @@ def _record(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, j: int, a: floa
         F[base + j] = a
 
 
-@njit(cache=True)
+@_helper()
 def _note(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int, z: np.ndarray) -> None:
     """Follow each feature's spikes (flagged or not) for the recurrence memory.
 
@@ -883,7 +908,7 @@ def _note(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int, z:
             N[r + 4] = 0
 
 
-@njit(cache=True)
+@_helper()
 def _routine(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, j: int, a: float, t: int
 ) -> bool:
@@ -909,7 +934,7 @@ def _routine(
 
 
 # --------------------------------------------------------------------------- noise test
-@njit(cache=True)
+@_helper()
 def _noise_scale(F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, j: int) -> float:
     """The usual size of feature ``j``'s change from one point to the next (NaN: not yet)."""
     w = K_DIFF * P[P_M] + j
@@ -920,7 +945,7 @@ def _noise_scale(F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, j: 
     return sc if sc > 0 else math.nan
 
 
-@njit(cache=True)
+@_helper()
 def _noise_change(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
     j: int, t: int, v: float,
@@ -938,7 +963,7 @@ def _noise_change(
     return min(abs(v - prev) / sc, Q[Q_VAR_CLIP])
 
 
-@njit(cache=True)
+@_helper()
 def _noise_levels(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int, a: float,
 ) -> tuple[float, float]:
@@ -968,7 +993,7 @@ def _noise_levels(
     return level, total_l / count_l if count_l >= need else math.nan
 
 
-@njit(cache=True)
+@_helper()
 def _noise_scan(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, hour: int, longer: bool,
 ) -> float:
@@ -986,7 +1011,7 @@ def _noise_scan(
     return hi
 
 
-@njit(cache=True)
+@_helper()
 def _noise_high(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int, longer: bool,
 ) -> float:
@@ -1004,14 +1029,14 @@ def _noise_high(
     return hi if hi > 0 else math.nan
 
 
-@njit(cache=True, inline="always")
+@_helper(inline="always")
 def _noise_highs(P: np.ndarray, longer: bool) -> int:
     """Offset in F of a window's hourly highs (B x m), followed by its cached high (m)."""
     ring, B, m = P[P_VAR_RING], P[P_VAR_B], P[P_M]
     return P[P_VAR_OFF] + ((2 * ring + B + 2) * m if longer else 2 * ring * m)
 
 
-@njit(cache=True)
+@_helper()
 def _noises(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
     t: int, x: np.ndarray, vz: np.ndarray, va: np.ndarray, vl: np.ndarray,
@@ -1042,7 +1067,7 @@ def _noises(
             vz[j] = max(vz[j], _noise_score(F, N, P, Q, j, t, vl[m + j], True))
 
 
-@njit(cache=True)
+@_helper()
 def _noise_score(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray,
     j: int, t: int, level: float, longer: bool,
@@ -1056,7 +1081,7 @@ def _noise_score(
     return 0.0
 
 
-@njit(cache=True)
+@_helper()
 def _noise_explained(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
     j: int, t: int, v: float,
@@ -1076,7 +1101,7 @@ def _noise_explained(
     return level - high, high * sc, sc
 
 
-@njit(cache=True)
+@_helper()
 def _noise_learn(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
     t: int, x: np.ndarray, va: np.ndarray, vl: np.ndarray, paged: bool,
@@ -1135,7 +1160,7 @@ def _noise_learn(
 
 
 # --------------------------------------------------------------------------- drift
-@njit(cache=True)
+@_allocates()
 def _drift_measure(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, hour: int,
 ) -> tuple[float, float, float]:
@@ -1191,7 +1216,7 @@ def _drift_measure(
     return drift, (first / nf if nf else math.nan), spread
 
 
-@njit(cache=True)
+@_helper()
 def _drift(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int,
 ) -> tuple[float, float, float]:
@@ -1204,7 +1229,7 @@ def _drift(
     return _drift_measure(F, N, P, j, hour)
 
 
-@njit(cache=True)
+@_helper()
 def _drift_score(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, j: int, t: int) -> float:
     """Feature ``j``'s drift score: the threshold times its drift over ``Q_DRIFT_K`` (so it
     pages beyond that many yardsticks), 0 without a drift."""
@@ -1212,7 +1237,7 @@ def _drift_score(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, j: 
     return Q[Q_THRESHOLD] * abs(d) / Q[Q_DRIFT_K] if abs(d) > 0 else 0.0
 
 
-@njit(cache=True)
+@_helper()
 def _drift_follow(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, x: np.ndarray) -> None:
     """Follow every point, flagged or not (the hourly means must follow a drift to measure
     it): at an hour's first point, cache the drift figures of the hours before it; then add
@@ -1235,7 +1260,7 @@ def _drift_follow(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, x: np.nda
 _FLAP_GAP = 600
 
 
-@njit(cache=True)
+@_helper()
 def flapping(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int) -> bool:
     """True when flagged runs have started at a rate of ``Q_FLAP`` a day or more (counted with
     a day's exponential decay): a series that pages this often is showing its normal, not an
@@ -1249,7 +1274,7 @@ def flapping(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int)
     return F[P[P_FLAP_OFF]] * math.exp(-(t - last) / (_NS * 86_400.0)) >= Q[Q_FLAP]
 
 
-@njit(cache=True)
+@_helper()
 def _flap_note(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, flagged: bool) -> None:
     """Count the start of a flagged run: a flagged point with none in the ``_FLAP_GAP``
     before it, so one incident that flickers around the threshold is one run (see
@@ -1267,7 +1292,7 @@ def _flap_note(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, flagged: boo
     N[ids + 1] = t
 
 
-@njit(cache=True)
+@_helper()
 def _follow(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
     t: int, x: np.ndarray, z: np.ndarray, va: np.ndarray, vl: np.ndarray,
@@ -1283,17 +1308,17 @@ def _follow(
 
 
 # --------------------------------------------------------------------------- seasonal shape
-@njit(cache=True)
+@_helper()
 def _slot(P: np.ndarray, t: int) -> int:
     return ((t // _NS) % P[P_PERIOD]) // P[P_STEP] % P[P_NSLOTS]
 
 
-@njit(cache=True)
+@_helper()
 def _cycle(P: np.ndarray, t: int) -> int:
     return t // _NS // P[P_PERIOD]
 
 
-@njit(cache=True)
+@_helper()
 def _select(buf: np.ndarray, n: int, k: int) -> float:
     """The ``k``-th smallest of ``buf[:n]`` (Hoare's selection; reorders ``buf[:n]``)."""
     lo, hi = 0, n - 1
@@ -1318,7 +1343,7 @@ def _select(buf: np.ndarray, n: int, k: int) -> float:
     return buf[k]
 
 
-@njit(cache=True)
+@_helper()
 def _median(buf: np.ndarray, n: int) -> float:
     """Median of ``buf[:n]`` (``n >= 1``), the mean of the middle two for even ``n``."""
     k = (n - 1) // 2
@@ -1332,7 +1357,7 @@ def _median(buf: np.ndarray, n: int) -> float:
     return 0.5 * (low + high)
 
 
-@njit(cache=True)
+@_helper()
 def seasonal_shape(
     P: np.ndarray, S: np.ndarray, SC: np.ndarray, t: int, out: np.ndarray, buf: np.ndarray
 ) -> bool:
@@ -1367,7 +1392,7 @@ def seasonal_shape(
 
 
 # --------------------------------------------------------------------------- deviations
-@njit(cache=True)
+@_helper()
 def _seasonal_z(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray,
     x: np.ndarray, shape: np.ndarray, has_shape: bool,
@@ -1402,7 +1427,7 @@ def _seasonal_z(
         z[j] = (v - base) / sc
 
 
-@njit(cache=True)
+@_helper()
 def _recent_window(
     N: np.ndarray, D: np.ndarray, P: np.ndarray, j: int, shape: np.ndarray, has_shape: bool,
 ) -> tuple[int, float]:
@@ -1418,7 +1443,7 @@ def _recent_window(
     return -1, 0.0
 
 
-@njit(cache=True)
+@_helper()
 def _recent_center(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray,
     j: int, shape: np.ndarray, has_shape: bool,
@@ -1428,7 +1453,7 @@ def _recent_center(
     return math.nan if w < 0 else add + _quantile(F, N, D, w, 0.5)
 
 
-@njit(cache=True)
+@_helper()
 def _recent(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray,
     j: int, shape: np.ndarray, has_shape: bool,
@@ -1447,7 +1472,7 @@ def _recent(
     return center, scale
 
 
-@njit(cache=True)
+@_helper()
 def _feature_z(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray,
     x: np.ndarray, shape: np.ndarray, has_shape: bool,
@@ -1455,7 +1480,8 @@ def _feature_z(
 ) -> None:
     """Deviations into ``z``/``b``/``s``; ``zs`` gets the seasonal model's own deviations."""
     _seasonal_z(F, N, D, P, x, shape, has_shape, z, b, s)
-    zs[:] = z
+    for j in range(P[P_M]):
+        zs[j] = z[j]
     if P[P_USE_RECENT] == 0:
         return
     for j in range(P[P_M]):
@@ -1473,7 +1499,7 @@ def _feature_z(
 
 
 # --------------------------------------------------------------------------- context
-@njit(cache=True)
+@_helper()
 def _all_known(P: np.ndarray, z: np.ndarray) -> bool:
     """Whether every feature's deviation is known (finite)."""
     known = True
@@ -1482,13 +1508,13 @@ def _all_known(P: np.ndarray, z: np.ndarray) -> bool:
     return known
 
 
-@njit(cache=True)
+@_helper()
 def _ctx_ready(N: np.ndarray, P: np.ndarray, z: np.ndarray) -> bool:
     """Whether the context test applies: on, enough points learned, every deviation known."""
     return P[P_CTX] != 0 and N[P[P_CTX_ID]] >= P[P_CTX_NEED] and _all_known(P, z)
 
 
-@njit(cache=True)
+@_helper()
 def _ctx_learn(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, z: np.ndarray) -> None:
     """Fold a learned point's deviations (clipped) into the exponentially averaged second
     moments; a point with a feature unknown is left out."""
@@ -1505,7 +1531,7 @@ def _ctx_learn(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, z: np
     N[P[P_CTX_ID]] = n + 1
 
 
-@njit(cache=True)
+@_helper()
 def _ctx_factor(F: np.ndarray, P: np.ndarray, Q: np.ndarray, L: np.ndarray) -> bool:
     """The Cholesky factor of the learned correlations, pulled towards none by ``shrink``,
     into ``L`` (lower). A feature whose deviations never moved is taken as uncorrelated with
@@ -1532,7 +1558,7 @@ def _ctx_factor(F: np.ndarray, P: np.ndarray, Q: np.ndarray, L: np.ndarray) -> b
     return True
 
 
-@njit(cache=True)
+@_helper()
 def _ctx_solve(L: np.ndarray, m: int, z: np.ndarray, w: np.ndarray) -> float:
     """``w`` = R^-1 z for R = L L'; returns z' R^-1 z."""
     for j in range(m):  # L y = z
@@ -1551,7 +1577,7 @@ def _ctx_solve(L: np.ndarray, m: int, z: np.ndarray, w: np.ndarray) -> float:
     return d2
 
 
-@njit(cache=True)
+@_helper()
 def _log_erfc(u: float) -> float:
     """``log(erfc(u))`` for ``u >= 0``, past where ``erfc`` underflows."""
     if u < 25.0:
@@ -1559,7 +1585,7 @@ def _log_erfc(u: float) -> float:
     return -u * u - math.log(u * math.sqrt(math.pi)) + math.log1p(-0.5 / (u * u))
 
 
-@njit(cache=True)
+@_helper()
 def _chi2_logsf(x: float, k: int) -> float:
     """``log P(chi2_k > x)`` for an integer ``k >= 1`` (the closed forms of the regularised
     upper incomplete gamma function at half-integers, summed in logs)."""
@@ -1580,7 +1606,7 @@ def _chi2_logsf(x: float, k: int) -> float:
     return top + math.log(total)
 
 
-@njit(cache=True)
+@_helper()
 def _as_sigma(lp: float, hi: float) -> float:
     """The ``|z|`` of a Gaussian whose two-sided tail has log-probability ``lp``, at most
     ``hi`` (the square root of the chi-square: its tail is never thinner than one Gaussian's).
@@ -1597,7 +1623,7 @@ def _as_sigma(lp: float, hi: float) -> float:
     return z
 
 
-@njit(cache=True)
+@_helper()
 def _context(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, z: np.ndarray) -> float:
     """The context test's score of deviations ``z``: their Mahalanobis distance under the
     learned correlations, as the ``|z|`` of one Gaussian deviation as unlikely (a chi-square
@@ -1605,6 +1631,12 @@ def _context(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, z: np.n
     its own ``|z|`` when the others are uncorrelated with it and at their baselines."""
     if not _ctx_ready(N, P, z):
         return 0.0
+    return _context_measure(F, P, Q, z)
+
+
+@_allocates()
+def _context_measure(F: np.ndarray, P: np.ndarray, Q: np.ndarray, z: np.ndarray) -> float:
+    """:func:`_context` where the test applies (it needs scratch arrays)."""
     m = P[P_M]
     L = np.empty((m, m))
     if not _ctx_factor(F, P, Q, L):
@@ -1616,7 +1648,7 @@ def _context(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, z: np.n
     return _as_sigma(_chi2_logsf(d2, m), math.sqrt(d2))
 
 
-@njit(cache=True)
+@_helper()
 def _any_routine(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, z: np.ndarray, t: int,
 ) -> bool:
@@ -1628,7 +1660,7 @@ def _any_routine(
     return False
 
 
-@njit(cache=True)
+@_allocates()
 def _context_explained(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray,
     z: np.ndarray, s: np.ndarray, x: np.ndarray,
@@ -1654,7 +1686,7 @@ def _context_explained(
     return bj, bd, bb, bs
 
 
-@njit(cache=True)
+@_helper()
 def _score(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, z: np.ndarray, nz: np.ndarray,
     vz: np.ndarray, t: int,
@@ -1717,7 +1749,7 @@ def _score(
     return best, by_range
 
 
-@njit(cache=True)
+@_helper()
 def _explained(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
     by: int, t: int, x: np.ndarray, z: np.ndarray, s: np.ndarray,
@@ -1740,7 +1772,7 @@ def _explained(
     return j, zj, bj, sj, KIND_CONTEXT
 
 
-@njit(cache=True)
+@_helper()
 def _range_explained(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int, v: float, sc: float,
 ) -> tuple[float, float, float]:
@@ -1752,7 +1784,7 @@ def _range_explained(
     return (v - edge) / sc, edge, sc
 
 
-@njit(cache=True)
+@_helper()
 def _learn(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
     S: np.ndarray, SC: np.ndarray, t: int, x: np.ndarray,
@@ -1838,7 +1870,7 @@ def _measure(
     return shape, has_shape
 
 
-@njit(cache=True)
+@_helper()
 def _point_score(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
     t: int, x: np.ndarray, z: np.ndarray, s: np.ndarray,
