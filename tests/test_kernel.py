@@ -43,6 +43,20 @@ def test_rolling_window_matches_rolling_stats(seed: int) -> None:
         assert K._robust_scale(F, N, D, w) == ref.robust_scale()
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 34, 35, 64, 65, 66, 140])
+def test_median_equals_numpy_on_both_of_its_paths(n: int) -> None:
+    """Rank counting (up to 64 values) and selection (more) give numpy's median exactly,
+    ties and even counts included."""
+    rng = np.random.default_rng(n)
+    for rounding in (None, 0):
+        for _ in range(20):
+            values = rng.normal(0, 3, n)
+            if rounding is not None:
+                values = np.round(values, rounding)  # many ties
+            buf = np.concatenate([values, rng.normal(0, 3, 5)])  # beyond n: ignored
+            assert K._median(buf, n) == np.median(values)
+
+
 def test_memory_is_the_max_of_the_last_values() -> None:
     rng = np.random.default_rng(3)
     st = _state(memory=5)
