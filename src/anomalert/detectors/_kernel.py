@@ -109,7 +109,7 @@ def _helper(inline: str = "never") -> Any:
 def _allocates() -> Any:
     """How a function that allocates scratch arrays is compiled (with reference counting).
     Helpers call these only where scratch is needed: a lazy window's refresh (every few
-    hundred points), an hour's drift, the context test of several metrics, an explanation."""
+    hundred points), an hour's drift, an explanation."""
     options: dict[str, Any] = {"cache": True, "_nrt": True}
     return njit(**options)
 
@@ -187,7 +187,8 @@ P_DRIFT_OFF = 43  # offset in F: hourly sums (H x m), counts (H x m), then the c
 #                  drift (m), earlier level (m) and yardstick (m)
 P_DRIFT_ID = 44  # offset in N: hour numbers (H), then the cached hour
 P_CTX = 45  # 1: the context test (more than one feature: are they unusual together?)
-P_CTX_OFF = 46  # offset in F: the learned second moments of the deviations (m x m)
+P_CTX_OFF = 46  # offset in F: the learned second moments of the deviations (m x m), then
+#                scratch for the test's factor (m x m) and solve (m)
 P_CTX_ID = 47  # offset in N: points learned into them
 P_CTX_W = 48  # points they are averaged over (exponentially)
 P_CTX_NEED = 49  # points learned before the test applies
@@ -227,7 +228,7 @@ _VAR_THIN = 4
 #: Version of the state layout: bump whenever the meaning or placement of anything in
 #: ``F``/``N``/``D``/``P``/``Q``/``S``/``SC`` changes, so a state saved by another version is
 #: refused instead of being read wrong (see ``CompiledBaseline.__setstate__``).
-LAYOUT_VERSION = 13
+LAYOUT_VERSION = 14
 
 _NO_T = np.iinfo(np.int64).min
 #: ``last_t`` before any point was learned.
@@ -376,7 +377,7 @@ def new_state(
     i_off += dh + 1
     P[P_CTX] = int(context and m >= 2)
     P[P_CTX_OFF] = f_off
-    f_off += m * m if P[P_CTX] else 0
+    f_off += 2 * m * m + m if P[P_CTX] else 0
     P[P_CTX_ID] = i_off
     i_off += 1
     P[P_CTX_W], P[P_CTX_NEED] = max(1, context_window), max(2, context_need)
@@ -1660,17 +1661,12 @@ def _context(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, z: np.n
     its own ``|z|`` when the others are uncorrelated with it and at their baselines."""
     if not _ctx_ready(N, P, z):
         return 0.0
-    return _context_measure(F, P, Q, z)
-
-
-@_allocates()
-def _context_measure(F: np.ndarray, P: np.ndarray, Q: np.ndarray, z: np.ndarray) -> float:
-    """:func:`_context` where the test applies (it needs scratch arrays)."""
     m = P[P_M]
-    L = np.empty((m, m))
+    scratch = P[P_CTX_OFF] + m * m
+    L = F[scratch : scratch + m * m].reshape((m, m))
     if not _ctx_factor(F, P, Q, L):
         return 0.0
-    w = np.empty(m)
+    w = F[scratch + m * m : scratch + m * m + m]
     d2 = _ctx_solve(L, m, z, w)
     if not d2 > 0.0:
         return 0.0
