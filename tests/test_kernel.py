@@ -57,6 +57,30 @@ def test_median_equals_numpy_on_both_of_its_paths(n: int) -> None:
             assert K._median(buf, n) == np.median(values)
 
 
+def test_radix_order_sorts_like_a_stable_argsort() -> None:
+    """The lazy windows' refresh sorts its new values by radix: the same order as a stable
+    argsort, across signs, magnitudes, ties and infinities (-0.0 before 0.0)."""
+    rng = np.random.default_rng(3)
+    cases = [
+        rng.normal(0, 1, 240),
+        np.round(rng.normal(0, 3, 240)),  # many ties
+        rng.normal(0, 1, 60) * 10.0 ** rng.integers(-300, 300, 60),  # every exponent
+        np.full(17, 4.5),  # one value: every byte shared
+        np.array([1.0]),
+        np.array([0.0, -0.0, 2.0, -np.inf, np.inf, -2.0, 0.0, -0.0]),
+    ]
+    for values in cases:
+        order = K._radix_order(values.copy())
+        expected = np.argsort(values, kind="stable")
+        zero = values == 0.0  # argsort ties -0.0 with 0.0; the radix puts -0.0 first
+        if not zero.any():
+            assert np.array_equal(order, expected)
+        assert np.array_equal(values[order], np.sort(values))
+        assert sorted(order.tolist()) == list(range(len(values)))
+    signed = np.array([0.0, -0.0, 0.0, -0.0])
+    assert K._radix_order(signed).tolist() == [1, 3, 0, 2]
+
+
 def test_memory_is_the_max_of_the_last_values() -> None:
     rng = np.random.default_rng(3)
     st = _state(memory=5)
