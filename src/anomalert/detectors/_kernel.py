@@ -53,6 +53,7 @@ from typing import Any
 
 import numpy as np
 from numba import njit
+from numba.core.options import TargetOptions
 
 __all__ = [
     "K_DEV",
@@ -91,18 +92,25 @@ __all__ = [
 ]
 
 
+# ``_nrt`` is numba's (private) switch for reference counting; a numba without it compiles
+# everything with counting: slower, the same results.
+_HAS_NRT_OPTION = hasattr(TargetOptions, "_nrt")
+_REFCOUNT_OFF: dict[str, Any] = {"_nrt": False} if _HAS_NRT_OPTION else {}
+_REFCOUNT_ON: dict[str, Any] = {"_nrt": True} if _HAS_NRT_OPTION else {}
+
+
 def _helper(inline: str = "never") -> Any:
     """How the kernel's helpers are compiled: without numba's reference counting.
 
     With it, every call of a compiled function increments and decrements the count of each
     array it is passed (atomic operations, about 30 ns a call here), more than most helpers
     cost; a point goes through dozens of such calls (scoring ``default``'s points took 2.2x as
-    long with it). The helpers allocate nothing and
-    keep no array, so they need no counting; what they call inherits the setting, except
-    the few functions marked :func:`_allocates`. The entry points (called from Python, they
-    allocate scratch arrays) keep numba's default.
+    long with it). The helpers allocate nothing and keep no array, so they need no counting;
+    what they call inherits the setting, except the few functions marked :func:`_allocates`.
+    The entry points (called from Python, they allocate scratch arrays) keep numba's
+    default.
     """
-    options: dict[str, Any] = {"cache": True, "inline": inline, "_nrt": False}  # private option
+    options: dict[str, Any] = {"cache": True, "inline": inline, **_REFCOUNT_OFF}
     return njit(**options)
 
 
@@ -110,7 +118,7 @@ def _allocates() -> Any:
     """How a function that allocates scratch arrays is compiled (with reference counting).
     Helpers call these only where scratch is needed: a lazy window's refresh (every few
     hundred points), an hour's drift, an explanation."""
-    options: dict[str, Any] = {"cache": True, "_nrt": True}
+    options: dict[str, Any] = {"cache": True, **_REFCOUNT_ON}
     return njit(**options)
 
 
