@@ -81,6 +81,16 @@ def test_radix_order_sorts_like_a_stable_argsort() -> None:
     assert K._radix_order(signed).tolist() == [1, 3, 0, 2]
 
 
+def test_helpers_are_compiled_without_reference_counting() -> None:
+    """The kernel's speed rests on its helpers skipping numba's reference counting (see
+    ``_kernel._helper``); the functions that allocate keep it."""
+    assert K._HAS_NRT_OPTION  # the numba this project installs has the switch
+    for helper in (K._quantile, K._add, K._median, K._context, K._score, K._learn):
+        assert helper.targetoptions.get("_nrt") is False, helper
+    for allocator in (K._refresh, K._radix_order, K._drift_measure, K._context_explained):
+        assert allocator.targetoptions.get("_nrt") is True, allocator
+
+
 def test_memory_is_the_max_of_the_last_values() -> None:
     rng = np.random.default_rng(3)
     st = _state(memory=5)

@@ -53,7 +53,6 @@ from typing import Any
 
 import numpy as np
 from numba import njit
-from numba.core.options import TargetOptions
 
 __all__ = [
     "K_DEV",
@@ -92,9 +91,17 @@ __all__ = [
 ]
 
 
-# ``_nrt`` is numba's (private) switch for reference counting; a numba without it compiles
-# everything with counting: slower, the same results.
-_HAS_NRT_OPTION = hasattr(TargetOptions, "_nrt")
+def _has_nrt_option() -> bool:
+    """Whether numba's CPU target takes ``_nrt``, its (private) switch for reference
+    counting; a numba without it compiles everything with counting: slower, same results."""
+    try:
+        from numba.core.cpu import CPUTargetOptions
+    except ImportError:
+        return False
+    return hasattr(CPUTargetOptions, "_nrt")
+
+
+_HAS_NRT_OPTION = _has_nrt_option()
 _REFCOUNT_OFF: dict[str, Any] = {"_nrt": False} if _HAS_NRT_OPTION else {}
 _REFCOUNT_ON: dict[str, Any] = {"_nrt": True} if _HAS_NRT_OPTION else {}
 
