@@ -52,6 +52,25 @@ def test_calibration_is_monotone_and_maps_threshold_to_half() -> None:
     ]
 
 
+def test_suppression_spans_time_on_a_series_with_gaps() -> None:
+    """With the rows' times the window is ``window`` typical steps of time: the same rows on a
+    regular series, but on one with a gap a later change is not hidden behind an old one."""
+    rng = np.random.default_rng(0)
+    scores = rng.random(400)
+    regular = pd.date_range("2024-01-01", periods=400, freq="5min")
+    assert np.array_equal(suppress_repeats(scores, 20, regular), suppress_repeats(scores, 20))
+    gappy = regular.append(regular[-1] + pd.Timedelta(days=3) + pd.to_timedelta(
+        np.arange(5) * 5, "min"))
+    a = np.concatenate([np.zeros(399), [0.9], [0.1, 0.1, 0.8, 0.1, 0.1]])
+    by_rows = suppress_repeats(a, 20)
+    by_time = suppress_repeats(a, 20, gappy)
+    assert by_rows[402] == 0.0  # 0.8 is within 20 rows of the 0.9, three days earlier
+    assert by_time[402] == 0.8  # but 3 days are far beyond 20 five-minute steps
+    assert by_time[399] == 0.9 and by_time[403] == 0.0
+    with pytest.raises(ValueError, match="index has"):
+        suppress_repeats(a, 20, regular)
+
+
 def test_run_nab_rows_order_and_rescoring(corpus: tuple[Path, Path], tmp_path: Path) -> None:
     data, wpath = corpus
     run = run_nab(data, wpath, "likelihood", results_dir=tmp_path)

@@ -75,7 +75,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--results", help="write NAB results files under RESULTS/<detector>/")
     p.add_argument("--json", help="write the scores as JSON")
     p.add_argument("--suppress", type=int, default=100,
-                   help="rows after a score in which only a higher one is reported (default 100)")
+                   help="typical steps (median step x N, a span of time) after a score in which "
+                   "only a higher one is reported (default 100)")
     p.add_argument("--policy", choices=("nab", "monitor"), default="nab",
                    help="what the detector learns from: 'nab' every point (NAB's convention, "
                    "the default), 'monitor' what `detect` and `watch` learn from (flagged "

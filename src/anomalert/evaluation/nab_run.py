@@ -68,16 +68,33 @@ def calibrate(scores: np.ndarray, threshold: float) -> np.ndarray:
     return np.where(np.isnan(out), 0.0, out)
 
 
-def suppress_repeats(scores: np.ndarray, window: int) -> np.ndarray:
+def suppress_repeats(
+    scores: np.ndarray, window: int, index: pd.DatetimeIndex | None = None
+) -> np.ndarray:
     """Keep a score only when it exceeds every score of the previous ``window`` rows, else 0.
 
     One change fires once: the first (earliest) crossing of any threshold in a run survives,
     later points of the same run do not, whatever the threshold. ``window=0`` changes nothing.
+
+    With the rows' ``index``, the window is a span of time instead: ``window`` times the
+    series' typical (median) step, the rows in ``[t - span, t)``. On a regular series that is
+    the same ``window`` rows; on one with gaps it stays that long in time, where ``window``
+    rows could reach back days and hide a later, separate change (as on NAB's traffic files).
     """
     a = np.asarray(scores, dtype=float)
     if window <= 0 or len(a) == 0:
         return a.copy()
-    prev = pd.Series(a).shift(1).rolling(window, min_periods=1).max().to_numpy()
+    if index is None or len(index) < 2:
+        prev = pd.Series(a).shift(1).rolling(window, min_periods=1).max().to_numpy()
+    else:
+        idx = pd.DatetimeIndex(index).as_unit("ns")
+        if len(idx) != len(a):
+            raise ValueError(f"index has {len(idx)} rows, scores {len(a)}")
+        step = int(np.median(np.diff(idx.asi8)))
+        if step <= 0 or not idx.is_monotonic_increasing:  # no typical step or order: rows
+            return suppress_repeats(a, window)
+        span = pd.Timedelta(step * window, "ns")
+        prev = pd.Series(a, index=idx).rolling(span, closed="left", min_periods=1).max().to_numpy()
     return np.where(np.isnan(prev) | (a > prev), a, 0.0)
 
 
@@ -252,8 +269,9 @@ def run_nab(
         :data:`NAB_POLICY`: learn from every point, so a level change becomes the new normal
         instead of an alarm that lasts ``relearn_after`` points (NAB charges each one).
     suppress
-        Rows after a score during which only a higher score is reported (see
-        :func:`suppress_repeats`): one change fires once.
+        Typical steps after a score (a span of time: the median step times ``suppress``)
+        during which only a higher score is reported (see :func:`suppress_repeats`): one
+        change fires once.
     progress
         Called as ``progress(i, total, file_run)`` after each file.
 
@@ -288,7 +306,7 @@ def run_nab(
     for k, nf in enumerate(files, 1):
         t0 = time.perf_counter()
         raw, thr, repeated, alerts = run_file(nf.frame, detector, policy=policy, relpath=nf.relpath)
-        scores = suppress_repeats(calibrate(raw, thr), suppress)
+        scores = suppress_repeats(calibrate(raw, thr), suppress, nf.frame.index)
         if out_dir is not None:
             write_results(out_dir, nf.relpath, nf.frame, scores, nf.windows, detector=name)
         run = FileRun(
