@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from anomalert.detectors.default import Default
+from anomalert.errors import InputError
 from anomalert.evaluation import nab_run as R
 from anomalert.evaluation.nab import nab_scores
 
@@ -102,8 +103,11 @@ def cli(argv: list[str] | None = None) -> int:
     ap.add_argument("--windows", required=True)
     ap.add_argument("--jobs", type=int, default=2)
     args = ap.parse_args(argv)
-    windows = R.load_windows(args.windows)
-    rels = [nf.relpath for nf in R.iter_nab_files(Path(args.data_dir), windows)]
+    try:
+        windows = R.load_windows(args.windows)
+        rels = [nf.relpath for nf in R.iter_nab_files(Path(args.data_dir), windows)]
+    except InputError as exc:
+        raise SystemExit(f"error: {exc}") from None
     with ProcessPoolExecutor(args.jobs) as ex:
         runs = list(ex.map(_one, [(args.data_dir, args.windows, r) for r in rels]))
     print(f"{len(rels)} files; NAB optimised / own threshold")

@@ -48,9 +48,12 @@ def subset_score(raw: dict[str, float], windows: dict[str, int], profile: str) -
 
 
 def _read_scores(path: str) -> dict[str, float]:
-    with open(path, newline="") as fh:
-        return {row["File"]: float(row["Score"]) for row in csv.DictReader(fh)
-                if row.get("File")}
+    try:
+        with open(path, newline="") as fh:
+            return {row["File"]: float(row["Score"]) for row in csv.DictReader(fh)
+                    if row.get("File")}
+    except (OSError, KeyError, ValueError) as exc:
+        raise SystemExit(f"{path}: not a NAB per-file scores CSV ({exc!r})") from None
 
 
 def cli(argv: list[str] | None = None) -> int:
@@ -60,7 +63,10 @@ def cli(argv: list[str] | None = None) -> int:
     ap.add_argument("--windows", required=True, help="NAB windows JSON (file -> windows)")
     ap.add_argument("--files", nargs="*", default=None, help="only these files (keys of --windows)")
     args = ap.parse_args(argv)
-    all_windows = json.loads(Path(args.windows).read_text())
+    try:
+        all_windows = json.loads(Path(args.windows).read_text())
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"{args.windows}: cannot read the windows JSON ({exc})") from None
     files = args.files if args.files is not None else list(all_windows)
     unknown = [f for f in files if f not in all_windows]
     if unknown:
