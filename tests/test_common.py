@@ -177,6 +177,17 @@ def _drifting() -> pd.DataFrame:
     return f
 
 
+def _steady(n: int = 700) -> pd.DataFrame:
+    """The shared frame's noise without its daily cycle; from point 600 on, cpu sits 3 (1.5
+    of its noise) higher: no single point is unusual, the level is."""
+    f = _frame(n, seed=2)
+    phase = 2 * np.pi * np.arange(n) / 288
+    f["cpu"] -= 15 * np.sin(phase)
+    f["mem"] -= 5 * np.cos(phase)
+    f.iloc[600:, 0] += 3.0
+    return f
+
+
 def _related(n: int = 1600) -> pd.DataFrame:
     """Five and a half days of the shared frame's shape, but cpu and mem share a load that
     moves both (sd 4 in cpu, 2 in mem) over their own noise (0.5, 0.25): they move together."""
@@ -197,6 +208,8 @@ def check_flags_what_it_finds_and_explains(name: str, det: Detector) -> None:
         train = _drifting().iloc[:600]
     elif det.finds == "context":  # metrics that move together, five days of them
         train, test = _related().iloc[:1500], _related().iloc[1500:]
+    elif det.finds == "shift":  # steady metrics, then cpu a little higher for hours
+        train, test = _steady().iloc[:600], _steady().iloc[600:]
     fitted = det.clone().fit(train)
     ts = test.index[0]
     normal = {"cpu": float(test["cpu"].iloc[0]), "mem": float(test["mem"].iloc[0])}
@@ -210,6 +223,12 @@ def check_flags_what_it_finds_and_explains(name: str, det: Detector) -> None:
         for t, row in _rows(drifting.iloc[600:-1]):
             fitted.learn_one(t, row)
         ts, point = drifting.index[-1], {k: float(v) for k, v in drifting.iloc[-1].items()}
+    elif det.finds == "shift":  # as a monitor sees it: the first point that pages
+        for t, row in _rows(test):
+            if fitted.score_one(t, row) > fitted.threshold_:
+                break
+            fitted.learn_one(t, row)
+        ts, point = t, row
     else:
         assert det.finds == "noise", f"no check makes a {det.finds!r} anomaly"
         noisy = _noisy_hours(test)

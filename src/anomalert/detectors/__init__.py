@@ -21,6 +21,7 @@ from anomalert.detectors.likelihood import Likelihood
 from anomalert.detectors.noise import Noise
 from anomalert.detectors.range import Range
 from anomalert.detectors.seasonal import Seasonal
+from anomalert.detectors.shift import Shift
 from anomalert.detectors.zscore import ZScore
 from anomalert.errors import ParameterError
 
@@ -39,6 +40,7 @@ __all__ = [
     "Preset",
     "Range",
     "Seasonal",
+    "Shift",
     "ZScore",
     "available",
     "make",
@@ -47,7 +49,7 @@ __all__ = [
 
 REGISTRY: dict[str, type[Detector]] = {
     cls.name: cls for cls in (
-        Default, ZScore, Seasonal, IForest, Likelihood, Range, Noise, Drift, Context,
+        Default, ZScore, Seasonal, IForest, Likelihood, Range, Noise, Drift, Shift, Context,
     )
 }
 

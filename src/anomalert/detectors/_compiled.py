@@ -272,6 +272,12 @@ class CompiledBaseline(Detector):
                 # the point against the level of the day ``days`` days before the last
                 what = "drift"
                 reference = f"its level {int(self.state_['P'][K.P_DRIFT_D])} days before"
+            elif kind[j] == K.KIND_SHIFT:
+                # the window's mean against the edge of the history's window means
+                value, what = float(b[j] + z[j] * s[j]), "shift"
+                hours = int(self.state_["P"][K.P_SHIFT_SUB]) * 600 // 3600
+                edge = "high" if z[j] > 0 else "low"
+                reference = f"the {self._span(K.P_SHIFT_B)} {edge} of its {hours}-hour means"
             elif kind[j] == K.KIND_CONTEXT:
                 # the value the other features' deviations imply, through the correlations
                 others = [f"{self.features_[k]}={x[k]:.4g}" for k in range(len(x)) if k != j]

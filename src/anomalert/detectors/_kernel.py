@@ -1,5 +1,5 @@
 """Compiled state machine behind ``default``, ``seasonal`` and the pieces ``range``, ``noise``,
-``drift`` and ``context`` (numba).
+``drift``, ``shift`` and ``context`` (numba).
 
 One series' whole state lives in a handful of flat NumPy arrays, so a detector pickles,
 clones and deep-copies like any other object, and the same compiled functions serve the
@@ -62,6 +62,7 @@ __all__ = [
     "KIND_DRIFT",
     "KIND_NOISE",
     "KIND_RANGE",
+    "KIND_SHIFT",
     "K_LEVEL",
     "K_LONG",
     "K_RES",
@@ -210,7 +211,17 @@ P_CTX_W = 48  # points they are averaged over (exponentially)
 P_CTX_NEED = 49  # points learned before the test applies
 P_VAR_LONG = 50  # ten-minute parts of the noise test's longer window (0: one window only)
 P_VAR_RING = 51  # ten-minute parts kept: the longer of the two windows
-N_P = 52
+P_SHIFT_SUB = 52  # ten-minute parts of the shift test's window (0: no shift test)
+P_SHIFT_B = 53  # hourly buckets of the shift test's history of window means
+P_SHIFT_SPAN = 54  # hours of that history the test needs before it applies
+P_SHIFT_OFF = 55  # offset in F: part sums (R x m), part counts (R x m), then per hourly
+#                  bucket and feature the window means' high, low, count, mean and
+#                  squared deviations side by side (B x m x 5), then the cached hour's high, low and scale (3 x m)
+#                  and the cached sums and counts of the window's earlier parts (2 x m),
+#                  then scratch for the buckets' means (B)
+P_SHIFT_ID = 56  # offset in N: part numbers (R), hour numbers (B), the cache's hour, the
+#                 first hour followed, the last time another test paged, the cached part
+N_P = 57
 
 # Float parameters.
 Q_GUARD = 0  # seasonal |z| from which a feature's levels stop learning (inf = never)
@@ -225,7 +236,10 @@ Q_FLAP = 8  # flagged runs per day from which flagged points are learned (0: nev
 Q_DRIFT_K = 9  # the drift test pages when hours moved this many usual day-over-day changes
 Q_CTX_CLIP = 10  # a deviation counts at most this many scales towards the correlations
 Q_CTX_SHRINK = 11  # how far the learned correlations are pulled towards none (0..1)
-N_Q = 12
+Q_SHIFT_K = 12  # a window mean beyond the range of the history's scores at least this
+#                fraction of the threshold...
+Q_SHIFT_E0 = 13  # ... once it is beyond by more than this many scales of those means
+N_Q = 14
 
 # What scored a feature (the ``kind`` arrays of :func:`step`, :func:`run`, :func:`feature_z`).
 KIND_DEVIATION = 0  # a deviation from the baseline
@@ -233,6 +247,7 @@ KIND_RANGE = 1  # the range test: beyond the learned high / low
 KIND_NOISE = 2  # the noise test: changes larger than the history's noisiest hours
 KIND_DRIFT = 3  # the drift test: every hour moved one way, day after day
 KIND_CONTEXT = 4  # the context test: against what the other features' deviations imply
+KIND_SHIFT = 5  # the shift test: the window's mean beyond the range of the history's means
 #: Fraction of the drift test's day-over-day changes that may disagree with its direction.
 _DRIFT_ALLOW = 0.25
 #: Seconds per part of the noise test's window.
@@ -244,7 +259,7 @@ _VAR_THIN = 4
 #: Version of the state layout: bump whenever the meaning or placement of anything in
 #: ``F``/``N``/``D``/``P``/``Q``/``S``/``SC`` changes, so a state saved by another version is
 #: refused instead of being read wrong (see ``CompiledBaseline.__setstate__``).
-LAYOUT_VERSION = 14
+LAYOUT_VERSION = 15
 
 _NO_T = np.iinfo(np.int64).min
 #: ``last_t`` before any point was learned.
@@ -298,6 +313,11 @@ def new_state(
     context_need: int = 120,
     context_clip: float = 3.0,
     context_shrink: float = 0.2,
+    shift_hours: int = 0,
+    shift_buckets: int = 168,
+    shift_span: int = 24,
+    shift_k: float = 0.8,
+    shift_e0: float = 1.0,
 ) -> dict[str, np.ndarray]:
     """Arrays of a fresh state for ``m`` features (slots come later, see :func:`with_slots`).
 
@@ -345,13 +365,13 @@ def new_state(
     P[P_SHARED] = int(shared)
     P[P_DEV_SCORE] = int(deviations)
     # memory deques: features 0..m-1 remember deviations, m..2m-1 range excesses, 2m the
-    # context test's scores
+    # context test's scores, 2m+1..3m the shift test's
     P[P_MEM_OFF] = f_off
-    f_off += mem * (2 * m + 1)
+    f_off += mem * (3 * m + 1)
     P[P_MEM_IOFF] = i_off
-    i_off += mem * (2 * m + 1)
+    i_off += mem * (3 * m + 1)
     P[P_MEM_META] = i_off
-    i_off += 3 * (2 * m + 1)
+    i_off += 3 * (3 * m + 1)
     P[P_NOV_B] = range_buckets
     P[P_NOV_W] = max(1, range_bucket_seconds)
     P[P_NOV_SPAN] = range_span
@@ -397,6 +417,13 @@ def new_state(
     P[P_CTX_ID] = i_off
     i_off += 1
     P[P_CTX_W], P[P_CTX_NEED] = max(1, context_window), max(2, context_need)
+    sparts = shift_hours * 3600 // _VAR_PART if shift_hours > 0 else 0
+    sb = shift_buckets if sparts else 0
+    P[P_SHIFT_SUB], P[P_SHIFT_B], P[P_SHIFT_SPAN] = sparts, sb, shift_span
+    P[P_SHIFT_OFF] = f_off
+    f_off += (2 * sparts + 5 * sb + 5) * m + sb
+    P[P_SHIFT_ID] = i_off
+    i_off += sparts + sb + 4
     P[P_GUARDED] = i_off
     i_off += m
     P[P_NSEEN] = i_off
@@ -413,8 +440,10 @@ def new_state(
     N[P[P_VAR_ID]:P[P_VAR_ID] + ring + nb + 3 + m] = _NO_T
     N[P[P_FLAP_ID]] = _NO_T
     N[P[P_DRIFT_ID]:P[P_DRIFT_ID] + dh + 1] = _NO_T
+    N[P[P_SHIFT_ID]:P[P_SHIFT_ID] + sparts + sb + 4] = _NO_T
     Q = np.array([guard, margin, threshold, range_k, range_e0, recur_min, noise_k, noise_clip,
-                  flap_runs, drift_k, context_clip, context_shrink], dtype=np.float64)
+                  flap_runs, drift_k, context_clip, context_shrink, shift_k, shift_e0],
+                 dtype=np.float64)
     return {
         "F": np.zeros(f_off, dtype=np.float64),
         "N": N,
@@ -656,11 +685,18 @@ def _robust_scale(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int) -> float:
 # --------------------------------------------------------------------------- memory (running max)
 @_helper()
 def _mem_add(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, value: float) -> None:
-    """Push a learned deviation; the deque keeps the decreasing maxima of the last ``memory``."""
+    """Push a learned deviation; the deque keeps the decreasing maxima of the last ``memory``.
+
+    A value of 0 or less (most points: no range excess, no shift) only counts as an add:
+    every test asks whether the memory holds a positive cutoff, which such a value never
+    reaches, and what left the window is dropped lazily (here and in :func:`_mem_max`)."""
+    meta = P[P_MEM_META] + 3 * j
+    if not value > 0.0:
+        N[meta + 2] += 1
+        return
     memory = P[P_MEMORY]
     vals = P[P_MEM_OFF] + j * memory
     idxs = P[P_MEM_IOFF] + j * memory
-    meta = P[P_MEM_META] + 3 * j
     head, length, adds = N[meta], N[meta + 1], N[meta + 2]
     # drop smaller-or-equal values from the back
     while length > 0 and F[vals + (head + length - 1) % memory] <= value:
@@ -1318,6 +1354,229 @@ def _drift_follow(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, x: np.nda
     _hour_add(F, N, off, ids, H, m, hour, x)
 
 
+# --------------------------------------------------------------------------- shift test
+@_helper()
+def _shift_mean(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int, v: float) -> float:
+    """Feature ``j``'s mean over the shift test's window (its ten-minute parts up to ``t``),
+    with ``v`` (when not NaN) added: NaN while the window holds fewer than half the points its
+    span should."""
+    R, B, m, off, ids = P[P_SHIFT_SUB], P[P_SHIFT_B], P[P_M], P[P_SHIFT_OFF], P[P_SHIFT_ID]
+    now = (t // _NS) // _VAR_PART
+    if N[ids + R + B + 3] == now:  # the earlier parts' sums, cached: add the current part's
+        p = now % R
+        cache = off + (2 * R + 5 * B + 3) * m
+        total = F[cache + j] + F[off + p * m + j]
+        count = F[cache + m + j] + F[off + (R + p) * m + j]
+    else:
+        total, count = _shift_parts(F, N, P, j, now, now + 1)
+    if not math.isnan(v):
+        total, count = total + v, count + 1.0
+    need = max(2, R * _VAR_PART // max(P[P_STEP], 1) // 2)
+    return total / count if count >= need else math.nan
+
+
+@_helper()
+def _shift_parts(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, now: int, end: int,
+) -> tuple[float, float]:
+    """Feature ``j``'s sum and count over the shift test's parts ``now - R < k < end``."""
+    R, m, off, ids = P[P_SHIFT_SUB], P[P_M], P[P_SHIFT_OFF], P[P_SHIFT_ID]
+    total, count = 0.0, 0.0
+    for p in range(R):
+        k = N[ids + p]
+        if k != _NO_T and now - R < k < end:
+            total += F[off + p * m + j]
+            count += F[off + (R + p) * m + j]
+    return total, count
+
+
+@_helper(inline="always")
+def _shift_recent(P: np.ndarray) -> int:
+    """The latest hours the shift test's history leaves out: those whose window means may
+    overlap the current window."""
+    return (P[P_SHIFT_SUB] * _VAR_PART + 3599) // 3600 + 1
+
+
+@_helper()
+def _shift_measure(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, hour: int,
+) -> tuple[float, float, float]:
+    """Feature ``j``'s range of window means before ``hour`` as (high, low, scale): over the
+    hourly buckets of the history, leaving out the window's span plus an hour (their means
+    overlap the current window, see :func:`_shift_recent`); the scale is the larger of the robust spread of the buckets' means and
+    half the standard deviation of every mean (NaN: no history)."""
+    R, B, m = P[P_SHIFT_SUB], P[P_SHIFT_B], P[P_M]
+    off, ids = P[P_SHIFT_OFF] + 2 * R * m, P[P_SHIFT_ID] + R
+    hi, lo = -math.inf, math.inf
+    scratch = P[P_SHIFT_OFF] + (2 * R + 5 * B + 5) * m
+    means = F[scratch : scratch + B]
+    nb = 0
+    recent = _shift_recent(P)
+    n, mean, m2 = 0.0, 0.0, 0.0
+    for b in range(B):
+        k = N[ids + b]
+        cell = off + 5 * (b * m + j)
+        c = F[cell + 2]
+        if k == _NO_T or not hour - B < k <= hour - recent or not c > 0:
+            continue
+        hi = max(hi, F[cell])
+        lo = min(lo, F[cell + 1])
+        mb, m2b = F[cell + 3], F[cell + 4]
+        means[nb] = mb
+        nb += 1
+        # pooled (Chan et al.): the buckets' counts, means and squared deviations combined
+        d = mb - mean
+        total = n + c
+        mean += d * c / total
+        m2 += m2b + d * d * n * c / total
+        n = total
+    if nb == 0:
+        return math.nan, math.nan, math.nan
+    center = _median(means, nb)
+    for i in range(nb):
+        means[i] = abs(means[i] - center)
+    spread = 1.4826 * _median(means, nb)
+    scale = max(spread, 0.5 * math.sqrt(m2 / n), 1e-9 * (abs(center) + 1.0))
+    return hi, lo, scale
+
+
+@_helper()
+def _shift_range(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int,
+) -> tuple[float, float, float]:
+    """:func:`_shift_measure` at ``t``'s hour (NaN until the history spans
+    ``P_SHIFT_SPAN`` hours before the left-out ones): the cached figures once the hour's first
+    point has been followed (see :func:`_shift_follow`), else measured afresh."""
+    R, B, m = P[P_SHIFT_SUB], P[P_SHIFT_B], P[P_M]
+    ids = P[P_SHIFT_ID] + R + B
+    hour = (t // _NS) // 3600
+    if N[ids + 1] == _NO_T or hour - N[ids + 1] < P[P_SHIFT_SPAN] + _shift_recent(P):
+        return math.nan, math.nan, math.nan
+    if N[ids] == hour:
+        cache = P[P_SHIFT_OFF] + (2 * R + 5 * B) * m
+        return F[cache + j], F[cache + m + j], F[cache + 2 * m + j]
+    return _shift_measure(F, N, P, j, hour)
+
+
+@_helper(inline="always")
+def _shift_value(Q: np.ndarray, v: float, b: float, s: float) -> float:
+    """What value ``v`` adds to the shift test's window: at most the threshold's worth of
+    scales ``s`` from its baseline ``b`` (as it stands without them)."""
+    if math.isfinite(b) and s > 0:
+        c = Q[Q_THRESHOLD] * s
+        return min(max(v, b - c), b + c)
+    return v
+
+
+@_helper()
+def _shifts(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray,
+    t: int, x: np.ndarray, b: np.ndarray, s: np.ndarray, hz: np.ndarray,
+) -> None:
+    """Every feature's shift score into ``hz[:m]``, its window mean into ``hz[m:2m]`` and the
+    value that joins the window into ``hz[2m:]``: the point's value, at most the threshold's
+    worth of scales ``s`` from its baseline ``b`` (a spike counts no more than the threshold
+    towards a mean, so a spike seen before does not page as a shift). A mean beyond the range
+    of the history's means by more than ``Q_SHIFT_E0`` scales scores ``Q_SHIFT_K`` times the
+    threshold plus its distance beyond, less ``Q_SHIFT_E0`` (0 within, where the test cannot
+    tell yet, and for the window's span after another test paged: an incident's mean is the
+    incident's)."""
+    m = P[P_M]
+    hz[:m] = 0.0
+    hz[m:] = math.nan
+    R = P[P_SHIFT_SUB]
+    if R == 0:
+        return
+    paged = N[P[P_SHIFT_ID] + R + P[P_SHIFT_B] + 2]
+    quiet = paged != _NO_T and t - paged <= R * _VAR_PART * _NS
+    for j in range(m):
+        v = _shift_value(Q, x[j], b[j], s[j])
+        hz[2 * m + j] = v
+        mean = _shift_mean(F, N, P, j, t, v)
+        hz[m + j] = mean
+        if quiet or math.isnan(mean):
+            continue
+        hi, lo, sc = _shift_range(F, N, P, j, t)
+        if not sc > 0:
+            continue
+        ex = max(mean - hi, lo - mean) / sc
+        if ex > Q[Q_SHIFT_E0]:
+            hz[j] = Q[Q_SHIFT_K] * Q[Q_THRESHOLD] + ex - Q[Q_SHIFT_E0]
+
+
+@_helper()
+def _shift_explained(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, j: int, t: int,
+    v: float, b: float, s: float,
+) -> tuple[float, float, float]:
+    """Feature ``j``'s explanation by the shift test, as (deviation, baseline, scale): the
+    baseline is the edge of the history's window means that the window's mean passed, the
+    deviation its distance beyond it in scales (``v`` with its baseline ``b`` and scale
+    ``s``, see :func:`_shift_value`)."""
+    mean = _shift_mean(F, N, P, j, t, _shift_value(Q, v, b, s))
+    hi, lo, sc = _shift_range(F, N, P, j, t)
+    edge = hi if mean > hi else lo
+    return (mean - edge) / sc, edge, sc
+
+
+@_helper()
+def _shift_follow(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, hz: np.ndarray, paged: bool,
+) -> None:
+    """Follow every point, flagged or not (a new level becomes history): at an hour's first
+    point, cache the range of the hours before it; the point's value (``hz[2m:]``, from
+    :func:`_shifts`) joins its ten-minute part, and its window mean (``hz[m:2m]``) the hour's
+    bucket. ``paged``: another test paged on this point (the shift test keeps quiet for its
+    window's span)."""
+    R, B, m = P[P_SHIFT_SUB], P[P_SHIFT_B], P[P_M]
+    if R == 0:
+        return
+    off, ids = P[P_SHIFT_OFF], P[P_SHIFT_ID]
+    hids = ids + R
+    if paged:
+        N[hids + B + 2] = t
+    hour = (t // _NS) // 3600
+    if N[hids + B] == _NO_T or N[hids + B] <= hour - B:  # nothing within the history
+        N[hids + B + 1] = hour
+    if N[hids + B] != hour:
+        cache = off + (2 * R + 5 * B) * m
+        for j in range(m):
+            F[cache + j], F[cache + m + j], F[cache + 2 * m + j] = _shift_measure(
+                F, N, P, j, hour)
+        N[hids + B] = hour
+    part = (t // _NS) // _VAR_PART
+    if N[hids + B + 3] != part:  # a new part: cache the sums of the window's earlier ones
+        cache = off + (2 * R + 5 * B + 3) * m
+        for j in range(m):
+            F[cache + j], F[cache + m + j] = _shift_parts(F, N, P, j, part, part)
+        N[hids + B + 3] = part
+    p = _ring_slot(F, N, off, ids, R, m, part)
+    boff = off + 2 * R * m
+    hb = hour % B
+    if N[hids + hb] != hour:
+        N[hids + hb] = hour
+        for j in range(m):
+            cell = boff + 5 * (hb * m + j)
+            F[cell], F[cell + 1] = -math.inf, math.inf
+            F[cell + 2], F[cell + 3], F[cell + 4] = 0.0, 0.0, 0.0
+    for j in range(m):
+        v = hz[2 * m + j]
+        if not math.isnan(v):
+            F[off + p * m + j] += v
+            F[off + (R + p) * m + j] += 1.0
+        mean = hz[m + j]
+        if math.isnan(mean):
+            continue
+        cell = boff + 5 * (hb * m + j)
+        F[cell] = max(F[cell], mean)
+        F[cell + 1] = min(F[cell + 1], mean)
+        c = F[cell + 2] + 1.0  # Welford
+        d = mean - F[cell + 3]
+        mean_c = F[cell + 3] + d / c
+        F[cell + 2], F[cell + 3] = c, mean_c
+        F[cell + 4] += d * (mean - mean_c)
+
+
 # --------------------------------------------------------------------------- flapping
 #: Seconds without a flagged point after which the next one starts a new run.
 _FLAP_GAP = 600
@@ -1358,15 +1617,17 @@ def _flap_note(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, flagged: boo
 @_helper()
 def _follow(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
-    t: int, x: np.ndarray, z: np.ndarray, va: np.ndarray, vl: np.ndarray,
+    t: int, x: np.ndarray, z: np.ndarray, va: np.ndarray, vl: np.ndarray, hz: np.ndarray,
     score: float, by: int,
 ) -> None:
     """What follows every point, learned or not, once it is scored: the recurrence memory,
-    the noise and drift tests and the flagged-run count."""
+    the noise, drift and shift tests and the flagged-run count."""
     flagged = score > Q[Q_THRESHOLD]
+    m = P[P_M]
     _note(F, N, P, Q, t, z)
-    _noise_learn(F, N, D, P, Q, t, x, va, vl, flagged and (by < P[P_M] or by >= 3 * P[P_M]))
+    _noise_learn(F, N, D, P, Q, t, x, va, vl, flagged and (by < m or by == 3 * m))
     _drift_follow(F, N, P, t, x)
+    _shift_follow(F, N, P, t, hz, flagged and by <= 3 * m)  # another test paged
     _flap_note(F, N, P, t, flagged)
 
 
@@ -1776,10 +2037,11 @@ def _context_explained(
 @_helper()
 def _score(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, z: np.ndarray, nz: np.ndarray,
-    vz: np.ndarray, t: int,
+    vz: np.ndarray, hz: np.ndarray, t: int,
 ) -> tuple[float, int]:
     """The point's score and what gave it: -1 a deviation, ``j`` feature ``j``'s range test,
-    ``m + j`` its noise test, ``2m + j`` its drift test, ``3m`` the context test (``nz[m]``).
+    ``m + j`` its noise test, ``2m + j`` its drift test, ``3m`` the context test (``nz[m]``),
+    ``3m + 1 + j`` its shift test (``hz[j]``).
     Each test applies only where none before it pages (the range, noise and drift tests everywhere when deviations do not
     score, ``P_DEV_SCORE`` 0). A test other than the deviations is named only when it pages:
     a point under the threshold is explained by its deviations, the figures a reader
@@ -1833,15 +2095,24 @@ def _score(
             if d > best:
                 best = d
                 by_range = 2 * m + j if best > Q[Q_THRESHOLD] else -1
+    if P[P_SHIFT_SUB] > 0 and not best > Q[Q_THRESHOLD]:
+        for j in range(m):
+            c = hz[j]
+            if not c > best or (memory > 0 and _mem_max(F, N, P, 2 * m + 1 + j)
+                                >= min(c, max(Q[Q_THRESHOLD], c / Q[Q_MARGIN]))):
+                continue
+            best = c
+            by_range = 3 * m + 1 + j if best > Q[Q_THRESHOLD] else -1
     return best, by_range
 
 
 @_helper()
 def _explained(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
-    by: int, t: int, x: np.ndarray, z: np.ndarray, s: np.ndarray,
+    by: int, t: int, x: np.ndarray, z: np.ndarray, b: np.ndarray, s: np.ndarray,
 ) -> tuple[int, float, float, float, int]:
-    """What the range or noise test that scored (``by`` as :func:`_score` returns it) says
+    """What the test other than the deviations that scored (``by`` as :func:`_score`
+    returns it) says
     of its feature: ``(feature, deviation, baseline, scale, kind)``; feature -1: neither."""
     m = P[P_M]
     if by < 0:
@@ -1855,6 +2126,10 @@ def _explained(
     if by < 3 * m:
         zj, bj, sj = _drift(F, N, P, by - 2 * m, t)
         return by - 2 * m, zj, bj, sj, KIND_DRIFT
+    if by > 3 * m:
+        j = by - 3 * m - 1
+        zj, bj, sj = _shift_explained(F, N, P, Q, j, t, x[j], b[j], s[j])
+        return by - 3 * m - 1, zj, bj, sj, KIND_SHIFT
     j, zj, bj, sj = _context_explained(F, N, P, Q, z, s, x)
     return j, zj, bj, sj, KIND_CONTEXT
 
@@ -1876,9 +2151,11 @@ def _learn(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
     S: np.ndarray, SC: np.ndarray, t: int, x: np.ndarray,
     shape: np.ndarray, has_shape: bool, z: np.ndarray, zs: np.ndarray, nz: np.ndarray,
+    hz: np.ndarray,
 ) -> None:
     """Learn one point; ``z`` / ``zs`` hold its deviations (see :func:`_feature_z`), ``nz``
-    its range scores and context score (see :func:`_point_score`)."""
+    its range scores and context score, ``hz`` its shift scores (see
+    :func:`_point_score`)."""
     m, mp = P[P_M], P[P_MIN_PERIODS]
     memory, use_recent, shared = P[P_MEMORY], P[P_USE_RECENT], P[P_SHARED]
     guard, escape = Q[Q_GUARD], P[P_ESCAPE]
@@ -1893,6 +2170,8 @@ def _learn(
             _mem_add(F, N, P, j, 0.0 if routine else a)
         if memory > 0 and P[P_NOV_B] > 0:
             _mem_add(F, N, P, m + j, nz[j])
+        if memory > 0 and P[P_SHIFT_SUB] > 0:
+            _mem_add(F, N, P, 2 * m + 1 + j, hz[j])
         # a feature's levels learn only what the seasonal model finds ordinary, unless it
         # has been unusual for ``escape`` learned points in a row (a new normal)
         g = P[P_GUARDED] + j
@@ -1960,16 +2239,21 @@ def _measure(
 @_helper()
 def _point_score(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
-    t: int, x: np.ndarray, z: np.ndarray, s: np.ndarray,
-    nz: np.ndarray, vz: np.ndarray, va: np.ndarray, vl: np.ndarray,
+    t: int, x: np.ndarray, z: np.ndarray, b: np.ndarray, s: np.ndarray,
+    nz: np.ndarray, vz: np.ndarray, va: np.ndarray, vl: np.ndarray, hz: np.ndarray,
 ) -> tuple[float, int]:
     """The score of a measured point and what gave it (see :func:`_score`), filling the
-    range scores ``nz[:m]``, the context score ``nz[m]`` and the noise test's
-    ``vz``/``va``/``vl`` (see :func:`_noises`)."""
+    range scores ``nz[:m]``, the context score ``nz[m]``, the noise test's
+    ``vz``/``va``/``vl`` (see :func:`_noises`) and the shift test's ``hz`` (see
+    :func:`_shifts`)."""
     _novelties(F, N, P, Q, t, x, s, nz)
     nz[P[P_M]] = _context(F, N, P, Q, z)
     _noises(F, N, D, P, Q, t, x, vz, va, vl)
-    return _score(F, N, P, Q, z, nz, vz, t)
+    _shifts(F, N, P, Q, t, x, b, s, hz)
+    score, by = _score(F, N, P, Q, z, nz, vz, hz, t)
+    if score > Q[Q_THRESHOLD] and by <= 3 * P[P_M]:  # another test paged: the incident's
+        hz[:P[P_M]] = 0.0  # mean is the incident's, no news for the shift test's memory
+    return score, by
 
 
 @njit(cache=True)
@@ -1983,9 +2267,9 @@ def feature_z(
     (``KIND_*``: the range or noise test's where one scored)."""
     m = P[P_M]
     _measure(F, N, D, P, S, SC, t, x, z, b, s, np.empty(m))
-    _, by = _point_score(F, N, D, P, Q, t, x, z, s, np.empty(m + 1), np.empty(m),
-                         np.empty(m), np.empty(2 * m))
-    j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, s)
+    _, by = _point_score(F, N, D, P, Q, t, x, z, b, s, np.empty(m + 1), np.empty(m),
+                         np.empty(m), np.empty(2 * m), np.empty(3 * m))
+    j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, b, s)
     kind[:] = KIND_DEVIATION
     if j >= 0:
         z[j], b[j], s[j], kind[j] = zj, bj, sj, k
@@ -1998,11 +2282,10 @@ def score_point(
 ) -> float:
     """Score of one point against the state (the state is not changed)."""
     m = P[P_M]
-    z = np.empty(m)
-    s = np.empty(m)
-    _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, np.empty(m))
-    return _point_score(F, N, D, P, Q, t, x, z, s, np.empty(m + 1), np.empty(m),
-                        np.empty(m), np.empty(2 * m))[0]
+    z, b, s = np.empty(m), np.empty(m), np.empty(m)
+    _measure(F, N, D, P, S, SC, t, x, z, b, s, np.empty(m))
+    return _point_score(F, N, D, P, Q, t, x, z, b, s, np.empty(m + 1), np.empty(m),
+                        np.empty(m), np.empty(2 * m), np.empty(3 * m))[0]
 
 
 @njit(cache=True)
@@ -2012,12 +2295,12 @@ def learn_point(
 ) -> None:
     """Learn one point."""
     m = P[P_M]
-    z, zs, s = np.empty(m), np.empty(m), np.empty(m)
-    shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, zs)
-    nz, va, vl = np.empty(m + 1), np.empty(m), np.empty(2 * m)
-    score, by = _point_score(F, N, D, P, Q, t, x, z, s, nz, np.empty(m), va, vl)
-    _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz)
-    _follow(F, N, D, P, Q, t, x, z, va, vl, score, by)
+    z, zs, b, s = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
+    shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
+    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(3 * m)
+    score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, nz, np.empty(m), va, vl, hz)
+    _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz, hz)
+    _follow(F, N, D, P, Q, t, x, z, va, vl, hz, score, by)
 
 
 @njit(cache=True)
@@ -2028,11 +2311,11 @@ def pass_point(
     """A point scored but not learned (flagged): what follows every point follows it (see
     :func:`_follow`), as in :func:`step`."""
     m = P[P_M]
-    z, s, zs = np.empty(m), np.empty(m), np.empty(m)
-    _measure(F, N, D, P, S, SC, t, x, z, np.empty(m), s, zs)
-    nz, va, vl = np.empty(m + 1), np.empty(m), np.empty(2 * m)
-    score, by = _point_score(F, N, D, P, Q, t, x, z, s, nz, np.empty(m), va, vl)
-    _follow(F, N, D, P, Q, t, x, z, va, vl, score, by)
+    z, b, s, zs = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
+    _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
+    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(3 * m)
+    score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, nz, np.empty(m), va, vl, hz)
+    _follow(F, N, D, P, Q, t, x, z, va, vl, hz, score, by)
 
 
 @njit(cache=True)
@@ -2049,14 +2332,14 @@ def step(
     m = P[P_M]
     zs = np.empty(m)
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
-    nz, va, vl = np.empty(m + 1), np.empty(m), np.empty(2 * m)
-    score, by = _point_score(F, N, D, P, Q, t, x, z, s, nz, np.empty(m), va, vl)
+    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(3 * m)
+    score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, nz, np.empty(m), va, vl, hz)
     # explained by the range / noise as they were before this point joins them
-    j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, s)
+    j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, b, s)
     learned = learn_anyway or not score > threshold or flapping(F, N, P, Q, t)
     if learned:
-        _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz)
-    _follow(F, N, D, P, Q, t, x, z, va, vl, score, by)  # flagged or not
+        _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz, hz)
+    _follow(F, N, D, P, Q, t, x, z, va, vl, hz, score, by)  # flagged or not
     kind[:] = KIND_DEVIATION
     if j >= 0:
         z[j], b[j], s[j], kind[j] = zj, bj, sj, k
@@ -2086,7 +2369,7 @@ def run(
     shape = np.empty(m)
     buf = np.empty((2 * P[P_SMOOTH] + 1) * P[P_HISTORY])
     z, b, s, zs, nz = np.empty(m), np.empty(m), np.empty(m), np.empty(m), np.empty(m + 1)
-    vz, va, vl = np.empty(m), np.empty(m), np.empty(2 * m)
+    vz, va, vl, hz = np.empty(m), np.empty(m), np.empty(2 * m), np.empty(3 * m)
     flag_run = carry[0]
     last = P[P_LAST_T]
     for i in range(start, X.shape[0]):
@@ -2103,22 +2386,22 @@ def run(
             if math.isfinite(a) and not a <= best:
                 best = a
         raw[i] = best
-        score, by = _point_score(F, N, D, P, Q, t, x, z, s, nz, vz, va, vl)
+        score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, nz, vz, va, vl, hz)
         scores[i] = score
         if record:
             Z[i] = z
             B[i] = b
             SS[i] = s
             KK[i] = KIND_DEVIATION
-            j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, s)
+            j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, b, s)
             if j >= 0:
                 Z[i, j], B[i, j], SS[i, j], KK[i, j] = zj, bj, sj, k
         flag_run = flag_run + 1 if score > threshold else 0
         learned = (learn_flagged or flag_run == 0 or flag_run > relearn_after
                    or flapping(F, N, P, Q, t))
         if learned:
-            _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz)
-        _follow(F, N, D, P, Q, t, x, z, va, vl, score, by)  # flagged or not
+            _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz, hz)
+        _follow(F, N, D, P, Q, t, x, z, va, vl, hz, score, by)  # flagged or not
         if learned and switch_pending(N, P):  # the caller moves the model to a week
             carry[0] = flag_run
             return i + 1

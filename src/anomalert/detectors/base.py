@@ -125,7 +125,9 @@ class Contribution:
     ``kind="drift"``: ``value`` is the point's, ``baseline`` the feature's mean over a day
     some days earlier (``reference`` says which), ``scale`` its usual day-over-day change of
     an hourly mean and ``deviation`` how many of those three in four recent hours moved by,
-    each day.
+    each day. ``kind="shift"``: ``value`` is the feature's mean over the last hours,
+    ``baseline`` the edge of the same window's means over its history that it passed
+    (``reference`` says which), ``scale`` the usual spread of those means.
     """
 
     metric: str
@@ -136,7 +138,8 @@ class Contribution:
     share: float | None = None  # the feature's own contribution to the score, when known
     #: What ``baseline`` is when it is not the feature's usual level, e.g. "7-day high".
     reference: str | None = None
-    #: ``"level"`` (the value against a baseline), ``"noise"`` or ``"drift"`` (see above).
+    #: ``"level"`` (the value against a baseline), ``"noise"``, ``"drift"`` or ``"shift"``
+    #: (see above).
     kind: str = "level"
 
     @property
@@ -152,6 +155,12 @@ class Contribution:
             return (
                 f"{self.metric} is noisy: it moves {self.value:.4g} per point on average, "
                 f"{ratio:.1f}x {self.reference or 'its usual'} {self.baseline:.4g}{extra}"
+            )
+        if self.kind == "shift":
+            return (
+                f"{self.metric} has shifted: its mean {self.value:.4g} is "
+                f"{abs(self.deviation):.1f}σ {direction} {self.reference or 'its usual range'} "
+                f"{self.baseline:.4g} (±{self.scale:.3g}{extra})"
             )
         if self.kind == "drift":
             way = "up" if self.deviation >= 0 else "down"
@@ -214,7 +223,8 @@ class Detector:
     name: ClassVar[str] = ""
     #: What the detector is built to find: ``"spike"`` (a value far from its baseline),
     #: ``"noise"`` (a metric moving more from point to point than it has for a week),
-    #: ``"drift"`` (a level moving one way day after day) or ``"context"`` (metrics that
+    #: ``"drift"`` (a level moving one way day after day), ``"shift"`` (a level that left
+    #: its week's range for hours) or ``"context"`` (metrics that
     #: usually move together, one moving without the other). The shared checks
     #: (``tests/test_common.py``) make that anomaly and expect it flagged and explained.
     finds: ClassVar[str] = "spike"

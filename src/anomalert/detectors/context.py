@@ -62,3 +62,4 @@ class Context(Default):
     _range_hours: ClassVar[int] = 0
     _noise_hours: ClassVar[int] = 0
     _drift_days: ClassVar[int] = 0
+    _shift_hours: ClassVar[int] = 0

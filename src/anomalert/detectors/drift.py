@@ -62,3 +62,4 @@ class Drift(Default):
     _deviations: ClassVar[bool] = False
     _range_hours: ClassVar[int] = 0
     _noise_hours: ClassVar[int] = 0
+    _shift_hours: ClassVar[int] = 0

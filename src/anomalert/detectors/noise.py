@@ -52,3 +52,4 @@ class Noise(Default):
     _deviations: ClassVar[bool] = False
     _range_hours: ClassVar[int] = 0
     _drift_days: ClassVar[int] = 0
+    _shift_hours: ClassVar[int] = 0

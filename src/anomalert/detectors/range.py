@@ -45,3 +45,4 @@ class Range(Default):
     _deviations: ClassVar[bool] = False
     _noise_hours: ClassVar[int] = 0
     _drift_days: ClassVar[int] = 0
+    _shift_hours: ClassVar[int] = 0

@@ -286,7 +286,8 @@ def panels_for(d: Detection, chosen: Sequence[tuple[Incident, bool]], exps: Mapp
             c = next((c for c in exps[int(i)].contributions if c.metric == top.metric), None)
             if c is not None and c.kind == "level":  # a noise figure is no band on the values
                 base[k], scale[k] = c.baseline, c.scale
-            elif c is not None and c.kind == "drift":  # the earlier level, without a band
+            elif c is not None and c.kind in ("drift", "shift"):  # the earlier level or
+                # the edge of the week's window means, without a band
                 base[k], scale[k] = c.baseline, 0.0
         where = "held out" if inc.start >= cut else "in training window"
         end_format = "%H:%M" if inc.end.date() == inc.start.date() else "%m-%d %H:%M"
@@ -307,6 +308,8 @@ def _peak_text(top: Contribution) -> str:
     if top.kind == "noise":
         ratio = top.value / top.baseline if top.baseline > 0 else float("inf")
         return f"{top.metric} noisy, {ratio:.1f}x {top.reference or 'its usual'}"
+    if top.kind == "shift":
+        return f"{top.metric} shifted, mean {top.deviation:+.1f}σ past {top.reference}"
     if top.kind == "drift":
         way = "up" if top.deviation >= 0 else "down"
         return f"{top.metric} drifting {way}, {abs(top.deviation):.1f}x its usual day-to-day change"
