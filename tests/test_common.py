@@ -188,6 +188,13 @@ def _steady(n: int = 700) -> pd.DataFrame:
     return f
 
 
+def _stuck(n: int = 6 * 288) -> pd.DataFrame:
+    """Six days of the shared frame in which cpu is stuck at 40 from the fourth day on."""
+    f = _frame(n, seed=3)
+    f.iloc[4 * 288 :, 0] = 40.0
+    return f
+
+
 def _related(n: int = 1600) -> pd.DataFrame:
     """Five and a half days of the shared frame's shape, but cpu and mem share a load that
     moves both (sd 4 in cpu, 2 in mem) over their own noise (0.5, 0.25): they move together."""
@@ -210,6 +217,8 @@ def check_flags_what_it_finds_and_explains(name: str, det: Detector) -> None:
         train, test = _related().iloc[:1500], _related().iloc[1500:]
     elif det.finds == "shift":  # steady metrics, then cpu a little higher for hours
         train, test = _steady().iloc[:600], _steady().iloc[600:]
+    elif det.finds == "flat":  # four days, then cpu stuck at one value
+        train, test = _stuck().iloc[: 4 * 288], _stuck().iloc[4 * 288 :]
     fitted = det.clone().fit(train)
     ts = test.index[0]
     normal = {"cpu": float(test["cpu"].iloc[0]), "mem": float(test["mem"].iloc[0])}
@@ -223,7 +232,7 @@ def check_flags_what_it_finds_and_explains(name: str, det: Detector) -> None:
         for t, row in _rows(drifting.iloc[600:-1]):
             fitted.learn_one(t, row)
         ts, point = drifting.index[-1], {k: float(v) for k, v in drifting.iloc[-1].items()}
-    elif det.finds == "shift":  # as a monitor sees it: the first point that pages
+    elif det.finds in ("shift", "flat"):  # as a monitor sees it: the first point that pages
         for t, row in _rows(test):
             if fitted.score_one(t, row) > fitted.threshold_:
                 break

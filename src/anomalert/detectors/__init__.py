@@ -16,6 +16,7 @@ from anomalert.detectors.base import Contribution, Detector, Explanation
 from anomalert.detectors.context import Context
 from anomalert.detectors.default import Default
 from anomalert.detectors.drift import Drift
+from anomalert.detectors.flat import Flat
 from anomalert.detectors.iforest import IForest
 from anomalert.detectors.likelihood import Likelihood
 from anomalert.detectors.noise import Noise
@@ -34,6 +35,7 @@ __all__ = [
     "Detector",
     "Drift",
     "Explanation",
+    "Flat",
     "IForest",
     "Likelihood",
     "Noise",
@@ -49,7 +51,8 @@ __all__ = [
 
 REGISTRY: dict[str, type[Detector]] = {
     cls.name: cls for cls in (
-        Default, ZScore, Seasonal, IForest, Likelihood, Range, Noise, Drift, Shift, Context,
+        Default, ZScore, Seasonal, IForest, Likelihood, Range, Noise, Drift, Shift, Flat,
+        Context,
     )
 }
 

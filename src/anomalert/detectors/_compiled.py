@@ -278,6 +278,12 @@ class CompiledBaseline(Detector):
                 hours = int(self.state_["P"][K.P_SHIFT_SUB]) * 600 // 3600
                 edge = "high" if z[j] > 0 else "low"
                 reference = f"the {self._span(K.P_SHIFT_B)} {edge} of its {hours}-hour means"
+            elif kind[j] == K.KIND_FLAT:
+                # the window's range (high - low) against the history's narrowest
+                value, what = float(s[j]), "flat"
+                hours = int(self.state_["P"][K.P_FLAT_H])
+                days = (int(self.state_["P"][K.P_FLAT_B]) - hours) // 24
+                reference = f"the narrowest {hours} hours of its {days}-day history"
             elif kind[j] == K.KIND_CONTEXT:
                 # the value the other features' deviations imply, through the correlations
                 others = [f"{self.features_[k]}={x[k]:.4g}" for k in range(len(x)) if k != j]

@@ -63,6 +63,7 @@ __all__ = [
     "KIND_NOISE",
     "KIND_RANGE",
     "KIND_SHIFT",
+    "KIND_FLAT",
     "K_LEVEL",
     "K_LONG",
     "K_RES",
@@ -221,7 +222,17 @@ P_SHIFT_OFF = 55  # offset in F: part sums (R x m), part counts (R x m), then pe
 #                  then scratch for the buckets' means (B)
 P_SHIFT_ID = 56  # offset in N: part numbers (R), hour numbers (B), the cache's hour, the
 #                 first hour followed, the last time another test paged, the cached part
-N_P = 57
+P_FLAT_H = 57  # hours of the flat test's window (0: no flat test)
+P_FLAT_B = 58  # hourly buckets it keeps: the history plus one window
+P_FLAT_SPAN = 59  # windows (one ending at each hour) the history needs before the test applies
+P_FLAT_OFF = 60  # offset in F: per hourly bucket and feature the high, low and count of the
+#                 values side by side (B x m x 3), then the cached hour's narrowest window of
+#                 the history and the high, low and count of the window's earlier hours
+#                 (4 x m), then the range of the window ending at each hour (B x m, NaN: too
+#                 few points)
+P_FLAT_ID = 61  # offset in N: hour numbers (B), the cache's hour, the hour each window
+#                ending there was measured for (B)
+N_P = 62
 
 # Float parameters.
 Q_GUARD = 0  # seasonal |z| from which a feature's levels stop learning (inf = never)
@@ -239,7 +250,9 @@ Q_CTX_SHRINK = 11  # how far the learned correlations are pulled towards none (0
 Q_SHIFT_K = 12  # a window mean beyond the range of the history's scores at least this
 #                fraction of the threshold...
 Q_SHIFT_E0 = 13  # ... once it is beyond by more than this many scales of those means
-N_Q = 14
+Q_FLAT_K = 14  # the flat test pages when the window's range is this many times narrower
+#                than the history's narrowest
+N_Q = 15
 
 # What scored a feature (the ``kind`` arrays of :func:`step`, :func:`run`, :func:`feature_z`).
 KIND_DEVIATION = 0  # a deviation from the baseline
@@ -248,6 +261,7 @@ KIND_NOISE = 2  # the noise test: changes larger than the history's noisiest hou
 KIND_DRIFT = 3  # the drift test: every hour moved one way, day after day
 KIND_CONTEXT = 4  # the context test: against what the other features' deviations imply
 KIND_SHIFT = 5  # the shift test: the window's mean beyond the range of the history's means
+KIND_FLAT = 6  # the flat test: the window's range far narrower than any of the history's
 #: Fraction of the drift test's day-over-day changes that may disagree with its direction.
 _DRIFT_ALLOW = 0.25
 #: Seconds per part of the noise test's window.
@@ -259,7 +273,7 @@ _VAR_THIN = 4
 #: Version of the state layout: bump whenever the meaning or placement of anything in
 #: ``F``/``N``/``D``/``P``/``Q``/``S``/``SC`` changes, so a state saved by another version is
 #: refused instead of being read wrong (see ``CompiledBaseline.__setstate__``).
-LAYOUT_VERSION = 15
+LAYOUT_VERSION = 16
 
 _NO_T = np.iinfo(np.int64).min
 #: ``last_t`` before any point was learned.
@@ -318,6 +332,10 @@ def new_state(
     shift_span: int = 24,
     shift_k: float = 0.8,
     shift_e0: float = 1.0,
+    flat_hours: int = 0,
+    flat_history: int = 168,
+    flat_span: int = 48,
+    flat_k: float = 5.0,
 ) -> dict[str, np.ndarray]:
     """Arrays of a fresh state for ``m`` features (slots come later, see :func:`with_slots`).
 
@@ -365,13 +383,13 @@ def new_state(
     P[P_SHARED] = int(shared)
     P[P_DEV_SCORE] = int(deviations)
     # memory deques: features 0..m-1 remember deviations, m..2m-1 range excesses, 2m the
-    # context test's scores, 2m+1..3m the shift test's
+    # context test's scores, 2m+1..3m the shift test's, 3m+1..4m the flat test's
     P[P_MEM_OFF] = f_off
-    f_off += mem * (3 * m + 1)
+    f_off += mem * (4 * m + 1)
     P[P_MEM_IOFF] = i_off
-    i_off += mem * (3 * m + 1)
+    i_off += mem * (4 * m + 1)
     P[P_MEM_META] = i_off
-    i_off += 3 * (3 * m + 1)
+    i_off += 3 * (4 * m + 1)
     P[P_NOV_B] = range_buckets
     P[P_NOV_W] = max(1, range_bucket_seconds)
     P[P_NOV_SPAN] = range_span
@@ -424,6 +442,12 @@ def new_state(
     f_off += (2 * sparts + 5 * sb + 5) * m + sb
     P[P_SHIFT_ID] = i_off
     i_off += sparts + sb + 4
+    fb = flat_history + flat_hours if flat_hours > 0 else 0
+    P[P_FLAT_H], P[P_FLAT_B], P[P_FLAT_SPAN] = (flat_hours, fb, flat_span) if fb else (0, 0, 0)
+    P[P_FLAT_OFF] = f_off
+    f_off += (4 * fb + 4) * m
+    P[P_FLAT_ID] = i_off
+    i_off += 2 * fb + 1
     P[P_GUARDED] = i_off
     i_off += m
     P[P_NSEEN] = i_off
@@ -441,8 +465,10 @@ def new_state(
     N[P[P_FLAP_ID]] = _NO_T
     N[P[P_DRIFT_ID]:P[P_DRIFT_ID] + dh + 1] = _NO_T
     N[P[P_SHIFT_ID]:P[P_SHIFT_ID] + sparts + sb + 4] = _NO_T
+    N[P[P_FLAT_ID]:P[P_FLAT_ID] + 2 * fb + 1] = _NO_T
     Q = np.array([guard, margin, threshold, range_k, range_e0, recur_min, noise_k, noise_clip,
-                  flap_runs, drift_k, context_clip, context_shrink, shift_k, shift_e0],
+                  flap_runs, drift_k, context_clip, context_shrink, shift_k, shift_e0,
+                  flat_k],
                  dtype=np.float64)
     return {
         "F": np.zeros(f_off, dtype=np.float64),
@@ -1483,7 +1509,7 @@ def _shifts(
     incident's)."""
     m = P[P_M]
     hz[:m] = 0.0
-    hz[m:] = math.nan
+    hz[m : 3 * m] = math.nan
     R = P[P_SHIFT_SUB]
     if R == 0:
         return
@@ -1577,6 +1603,160 @@ def _shift_follow(
         F[cell + 4] += d * (mean - mean_c)
 
 
+# --------------------------------------------------------------------------- flat test
+#: The flat test's range ratio counts at most this much (a window of equal values).
+_FLAT_CAP = 100.0
+
+
+@_helper()
+def _flat_hours(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, first: int, last: int,
+) -> tuple[float, float, float]:
+    """High, low and count of feature ``j``'s values over the flat test's hours ``first ..
+    last``."""
+    B, m = P[P_FLAT_B], P[P_M]
+    off, ids = P[P_FLAT_OFF], P[P_FLAT_ID]
+    hi, lo, n = -math.inf, math.inf, 0.0
+    for h in range(first, last + 1):
+        b = h % B
+        if N[ids + b] == h:
+            cell = off + 3 * (b * m + j)
+            hi = max(hi, F[cell])
+            lo = min(lo, F[cell + 1])
+            n += F[cell + 2]
+    return hi, lo, n
+
+
+@_helper(inline="always")
+def _flat_need(P: np.ndarray) -> float:
+    """Points a window must hold to count: half those its span should."""
+    return max(2.0, 0.5 * P[P_FLAT_H] * 3600 / max(P[P_STEP], 1))
+
+
+@_helper()
+def _flat_window(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, k: int) -> float:
+    """Feature ``j``'s range over the window ending at hour ``k`` (NaN: too few points)."""
+    hi, lo, n = _flat_hours(F, N, P, j, k - P[P_FLAT_H] + 1, k)
+    return hi - lo if n >= _flat_need(P) else math.nan
+
+
+@_helper()
+def _flat_measure(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, hour: int,
+) -> tuple[float, float, float, float]:
+    """Feature ``j``'s flat-test figures at ``hour``: the narrowest range of the history's
+    windows (one ending at each hour, none overlapping the current window; NaN while fewer
+    than ``P_FLAT_SPAN`` of them hold enough points) and the high, low and count of the
+    current window's earlier hours."""
+    H, B, m = P[P_FLAT_H], P[P_FLAT_B], P[P_M]
+    ranges, keys = P[P_FLAT_OFF] + (3 * B + 4) * m, P[P_FLAT_ID] + B + 1
+    narrowest, windows = math.inf, 0
+    for k in range(hour - B + H, hour - H):
+        b = k % B
+        width = F[ranges + b * m + j] if N[keys + b] == k else _flat_window(F, N, P, j, k)
+        if not math.isnan(width):
+            narrowest = min(narrowest, width)
+            windows += 1
+    if windows < P[P_FLAT_SPAN]:
+        narrowest = math.nan
+    hi, lo, n = _flat_hours(F, N, P, j, hour - H + 1, hour - 1)
+    return narrowest, hi, lo, n
+
+
+@_helper()
+def _flat_figures(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int, v: float,
+) -> tuple[float, float]:
+    """Feature ``j``'s window range up to ``t`` with ``v`` and the history's narrowest (NaN:
+    the test cannot tell yet)."""
+    B, m = P[P_FLAT_B], P[P_M]
+    off, ids = P[P_FLAT_OFF], P[P_FLAT_ID]
+    hour = (t // _NS) // 3600
+    if N[ids + B] == hour:
+        cache = off + 3 * B * m
+        narrowest, hi, lo, n = F[cache + j], F[cache + m + j], F[cache + 2 * m + j], F[cache + 3 * m + j]
+    else:
+        narrowest, hi, lo, n = _flat_measure(F, N, P, j, hour)
+    b = hour % B
+    if N[ids + b] == hour:
+        cell = off + 3 * (b * m + j)
+        hi, lo, n = max(hi, F[cell]), min(lo, F[cell + 1]), n + F[cell + 2]
+    if not math.isnan(v):
+        hi, lo, n = max(hi, v), min(lo, v), n + 1.0
+    if math.isnan(narrowest) or n < _flat_need(P):
+        return math.nan, math.nan
+    return hi - lo, narrowest
+
+
+@_helper()
+def _flats(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int, x: np.ndarray,
+    fz: np.ndarray,
+) -> None:
+    """Every feature's flat score into ``fz``: the threshold times how many times narrower
+    than the history's narrowest window the current one is, over ``Q_FLAT_K``, once that is
+    more than ``Q_FLAT_K`` (at most ``_FLAT_CAP`` times; 0 elsewhere, and where the history's
+    narrowest is 0: a series that has been constant is no news constant)."""
+    fz[:] = 0.0
+    if P[P_FLAT_H] == 0:
+        return
+    for j in range(P[P_M]):
+        width, narrowest = _flat_figures(F, N, P, j, t, x[j])
+        if not narrowest > 0:
+            continue
+        ratio = narrowest / width if width > narrowest / _FLAT_CAP else _FLAT_CAP
+        if ratio > Q[Q_FLAT_K]:
+            fz[j] = Q[Q_THRESHOLD] * ratio / Q[Q_FLAT_K]
+
+
+@_helper()
+def _flat_follow(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, x: np.ndarray) -> None:
+    """Follow every point, flagged or not (a flat day becomes history): at an hour's first
+    point, cache the figures of the hours before it; then add the point to its hour."""
+    B, m = P[P_FLAT_B], P[P_M]
+    if B == 0:
+        return
+    off, ids = P[P_FLAT_OFF], P[P_FLAT_ID]
+    hour = (t // _NS) // 3600
+    if N[ids + B] != hour:
+        # the windows that ended since the last hour followed: measured once, kept
+        last = N[ids + B]
+        ranges, keys = off + (3 * B + 4) * m, ids + B + 1
+        for k in range(hour - B if last == _NO_T else max(last, hour - B), hour):
+            b = k % B
+            for j in range(m):
+                F[ranges + b * m + j] = _flat_window(F, N, P, j, k)
+            N[keys + b] = k
+        cache = off + 3 * B * m
+        for j in range(m):
+            F[cache + j], F[cache + m + j], F[cache + 2 * m + j], F[cache + 3 * m + j] = (
+                _flat_measure(F, N, P, j, hour))
+        N[ids + B] = hour
+    b = hour % B
+    if N[ids + b] != hour:
+        N[ids + b] = hour
+        for j in range(m):
+            cell = off + 3 * (b * m + j)
+            F[cell], F[cell + 1], F[cell + 2] = -math.inf, math.inf, 0.0
+    for j in range(m):
+        v = x[j]
+        if not math.isnan(v):
+            cell = off + 3 * (b * m + j)
+            F[cell], F[cell + 1], F[cell + 2] = max(F[cell], v), min(F[cell + 1], v), F[cell + 2] + 1.0
+
+
+@_helper()
+def _flat_explained(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int, v: float,
+) -> tuple[float, float, float]:
+    """Feature ``j``'s explanation by the flat test, as (deviation, baseline, scale): the
+    baseline is the history's narrowest window range, the deviation how many times narrower
+    the current window's is (negative: narrower), the scale the current range."""
+    width, narrowest = _flat_figures(F, N, P, j, t, v)
+    ratio = narrowest / width if width > narrowest / _FLAT_CAP else _FLAT_CAP
+    return -ratio, narrowest, width
+
+
 # --------------------------------------------------------------------------- flapping
 #: Seconds without a flagged point after which the next one starts a new run.
 _FLAP_GAP = 600
@@ -1621,13 +1801,14 @@ def _follow(
     score: float, by: int,
 ) -> None:
     """What follows every point, learned or not, once it is scored: the recurrence memory,
-    the noise, drift and shift tests and the flagged-run count."""
+    the noise, drift, shift and flat tests and the flagged-run count."""
     flagged = score > Q[Q_THRESHOLD]
     m = P[P_M]
     _note(F, N, P, Q, t, z)
     _noise_learn(F, N, D, P, Q, t, x, va, vl, flagged and (by < m or by == 3 * m))
     _drift_follow(F, N, P, t, x)
     _shift_follow(F, N, P, t, hz, flagged and by <= 3 * m)  # another test paged
+    _flat_follow(F, N, P, t, x)
     _flap_note(F, N, P, t, flagged)
 
 
@@ -2041,7 +2222,7 @@ def _score(
 ) -> tuple[float, int]:
     """The point's score and what gave it: -1 a deviation, ``j`` feature ``j``'s range test,
     ``m + j`` its noise test, ``2m + j`` its drift test, ``3m`` the context test (``nz[m]``),
-    ``3m + 1 + j`` its shift test (``hz[j]``).
+    ``3m + 1 + j`` its shift test (``hz[j]``), ``4m + 1 + j`` its flat test (``hz[3m + j]``).
     Each test applies only where none before it pages (the range, noise and drift tests everywhere when deviations do not
     score, ``P_DEV_SCORE`` 0). A test other than the deviations is named only when it pages:
     a point under the threshold is explained by its deviations, the figures a reader
@@ -2103,6 +2284,14 @@ def _score(
                 continue
             best = c
             by_range = 3 * m + 1 + j if best > Q[Q_THRESHOLD] else -1
+    if P[P_FLAT_H] > 0 and not best > Q[Q_THRESHOLD]:
+        for j in range(m):
+            c = hz[3 * m + j]
+            if not c > best or (memory > 0 and _mem_max(F, N, P, 3 * m + 1 + j)
+                                >= min(c, max(Q[Q_THRESHOLD], c / Q[Q_MARGIN]))):
+                continue
+            best = c
+            by_range = 4 * m + 1 + j if best > Q[Q_THRESHOLD] else -1
     return best, by_range
 
 
@@ -2126,6 +2315,10 @@ def _explained(
     if by < 3 * m:
         zj, bj, sj = _drift(F, N, P, by - 2 * m, t)
         return by - 2 * m, zj, bj, sj, KIND_DRIFT
+    if by > 4 * m:
+        j = by - 4 * m - 1
+        zj, bj, sj = _flat_explained(F, N, P, j, t, x[j])
+        return j, zj, bj, sj, KIND_FLAT
     if by > 3 * m:
         j = by - 3 * m - 1
         zj, bj, sj = _shift_explained(F, N, P, Q, j, t, x[j], b[j], s[j])
@@ -2154,7 +2347,7 @@ def _learn(
     hz: np.ndarray,
 ) -> None:
     """Learn one point; ``z`` / ``zs`` hold its deviations (see :func:`_feature_z`), ``nz``
-    its range scores and context score, ``hz`` its shift scores (see
+    its range scores and context score, ``hz`` its shift and flat scores (see
     :func:`_point_score`)."""
     m, mp = P[P_M], P[P_MIN_PERIODS]
     memory, use_recent, shared = P[P_MEMORY], P[P_USE_RECENT], P[P_SHARED]
@@ -2172,6 +2365,8 @@ def _learn(
             _mem_add(F, N, P, m + j, nz[j])
         if memory > 0 and P[P_SHIFT_SUB] > 0:
             _mem_add(F, N, P, 2 * m + 1 + j, hz[j])
+        if memory > 0 and P[P_FLAT_H] > 0:
+            _mem_add(F, N, P, 3 * m + 1 + j, hz[3 * m + j])
         # a feature's levels learn only what the seasonal model finds ordinary, unless it
         # has been unusual for ``escape`` learned points in a row (a new normal)
         g = P[P_GUARDED] + j
@@ -2244,15 +2439,17 @@ def _point_score(
 ) -> tuple[float, int]:
     """The score of a measured point and what gave it (see :func:`_score`), filling the
     range scores ``nz[:m]``, the context score ``nz[m]``, the noise test's
-    ``vz``/``va``/``vl`` (see :func:`_noises`) and the shift test's ``hz`` (see
-    :func:`_shifts`)."""
+    ``vz``/``va``/``vl`` (see :func:`_noises`) and ``hz``: the shift test's figures (see
+    :func:`_shifts`), then the flat test's scores (see :func:`_flats`)."""
     _novelties(F, N, P, Q, t, x, s, nz)
     nz[P[P_M]] = _context(F, N, P, Q, z)
     _noises(F, N, D, P, Q, t, x, vz, va, vl)
+    m = P[P_M]
     _shifts(F, N, P, Q, t, x, b, s, hz)
+    _flats(F, N, P, Q, t, x, hz[3 * m :])
     score, by = _score(F, N, P, Q, z, nz, vz, hz, t)
-    if score > Q[Q_THRESHOLD] and by <= 3 * P[P_M]:  # another test paged: the incident's
-        hz[:P[P_M]] = 0.0  # mean is the incident's, no news for the shift test's memory
+    if score > Q[Q_THRESHOLD] and by <= 3 * m:  # another test paged: the incident's
+        hz[:m] = 0.0  # mean is the incident's, no news for the shift test's memory
     return score, by
 
 
@@ -2268,7 +2465,7 @@ def feature_z(
     m = P[P_M]
     _measure(F, N, D, P, S, SC, t, x, z, b, s, np.empty(m))
     _, by = _point_score(F, N, D, P, Q, t, x, z, b, s, np.empty(m + 1), np.empty(m),
-                         np.empty(m), np.empty(2 * m), np.empty(3 * m))
+                         np.empty(m), np.empty(2 * m), np.empty(4 * m))
     j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, b, s)
     kind[:] = KIND_DEVIATION
     if j >= 0:
@@ -2285,7 +2482,7 @@ def score_point(
     z, b, s = np.empty(m), np.empty(m), np.empty(m)
     _measure(F, N, D, P, S, SC, t, x, z, b, s, np.empty(m))
     return _point_score(F, N, D, P, Q, t, x, z, b, s, np.empty(m + 1), np.empty(m),
-                        np.empty(m), np.empty(2 * m), np.empty(3 * m))[0]
+                        np.empty(m), np.empty(2 * m), np.empty(4 * m))[0]
 
 
 @njit(cache=True)
@@ -2297,7 +2494,7 @@ def learn_point(
     m = P[P_M]
     z, zs, b, s = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
-    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(3 * m)
+    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(4 * m)
     score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, nz, np.empty(m), va, vl, hz)
     _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz, hz)
     _follow(F, N, D, P, Q, t, x, z, va, vl, hz, score, by)
@@ -2313,7 +2510,7 @@ def pass_point(
     m = P[P_M]
     z, b, s, zs = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
     _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
-    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(3 * m)
+    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(4 * m)
     score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, nz, np.empty(m), va, vl, hz)
     _follow(F, N, D, P, Q, t, x, z, va, vl, hz, score, by)
 
@@ -2332,7 +2529,7 @@ def step(
     m = P[P_M]
     zs = np.empty(m)
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
-    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(3 * m)
+    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(4 * m)
     score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, nz, np.empty(m), va, vl, hz)
     # explained by the range / noise as they were before this point joins them
     j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, b, s)
@@ -2369,7 +2566,7 @@ def run(
     shape = np.empty(m)
     buf = np.empty((2 * P[P_SMOOTH] + 1) * P[P_HISTORY])
     z, b, s, zs, nz = np.empty(m), np.empty(m), np.empty(m), np.empty(m), np.empty(m + 1)
-    vz, va, vl, hz = np.empty(m), np.empty(m), np.empty(2 * m), np.empty(3 * m)
+    vz, va, vl, hz = np.empty(m), np.empty(m), np.empty(2 * m), np.empty(4 * m)
     flag_run = carry[0]
     last = P[P_LAST_T]
     for i in range(start, X.shape[0]):

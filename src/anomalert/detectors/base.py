@@ -127,7 +127,10 @@ class Contribution:
     an hourly mean and ``deviation`` how many of those three in four recent hours moved by,
     each day. ``kind="shift"``: ``value`` is the feature's mean over the last hours,
     ``baseline`` the edge of the same window's means over its history that it passed
-    (``reference`` says which), ``scale`` the usual spread of those means.
+    (``reference`` says which), ``scale`` the usual spread of those means. ``kind="flat"``:
+    ``value`` and ``scale`` are the feature's range (high - low) over the last hours,
+    ``baseline`` the narrowest such range of its history and ``deviation`` minus how many times
+    narrower the current one is.
     """
 
     metric: str
@@ -138,8 +141,8 @@ class Contribution:
     share: float | None = None  # the feature's own contribution to the score, when known
     #: What ``baseline`` is when it is not the feature's usual level, e.g. "7-day high".
     reference: str | None = None
-    #: ``"level"`` (the value against a baseline), ``"noise"``, ``"drift"`` or ``"shift"``
-    #: (see above).
+    #: ``"level"`` (the value against a baseline), ``"noise"``, ``"drift"``, ``"shift"`` or
+    #: ``"flat"`` (see above).
     kind: str = "level"
 
     @property
@@ -155,6 +158,12 @@ class Contribution:
             return (
                 f"{self.metric} is noisy: it moves {self.value:.4g} per point on average, "
                 f"{ratio:.1f}x {self.reference or 'its usual'} {self.baseline:.4g}{extra}"
+            )
+        if self.kind == "flat":
+            return (
+                f"{self.metric} has gone flat: it moved {self.value:.4g} (high - low) over "
+                f"the window, {abs(self.deviation):.1f}x less than "
+                f"{self.reference or 'its narrowest'} {self.baseline:.4g}{extra}"
             )
         if self.kind == "shift":
             return (
@@ -224,7 +233,8 @@ class Detector:
     #: What the detector is built to find: ``"spike"`` (a value far from its baseline),
     #: ``"noise"`` (a metric moving more from point to point than it has for a week),
     #: ``"drift"`` (a level moving one way day after day), ``"shift"`` (a level that left
-    #: its week's range for hours) or ``"context"`` (metrics that
+    #: its week's range for hours), ``"flat"`` (a metric that stopped moving) or
+    #: ``"context"`` (metrics that
     #: usually move together, one moving without the other). The shared checks
     #: (``tests/test_common.py``) make that anomaly and expect it flagged and explained.
     finds: ClassVar[str] = "spike"

@@ -63,3 +63,4 @@ class Context(Default):
     _noise_hours: ClassVar[int] = 0
     _drift_days: ClassVar[int] = 0
     _shift_hours: ClassVar[int] = 0
+    _flat_hours: ClassVar[int] = 0

@@ -252,6 +252,13 @@ class Default(CompiledBaseline):
     _shift_span: ClassVar[int] = 24
     _shift_k: ClassVar[float] = 0.8
     _shift_e0: ClassVar[float] = 1.0
+    #: Flat test: hours of the window whose range (high - low) is tested (0: off), hours of
+    #: history of such windows, how many of them it needs, and how many times narrower than
+    #: the history's narrowest the window must be.
+    _flat_hours: ClassVar[int] = 24
+    _flat_history: ClassVar[int] = 168
+    _flat_span: ClassVar[int] = 48
+    _flat_k: ClassVar[float] = 5.0
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "period": [Options(("auto", "day", "week", "none")), Interval(int, 60, None)],
         "history": [Interval(int, 1, None)],
@@ -305,6 +312,7 @@ class Default(CompiledBaseline):
         # the shift test's window holds four points at least: four hours of an hourly series
         shift = max(self._shift_hours, math.ceil(step * _MIN_POINTS / 3600)) if self._shift_hours else 0
         shift = shift if step <= 3600 else 0
+        flat = self._flat_hours if step * _MIN_POINTS <= 3600 * self._flat_hours else 0
         return {
             "level_window": 60, "window": 1440, "trail_window": self.window, "dev_window": 1440,
             "memory": memory, "min_periods": self.min_periods, "smooth": 2,
@@ -325,6 +333,8 @@ class Default(CompiledBaseline):
             "context_clip": self._context_clip, "context_shrink": self._context_shrink,
             "shift_hours": shift, "shift_buckets": self._shift_history,
             "shift_span": self._shift_span, "shift_k": self._shift_k, "shift_e0": self._shift_e0,
+            "flat_hours": flat, "flat_history": self._flat_history, "flat_span": self._flat_span,
+            "flat_k": self._flat_k,
         }
 
     def prepare(self, t: np.ndarray, X: np.ndarray) -> None:

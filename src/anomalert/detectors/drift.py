@@ -63,3 +63,4 @@ class Drift(Default):
     _range_hours: ClassVar[int] = 0
     _noise_hours: ClassVar[int] = 0
     _shift_hours: ClassVar[int] = 0
+    _flat_hours: ClassVar[int] = 0

@@ -53,3 +53,4 @@ class Noise(Default):
     _range_hours: ClassVar[int] = 0
     _drift_days: ClassVar[int] = 0
     _shift_hours: ClassVar[int] = 0
+    _flat_hours: ClassVar[int] = 0

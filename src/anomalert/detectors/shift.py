@@ -60,3 +60,4 @@ class Shift(Default):
     _noise_hours: ClassVar[int] = 0
     _drift_days: ClassVar[int] = 0
     _context: ClassVar[bool] = False
+    _flat_hours: ClassVar[int] = 0

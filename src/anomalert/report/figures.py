@@ -308,6 +308,8 @@ def _peak_text(top: Contribution) -> str:
     if top.kind == "noise":
         ratio = top.value / top.baseline if top.baseline > 0 else float("inf")
         return f"{top.metric} noisy, {ratio:.1f}x {top.reference or 'its usual'}"
+    if top.kind == "flat":
+        return f"{top.metric} flat, {abs(top.deviation):.1f}x narrower than {top.reference}"
     if top.kind == "shift":
         return f"{top.metric} shifted, mean {top.deviation:+.1f}σ past {top.reference}"
     if top.kind == "drift":
