@@ -1,5 +1,5 @@
 """Compiled state machine behind ``default``, ``seasonal`` and the pieces ``range``, ``noise``,
-``drift``, ``shift`` and ``context`` (numba).
+``drift``, ``shift``, ``flat`` and ``context`` (numba).
 
 One series' whole state lives in a handful of flat NumPy arrays, so a detector pickles,
 clones and deep-copies like any other object, and the same compiled functions serve the

@@ -65,8 +65,8 @@ hours. When three in four of them moved the same way by more than 3 of those uni
 level shift never moves three in four of those hours, and a drift is found after about two
 days of it. "mem is drifting up: day over day, 3 in 4 hours moved more than 3.4x its usual
 change 0.223, from its level 2 days before 50.02 (mem=45.34 now)". Each of the range, noise,
-drift and shift tests is also a detector of its own (:mod:`.range`, :mod:`.noise`,
-:mod:`.drift`, :mod:`.shift`).
+drift, shift and flat tests is also a detector of its own (:mod:`.range`, :mod:`.noise`,
+:mod:`.drift`, :mod:`.shift`, :mod:`.flat`).
 
 Shift (a sustained level shift): where nothing else pages, a feature whose mean over the
 last two hours sits beyond every two-hour mean of its week pages. Each point joins the window
@@ -83,6 +83,18 @@ four-hour window, a coarser one is not tested. It finds what no single point sho
 metric that moved by a fraction of its noise and stayed there: "cpu has shifted: its mean
 41.46 is 3.5σ above the 7-day high of its 2-hour means 40.68 (±0.221)". On the 17 NAB files
 it raises the score at `default`'s own threshold from 60.9 to 68.6 (``benchmarks/quality.md``).
+
+Flat (a metric that stops moving): where nothing else pages, a feature whose range (high -
+low) over the last 24 hours is more than 5 times narrower than the narrowest 24 hours of its
+week pages: a job that stopped running, traffic that died, a value stuck. Hourly buckets keep
+every point's high, low and count; one window ends at each hour, measured once, and the
+history's windows leave out those overlapping the current one (48 of them are needed, so the
+test starts after about three days). It scores the threshold times the ratio over 5 (a range
+of nothing counts as 100 times), is news once a day, and a flat day becomes history a day
+later. A series whose narrowest day was already constant is not tested, and a day without
+data is not flat. "jobs has gone flat: it moved 2.786 (high - low) over the window, 11.4x
+less than the narrowest 24 hours of its 7-day history 31.86" (a job of +30 every three hours
+that stopped, ``tests/test_flat.py``; see :mod:`.flat`).
 
 Context (several metrics): where no single deviation pages, metrics that break how they
 usually move together page. Each feature's deviation (the one above, clipped at 3) feeds
