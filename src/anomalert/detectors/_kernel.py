@@ -217,9 +217,9 @@ P_SHIFT_B = 53  # hourly buckets of the shift test's history of window means
 P_SHIFT_SPAN = 54  # hours of that history the test needs before it applies
 P_SHIFT_OFF = 55  # offset in F: part sums (R x m), part counts (R x m), then per hourly
 #                  bucket and feature the window means' high, low, count, mean and
-#                  squared deviations side by side (B x m x 5), then the cached hour's high, low and scale (3 x m)
-#                  and the cached sums and counts of the window's earlier parts (2 x m),
-#                  then scratch for the buckets' means (B)
+#                  squared deviations side by side (B x m x 5), then the cached hour's
+#                  high, low and scale (3 x m) and the cached sums and counts of the
+#                  window's earlier parts (2 x m), then scratch for the buckets' means (B)
 P_SHIFT_ID = 56  # offset in N: part numbers (R), hour numbers (B), the cache's hour, the
 #                 first hour followed, the last time another test paged, the cached part
 P_FLAT_H = 57  # hours of the flat test's window (0: no flat test)
@@ -247,8 +247,8 @@ Q_FLAP = 8  # flagged runs per day from which flagged points are learned (0: nev
 Q_DRIFT_K = 9  # the drift test pages when hours moved this many usual day-over-day changes
 Q_CTX_CLIP = 10  # a deviation counts at most this many scales towards the correlations
 Q_CTX_SHRINK = 11  # how far the learned correlations are pulled towards none (0..1)
-Q_SHIFT_K = 12  # a window mean beyond the range of the history's scores at least this
-#                fraction of the threshold...
+Q_SHIFT_K = 12  # a window mean beyond the range of the history's window means scores at
+#                least this fraction of the threshold...
 Q_SHIFT_E0 = 13  # ... once it is beyond by more than this many scales of those means
 Q_FLAT_K = 14  # the flat test pages when the window's range is this many times narrower
 #                than the history's narrowest
@@ -1429,8 +1429,9 @@ def _shift_measure(
 ) -> tuple[float, float, float]:
     """Feature ``j``'s range of window means before ``hour`` as (high, low, scale): over the
     hourly buckets of the history, leaving out the window's span plus an hour (their means
-    overlap the current window, see :func:`_shift_recent`); the scale is the larger of the robust spread of the buckets' means and
-    half the standard deviation of every mean (NaN: no history)."""
+    overlap the current window, see :func:`_shift_recent`); the scale is the larger of the
+    robust spread of the buckets' means and half the standard deviation of every mean (NaN:
+    no history)."""
     R, B, m = P[P_SHIFT_SUB], P[P_SHIFT_B], P[P_M]
     off, ids = P[P_SHIFT_OFF] + 2 * R * m, P[P_SHIFT_ID] + R
     hi, lo = -math.inf, math.inf
@@ -1674,7 +1675,8 @@ def _flat_figures(
     hour = (t // _NS) // 3600
     if N[ids + B] == hour:
         cache = off + 3 * B * m
-        narrowest, hi, lo, n = F[cache + j], F[cache + m + j], F[cache + 2 * m + j], F[cache + 3 * m + j]
+        narrowest, hi = F[cache + j], F[cache + m + j]
+        lo, n = F[cache + 2 * m + j], F[cache + 3 * m + j]
     else:
         narrowest, hi, lo, n = _flat_measure(F, N, P, j, hour)
     b = hour % B
@@ -1742,7 +1744,8 @@ def _flat_follow(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, x: np.ndar
         v = x[j]
         if not math.isnan(v):
             cell = off + 3 * (b * m + j)
-            F[cell], F[cell + 1], F[cell + 2] = max(F[cell], v), min(F[cell + 1], v), F[cell + 2] + 1.0
+            F[cell], F[cell + 1] = max(F[cell], v), min(F[cell + 1], v)
+            F[cell + 2] += 1.0
 
 
 @_helper()
