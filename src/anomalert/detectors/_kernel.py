@@ -1381,7 +1381,7 @@ def _drift_follow(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, x: np.nda
 
 
 # --------------------------------------------------------------------------- shift test
-@_helper()
+@_helper(inline="always")
 def _shift_mean(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int, v: float) -> float:
     """Feature ``j``'s mean over the shift test's window (its ten-minute parts up to ``t``),
     with ``v`` (when not NaN) added: NaN while the window holds fewer than half the points its
@@ -1467,7 +1467,7 @@ def _shift_measure(
     return hi, lo, scale
 
 
-@_helper()
+@_helper(inline="always")
 def _shift_range(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int,
 ) -> tuple[float, float, float]:
@@ -1495,7 +1495,7 @@ def _shift_value(Q: np.ndarray, v: float, b: float, s: float) -> float:
     return v
 
 
-@_helper()
+@_helper(inline="always")
 def _shifts(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray,
     t: int, x: np.ndarray, b: np.ndarray, s: np.ndarray, hz: np.ndarray,
@@ -1546,7 +1546,7 @@ def _shift_explained(
     return (mean - edge) / sc, edge, sc
 
 
-@_helper()
+@_helper(inline="always")
 def _shift_follow(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, hz: np.ndarray, paged: bool,
 ) -> None:
@@ -1664,7 +1664,7 @@ def _flat_measure(
     return narrowest, hi, lo, n
 
 
-@_helper()
+@_helper(inline="always")
 def _flat_figures(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int, v: float,
 ) -> tuple[float, float]:
@@ -1690,7 +1690,7 @@ def _flat_figures(
     return hi - lo, narrowest
 
 
-@_helper()
+@_helper(inline="always")
 def _flats(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int, x: np.ndarray,
     fz: np.ndarray,
@@ -1711,7 +1711,7 @@ def _flats(
             fz[j] = Q[Q_THRESHOLD] * ratio / Q[Q_FLAT_K]
 
 
-@_helper()
+@_helper(inline="always")
 def _flat_follow(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, x: np.ndarray) -> None:
     """Follow every point, flagged or not (a flat day becomes history): at an hour's first
     point, cache the figures of the hours before it; then add the point to its hour."""
