@@ -57,10 +57,4 @@ class Context(Default):
 
     name: ClassVar[str] = "context"
     finds: ClassVar[str] = "context"
-    _deviations: ClassVar[bool] = False
-    _context: ClassVar[bool] = True
-    _range_hours: ClassVar[int] = 0
-    _noise_hours: ClassVar[int] = 0
-    _drift_days: ClassVar[int] = 0
-    _shift_hours: ClassVar[int] = 0
-    _flat_hours: ClassVar[int] = 0
+    _tests: ClassVar[tuple[str, ...]] = ("context",)

@@ -151,6 +151,10 @@ from anomalert.features import FEATURE_SETS
 
 __all__ = ["Default", "rate_factor"]
 
+#: The tests ``default`` combines; a piece of it (:mod:`.range`, :mod:`.noise`, ...) names in
+#: ``_tests`` the ones it runs, and the others are off.
+TESTS = ("deviations", "range", "noise", "drift", "shift", "flat", "context")
+
 #: Points a test that averages over a span of time needs in it: each of the noise test's
 #: windows (two and four hours), the drift test's hour. Coarser series go without it.
 _MIN_POINTS = 4
@@ -242,9 +246,9 @@ class Default(CompiledBaseline):
     _noise_long_hours: ClassVar[int] = 4
     #: Flagged runs a day (decayed count) from which flagged points are learned anyway.
     _flap_runs: ClassVar[float] = 6.0
-    #: Whether deviations from the baselines score (the pieces ``range`` and ``noise`` turn
-    #: them off and score by one test alone; see :mod:`.range` and :mod:`.noise`).
-    _deviations: ClassVar[bool] = True
+    #: The tests that run (see :data:`TESTS`; the pieces keep their own). A test whose hours
+    #: or days below are 0 is off too.
+    _tests: ClassVar[tuple[str, ...]] = TESTS
     #: Drift test: days over which every hour must move one way (0: off), days of hourly
     #: means kept, and how many usual day-over-day changes the hours must move by.
     _drift_days: ClassVar[int] = 2
@@ -313,24 +317,28 @@ class Default(CompiledBaseline):
     def _kernel_config(self) -> dict[str, Any]:
         day = getattr(self, "memory_points_", 1440)  # a day's points at the step, once known
         memory = day if self.memory == "day" else self.memory
+        on = set(self._tests)
         # Tests whose statistic is a mean over a span of time need points in it: four in each
         # of the noise test's windows, four in each of the drift test's hourly means.
         step = 86_400 / max(1, day)
-        noise = self._noise_hours if step * _MIN_POINTS <= 3600 * self._noise_hours else 0
+        hours = self._noise_hours if "noise" in on else 0
+        noise = hours if step * _MIN_POINTS <= 3600 * hours else 0
         longer = self._noise_long_hours if step * _MIN_POINTS <= 3600 * self._noise_long_hours else 0
-        if self._noise_hours and not noise:  # too coarse for the short window: the long
-            noise, longer = longer, 0  # one alone
-        drift = self._drift_days if step * _MIN_POINTS <= 3600 else 0
+        if hours and not noise:  # too coarse for the short window: the long one alone
+            noise, longer = longer, 0
+        drift = self._drift_days if "drift" in on and step * _MIN_POINTS <= 3600 else 0
         # the shift test's window holds four points at least: four hours of an hourly series
-        shift = max(self._shift_hours, math.ceil(step * _MIN_POINTS / 3600)) if self._shift_hours else 0
-        shift = shift if step <= 3600 else 0
-        flat = self._flat_hours if step * _MIN_POINTS <= 3600 * self._flat_hours else 0
+        hours = self._shift_hours if "shift" in on else 0
+        shift = max(hours, math.ceil(step * _MIN_POINTS / 3600)) if hours and step <= 3600 else 0
+        hours = self._flat_hours if "flat" in on else 0
+        flat = hours if step * _MIN_POINTS <= 3600 * hours else 0
         return {
             "level_window": 60, "window": 1440, "trail_window": self.window, "dev_window": 1440,
             "memory": memory, "min_periods": self.min_periods, "smooth": 2,
             "history": self.history, "use_recent": True, "escape": self._guard_escape,
             "guard": self._trail_guard, "margin": self._repeat_margin,
-            "range_buckets": self._range_hours, "range_bucket_seconds": 3600,
+            "range_buckets": self._range_hours if "range" in on else 0,
+            "range_bucket_seconds": 3600,
             "range_span": self._range_span, "range_k": self._range_k, "range_e0": self._range_e0,
             "recur_days": self._recur_days, "recur_bin": self._recur_bin,
             "recur_tolerance": self._recur_tolerance // self._recur_bin,
@@ -339,9 +347,9 @@ class Default(CompiledBaseline):
             "noise_span": self._noise_span, "noise_k": self._noise_k,
             "noise_clip": self._noise_clip, "noise_long_hours": longer,
             "flap_runs": self._flap_runs,
-            "deviations": self._deviations, "drift_days": drift,
+            "deviations": "deviations" in on, "drift_days": drift,
             "drift_history": self._drift_history, "drift_k": self._drift_k,
-            "context": self._context, "context_window": day,
+            "context": self._context and "context" in on, "context_window": day,
             "context_clip": self._context_clip, "context_shrink": self._context_shrink,
             "shift_hours": shift, "shift_buckets": self._shift_history,
             "shift_span": self._shift_span, "shift_k": self._shift_k, "shift_e0": self._shift_e0,

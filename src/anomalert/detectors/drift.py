@@ -59,8 +59,4 @@ class Drift(Default):
 
     name: ClassVar[str] = "drift"
     finds: ClassVar[str] = "drift"
-    _deviations: ClassVar[bool] = False
-    _range_hours: ClassVar[int] = 0
-    _noise_hours: ClassVar[int] = 0
-    _shift_hours: ClassVar[int] = 0
-    _flat_hours: ClassVar[int] = 0
+    _tests: ClassVar[tuple[str, ...]] = ("drift", "context")

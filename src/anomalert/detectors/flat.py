@@ -49,9 +49,4 @@ class Flat(Default):
 
     name: ClassVar[str] = "flat"
     finds: ClassVar[str] = "flat"
-    _deviations: ClassVar[bool] = False
-    _range_hours: ClassVar[int] = 0
-    _noise_hours: ClassVar[int] = 0
-    _drift_days: ClassVar[int] = 0
-    _shift_hours: ClassVar[int] = 0
-    _context: ClassVar[bool] = False
+    _tests: ClassVar[tuple[str, ...]] = ("flat",)

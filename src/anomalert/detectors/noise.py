@@ -49,8 +49,4 @@ class Noise(Default):
 
     name: ClassVar[str] = "noise"
     finds: ClassVar[str] = "noise"
-    _deviations: ClassVar[bool] = False
-    _range_hours: ClassVar[int] = 0
-    _drift_days: ClassVar[int] = 0
-    _shift_hours: ClassVar[int] = 0
-    _flat_hours: ClassVar[int] = 0
+    _tests: ClassVar[tuple[str, ...]] = ("noise", "context")

@@ -42,8 +42,4 @@ class Range(Default):
     """
 
     name: ClassVar[str] = "range"
-    _deviations: ClassVar[bool] = False
-    _noise_hours: ClassVar[int] = 0
-    _drift_days: ClassVar[int] = 0
-    _shift_hours: ClassVar[int] = 0
-    _flat_hours: ClassVar[int] = 0
+    _tests: ClassVar[tuple[str, ...]] = ("range", "context")

@@ -55,9 +55,4 @@ class Shift(Default):
 
     name: ClassVar[str] = "shift"
     finds: ClassVar[str] = "shift"
-    _deviations: ClassVar[bool] = False
-    _range_hours: ClassVar[int] = 0
-    _noise_hours: ClassVar[int] = 0
-    _drift_days: ClassVar[int] = 0
-    _context: ClassVar[bool] = False
-    _flat_hours: ClassVar[int] = 0
+    _tests: ClassVar[tuple[str, ...]] = ("shift",)
