@@ -2245,16 +2245,14 @@ def _score(
         if not (math.isfinite(a) and a > best):
             continue
         if memory > 0:
-            cutoff = min(a, max(Q[Q_THRESHOLD], a / Q[Q_MARGIN]))
-            if _mem_max(F, N, P, j) >= cutoff:
+            if _seen(F, N, P, Q, j, a):
                 continue
             if a >= Q[Q_RECUR_MIN] * Q[Q_THRESHOLD] and _routine(F, N, P, Q, j, a, t):
                 continue
         best = a
     if P[P_NOV_B] > 0 and not best > Q[Q_THRESHOLD]:  # only where no deviation pages
         for j in range(m):
-            if not nz[j] > best or (memory > 0 and _mem_max(F, N, P, m + j)
-                                    >= min(nz[j], max(Q[Q_THRESHOLD], nz[j] / Q[Q_MARGIN]))):
+            if not nz[j] > best or _seen(F, N, P, Q, m + j, nz[j]):
                 continue
             a = abs(z[j])  # a routine spike's value is no news to the range either
             if a >= Q[Q_RECUR_MIN] * Q[Q_THRESHOLD] and _routine(F, N, P, Q, j, a, t):
@@ -2263,9 +2261,7 @@ def _score(
             by_range = j if best > Q[Q_THRESHOLD] else -1
     if P[P_CTX] != 0 and not best > Q[Q_THRESHOLD]:  # only where nothing pages alone
         c = nz[m]
-        seen = memory > 0 and _mem_max(F, N, P, 2 * m) >= min(
-            c, max(Q[Q_THRESHOLD], c / Q[Q_MARGIN]))
-        if c > best and not seen and not _any_routine(F, N, P, Q, z, t):
+        if c > best and not _seen(F, N, P, Q, 2 * m, c) and not _any_routine(F, N, P, Q, z, t):
             best = c
             by_range = 3 * m if best > Q[Q_THRESHOLD] else -1
     if P[P_VAR_SUB] > 0 and not best > Q[Q_THRESHOLD]:
@@ -2280,22 +2276,35 @@ def _score(
                 best = d
                 by_range = 2 * m + j if best > Q[Q_THRESHOLD] else -1
     if P[P_SHIFT_SUB] > 0 and not best > Q[Q_THRESHOLD]:
-        for j in range(m):
-            c = hz[j]
-            if not c > best or (memory > 0 and _mem_max(F, N, P, 2 * m + 1 + j)
-                                >= min(c, max(Q[Q_THRESHOLD], c / Q[Q_MARGIN]))):
-                continue
-            best = c
-            by_range = 3 * m + 1 + j if best > Q[Q_THRESHOLD] else -1
+        best, by_range = _news(F, N, P, Q, hz[:m], 2 * m + 1, 3 * m + 1, best, by_range)
     if P[P_FLAT_H] > 0 and not best > Q[Q_THRESHOLD]:
-        for j in range(m):
-            c = hz[3 * m + j]
-            if not c > best or (memory > 0 and _mem_max(F, N, P, 3 * m + 1 + j)
-                                >= min(c, max(Q[Q_THRESHOLD], c / Q[Q_MARGIN]))):
-                continue
-            best = c
-            by_range = 4 * m + 1 + j if best > Q[Q_THRESHOLD] else -1
+        best, by_range = _news(F, N, P, Q, hz[3 * m : 4 * m], 3 * m + 1, 4 * m + 1, best, by_range)
     return best, by_range
+
+
+@_helper(inline="always")
+def _seen(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, slot: int, a: float) -> bool:
+    """Whether the "seen before" memory ``slot`` covers score ``a``: it holds one as large,
+    or one over the threshold at least ``a / margin`` (False without a memory)."""
+    if P[P_MEMORY] == 0:
+        return False
+    return _mem_max(F, N, P, slot) >= min(a, max(Q[Q_THRESHOLD], a / Q[Q_MARGIN]))
+
+
+@_helper(inline="always")
+def _news(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, scores: np.ndarray,
+    slot: int, code: int, best: float, by: int,
+) -> tuple[float, int]:
+    """The best score so far and what gave it, after a per-feature test's ``scores``: feature
+    ``j``'s counts where it is higher and not seen before (memory ``slot + j``), and names it
+    (``code + j``) when it pages."""
+    for j in range(scores.shape[0]):
+        c = scores[j]
+        if c > best and not _seen(F, N, P, Q, slot + j, c):
+            best = c
+            by = code + j if best > Q[Q_THRESHOLD] else -1
+    return best, by
 
 
 @_helper()
