@@ -59,4 +59,4 @@ class Drift(Default):
 
     name: ClassVar[str] = "drift"
     finds: ClassVar[str] = "drift"
-    _tests: ClassVar[tuple[str, ...]] = ("drift", "context")
+    _tests: ClassVar[tuple[str, ...]] = ("drift",)

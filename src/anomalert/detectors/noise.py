@@ -49,4 +49,4 @@ class Noise(Default):
 
     name: ClassVar[str] = "noise"
     finds: ClassVar[str] = "noise"
-    _tests: ClassVar[tuple[str, ...]] = ("noise", "context")
+    _tests: ClassVar[tuple[str, ...]] = ("noise",)

@@ -42,4 +42,4 @@ class Range(Default):
     """
 
     name: ClassVar[str] = "range"
-    _tests: ClassVar[tuple[str, ...]] = ("range", "context")
+    _tests: ClassVar[tuple[str, ...]] = ("range",)
