@@ -382,6 +382,29 @@ def test_a_nightly_job_on_an_idle_quantised_cpu_becomes_routine_despite_its_dips
     assert len(nights) <= 2
 
 
+def test_a_nightly_job_becomes_routine_despite_small_blips_the_same_way() -> None:
+    """The idle CPU above also reads 0.2 now and then: blips the same way as its nightly
+    job's spike of ~1.5, tens of its tiny scales but a twentieth of the job's height. The
+    calm around a spike is relative to the spike, so they do not spoil the job's record and
+    the job becomes routine. (With an absolute calm, any blip within an hour of the job
+    cancelled its record and 6 of the 8 monitored nights paged.)"""
+    from anomalert.monitor import detect
+
+    days = 10
+    idx = pd.date_range("2025-01-01", periods=days * 288, freq="5min", tz="UTC")
+    rng = np.random.default_rng(3)
+    values = rng.choice([0.134, 0.132, 0.066, 0.2], p=[0.5, 0.25, 0.2, 0.05], size=len(idx))
+    for d in range(1, days):
+        at = d * 288 + 36 + int(rng.integers(-2, 3))  # 03:00 give or take 10 minutes
+        values[at] = 1.4 + 0.2 * rng.random()
+        values[at - 9] = values[at + 9] = 0.2  # a blip 45 minutes before and after
+    frame = pd.DataFrame({"cpu": values}, index=idx)
+    start = idx[2 * 288]
+    d = detect(Default(), frame, train_until=start)
+    nights = [i for i in d.incidents if i.start >= start and i.start.hour in (2, 3)]
+    assert len(nights) <= 2
+
+
 def test_a_series_that_pages_all_day_learns_what_it_flags() -> None:
     """An idle, quantised CPU (one value, a neighbour a step away, a lower one a fifth of
     the time: each step dozens of its tiny robust scales) under the Monitor's default policy:

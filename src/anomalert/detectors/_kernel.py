@@ -273,7 +273,7 @@ _VAR_THIN = 4
 #: Version of the state layout: bump whenever the meaning or placement of anything in
 #: ``F``/``N``/``D``/``P``/``Q``/``S``/``SC`` changes, so a state saved by another version is
 #: refused instead of being read wrong (see ``CompiledBaseline.__setstate__``).
-LAYOUT_VERSION = 16
+LAYOUT_VERSION = 17
 
 _NO_T = np.iinfo(np.int64).min
 #: ``last_t`` before any point was learned.
@@ -458,9 +458,9 @@ def new_state(
     N[P[P_NOV_ID]:P[P_NOV_ID] + range_buckets + 2] = _NO_T
     N[P[P_WEEK_ID]:P[P_WEEK_ID] + week_hours] = _NO_T
     N[P[P_RC_OFF]:P[P_RC_OFF] + recur_days * n_bins] = _NO_T
-    for j in range(m):  # no loud point yet: the first run is isolated
-        N[P[P_RC_OFF] + recur_days * n_bins + _RSLOTS * j + 3] = _NO_T
-        N[P[P_RC_OFF] + recur_days * n_bins + _RSLOTS * j + 6] = _NO_T
+    for j in range(m):  # no deviation yet: the first run is isolated
+        ladder = P[P_RC_OFF] + recur_days * n_bins + _RSLOTS * j + 5
+        N[ladder:ladder + 3 * _LV] = _NO_T
     N[P[P_VAR_ID]:P[P_VAR_ID] + ring + nb + 3 + m] = _NO_T
     N[P[P_FLAP_ID]] = _NO_T
     N[P[P_DRIFT_ID]:P[P_DRIFT_ID] + dh + 1] = _NO_T
@@ -950,7 +950,12 @@ _ROUTINE_RATIO = 2.0
 _CALM = 0.5
 #: Per-feature slots of the recurrence memory's run state in N: run length, first t, last t,
 #: last loud t upwards, pending record, isolated before, last loud t downwards, direction.
-_RSLOTS = 8
+#: Levels of the ladder of last-deviation times (see :func:`_note`).
+_LV = 16
+#: Per-feature slots of the recurrence memory's run state in N: run length, first t, last t,
+#: pending record, direction; then the ladder's times of the last deviation upwards, and
+#: downwards, and its copy taken when the current run started.
+_RSLOTS = 5 + 3 * _LV
 
 
 @_helper()
@@ -976,61 +981,86 @@ def _record(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, j: int, a: floa
 
 
 @_helper()
+def _level(base: float, a: float) -> int:
+    """Index of the largest level base x 2^i at most ``a`` (0 below base; at most _LV - 1)."""
+    i = 0
+    lv = base
+    while i < _LV - 1 and lv * 2.0 <= a:
+        lv *= 2.0
+        i += 1
+    return i
+
+
+@_helper()
 def _note(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int, z: np.ndarray) -> None:
     """Follow each feature's spikes (flagged or not) for the recurrence memory.
 
     A spike is a run of deviations of at least ``recur_min`` x threshold, all the same way,
-    that lasts at most ``P_RMAXLEN`` seconds, with no deviation the same way above ``_CALM``
-    of that level for ``P_RISO`` seconds before it and after it (a nightly job, not a level
-    shift that wavers around the threshold). Deviations the other way do not count against
-    it, nor start a run while it awaits its calm: an idle host's dips do not spoil its
-    nightly job's spike. Once its calm after has passed, its largest deviation is recorded
-    at the time of day it started.
+    that lasts at most ``P_RMAXLEN`` seconds, with no deviation the same way of half its
+    peak or more for ``P_RISO`` seconds before it and after it: a nightly job, not a level
+    shift that wavers around the threshold nor a burst of like spikes. Calm is relative to
+    the spike: an idle host's blips a twentieth of its job's height do not spoil the job's
+    calm, nor start a run while the job's spike awaits its calm after; deviations the other
+    way never do. Once that calm has passed, the spike's peak is recorded at the time of day
+    it started.
+
+    Times of the last deviation of each size are kept per direction on a ladder of levels
+    (half the loud level, doubling), so the calm before a run is read from the ladder as it
+    was when the run started.
     """
     days = P[P_RDAYS]
     if days == 0:
         return
     m = P[P_M]
     loud = Q[Q_RECUR_MIN] * Q[Q_THRESHOLD]
+    base = _CALM * loud
     iso = P[P_RISO] * _NS
     cells = days * (86_400 // P[P_RBIN])
     st = P[P_RC_OFF] + cells
     for j in range(m):
         r = st + _RSLOTS * j
-        k = P[P_R_OFF] + cells * m + j  # the current run's largest deviation
+        lu, ld, snap = r + 5, r + 5 + _LV, r + 5 + 2 * _LV
+        k = P[P_R_OFF] + cells * m + j
         zj = z[j]
         a = abs(zj)
         if math.isnan(a):
             continue
         up = zj > 0
-        same = (N[r + 7] > 0) == up  # in the direction of the run (or pending spike)
-        if N[r] > 0 and not (a >= loud and same):  # the run ended: a spike if short, isolated
-            N[r + 4] = 1 if (N[r + 5] == 1 and (N[r + 2] - N[r + 1]) // _NS <= P[P_RMAXLEN]) else 0
+        lv = lu if up else ld
+        same = (N[r + 4] > 0) == up
+        if N[r] > 0 and not (a >= loud and same):  # the run ended
+            short = (N[r + 2] - N[r + 1]) // _NS <= P[P_RMAXLEN]
+            last = N[snap + _level(base, _CALM * F[k])]
+            before = last == _NO_T or N[r + 1] - last >= iso
+            N[r + 3] = 1 if (short and before) else 0
             N[r] = 0
         if a >= loud:
-            if N[r] > 0:  # the run goes on
+            if N[r] > 0:
                 F[k] = max(F[k], a)
                 N[r] += 1
                 N[r + 2] = t
-            elif not (N[r + 4] == 1 and not same):  # a run starts (unless a spike the other
-                # way awaits its calm: a dip does not spoil a job's spike, nor start a run)
-                last = N[r + 3] if up else N[r + 6]
-                N[r + 5] = 1 if (last == _NO_T or t - last >= iso) else 0
+            elif N[r + 3] == 1 and (not same or a < _CALM * F[k]):
+                pass  # a dip, or a blip small beside the pending spike: neither spoils it
+            else:
+                for i in range(_LV):
+                    N[snap + i] = N[lv + i]
                 N[r + 1] = t
                 N[r + 2] = t
-                N[r + 7] = 1 if up else -1
+                N[r + 4] = 1 if up else -1
                 F[k] = a
-                N[r + 4] = 0
+                N[r + 3] = 0
                 N[r] = 1
-            N[r + 3 if up else r + 6] = t
-            continue
-        if a >= _CALM * loud:
-            N[r + 3 if up else r + 6] = t
-            if same:
-                N[r + 4] = 0  # not calm after, in the spike's direction: not a clean spike
-        elif N[r + 4] == 1 and t - (N[r + 3] if N[r + 7] > 0 else N[r + 6]) >= iso:
-            _record(F, N, P, N[r + 1], j, F[k])
-            N[r + 4] = 0
+        elif a >= base and N[r + 3] == 1 and same and a >= _CALM * F[k]:
+            N[r + 3] = 0
+        if a >= base:
+            top = _level(base, a)
+            for i in range(top + 1):
+                N[lv + i] = t
+        if N[r] == 0 and N[r + 3] == 1:
+            lvs = lu if N[r + 4] > 0 else ld
+            if t - N[lvs + _level(base, _CALM * F[k])] >= iso:
+                _record(F, N, P, N[r + 1], j, F[k])
+                N[r + 3] = 0
 
 
 @_helper()

@@ -30,12 +30,13 @@ series' new record). Its explanation names the edge it passed ("cpu=64 is 2.4σ 
 up to its score for a day, and up to twice its score when it paged.
 
 Routine spikes: a spike (over the threshold for at most 30 minutes, with an hour of calm
-in its direction before and after: an idle host's dips do not spoil its nightly job's spike)
-is remembered at its time of day, whether or not it paged. A spike within
-an hour of the time of day of such spikes on each of the last two days, and no more than
-twice their size, is routine -- a nightly job -- and scores 0 (nor does it count for the
-range test or make the rest of the day quiet). It pages on the first two nights, then not;
-a spike at another hour, or twice the usual size, still pages.
+before and after: nothing in its direction half its height or more, so an idle host's dips
+and small blips do not spoil its nightly job's spike) is remembered at its time of day,
+whether or not it paged. A spike within an hour of the time of day of such spikes on each of
+the last two days, and no more than twice their size, is routine -- a nightly job -- and
+scores 0 (nor does it count for the range test or make the rest of the day quiet). It pages
+on the first two nights, then not; a spike at another hour, or twice the usual size, still
+pages.
 
 Noise (a variance change): where no deviation and no range pages, a feature that moves more
 from one point to the next than it has for a week pages. Its mean change per point over the
