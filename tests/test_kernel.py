@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from anomalert.alerting import AlertPolicy
 from anomalert.detectors import Default, Seasonal
 from anomalert.detectors import _kernel as K
 from anomalert.detectors._stats import RollingStats
@@ -419,8 +420,12 @@ def test_a_series_that_pages_all_day_learns_what_it_flags() -> None:
     values = rng.choice([0.134, 0.132, 0.066, 0.2], p=[0.5, 0.25, 0.2, 0.05], size=len(idx))
     frame = pd.DataFrame({"cpu": values}, index=idx)
     start = idx[2 * 288]
-    on = detect(Default(), frame, train_until=start)
-    off = detect(type("NoFlap", (Default,), {"_flap_runs": 0})(), frame, train_until=start)
+    # no cooldown: each flagged run its own incident (the default hour's cooldown would merge
+    # an all-day flicker into one incident and hide what the rule changes)
+    policy = AlertPolicy(cooldown=0)
+    on = detect(Default(), frame, train_until=start, policy=policy)
+    off = detect(type("NoFlap", (Default,), {"_flap_runs": 0})(), frame, train_until=start,
+                 policy=policy)
     after = [i for i in off.incidents if i.start >= start]
     assert len(after) > 15 * (days - 2)  # without the rule: every few dips, all day long
     after = [i for i in on.incidents if i.start >= start]

@@ -56,6 +56,25 @@ def test_cooldown_reopens_instead_of_paging_again() -> None:
     assert [v.event for v in _feed(m2, [90, 40, 40, 90])] == ["fired", "resolved", None, "fired"]
 
 
+def test_default_cooldown_is_an_hour_at_the_series_step() -> None:
+    """By default a score that wavers around the threshold pages once: an alert within an
+    hour of points (60 at 1-minute steps) after a resolution re-opens the incident; one
+    after that pages anew. The batch path (detect) decides the same."""
+    assert AlertPolicy().cooldown_points(60) == 60 and AlertPolicy().cooldown_points(300) == 12
+    assert AlertPolicy().cooldown_points(None) == 60 and AlertPolicy(cooldown=0).cooldown_points(60) == 0
+    values = [90.0] + [40.0] * 40 + [90.0] + [40.0] * 80 + [90.0, 40.0]
+    m = _monitor(AlertPolicy(resolve_after=1))
+    out = _feed(m, values)
+    fired = [i for i, v in enumerate(out) if v.event == "fired"]
+    assert fired == [0, 41 + 80 + 1]  # the re-fire 40 points on re-opens; the one 80 on pages
+    assert [v.incident_id for v in out if v.is_alert] == [1, 1, 2]
+    frame = pd.concat([_train(), pd.DataFrame(
+        {"cpu": values}, index=pd.date_range(T0 + pd.Timedelta(minutes=300), periods=len(values), freq="1min"))])
+    d = detect(ZScore(window=200, robust=True), frame, train_until=frame.index[300],
+               policy=AlertPolicy(resolve_after=1))
+    assert [i.start for i in d.incidents if i.start >= frame.index[300]] == [out[0].timestamp, out[122].timestamp]
+
+
 def test_flagged_points_are_not_learned_unless_asked() -> None:
     guarded, learning = _monitor(), _monitor(AlertPolicy(learn_flagged=True))
     _feed(guarded, [95.0] * 150)
@@ -111,6 +130,8 @@ def test_policy_validation() -> None:
         AlertPolicy(resolve_after=0).validate()
     with pytest.raises(ParameterError, match="'relearn_after'.*an int >= 1 or None"):
         AlertPolicy(relearn_after=0).validate()
+    with pytest.raises(ParameterError, match="'cooldown'.*an int >= 0 or None"):
+        AlertPolicy(cooldown=-1).validate()
 
 
 def test_unfitted_detector_warms_up_then_alerts() -> None:

@@ -123,7 +123,7 @@ def _run_detection(args: argparse.Namespace, frame: Any) -> Any:
     from anomalert.monitor import detect
 
     metrics, truth, _ = split_labels(frame)
-    policy = AlertPolicy(k=args.k, n=args.n, resolve_after=args.resolve_after)
+    policy = AlertPolicy(k=args.k, n=args.n, resolve_after=args.resolve_after, cooldown=args.cooldown)
     return detect(
         args.detector,
         frame,
@@ -216,7 +216,7 @@ def _detect_many(args: argparse.Namespace, source: Any) -> int:
         source,
         args.detector,
         train_until=args.train_until,
-        policy=AlertPolicy(k=args.k, n=args.n, resolve_after=args.resolve_after),
+        policy=AlertPolicy(k=args.k, n=args.n, resolve_after=args.resolve_after, cooldown=args.cooldown),
         engine=args.engine,
         scheduler=args.scheduler,
         chunk_size=args.chunk_size,
@@ -369,6 +369,11 @@ def _add_detection_options(p: argparse.ArgumentParser, *, sources: bool = False)
     p.add_argument("--k", type=int, default=1, help="alert when k of the last n points are flagged")
     p.add_argument("--n", type=int, default=1, help="see --k")
     p.add_argument("--resolve-after", type=int, default=3, help="clean points that resolve an incident")
+    p.add_argument(
+        "--cooldown", type=int, default=None,
+        help="points after a resolution within which an alert re-opens the incident instead of "
+        "paging again (default: an hour of points at the series' step; 0: never)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -113,6 +113,12 @@ class Monitor:
             self._relearn_known = points
         return points
 
+    def _cooldown(self) -> int:
+        """Points after a resolution within which an alert re-opens the incident (see
+        :meth:`AlertPolicy.cooldown_points`), at the step :meth:`_relearn` uses."""
+        step = getattr(self.detector, "step_seconds_", None) or getattr(self, "_step_s", None)
+        return self.policy.cooldown_points(step)
+
     @property
     def open_incident(self) -> Incident | None:
         if self.incidents and self.incidents[-1].is_open:
@@ -170,7 +176,7 @@ class Monitor:
             top = exp.top.metric if exp.top is not None else None
             self._clean_run = 0
             if incident is None:
-                cooled = self._since_resolved is not None and self._since_resolved <= self.policy.cooldown
+                cooled = self._since_resolved is not None and self._since_resolved <= self._cooldown()
                 if cooled and self.incidents:
                     incident = self.incidents[-1]
                     incident.resolved_at = None
@@ -447,7 +453,7 @@ def _run_compiled(
     )[0]
     flagged, alert, inc, event = decide_all(
         scores, threshold, k=policy.k, n=policy.n, resolve_after=policy.resolve_after,
-        cooldown=policy.cooldown,
+        cooldown=policy.cooldown_points(det.step_seconds_),
     )
     texts: dict[int, str] = {}  # row -> explanation; every other row's is ""
     incidents: list[Incident] = []

@@ -32,7 +32,10 @@ class AlertPolicy:
         Consecutive unflagged points that resolve an open incident (hysteresis).
     cooldown
         Points after a resolution during which a new alert re-opens the same incident
-        instead of paging again.
+        instead of paging again (a score that wavers around the threshold pages once).
+        ``None`` (the default): an hour's worth of points at the series' step, so 60 at
+        1-minute steps and 12 at 5 minutes (see :meth:`cooldown_points`); 0 pages every
+        time an incident opens anew.
     learn_flagged
         Let the detector learn from points it flagged. Off by default: an anomaly must not
         become the baseline it is compared with.
@@ -46,7 +49,7 @@ class AlertPolicy:
     k: int = 1
     n: int = 1
     resolve_after: int = 3
-    cooldown: int = 0
+    cooldown: int | None = None
     learn_flagged: bool = False
     relearn_after: int | None = None
 
@@ -65,11 +68,25 @@ class AlertPolicy:
                 raise bad(name, "an int >= 1" + (" or None" if name == "relearn_after" else ""))
         if isinstance(self.k, bool) or not isinstance(self.k, int) or not 1 <= self.k <= self.n:
             raise bad("k", f"an int between 1 and n ({self.n})")
-        if isinstance(self.cooldown, bool) or not isinstance(self.cooldown, int) or self.cooldown < 0:
-            raise bad("cooldown", "an int >= 0")
+        if self.cooldown is not None and (
+            isinstance(self.cooldown, bool) or not isinstance(self.cooldown, int) or self.cooldown < 0
+        ):
+            raise bad("cooldown", "an int >= 0 or None")
         if not isinstance(self.learn_flagged, bool):
             raise bad("learn_flagged", "a bool")
         return self
+
+    def cooldown_points(self, step_seconds: float | None) -> int:
+        """``cooldown``, or when it is None an hour's worth of points at ``step_seconds`` (a
+        minute when the step is not known yet).
+
+        >>> AlertPolicy().cooldown_points(300), AlertPolicy(cooldown=0).cooldown_points(300)
+        (12, 0)
+        """
+        if self.cooldown is not None:
+            return self.cooldown
+        step = step_seconds if step_seconds is not None and step_seconds > 0 else 60.0
+        return max(1, int(3_600 // step))
 
     def relearn_points(self, step_seconds: float | None) -> int:
         """``relearn_after``, or when it is None a day's worth of points at ``step_seconds``
