@@ -442,7 +442,7 @@ def new_state(
     f_off += (2 * sparts + 5 * sb + 5) * m + sb
     P[P_SHIFT_ID] = i_off
     i_off += sparts + sb + 4
-    fb = flat_history + flat_hours if flat_hours > 0 else 0
+    fb = flat_history + flat_hours + _FLAT_SLACK if flat_hours > 0 else 0
     P[P_FLAT_H], P[P_FLAT_B], P[P_FLAT_SPAN] = (flat_hours, fb, flat_span) if fb else (0, 0, 0)
     P[P_FLAT_OFF] = f_off
     f_off += (4 * fb + 4) * m
@@ -1639,6 +1639,12 @@ def _shift_follow(
 _FLAT_CAP = 100.0
 
 
+#: Hours the flat test's current window runs past its span: a daily job that runs a little
+#: later than the day before is still in it (a 24-hour window ending between yesterday's run
+#: and today's late one holds neither, and looked flat).
+_FLAT_SLACK = 2
+
+
 @_helper()
 def _flat_hours(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, first: int, last: int,
@@ -1682,7 +1688,7 @@ def _flat_measure(
     H, B, m = P[P_FLAT_H], P[P_FLAT_B], P[P_M]
     ranges, keys = P[P_FLAT_OFF] + (3 * B + 4) * m, P[P_FLAT_ID] + B + 1
     narrowest, windows = math.inf, 0
-    for k in range(hour - B + H, hour - H):
+    for k in range(hour - B + H, hour - H - _FLAT_SLACK):
         b = k % B
         width = F[ranges + b * m + j] if N[keys + b] == k else _flat_window(F, N, P, j, k)
         if not math.isnan(width):
@@ -1690,7 +1696,7 @@ def _flat_measure(
             windows += 1
     if windows < P[P_FLAT_SPAN]:
         narrowest = math.nan
-    hi, lo, n = _flat_hours(F, N, P, j, hour - H + 1, hour - 1)
+    hi, lo, n = _flat_hours(F, N, P, j, hour - H - _FLAT_SLACK + 1, hour - 1)
     return narrowest, hi, lo, n
 
 

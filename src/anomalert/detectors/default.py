@@ -86,8 +86,10 @@ metric that moved by a fraction of its noise and stayed there: "cpu has shifted:
 it raises the score at `default`'s own threshold from 60.9 to 68.6 (``benchmarks/quality.md``).
 
 Flat (a metric that stops moving): where nothing else pages, a feature whose range (high -
-low) over the last 24 hours is more than 5 times narrower than the narrowest 24 hours of its
-week pages: a job that stopped running, traffic that died, a value stuck. Hourly buckets keep
+low) over the last 26 hours is more than 5 times narrower than the narrowest 24 hours of its
+week pages: a job that stopped running, traffic that died, a value stuck. (26, not 24: a
+24-hour window that ends between yesterday's nightly job and today's, run a little later,
+holds neither and looks flat.) Hourly buckets keep
 every point's high, low and count; one window ends at each hour, measured once, and the
 history's windows leave out those overlapping the current one (48 of them are needed, so the
 test starts after about three days). It scores the threshold times the ratio over 5 (a range

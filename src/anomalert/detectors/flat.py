@@ -2,7 +2,8 @@
 
 The flat test of :class:`~anomalert.detectors.default.Default`, alone. Each feature keeps the
 high, low and count of its values in hourly buckets (every point, flagged or not). The range
-(high - low) of the last 24 hours is compared with the narrowest 24-hour range of the week
+(high - low) of the last 26 hours (a day and two hours: a daily job that runs a little later
+than the day before is still in it) is compared with the narrowest 24-hour range of the week
 before it (one window ending at each hour, leaving out those that overlap the current one;
 at least 48 of them, so the test starts after about three days). When the current range is
 more than 5 times narrower, it scores the threshold times how many times narrower, over 5
@@ -26,8 +27,8 @@ Examples
 >>> scores = det.score(frame.iloc[4 * 288 :])
 >>> first = scores[scores > det.threshold_].index[0]
 >>> last_job = idx[5 * 288 - 36 + 2]
->>> str(first - last_job)  # a day after the last job ran
-'0 days 23:50:00'
+>>> str(first - last_job)  # a day and two hours after the last job ran
+'1 days 01:50:00'
 """
 
 from __future__ import annotations
