@@ -273,7 +273,7 @@ _VAR_THIN = 4
 #: Version of the state layout: bump whenever the meaning or placement of anything in
 #: ``F``/``N``/``D``/``P``/``Q``/``S``/``SC`` changes, so a state saved by another version is
 #: refused instead of being read wrong (see ``CompiledBaseline.__setstate__``).
-LAYOUT_VERSION = 17
+LAYOUT_VERSION = 18
 
 _NO_T = np.iinfo(np.int64).min
 #: ``last_t`` before any point was learned.
