@@ -105,6 +105,24 @@ def test_score_learns_online_and_alerts_on_a_spike(tmp_path):
     assert c2.post("/v1/score", json={"series": "api", "points": _points(1, start=200)}).status_code == 200
 
 
+def test_a_spike_soon_after_a_resolution_reopens_the_incident(tmp_path):
+    """Two spikes 20 minutes apart: the second comes within the default cooldown (an hour
+    of points), so it re-opens the first incident instead of making a new one. The service
+    notifies the re-opened incident as firing again (same incident number): its resolution
+    had already been sent."""
+    store = Store(tmp_path / "s.db")
+    client, state = _client(store=store, sinks=["hook"])
+    points = _points(200, spike_at=150)
+    for p in points[170:173]:
+        p["values"]["cpu"] = 95.0
+    r = client.post("/v1/score", json={"series": "api", "points": points})
+    assert r.status_code == 200, r.text
+    rows = [r.notification for r in store.outbox()]
+    assert [n["event"] for n in rows] == ["fired", "resolved", "fired", "resolved"]
+    assert {n["incident"] for n in rows} == {1}
+    assert len(client.get("/v1/alerts").json()["incidents"]) == 1
+
+
 def test_bearer_token():
     client, _ = _client(token="s3cret")
     body = {"series": "a", "points": _points(1)}
