@@ -946,10 +946,9 @@ def switch_pending(N: np.ndarray, P: np.ndarray) -> bool:
 # --------------------------------------------------------------------------- time-of-day recurrence
 #: A spike is routine if the same hour saw spikes at least this many times smaller.
 _ROUTINE_RATIO = 2.0
-#: Calm around a spike: no deviation above this fraction of a spike's level.
+#: Calm around a spike: no deviation its way of this fraction of its peak or more (and the
+#: lowest level of the ladder below, as this fraction of the loud level).
 _CALM = 0.5
-#: Per-feature slots of the recurrence memory's run state in N: run length, first t, last t,
-#: last loud t upwards, pending record, isolated before, last loud t downwards, direction.
 #: Levels of the ladder of last-deviation times (see :func:`_note`).
 _LV = 16
 #: Per-feature slots of the recurrence memory's run state in N: run length, first t, last t,
