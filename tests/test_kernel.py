@@ -406,6 +406,33 @@ def test_a_nightly_job_becomes_routine_despite_small_blips_the_same_way() -> Non
     assert len(nights) <= 2
 
 
+def test_a_metric_in_steps_keeps_a_scale_of_at_least_one_step() -> None:
+    """An idle CPU reported in steps of 0.002 sits on one value most of the time: its robust
+    spreads are nothing, and its scale used to shrink day by day until the nightly job was
+    thousands of scales (so the routine rule, which compares sizes, lost it; here 0.0008
+    after ten days). Once its values are seen to move in whole steps, a deviation's scale
+    is at least one step. A metric with continuous values gets no such floor."""
+    days = 10
+    idx = pd.date_range("2025-01-01", periods=days * 288, freq="5min", tz="UTC")
+    rng = np.random.default_rng(7)
+    values = rng.choice([0.134, 0.132, 0.136, 0.066], p=[0.8, 0.1, 0.05, 0.05], size=len(idx))
+    frame = pd.DataFrame({"cpu": values}, index=idx)
+    det = Default().fit(frame.iloc[:288])
+    for ts, v in zip(idx[288:], values[288:], strict=True):
+        det.learn_one(ts, {"cpu": float(v)})
+    st = det.state_
+    assert K._step_floor(st["F"], st["N"], st["P"], 0) == pytest.approx(0.002)
+    t = int((idx[-1] + pd.Timedelta("5min")).value)
+    z, b, s, _ = det.feature_z(t, np.array([0.134]))
+    assert s[0] >= 0.002 * (1 - 1e-9)
+    assert s[0] < 0.0021  # one step, not the day's spread of the 0.066 dips
+    z, b, s, _ = det.feature_z(t, np.array([1.5]))  # a job's spike: hundreds of scales,
+    assert det.threshold_ < z[0] <= (1.5 - b[0]) / 0.002 * (1 + 1e-9)  # not thousands
+    smooth = pd.DataFrame({"cpu": 40 + rng.normal(0, 1, len(idx))}, index=idx)
+    det = Default().fit(smooth.iloc[: 2 * 288])
+    assert K._step_floor(det.state_["F"], det.state_["N"], det.state_["P"], 0) == 0.0
+
+
 def test_a_series_that_pages_all_day_learns_what_it_flags() -> None:
     """An idle, quantised CPU (one value, a neighbour a step away, a lower one a fifth of
     the time: each step dozens of its tiny robust scales) under the Monitor's default policy:

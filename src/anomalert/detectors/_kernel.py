@@ -232,7 +232,10 @@ P_FLAT_OFF = 60  # offset in F: per hourly bucket and feature the high, low and 
 #                 few points)
 P_FLAT_ID = 61  # offset in N: hour numbers (B), the cache's hour, the hour each window
 #                ending there was measured for (B)
-N_P = 62
+P_QOFF = 62  # offset in F: each feature's previous value (m), then its step (m)
+P_QID = 63  # offset in N: per feature the changes seen since its step was last lowered (m),
+#             then how many of them were whole numbers of it (m)
+N_P = 64
 
 # Float parameters.
 Q_GUARD = 0  # seasonal |z| from which a feature's levels stop learning (inf = never)
@@ -273,7 +276,7 @@ _VAR_THIN = 4
 #: Version of the state layout: bump whenever the meaning or placement of anything in
 #: ``F``/``N``/``D``/``P``/``Q``/``S``/``SC`` changes, so a state saved by another version is
 #: refused instead of being read wrong (see ``CompiledBaseline.__setstate__``).
-LAYOUT_VERSION = 18
+LAYOUT_VERSION = 19
 
 _NO_T = np.iinfo(np.int64).min
 #: ``last_t`` before any point was learned.
@@ -421,6 +424,10 @@ def new_state(
     i_off += ring + nb + 3 + 2 * m
     P[P_FLAP_OFF] = f_off
     f_off += 1
+    P[P_QOFF] = f_off
+    f_off += 2 * m
+    P[P_QID] = i_off
+    i_off += 2 * m
     P[P_FLAP_ID] = i_off
     i_off += 2
     dh = 24 * drift_history if drift_days > 0 else 0
@@ -470,8 +477,11 @@ def new_state(
                   flap_runs, drift_k, context_clip, context_shrink, shift_k, shift_e0,
                   flat_k],
                  dtype=np.float64)
+    F = np.zeros(f_off, dtype=np.float64)
+    F[P[P_QOFF]:P[P_QOFF] + m] = math.nan
+    F[P[P_QOFF] + m:P[P_QOFF] + 2 * m] = math.inf
     return {
-        "F": np.zeros(f_off, dtype=np.float64),
+        "F": F,
         "N": N,
         "D": D,
         "P": P,
@@ -1842,6 +1852,7 @@ def _follow(
     the noise, drift, shift and flat tests and the flagged-run count."""
     flagged = score > Q[Q_THRESHOLD]
     m = P[P_M]
+    _step_follow(F, N, P, x)
     _note(F, N, P, Q, t, z)
     _noise_learn(F, N, D, P, Q, t, x, va, vl, flagged and (by < m or by == 3 * m))
     _drift_follow(F, N, P, t, x)
@@ -2044,6 +2055,53 @@ def _recent(
     return center, scale
 
 
+#: Changes a feature's step needs behind it, and the share of them that must be whole
+#: numbers of it, before the step is the floor of the feature's scale.
+_STEP_NEED = 30
+_STEP_SHARE = 0.9
+
+
+@_helper()
+def _step_floor(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int) -> float:
+    """The smallest scale feature ``j``'s deviations may have: one step of its resolution,
+    once its values are seen to move in whole steps (0 otherwise).
+
+    A metric reported in steps (CloudWatch's CPU in 0.002 %, counts in 1) that sits on one
+    value most of the time has robust spreads of nothing, and its scale shrinks with every
+    quiet day until its smallest move is hundreds of scales: a deviation's scale is at least
+    the smallest move the metric can make."""
+    m = P[P_M]
+    n, whole = N[P[P_QID] + j], N[P[P_QID] + m + j]
+    if n >= _STEP_NEED and whole >= _STEP_SHARE * n:
+        return F[P[P_QOFF] + m + j]
+    return 0.0
+
+
+@_helper()
+def _step_follow(F: np.ndarray, N: np.ndarray, P: np.ndarray, x: np.ndarray) -> None:
+    """Follow each feature's step: the smallest change between consecutive values, and how
+    many changes since it was last lowered were whole numbers of it."""
+    m, qo, qi = P[P_M], P[P_QOFF], P[P_QID]
+    for j in range(m):
+        v = x[j]
+        if math.isnan(v):
+            continue
+        d = abs(v - F[qo + j])
+        F[qo + j] = v
+        if not d > 0:
+            continue
+        q = F[qo + m + j]
+        if d < q * (1.0 - 1e-6):
+            F[qo + m + j] = d
+            N[qi + j] = 1
+            N[qi + m + j] = 1
+            continue
+        r = d / q
+        N[qi + j] += 1
+        if abs(r - round(r)) <= 1e-3:
+            N[qi + m + j] += 1
+
+
 @_helper()
 def _feature_z(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray,
@@ -2052,6 +2110,12 @@ def _feature_z(
 ) -> None:
     """Deviations into ``z``/``b``/``s``; ``zs`` gets the seasonal model's own deviations."""
     _seasonal_z(F, N, D, P, x, shape, has_shape, z, b, s)
+    m = P[P_M]
+    for j in range(m):
+        fl = _step_floor(F, N, P, j)
+        if s[j] < fl and math.isfinite(b[j]):
+            s[j] = fl
+            z[j] = (x[j] - b[j]) / fl
     for j in range(P[P_M]):
         zs[j] = z[j]
     if P[P_USE_RECENT] == 0:
@@ -2063,6 +2127,7 @@ def _feature_z(
         center, scale = _recent(F, N, D, P, j, shape, has_shape)
         if math.isnan(center):
             continue
+        scale = max(scale, _step_floor(F, N, P, j))
         zt = (v - center) / scale
         if not abs(zt) >= abs(z[j]):
             z[j] = zt

@@ -8,7 +8,11 @@ ago), or of the raw values before a full cycle is known. Its spread is the large
 window's robust spread and that of the last day's deviations from the recent level (one
 window's spread is a noisy estimate). A feature is only as anomalous as the *smaller* of the
 two deviations: a daily peak is expected by the seasonal baseline, a level that has held for
-the last hour is expected by the recent one, and a real spike or drop surprises both. The
+the last hour is expected by the recent one, and a real spike or drop surprises both. A
+metric reported in steps (CloudWatch's CPU in 0.002 %, counts in 1), once its values are
+seen to move in whole steps (30 changes since its smallest, 9 in 10 of them whole numbers of
+it), has a scale of at least one step: otherwise an idle host that sits on one value has a
+spread of nothing, and its scale shrinks with every quiet day. The
 point's score is the largest feature score, so the explanation names the metric that moved,
 its baseline and the size of the move. Load-balancer frames are scored on error *rates* (see
 :mod:`anomalert.features`).
