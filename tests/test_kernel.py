@@ -433,6 +433,21 @@ def test_a_metric_in_steps_keeps_a_scale_of_at_least_one_step() -> None:
     assert K._step_floor(det.state_["F"], det.state_["N"], det.state_["P"], 0) == 0.0
 
 
+def test_a_sparse_count_is_measured_in_whole_counts() -> None:
+    """Errors per minute, almost always 0: the spreads are nothing, and 3 errors used to
+    score a billion sigmas. Counts move in steps of 1, so the scale is at least 1: 3 errors
+    are 3 scales (no page), 5 page at the threshold's edge, 10 are 10."""
+    idx = pd.date_range("2025-01-01", periods=4 * 1440, freq="1min", tz="UTC")
+    v = np.random.default_rng(3).poisson(0.05, len(idx)).astype(float)
+    det = Default().fit(pd.DataFrame({"errors": v[:1440]}, index=idx[:1440]))
+    for ts, x in zip(idx[1440:], v[1440:], strict=True):
+        det.learn_one(ts, {"errors": float(x)})
+    t = idx[-1] + pd.Timedelta("1min")
+    assert det.score_one(t, {"errors": 3.0}) < det.threshold_
+    assert det.threshold_ < det.score_one(t, {"errors": 5.0}) < 10
+    assert det.score_one(t, {"errors": 10.0}) == pytest.approx(10.0, abs=0.5)
+
+
 def test_a_series_that_pages_all_day_learns_what_it_flags() -> None:
     """An idle, quantised CPU (one value, a neighbour a step away, a lower one a fifth of
     the time: each step dozens of its tiny robust scales) under the Monitor's default policy:
