@@ -107,7 +107,7 @@ class Monitor:
         known = self.__dict__.get("_relearn_known")
         if known is not None:
             return int(known)
-        step = getattr(self.detector, "step_seconds_", None) or getattr(self, "_step_s", None)
+        step = self._step_seconds()
         points = self.policy.relearn_points(step)
         if step:
             self._relearn_known = points
@@ -116,8 +116,12 @@ class Monitor:
     def _cooldown(self) -> int:
         """Points after a resolution within which an alert re-opens the incident (see
         :meth:`AlertPolicy.cooldown_points`), at the step :meth:`_relearn` uses."""
-        step = getattr(self.detector, "step_seconds_", None) or getattr(self, "_step_s", None)
-        return self.policy.cooldown_points(step)
+        return self.policy.cooldown_points(self._step_seconds())
+
+    def _step_seconds(self) -> float | None:
+        """The series' step in seconds: the detector's when it knows it, else the first gap
+        this Monitor saw (None before two points)."""
+        return getattr(self.detector, "step_seconds_", None) or getattr(self, "_step_s", None)
 
     @property
     def open_incident(self) -> Incident | None:

@@ -83,10 +83,7 @@ class AlertPolicy:
         >>> AlertPolicy().cooldown_points(300), AlertPolicy(cooldown=0).cooldown_points(300)
         (12, 0)
         """
-        if self.cooldown is not None:
-            return self.cooldown
-        step = step_seconds if step_seconds is not None and step_seconds > 0 else 60.0
-        return max(1, int(3_600 // step))
+        return self.cooldown if self.cooldown is not None else _points_in(3_600, step_seconds)
 
     def relearn_points(self, step_seconds: float | None) -> int:
         """``relearn_after``, or when it is None a day's worth of points at ``step_seconds``
@@ -97,5 +94,10 @@ class AlertPolicy:
         """
         if self.relearn_after is not None:
             return self.relearn_after
-        step = step_seconds if step_seconds is not None and step_seconds > 0 else 60.0
-        return max(1, int(86_400 // step))
+        return _points_in(86_400, step_seconds)
+
+
+def _points_in(seconds: int, step_seconds: float | None) -> int:
+    """Points in ``seconds`` at ``step_seconds`` (a minute when the step is not known), >= 1."""
+    step = step_seconds if step_seconds is not None and step_seconds > 0 else 60.0
+    return max(1, int(seconds // step))
