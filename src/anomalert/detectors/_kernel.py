@@ -2110,24 +2110,19 @@ def _feature_z(
 ) -> None:
     """Deviations into ``z``/``b``/``s``; ``zs`` gets the seasonal model's own deviations."""
     _seasonal_z(F, N, D, P, x, shape, has_shape, z, b, s)
-    m = P[P_M]
-    for j in range(m):
-        fl = _step_floor(F, N, P, j)
+    for j in range(P[P_M]):
+        fl = _step_floor(F, N, P, j)  # no scale below one step of a metric reported in steps
         if s[j] < fl and math.isfinite(b[j]):
             s[j] = fl
             z[j] = (x[j] - b[j]) / fl
-    for j in range(P[P_M]):
         zs[j] = z[j]
-    if P[P_USE_RECENT] == 0:
-        return
-    for j in range(P[P_M]):
         v = x[j]
-        if math.isnan(v):
+        if P[P_USE_RECENT] == 0 or math.isnan(v):
             continue
         center, scale = _recent(F, N, D, P, j, shape, has_shape)
         if math.isnan(center):
             continue
-        scale = max(scale, _step_floor(F, N, P, j))
+        scale = max(scale, fl)
         zt = (v - center) / scale
         if not abs(zt) >= abs(z[j]):
             z[j] = zt
