@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from stream_helpers import first_paging
 
 from anomalert.detectors import Default, Flat
 from anomalert.detectors import _kernel as K
@@ -53,17 +54,12 @@ def test_without_the_flat_test_the_stopped_job_goes_unseen() -> None:
 def test_the_explanation_gives_the_day_s_range_against_the_narrowest() -> None:
     frame = _jobs()
     det = Flat().fit(frame.iloc[: 3 * 288])
-    at = None
-    for ts, v in zip(frame.index[3 * 288:], frame["jobs"].iloc[3 * 288:], strict=True):
-        if det.score_one(ts, {"jobs": float(v)}) > det.threshold_:
-            at = ts
-            break
-        det.learn_one(ts, {"jobs": float(v)})
+    at = first_paging(det, frame, 3 * 288)
     assert at is not None
     top = det.explain_one(at, {"jobs": float(frame.loc[at, "jobs"])}).top
     assert top is not None and top.kind == "flat"
-    # value: high - low of the hours of the last day (this hour and the 23 before it)
-    since = at.floor("h") - pd.Timedelta("23h")
+    # value: high - low of the window's hours (this hour and the 25 before it: a day and two)
+    since = at.floor("h") - pd.Timedelta("25h")
     day = frame["jobs"].loc[since:at]
     assert top.value == day.max() - day.min() == top.scale
     assert top.value < 6  # the noise alone

@@ -362,25 +362,39 @@ def test_a_nightly_job_stops_paging_but_a_spike_at_another_hour_does_not() -> No
 
 
 
+def _idle_cpu_with_a_nightly_job(blips: bool, days: int = 10) -> pd.DataFrame:
+    """An idle CPU at 5-minute steps (0.134, a step away 0.132, and 0.066 a fifth of the
+    time) with a job of ~1.5 at 03:00 give or take 10 minutes every night; with ``blips`` it
+    also reads 0.2 now and then, and 45 minutes before and after each job."""
+    idx = pd.date_range("2025-01-01", periods=days * 288, freq="5min", tz="UTC")
+    rng = np.random.default_rng(3)
+    if blips:
+        values = rng.choice([0.134, 0.132, 0.066, 0.2], p=[0.5, 0.25, 0.2, 0.05], size=len(idx))
+    else:
+        values = rng.choice([0.134, 0.132, 0.066], p=[0.55, 0.25, 0.2], size=len(idx))
+    for d in range(1, days):
+        at = d * 288 + 36 + int(rng.integers(-2, 3))
+        values[at] = 1.4 + 0.2 * rng.random()
+        if blips:
+            values[at - 9] = values[at + 9] = 0.2
+    return pd.DataFrame({"cpu": values}, index=idx)
+
+
+def _paging_nights(frame: pd.DataFrame) -> int:
+    """Incidents ``default`` opens between 02:00 and 04:00 after two days of training."""
+    from anomalert.monitor import detect
+
+    start = frame.index[2 * 288]
+    d = detect(Default(), frame, train_until=start)
+    return len([i for i in d.incidents if i.start >= start and i.start.hour in (2, 3)])
+
+
 def test_a_nightly_job_on_an_idle_quantised_cpu_becomes_routine_despite_its_dips() -> None:
     """An idle CPU (0.134, a step away, and 0.066 a fifth of the time: each dip dozens of its
     tiny scales) with a job at 03:00 every night. The dips go the other way: they neither
     break the calm around the job's spike nor cancel its record, so the job becomes routine.
     (When any loud point broke the calm, 6 of the 8 monitored nights paged.)"""
-    from anomalert.monitor import detect
-
-    days = 10
-    idx = pd.date_range("2025-01-01", periods=days * 288, freq="5min", tz="UTC")
-    rng = np.random.default_rng(3)
-    values = rng.choice([0.134, 0.132, 0.066], p=[0.55, 0.25, 0.2], size=len(idx))
-    for d in range(1, days):
-        at = d * 288 + 36 + int(rng.integers(-2, 3))  # 03:00 give or take 10 minutes
-        values[at] = 1.4 + 0.2 * rng.random()
-    frame = pd.DataFrame({"cpu": values}, index=idx)
-    start = idx[2 * 288]
-    d = detect(Default(), frame, train_until=start)
-    nights = [i for i in d.incidents if i.start >= start and i.start.hour in (2, 3)]
-    assert len(nights) <= 2
+    assert _paging_nights(_idle_cpu_with_a_nightly_job(blips=False)) <= 2
 
 
 def test_a_nightly_job_becomes_routine_despite_small_blips_the_same_way() -> None:
@@ -389,21 +403,7 @@ def test_a_nightly_job_becomes_routine_despite_small_blips_the_same_way() -> Non
     calm around a spike is relative to the spike, so they do not spoil the job's record and
     the job becomes routine. (With an absolute calm, any blip within an hour of the job
     cancelled its record and 6 of the 8 monitored nights paged.)"""
-    from anomalert.monitor import detect
-
-    days = 10
-    idx = pd.date_range("2025-01-01", periods=days * 288, freq="5min", tz="UTC")
-    rng = np.random.default_rng(3)
-    values = rng.choice([0.134, 0.132, 0.066, 0.2], p=[0.5, 0.25, 0.2, 0.05], size=len(idx))
-    for d in range(1, days):
-        at = d * 288 + 36 + int(rng.integers(-2, 3))  # 03:00 give or take 10 minutes
-        values[at] = 1.4 + 0.2 * rng.random()
-        values[at - 9] = values[at + 9] = 0.2  # a blip 45 minutes before and after
-    frame = pd.DataFrame({"cpu": values}, index=idx)
-    start = idx[2 * 288]
-    d = detect(Default(), frame, train_until=start)
-    nights = [i for i in d.incidents if i.start >= start and i.start.hour in (2, 3)]
-    assert len(nights) <= 2
+    assert _paging_nights(_idle_cpu_with_a_nightly_job(blips=True)) <= 2
 
 
 def test_a_metric_in_steps_keeps_a_scale_of_at_least_one_step() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from stream_helpers import first_paging
 
 from anomalert.detectors import Default
 from anomalert.detectors import _kernel as K
@@ -40,12 +41,7 @@ def test_flapping_inside_the_band_pages_as_noise_and_says_so() -> None:
 def test_the_explanation_gives_the_noise_in_the_metric_s_units() -> None:
     frame = _flapping()
     det = Default().fit(frame.iloc[: 2 * 1440])
-    at = None
-    for ts, v in zip(frame.index[2 * 1440:], frame["cpu"].iloc[2 * 1440:], strict=True):
-        if det.score_one(ts, {"cpu": float(v)}) > det.threshold_:
-            at = ts
-            break
-        det.learn_one(ts, {"cpu": float(v)})
+    at = first_paging(det, frame, 2 * 1440)
     assert at is not None and at >= frame.index[_START]
     top = det.explain_one(at, {"cpu": float(frame.loc[at, "cpu"])}).top
     assert top is not None and top.kind == "noise" and top.reference == "its 7-day high"

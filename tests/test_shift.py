@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from stream_helpers import first_paging
 
 from anomalert.detectors import Default, Shift
 from anomalert.detectors import _kernel as K
@@ -52,12 +53,7 @@ def test_without_the_shift_test_the_plateau_goes_unseen() -> None:
 def test_the_explanation_gives_the_window_mean_against_the_week_s_edge() -> None:
     frame = _plateau()
     det = Shift().fit(frame.iloc[: 2 * 1440])
-    at = None
-    for ts, v in zip(frame.index[2 * 1440:], frame["cpu"].iloc[2 * 1440:], strict=True):
-        if det.score_one(ts, {"cpu": float(v)}) > det.threshold_:
-            at = ts
-            break
-        det.learn_one(ts, {"cpu": float(v)})
+    at = first_paging(det, frame, 2 * 1440)
     assert at is not None and at >= frame.index[_START]
     top = det.explain_one(at, {"cpu": float(frame.loc[at, "cpu"])}).top
     assert top is not None and top.kind == "shift"
