@@ -204,6 +204,31 @@ def test_threshold_floor_and_cap_follow_the_step() -> None:
     assert quiet["5min"] == pytest.approx(6.0 * rate_factor(300))
 
 
+def test_rate_factor_holds_in_the_far_tail_and_refuses_bad_input() -> None:
+    """The factor keeps the Gaussian crossing rate per day: checked against the tail itself
+    (``erfc``) where it is representable, and still defined (no underflow) for thresholds
+    far out, where the normal cdf rounds to 0."""
+    import math
+
+    from anomalert.detectors.default import rate_factor
+
+    def tail(y: float) -> float:
+        return math.erfc(y / math.sqrt(2.0))
+
+    for step, z in [(300, 6.0), (15, 6.0), (3600, 4.0), (300, 9.0), (600, 12.0)]:
+        zp = z * rate_factor(step, z)
+        assert tail(zp) == pytest.approx(tail(z) * step / 60, rel=1e-9)
+    far = [rate_factor(300, z) for z in (10.0, 20.0, 30.0, 40.0)]
+    assert all(0.98 < f < 1.0 for f in far) and far == sorted(far)  # nearer 1 further out
+    assert rate_factor(10, 40.0) > 1.0
+    assert rate_factor(86_400 * 365, 1.0) == 0.0  # a chance per point or more: no threshold
+    for bad in [dict(step_seconds=0), dict(step_seconds=-60), dict(z=0.0), dict(z=math.nan),
+                dict(reference=math.inf), dict(step_seconds="300")]:
+        args = {"step_seconds": 300, "z": 6.0, "reference": 60.0, **bad}
+        with pytest.raises(ValueError, match="rate_factor"):
+            rate_factor(**args)  # type: ignore[arg-type]
+
+
 def _band(days: int = 3, step: str = "1min") -> pd.DataFrame:
     """A wide flat band (40 +- 8, uniform): a value a little outside it is only ~3.6 robust
     scales from the level, yet higher than anything the series has done."""

@@ -147,7 +147,6 @@ Examples
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
 from typing import Any, ClassVar
 
 import numpy as np
@@ -174,17 +173,48 @@ def rate_factor(step_seconds: float, z: float = 6.0, reference: float = 60.0) ->
     every 15 s offers four times the chances a 1-minute one does, a 5-minute one a fifth.
     The factor keeps the rate at which pure Gaussian noise crosses the threshold per day the
     same: ``z'`` with ``P(|Z| > z') = P(|Z| > z) * step / reference``, divided by ``z``.
+    The tail is computed on a log scale, so thresholds far out (12, 20) scale too; a rate
+    that reaches one chance per point gives 0.
 
     Examples
     --------
     >>> round(rate_factor(60), 3), round(rate_factor(300), 3), round(rate_factor(15), 3)
     (1.0, 0.956, 1.037)
+    >>> round(rate_factor(300, z=12), 3), round(rate_factor(3600, z=20), 3)
+    (0.989, 0.99)
     """
+    for name, value in (("step_seconds", step_seconds), ("z", z), ("reference", reference)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            math.isfinite(value) and value > 0
+        ):
+            raise ValueError(f"rate_factor: {name} must be a finite number > 0, got {value!r}")
     if step_seconds == reference:
         return 1.0
-    nd = NormalDist()
-    p = min(1.0, 2.0 * nd.cdf(-z) * max(step_seconds, 1e-9) / reference)
-    return -nd.inv_cdf(p / 2.0) / z
+    # log P(|Z| > z') must equal log P(|Z| > z) + log(step / reference)
+    target = _log_tail(z) + math.log(step_seconds / reference)
+    if target >= 0.0:
+        return 0.0
+    y = z
+    for _ in range(100):  # Newton on the log tail (concave, decreasing): a few steps
+        f = _log_tail(y) - target
+        slope = -math.exp(-0.5 * y * y - _log_tail(y)) * math.sqrt(2.0 / math.pi)
+        nxt = max(y - f / slope, 0.5 * y)
+        if abs(nxt - y) <= 1e-12 * max(1.0, y):
+            y = nxt
+            break
+        y = nxt
+    return y / z
+
+
+def _log_tail(y: float) -> float:
+    """``log P(|Z| > y)`` for a standard normal ``Z`` and ``y >= 0``, without underflow
+    (``erfc`` itself underflows past ``y`` of about 37; its asymptotic series takes over)."""
+    tail = math.erfc(y / math.sqrt(2.0))
+    if tail > 0.0:
+        return math.log(tail)
+    # erfc(x) ~ exp(-x^2) / (x sqrt(pi)) (1 - 1/(2x^2) + 3/(4x^4)), x = y / sqrt(2)
+    x2 = 0.5 * y * y
+    return -x2 - 0.5 * math.log(math.pi * x2) + math.log1p(-0.5 / x2 + 0.75 / (x2 * x2))
 
 
 class Default(CompiledBaseline):
