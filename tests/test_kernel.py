@@ -204,6 +204,41 @@ def test_threshold_floor_and_cap_follow_the_step() -> None:
     assert quiet["5min"] == pytest.approx(6.0 * rate_factor(300))
 
 
+def test_the_spike_memory_counts_incidents_half() -> None:
+    """The "seen before" test over the threshold (kernel level): a deviation repeats what
+    the learned spikes of the last day make ordinary -- its own spike, one earlier spike that
+    did not page, or two that paged -- each counting only when its peak is at least
+    ``max(threshold, a / margin)``."""
+    st = K.new_state(1, level_window=7, window=7, trail_window=7, dev_window=7, memory=288,
+                     min_periods=2, smooth=1, history=3, period=0, use_recent=True, escape=3,
+                     guard=5.0, margin=2.0, threshold=6.0, spike_gap=1800)
+    K.with_slots(st, 300)  # 5-minute steps: the memory's 288 points are a day
+    F, N, P, Q = st["F"], st["N"], st["P"], st["Q"]
+    hour = 3_600 * 10**9
+
+    def seen(t: int, a: float) -> bool:
+        return bool(K._spikes_seen(F, N, P, Q, 0, t, a))
+
+    def spike(t: int, a: float, paged: bool) -> None:
+        K._spike_learn(F, N, P, Q, 0, t, a)
+        if paged:
+            K._spike_paged(N, P, t)
+
+    assert not seen(0, 12.0)  # nothing learned
+    spike(0, 12.0, paged=True)
+    assert seen(10 * 60 * 10**9, 11.0)  # ten minutes on: the same spike, no larger
+    assert not seen(10 * 60 * 10**9, 30.0)  # ... unless over twice its peak
+    assert not seen(6 * hour, 12.0)  # one incident does not make the next ordinary
+    spike(6 * hour, 12.0, paged=True)
+    assert seen(12 * hour, 12.0)  # two that paged do
+    assert seen(12 * hour, 20.0) and not seen(12 * hour, 25.0)  # peaks >= a / 2 count
+    K._spike_learn(F, N, P, Q, 0, 12 * hour, 5.0)  # under the threshold: no spike
+    assert not seen(26 * hour, 12.0)  # the first has left the day: one paged spike is left
+    spike(27 * hour, 12.0, paged=False)  # a spike that was ordinary (learned, not paged)
+    assert seen(40 * hour, 12.0)  # counts on its own
+    assert not seen(52 * hour, 12.0)  # a day after it, nothing is left
+
+
 def test_rate_factor_holds_in_the_far_tail_and_refuses_bad_input() -> None:
     """The factor keeps the Gaussian crossing rate per day: checked against the tail itself
     (``erfc``) where it is representable, and still defined (no underflow) for thresholds

@@ -235,7 +235,12 @@ P_FLAT_ID = 61  # offset in N: hour numbers (B), the cache's hour, the hour each
 P_QOFF = 62  # offset in F: each feature's previous value (m), then its step (m)
 P_QID = 63  # offset in N: per feature the changes seen since its step was last lowered (m),
 #             then how many of them were whole numbers of it (m)
-N_P = 64
+P_EP_OFF = 64  # offset in F: per feature the peaks of its last ``_EPISODES`` spikes, then the
+#               current spike's peak (see :func:`_spike_learn`)
+P_EP_ID = 65  # offset in N: per feature those spikes' last times and whether each paged, the
+#              ring's head, then the current spike's last time and whether it paged
+P_EP_GAP = 66  # seconds without a learned deviation over the threshold that end a spike
+N_P = 67
 
 # Float parameters.
 Q_GUARD = 0  # seasonal |z| from which a feature's levels stop learning (inf = never)
@@ -276,7 +281,7 @@ _VAR_THIN = 4
 #: Version of the state layout: bump whenever the meaning or placement of anything in
 #: ``F``/``N``/``D``/``P``/``Q``/``S``/``SC`` changes, so a state saved by another version is
 #: refused instead of being read wrong (see ``CompiledBaseline.__setstate__``).
-LAYOUT_VERSION = 19
+LAYOUT_VERSION = 20
 
 _NO_T = np.iinfo(np.int64).min
 #: ``last_t`` before any point was learned.
@@ -339,6 +344,7 @@ def new_state(
     flat_history: int = 168,
     flat_span: int = 48,
     flat_k: float = 5.0,
+    spike_gap: int = 1800,
 ) -> dict[str, np.ndarray]:
     """Arrays of a fresh state for ``m`` features (slots come later, see :func:`with_slots`).
 
@@ -455,6 +461,9 @@ def new_state(
     f_off += (4 * fb + 4) * m
     P[P_FLAT_ID] = i_off
     i_off += 2 * fb + 1
+    P[P_EP_OFF], P[P_EP_ID], P[P_EP_GAP] = f_off, i_off, max(1, spike_gap)
+    f_off += (_EPISODES + 1) * m
+    i_off += (2 * _EPISODES + 3) * m
     P[P_GUARDED] = i_off
     i_off += m
     P[P_NSEEN] = i_off
@@ -473,6 +482,10 @@ def new_state(
     N[P[P_DRIFT_ID]:P[P_DRIFT_ID] + dh + 1] = _NO_T
     N[P[P_SHIFT_ID]:P[P_SHIFT_ID] + sparts + sb + 4] = _NO_T
     N[P[P_FLAT_ID]:P[P_FLAT_ID] + 2 * fb + 1] = _NO_T
+    for j in range(m):  # no spike yet
+        ep = P[P_EP_ID] + (2 * _EPISODES + 3) * j
+        N[ep:ep + _EPISODES] = _NO_T
+        N[ep + 2 * _EPISODES + 1] = _NO_T
     Q = np.array([guard, margin, threshold, range_k, range_e0, recur_min, noise_k, noise_clip,
                   flap_runs, drift_k, context_clip, context_shrink, shift_k, shift_e0,
                   flat_k],
@@ -758,6 +771,75 @@ def _mem_max(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int) -> float:
         head = (head + 1) % memory
         length -= 1
     return F[vals + head] if length > 0 else -math.inf
+
+
+#: Spikes over the threshold each feature's deviations remember (a day rarely holds more
+#: that matter: a repeat needs two of them, see :func:`_spikes_seen`).
+_EPISODES = 16
+
+
+@_helper()
+def _spike_learn(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, j: int, t: int, a: float) -> None:
+    """Follow feature ``j``'s spikes over the threshold among its learned deviations: a
+    learned ``a`` over the threshold joins the current spike when it comes within
+    ``P_EP_GAP`` seconds of the spike's last one (raising its peak), else it closes that
+    spike into the ring of the last ``_EPISODES`` and starts a new one."""
+    if not a > Q[Q_THRESHOLD]:
+        return
+    fo = P[P_EP_OFF] + (_EPISODES + 1) * j
+    no = P[P_EP_ID] + (2 * _EPISODES + 3) * j
+    cur = no + 2 * _EPISODES + 1  # the current spike's last time, then whether it paged
+    last = N[cur]
+    if last != _NO_T and t - last <= P[P_EP_GAP] * _NS:
+        F[fo + _EPISODES] = max(F[fo + _EPISODES], a)
+        N[cur] = t
+        return
+    if last != _NO_T:
+        h = N[no + 2 * _EPISODES]
+        F[fo + h] = F[fo + _EPISODES]
+        N[no + h] = last
+        N[no + _EPISODES + h] = N[cur + 1]
+        N[no + 2 * _EPISODES] = (h + 1) % _EPISODES
+    F[fo + _EPISODES] = a
+    N[cur] = t
+    N[cur + 1] = 0
+
+
+@_helper()
+def _spike_paged(N: np.ndarray, P: np.ndarray, t: int) -> None:
+    """Mark the current spike of every feature that learned a point at ``t`` as paged."""
+    for j in range(P[P_M]):
+        cur = P[P_EP_ID] + (2 * _EPISODES + 3) * j + 2 * _EPISODES + 1
+        if N[cur] == t:
+            N[cur + 1] = 1
+
+
+@_helper()
+def _spikes_seen(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, j: int, t: int, a: float,
+) -> bool:
+    """Whether deviation ``a`` (over the threshold) of feature ``j`` repeats what its
+    learned spikes of the last day make ordinary, a spike counting when its peak is at least
+    ``max(threshold, a / margin)``: the current spike does (a later, no larger point of one
+    spike is not news), as does one earlier spike that did not page (it was ordinary
+    already), or two that paged. One incident does not make the next like it ordinary: a
+    second within the day pages; a third does not."""
+    cut = max(Q[Q_THRESHOLD], a / Q[Q_MARGIN])
+    fo = P[P_EP_OFF] + (_EPISODES + 1) * j
+    no = P[P_EP_ID] + (2 * _EPISODES + 3) * j
+    cur = no + 2 * _EPISODES + 1
+    span = P[P_MEMORY] * max(P[P_STEP], 1) * _NS  # the memory's day
+    weight = 0  # two for a spike that did not page, one for one that did
+    last = N[cur]
+    if last != _NO_T and t - last <= span and F[fo + _EPISODES] >= cut:
+        if t - last <= P[P_EP_GAP] * _NS:
+            return True
+        weight += 1 if N[cur + 1] == 1 else 2
+    for e in range(_EPISODES):
+        te = N[no + e]
+        if te != _NO_T and t - te <= span and F[fo + e] >= cut:
+            weight += 1 if N[no + _EPISODES + e] == 1 else 2
+    return weight >= 2
 
 
 # --------------------------------------------------------------------------- range test
@@ -1849,7 +1931,8 @@ def _follow(
     score: float, by: int,
 ) -> None:
     """What follows every point, learned or not, once it is scored: the recurrence memory,
-    the noise, drift, shift and flat tests and the flagged-run count."""
+    the noise, drift, shift and flat tests, whether a spike the deviations learned paged
+    (see :func:`_spikes_seen`) and the flagged-run count."""
     flagged = score > Q[Q_THRESHOLD]
     m = P[P_M]
     _step_follow(F, N, P, x)
@@ -1858,6 +1941,8 @@ def _follow(
     _drift_follow(F, N, P, t, x)
     _shift_follow(F, N, P, t, hz, flagged and by <= 3 * m)  # another test paged
     _flat_follow(F, N, P, t, x)
+    if flagged and by < 0 and P[P_MEMORY] > 0 and not flapping(F, N, P, Q, t):
+        _spike_paged(N, P, t)  # a deviation paged (in a series that does not flap)
     _flap_note(F, N, P, t, flagged)
 
 
@@ -2340,7 +2425,10 @@ def _score(
         if not (math.isfinite(a) and a > best):
             continue
         if memory > 0:
-            if _seen(F, N, P, Q, j, a):
+            if a > Q[Q_THRESHOLD]:  # over the threshold: the spikes it would repeat
+                if _spikes_seen(F, N, P, Q, j, t, a):
+                    continue
+            elif _seen(F, N, P, Q, j, a):
                 continue
             if a >= Q[Q_RECUR_MIN] * Q[Q_THRESHOLD] and _routine(F, N, P, Q, j, a, t):
                 continue
@@ -2468,6 +2556,7 @@ def _learn(
             routine = a >= Q[Q_RECUR_MIN] * Q[Q_THRESHOLD] and _routine(F, N, P, Q, j, a, t)
             any_routine = any_routine or routine
             _mem_add(F, N, P, j, 0.0 if routine else a)
+            _spike_learn(F, N, P, Q, j, t, 0.0 if routine else a)
         if memory > 0 and P[P_NOV_B] > 0:
             _mem_add(F, N, P, m + j, nz[j])
         if memory > 0 and P[P_SHIFT_SUB] > 0:

@@ -17,13 +17,19 @@ point's score is the largest feature score, so the explanation names the metric 
 its baseline and the size of the move. Load-balancer frames are scored on error *rates* (see
 :mod:`anomalert.features`).
 
-A deviation is news only once: each feature keeps the sizes ``|z|`` of its learned deviations
-of the last day (``memory``), and a point whose deviation is no larger than one already
-learned scores 0 for that feature (a learned deviation that was over the threshold also covers
-repeats up to twice its size: a spike must double to page again the same day). A spike that recurs every few hours, or the second hour of a level shift the
-detector already learned from, does not page again; under the Monitor's protection (flagged
-points are not learned) an ongoing incident keeps scoring, because its deviations never enter
-the memory.
+A deviation is news only until it is a pattern: each feature keeps the sizes ``|z|`` of its
+learned deviations of the last day (``memory``). Under the threshold, a point whose deviation
+is no larger than one already learned scores 0 for that feature. Over it, the memory is one of
+*spikes* (learned deviations over the threshold, a spike ending after 30 minutes without
+one), and a deviation is "seen before" when a spike of the last day as large as
+``max(threshold, |z| / 2)`` makes it ordinary: its own spike (a later, no larger point of a
+spike already under way), one earlier spike that did not page (it was ordinary already), or
+two that paged. One incident does not make the next like it ordinary: a second, hours later
+the same day, pages; a third does not; a spike must double to page again. A spike that recurs
+every few hours, or the second hour of a level shift the detector already learned from, does
+not page again; under the Monitor's protection (flagged points are not learned) an ongoing
+incident keeps scoring, because its deviations never enter the memory. In a flapping series
+(below) a spike that paged counts as one that did not.
 
 Range: where no deviation pages, a value beyond everything the feature did over the last
 week (hourly buckets of learned values, once a day of them exists) by more than one scale
@@ -259,6 +265,9 @@ class Default(CompiledBaseline):
     _guard_escape: ClassVar[int] = 60
     #: How much larger than a learned over-threshold deviation a repeat must be to be news.
     _repeat_margin: ClassVar[float] = 2.0
+    #: Seconds without a learned deviation over the threshold that end a spike: the "seen
+    #: before" test counts spikes, and a spike that paged counts half (see the module text).
+    _spike_gap: ClassVar[int] = 1800
     #: Range test: hours of history (0: off), hours it needs, score floor (x threshold),
     #: and how many scales beyond the range a value must be.
     _range_hours: ClassVar[int] = 168
@@ -391,7 +400,7 @@ class Default(CompiledBaseline):
             "shift_hours": shift, "shift_buckets": self._shift_history,
             "shift_span": self._shift_span, "shift_k": self._shift_k, "shift_e0": self._shift_e0,
             "flat_hours": flat, "flat_history": self._flat_history, "flat_span": self._flat_span,
-            "flat_k": self._flat_k,
+            "flat_k": self._flat_k, "spike_gap": self._spike_gap,
         }
 
     def prepare(self, t: np.ndarray, X: np.ndarray) -> None:
