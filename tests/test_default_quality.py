@@ -54,3 +54,38 @@ def test_unlearned_incident_keeps_scoring() -> None:
         monitor.check(frame.index[i], {"value": 30.0}).is_anomalous for i in range(600, 630)
     ]
     assert all(flags)
+
+
+def _business_hours(days: int = 8) -> pd.DataFrame:
+    """20 +- 1 at night, 80 +- 1 from 09:00 to 18:00, every day (5-minute steps): a sharp
+    daily rhythm, such as a batch window or a service scaled up for business hours."""
+    idx = pd.date_range("2025-01-06", periods=days * 288, freq="5min", tz="UTC")
+    hour = idx.hour
+    level = np.where((hour >= 9) & (hour < 18), 80.0, 20.0)
+    values = level + np.random.default_rng(3).normal(0, 1, len(idx))
+    return pd.DataFrame({"value": values}, index=idx)
+
+
+def test_a_daily_rhythm_flagged_from_the_start_is_learned_and_stops_paging() -> None:
+    """Trained on two days whose business hours it flagged (no seasonal model yet), the
+    Monitor's default policy used never to learn them -- flagged points are not learned --
+    and paged from 09:00 to 18:00 every day. A point flagged in the same quarter-hour on
+    each of the last two days is the series' rhythm and is learned: the first monitored
+    morning pages, the 09:00 edge pages a point on one or two more mornings (the seasonal
+    median there mixes the quarter-hour before 09:00, learned from the start, with the
+    hours after, learned from the third day), then nothing for the week after."""
+    from anomalert.monitor import detect
+
+    frame = _business_hours(12)
+    start = frame.index[2 * 288]
+    det = detect(Default(), frame, train_until=start)
+    after = [i for i in det.incidents if i.start >= start]
+    assert after and after[0].start == start + pd.Timedelta("9h")  # the first morning
+    assert len(after) <= 4 and all(i.start < start + pd.Timedelta("4D") for i in after)
+    assert all(i.end - i.start < pd.Timedelta("1h") for i in after)  # no business day long
+    # without the time-of-day memory (no routine rule, no daily rhythm) every morning pages,
+    # all day
+    blind = detect(type("NoRecur", (Default,), {"_recur_days": 0})(), frame, train_until=start)
+    days = [i for i in blind.incidents if i.start >= start]
+    assert len({i.start.normalize() for i in days}) == 10
+    assert all(i.end - i.start > pd.Timedelta("8h") for i in days)

@@ -526,10 +526,15 @@ def test_a_series_that_pages_all_day_learns_what_it_flags() -> None:
     # an all-day flicker into one incident and hide what the rule changes)
     policy = AlertPolicy(cooldown=0)
     on = detect(Default(), frame, train_until=start, policy=policy)
-    off = detect(type("NoFlap", (Default,), {"_flap_runs": 0})(), frame, train_until=start,
-                 policy=policy)
+    # without it (nor the daily-rhythm rule, which learns the dips once they have been
+    # flagged in the same quarter-hour on two days: see the next assertion)
+    off = detect(type("NoFlap", (Default,), {"_flap_runs": 0, "_recur_days": 0})(), frame,
+                 train_until=start, policy=policy)
     after = [i for i in off.incidents if i.start >= start]
     assert len(after) > 15 * (days - 2)  # without the rule: every few dips, all day long
+    daily = detect(type("NoFlap", (Default,), {"_flap_runs": 0})(), frame, train_until=start,
+                   policy=policy)
+    assert len([i for i in daily.incidents if i.start >= start]) <= 8
     after = [i for i in on.incidents if i.start >= start]
     assert len(after) <= 2 and all(i.start < start + pd.Timedelta("1D") for i in after)
     # the test is off while training: the window learns only what it finds ordinary

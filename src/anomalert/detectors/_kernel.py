@@ -82,6 +82,7 @@ __all__ = [
     "feature_z",
     "learn_point",
     "new_state",
+    "flagged_daily",
     "flapping",
     "pass_point",
     "run",
@@ -240,7 +241,9 @@ P_EP_OFF = 64  # offset in F: per feature the peaks of its last ``_EPISODES`` sp
 P_EP_ID = 65  # offset in N: per feature those spikes' last times and whether each paged, the
 #              ring's head, then the current spike's last time and whether it paged
 P_EP_GAP = 66  # seconds without a learned deviation over the threshold that end a spike
-N_P = 67
+P_DAILY_ID = 67  # offset in N: per cell of the recurrence memory (days x bins), the day a
+#                 point was flagged in it (see :func:`flagged_daily`)
+N_P = 68
 
 # Float parameters.
 Q_GUARD = 0  # seasonal |z| from which a feature's levels stop learning (inf = never)
@@ -281,7 +284,7 @@ _VAR_THIN = 4
 #: Version of the state layout: bump whenever the meaning or placement of anything in
 #: ``F``/``N``/``D``/``P``/``Q``/``S``/``SC`` changes, so a state saved by another version is
 #: refused instead of being read wrong (see ``CompiledBaseline.__setstate__``).
-LAYOUT_VERSION = 20
+LAYOUT_VERSION = 21
 
 _NO_T = np.iinfo(np.int64).min
 #: ``last_t`` before any point was learned.
@@ -418,6 +421,8 @@ def new_state(
     f_off += recur_days * n_bins * m + m
     P[P_RC_OFF] = i_off
     i_off += recur_days * n_bins + _RSLOTS * m
+    P[P_DAILY_ID] = i_off
+    i_off += recur_days * n_bins
     parts = noise_hours * 3600 // _VAR_PART if noise_hours > 0 else 0
     nb = noise_buckets if parts else 0
     long_parts = noise_long_hours * 3600 // _VAR_PART if parts and noise_long_hours > noise_hours else 0
@@ -474,6 +479,7 @@ def new_state(
     N[P[P_NOV_ID]:P[P_NOV_ID] + range_buckets + 2] = _NO_T
     N[P[P_WEEK_ID]:P[P_WEEK_ID] + week_hours] = _NO_T
     N[P[P_RC_OFF]:P[P_RC_OFF] + recur_days * n_bins] = _NO_T
+    N[P[P_DAILY_ID]:P[P_DAILY_ID] + recur_days * n_bins] = _NO_T
     for j in range(m):  # no deviation yet: the first run is isolated
         ladder = P[P_RC_OFF] + recur_days * n_bins + _RSLOTS * j + 5
         N[ladder:ladder + 3 * _LV] = _NO_T
@@ -1152,6 +1158,25 @@ def _note(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int, z:
             if t - N[lvs + _level(base, _CALM * F[k])] >= iso:
                 _record(F, N, P, N[r + 1], j, F[k])
                 N[r + 3] = 0
+
+
+@_helper()
+def flagged_daily(N: np.ndarray, P: np.ndarray, t: int) -> bool:
+    """True when a point was flagged in this time of day's bin (``P_RBIN`` seconds, a
+    quarter of an hour) on each of the last ``P_RNEED`` days: the series' daily rhythm (a
+    business-hours plateau, a nightly batch window), not an incident. Such a point is learned
+    even where flagged points are not (it still pages, until the seasonal model knows the
+    rhythm); otherwise a rhythm that was flagged the first day would never be learned and
+    would page every day. The same bin, not the routine rule's hour either side: incidents
+    that fall near the same hour on three days running are rare, but not that rare."""
+    if P[P_RDAYS] == 0:
+        return False
+    sec = t // _NS
+    for k in range(1, min(P[P_RNEED], P[P_RDAYS] - 1) + 1):
+        day, cell = _cell(P, sec - k * 86_400)
+        if N[P[P_DAILY_ID] + cell] != day:
+            return False
+    return True
 
 
 @_helper()
@@ -1932,7 +1957,8 @@ def _follow(
 ) -> None:
     """What follows every point, learned or not, once it is scored: the recurrence memory,
     the noise, drift, shift and flat tests, whether a spike the deviations learned paged
-    (see :func:`_spikes_seen`) and the flagged-run count."""
+    (see :func:`_spikes_seen`), the flagged-run count and the time of day of a flagged point
+    (see :func:`flagged_daily`)."""
     flagged = score > Q[Q_THRESHOLD]
     m = P[P_M]
     _step_follow(F, N, P, x)
@@ -1944,6 +1970,9 @@ def _follow(
     if flagged and by < 0 and P[P_MEMORY] > 0 and not flapping(F, N, P, Q, t):
         _spike_paged(N, P, t)  # a deviation paged (in a series that does not flap)
     _flap_note(F, N, P, t, flagged)
+    if flagged and P[P_RDAYS] > 0:  # for flagged_daily
+        day, cell = _cell(P, t // _NS)
+        N[P[P_DAILY_ID] + cell] = day
 
 
 # --------------------------------------------------------------------------- seasonal shape
@@ -2719,7 +2748,7 @@ def step(
     kind: np.ndarray,
 ) -> tuple[float, bool]:
     """Score one point, then learn it unless it scores above ``threshold`` (and neither
-    ``learn_anyway`` nor :func:`flapping`): the Monitor's whole step in one call. Returns the
+    ``learn_anyway`` nor :func:`flapping` nor :func:`flagged_daily`): the Monitor's whole step in one call. Returns the
     score and whether the point was learned. ``z``/``b``/``s``/``kind`` receive what the score
     came from (the state before learning, see :func:`feature_z`)."""
     m = P[P_M]
@@ -2729,7 +2758,8 @@ def step(
     score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, nz, np.empty(m), va, vl, hz)
     # explained by the range / noise as they were before this point joins them
     j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, b, s)
-    learned = learn_anyway or not score > threshold or flapping(F, N, P, Q, t)
+    learned = (learn_anyway or not score > threshold or flapping(F, N, P, Q, t)
+               or flagged_daily(N, P, t))
     if learned:
         _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz, hz)
     _follow(F, N, D, P, Q, t, x, z, va, vl, hz, score, by)  # flagged or not
@@ -2751,7 +2781,8 @@ def run(
 
     A point scoring above ``threshold`` is not learned unless ``learn_flagged`` or it ends a
     run of more than ``relearn_after`` such points (``carry[0]`` holds the run) or the series
-    is :func:`flapping`, exactly as the Monitor and ``fit`` decide. ``raw`` receives each point's largest ``|z|`` before the
+    is :func:`flapping` or the point :func:`flagged_daily`, exactly as the Monitor and ``fit``
+    decide. ``raw`` receives each point's largest ``|z|`` before the
     "seen before" test. Returns the number of rows done: fewer than all when the series'
     step has just become known and the caller must allocate the slots, then call again.
     When ``Z``/``B``/``SS``/``KK`` have rows, row ``i`` receives point ``i``'s deviations,
@@ -2791,7 +2822,7 @@ def run(
                 Z[i, j], B[i, j], SS[i, j], KK[i, j] = zj, bj, sj, k
         flag_run = flag_run + 1 if score > threshold else 0
         learned = (learn_flagged or flag_run == 0 or flag_run > relearn_after
-                   or flapping(F, N, P, Q, t))
+                   or flapping(F, N, P, Q, t) or flagged_daily(N, P, t))
         if learned:
             _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz, hz)
         _follow(F, N, D, P, Q, t, x, z, va, vl, hz, score, by)  # flagged or not
