@@ -89,3 +89,23 @@ def test_a_daily_rhythm_flagged_from_the_start_is_learned_and_stops_paging() -> 
     days = [i for i in blind.incidents if i.start >= start]
     assert len({i.start.normalize() for i in days}) == 10
     assert all(i.end - i.start > pd.Timedelta("8h") for i in days)
+
+
+def test_a_baseline_that_never_varied_is_explained_in_units_not_billions_of_sigma() -> None:
+    """A metric that sits at exactly 0 between bursts has no usual spread: its scale is
+    the kernel's floor (1e-9), and a burst of 0.15 used to read "154264463.5σ above
+    baseline 0 (±1e-09)". The explanation gives the distance in the metric's units and
+    says why there is no σ; a baseline that varies keeps its σ."""
+    from anomalert.detectors.base import Contribution
+
+    idx = pd.date_range("2025-01-01", periods=1200, freq="5min", tz="UTC")
+    values = np.zeros(len(idx))
+    values[1100] = 0.15
+    frame = pd.DataFrame({"errors": values}, index=idx)
+    det = Default().fit(frame.iloc[:1000])
+    verdict = Monitor(det).check(idx[1100], {"errors": 0.15})
+    assert verdict.is_anomalous
+    assert "errors=0.15 is above baseline 0 by 0.15 (no usual spread" in verdict.explanation
+    assert "σ above" not in verdict.explanation
+    varied = Contribution("cpu", value=95.0, baseline=40.0, scale=6.1, deviation=9.0)
+    assert varied.text() == "cpu=95 is 9.0σ above baseline 40 (±6.1)"

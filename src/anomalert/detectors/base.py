@@ -150,6 +150,13 @@ class Contribution:
         """What explanations sort by: the share when known, else |deviation|."""
         return abs(self.share) if self.share is not None else abs(self.deviation)
 
+    @property
+    def unvaried(self) -> bool:
+        """True when the scale is the compiled detectors' floor (1e-9 plus a millionth of
+        the baseline): what it was compared with never varied, and a deviation in σ (often
+        billions) says nothing a reader can use."""
+        return 0 < self.scale <= 1.001e-9 + 1.001e-6 * abs(self.baseline)
+
     def text(self) -> str:
         direction = "above" if self.deviation >= 0 else "below"
         extra = f", {self.share:+.3f} of the score" if self.share is not None else ""
@@ -164,6 +171,15 @@ class Contribution:
                 f"{self.metric} has gone flat: it moved {self.value:.4g} (high - low) over "
                 f"the window, {abs(self.deviation):.1f}x less than "
                 f"{self.reference or 'its narrowest'} {self.baseline:.4g}{extra}"
+            )
+        if self.unvaried and self.kind in ("level", "shift"):
+            what = f"its mean {self.value:.4g}" if self.kind == "shift" else (
+                f"{self.metric}={self.value:.4g}")
+            lead = f"{self.metric} has shifted: " if self.kind == "shift" else ""
+            return (
+                f"{lead}{what} is {direction} {self.reference or 'baseline'} "
+                f"{self.baseline:.4g} by {abs(self.value - self.baseline):.4g} (no usual spread "
+                f"to give a σ: it never varied{extra})"
             )
         if self.kind == "shift":
             return (
