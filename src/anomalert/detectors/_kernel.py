@@ -2748,9 +2748,10 @@ def step(
     kind: np.ndarray,
 ) -> tuple[float, bool]:
     """Score one point, then learn it unless it scores above ``threshold`` (and neither
-    ``learn_anyway`` nor :func:`flapping` nor :func:`flagged_daily`): the Monitor's whole step in one call. Returns the
-    score and whether the point was learned. ``z``/``b``/``s``/``kind`` receive what the score
-    came from (the state before learning, see :func:`feature_z`)."""
+    ``learn_anyway`` nor :func:`flapping` nor :func:`flagged_daily`): the Monitor's whole
+    step in one call. Returns the score and whether the point was learned.
+    ``z``/``b``/``s``/``kind`` receive what the score came from (the state before learning,
+    see :func:`feature_z`)."""
     m = P[P_M]
     zs = np.empty(m)
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
