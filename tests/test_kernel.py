@@ -257,6 +257,7 @@ def test_rate_factor_holds_in_the_far_tail_and_refuses_bad_input() -> None:
     assert all(0.98 < f < 1.0 for f in far) and far == sorted(far)  # nearer 1 further out
     assert rate_factor(10, 40.0) > 1.0
     assert rate_factor(86_400 * 365, 1.0) == 0.0  # a chance per point or more: no threshold
+    assert rate_factor(np.int64(300)) == rate_factor(300.0)  # NumPy numbers are numbers
     for bad in [dict(step_seconds=0), dict(step_seconds=-60), dict(z=0.0), dict(z=math.nan),
                 dict(reference=math.inf), dict(step_seconds="300")]:
         args = {"step_seconds": 300, "z": 6.0, "reference": 60.0, **bad}

@@ -162,6 +162,7 @@ Examples
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, ClassVar
 
 import numpy as np
@@ -199,7 +200,7 @@ def rate_factor(step_seconds: float, z: float = 6.0, reference: float = 60.0) ->
     (0.989, 0.99)
     """
     for name, value in (("step_seconds", step_seconds), ("z", z), ("reference", reference)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
             math.isfinite(value) and value > 0
         ):
             raise ValueError(f"rate_factor: {name} must be a finite number > 0, got {value!r}")
