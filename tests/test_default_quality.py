@@ -109,3 +109,23 @@ def test_a_baseline_that_never_varied_is_explained_in_units_not_billions_of_sigm
     assert "σ above" not in verdict.explanation
     varied = Contribution("cpu", value=95.0, baseline=40.0, scale=6.1, deviation=9.0)
     assert varied.text() == "cpu=95 is 9.0σ above baseline 40 (±6.1)"
+
+
+def test_a_quiet_weekend_is_learned_once_it_has_come_twice() -> None:
+    """Requests at 40 % on weekends, trained on three weekdays: Saturdays are flagged, so
+    under the Monitor's default policy never learned, and every Saturday used to page all
+    day. Flagged in the same quarter-hour on the same weekday two weeks running is a rhythm
+    too: the first two Saturdays page all day, the later ones no more than a point as the
+    day turns."""
+    from anomalert.monitor import detect
+
+    idx = pd.date_range("2025-01-06", periods=35 * 288, freq="5min", tz="UTC")  # a Monday
+    day = 50 + 15 * np.sin((idx.hour + idx.minute / 60 - 6) / 24 * 2 * np.pi)
+    weekend = np.where(idx.day_of_week >= 5, 0.4, 1.0)
+    noise = np.random.default_rng(4).normal(0, 2, len(idx))
+    frame = pd.DataFrame({"requests": day * weekend + noise}, index=idx)
+    start = idx[3 * 288]
+    after = [i for i in detect(Default(), frame, train_until=start).incidents if i.start >= start]
+    long = [i for i in after if i.end - i.start > pd.Timedelta("1h")]
+    assert [i.start.strftime("%a %d") for i in long] == ["Sat 11", "Sat 18"]
+    assert all(i.start.day_name() in ("Saturday", "Monday") for i in after)

@@ -241,8 +241,9 @@ P_EP_OFF = 64  # offset in F: per feature the peaks of its last ``_EPISODES`` sp
 P_EP_ID = 65  # offset in N: per feature those spikes' last times and whether each paged, the
 #              ring's head, then the current spike's last time and whether it paged
 P_EP_GAP = 66  # seconds without a learned deviation over the threshold that end a spike
-P_DAILY_ID = 67  # offset in N: per cell of the recurrence memory (days x bins), the day a
-#                 point was flagged in it (see :func:`flagged_daily`)
+P_DAILY_ID = 67  # offset in N: per time-of-day cell (``_RHYTHM_DAYS`` days x bins of
+#                 ``P_RBIN`` seconds), the day a point was flagged in it (see
+#                 :func:`flagged_daily`; no cells without the recurrence memory)
 N_P = 68
 
 # Float parameters.
@@ -284,7 +285,7 @@ _VAR_THIN = 4
 #: Version of the state layout: bump whenever the meaning or placement of anything in
 #: ``F``/``N``/``D``/``P``/``Q``/``S``/``SC`` changes, so a state saved by another version is
 #: refused instead of being read wrong (see ``CompiledBaseline.__setstate__``).
-LAYOUT_VERSION = 21
+LAYOUT_VERSION = 22
 
 _NO_T = np.iinfo(np.int64).min
 #: ``last_t`` before any point was learned.
@@ -422,7 +423,8 @@ def new_state(
     P[P_RC_OFF] = i_off
     i_off += recur_days * n_bins + _RSLOTS * m
     P[P_DAILY_ID] = i_off
-    i_off += recur_days * n_bins
+    rhythm_cells = _RHYTHM_DAYS * n_bins if recur_days > 0 else 0
+    i_off += rhythm_cells
     parts = noise_hours * 3600 // _VAR_PART if noise_hours > 0 else 0
     nb = noise_buckets if parts else 0
     long_parts = noise_long_hours * 3600 // _VAR_PART if parts and noise_long_hours > noise_hours else 0
@@ -479,7 +481,7 @@ def new_state(
     N[P[P_NOV_ID]:P[P_NOV_ID] + range_buckets + 2] = _NO_T
     N[P[P_WEEK_ID]:P[P_WEEK_ID] + week_hours] = _NO_T
     N[P[P_RC_OFF]:P[P_RC_OFF] + recur_days * n_bins] = _NO_T
-    N[P[P_DAILY_ID]:P[P_DAILY_ID] + recur_days * n_bins] = _NO_T
+    N[P[P_DAILY_ID]:P[P_DAILY_ID] + rhythm_cells] = _NO_T
     for j in range(m):  # no deviation yet: the first run is isolated
         ladder = P[P_RC_OFF] + recur_days * n_bins + _RSLOTS * j + 5
         N[ladder:ladder + 3 * _LV] = _NO_T
@@ -1160,21 +1162,43 @@ def _note(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int, z:
                 N[r + 3] = 0
 
 
+#: Days of time-of-day marks :func:`flagged_daily` keeps: two weeks and a day.
+_RHYTHM_DAYS = 15
+
+
+@_helper(inline="always")
+def _rhythm_cell(P: np.ndarray, sec: int) -> tuple[int, int]:
+    """(day number, cell index) of a time in seconds among :func:`flagged_daily`'s marks."""
+    day = sec // 86_400
+    n_bins = 86_400 // P[P_RBIN]
+    return day, (day % _RHYTHM_DAYS) * n_bins + (sec % 86_400) // P[P_RBIN]
+
+
+@_helper()
+def _rhythm_flagged(N: np.ndarray, P: np.ndarray, sec: int, days: int) -> bool:
+    """Whether a point was flagged in the time-of-day bin of ``sec`` ``days`` days earlier."""
+    day, cell = _rhythm_cell(P, sec - days * 86_400)
+    return N[P[P_DAILY_ID] + cell] == day
+
+
 @_helper()
 def flagged_daily(N: np.ndarray, P: np.ndarray, t: int) -> bool:
     """True when a point was flagged in this time of day's bin (``P_RBIN`` seconds, a
-    quarter of an hour) on each of the last ``P_RNEED`` days: the series' daily rhythm (a
-    business-hours plateau, a nightly batch window), not an incident. Such a point is learned
-    even where flagged points are not (it still pages, until the seasonal model knows the
-    rhythm); otherwise a rhythm that was flagged the first day would never be learned and
-    would page every day. The same bin, not the routine rule's hour either side: incidents
-    that fall near the same hour on three days running are rare, but not that rare."""
+    quarter of an hour) on each of the last ``P_RNEED`` days, or on the same weekday each of
+    the last two weeks: the series' rhythm (a business-hours plateau, a nightly batch window,
+    a quiet weekend), not an incident. Such a point is learned even where flagged points are
+    not (it still pages, until the seasonal model knows the rhythm); otherwise a rhythm that
+    was flagged the first time would never be learned and would page every day, or every
+    Saturday. The same bin, not the routine rule's hour either side, and two weeks, not one:
+    incidents that fall near the same hour on three days running, or in the same quarter-hour
+    a week apart, are rare, but not that rare."""
     if P[P_RDAYS] == 0:
         return False
     sec = t // _NS
-    for k in range(1, min(P[P_RNEED], P[P_RDAYS] - 1) + 1):
-        day, cell = _cell(P, sec - k * 86_400)
-        if N[P[P_DAILY_ID] + cell] != day:
+    if _rhythm_flagged(N, P, sec, 7) and _rhythm_flagged(N, P, sec, 14):
+        return True
+    for k in range(1, min(P[P_RNEED], _RHYTHM_DAYS - 1) + 1):
+        if not _rhythm_flagged(N, P, sec, k):
             return False
     return True
 
@@ -1971,7 +1995,7 @@ def _follow(
         _spike_paged(N, P, t)  # a deviation paged (in a series that does not flap)
     _flap_note(F, N, P, t, flagged)
     if flagged and P[P_RDAYS] > 0:  # for flagged_daily
-        day, cell = _cell(P, t // _NS)
+        day, cell = _rhythm_cell(P, t // _NS)
         N[P[P_DAILY_ID] + cell] = day
 
 

@@ -128,14 +128,16 @@ learned like any other, whatever the alert policy, so the baselines, the spread 
 "seen before" memory take them in and the paging stops. The training window never learns that
 way (it learns only what it finds ordinary); its runs are counted all the same.
 
-Daily rhythm: for the same reason a sharp daily rhythm that the first days flagged -- 20 at
-night and 80 from 09:00 to 18:00, a batch window -- was never learned (the seasonal model
-learns only what is not flagged, and nine hours never reach the Monitor's relearning after a
-day), so it paged every morning. A point flagged in the same quarter-hour of the day on each
-of the last two days is the series' rhythm: it is learned whatever the alert policy (it still
-pages until the seasonal model knows the rhythm, the first monitored morning). The same
-quarter-hour, not the routine rule's hour either side: three incidents near the same hour on
-three days running are rare, but not that rare (a realistic 21-day scenario had one).
+Rhythm: for the same reason a sharp daily rhythm that the first days flagged -- 20 at night
+and 80 from 09:00 to 18:00, a batch window -- was never learned (the seasonal model learns
+only what is not flagged, and nine hours never reach the Monitor's relearning after a day),
+so it paged every morning; a quiet weekend paged every Saturday. A point flagged in the same
+quarter-hour of the day on each of the last two days, or on the same weekday each of the last
+two weeks, is the series' rhythm: it is learned whatever the alert policy (it still pages
+until the seasonal model knows the rhythm: the first monitored morning, the first two
+Saturdays). The same quarter-hour, not the routine rule's hour either side, and two weeks,
+not one: incidents near the same hour on three days running, or in the same quarter-hour a
+week apart, are rare, but not that rare (realistic 21-day scenarios have both).
 
 Guard: a feature's recent level, and the seasonal model's level, learn a value only where
 the seasonal baseline finds it ordinary (seasonal ``|z|`` below 5), unless the feature has
