@@ -84,6 +84,7 @@ __all__ = [
     "new_state",
     "flagged_daily",
     "flapping",
+    "learns_flagged",
     "pass_point",
     "run",
     "score_point",
@@ -786,6 +787,15 @@ def _mem_max(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int) -> float:
 _EPISODES = 16
 
 
+@_helper(inline="always")
+def _spike_slots(P: np.ndarray, j: int) -> tuple[int, int, int]:
+    """Offsets of feature ``j``'s spike memory: its peaks in F (the ring's, then the current
+    spike's), its times and paged marks in N (the ring's, then its head), and the current
+    spike's last time in N (its paged mark follows)."""
+    no = P[P_EP_ID] + (2 * _EPISODES + 3) * j
+    return P[P_EP_OFF] + (_EPISODES + 1) * j, no, no + 2 * _EPISODES + 1
+
+
 @_helper()
 def _spike_learn(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, j: int, t: int, a: float) -> None:
     """Follow feature ``j``'s spikes over the threshold among its learned deviations: a
@@ -794,9 +804,7 @@ def _spike_learn(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, j: 
     spike into the ring of the last ``_EPISODES`` and starts a new one."""
     if not a > Q[Q_THRESHOLD]:
         return
-    fo = P[P_EP_OFF] + (_EPISODES + 1) * j
-    no = P[P_EP_ID] + (2 * _EPISODES + 3) * j
-    cur = no + 2 * _EPISODES + 1  # the current spike's last time, then whether it paged
+    fo, no, cur = _spike_slots(P, j)
     last = N[cur]
     if last != _NO_T and t - last <= P[P_EP_GAP] * _NS:
         F[fo + _EPISODES] = max(F[fo + _EPISODES], a)
@@ -817,7 +825,7 @@ def _spike_learn(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, j: 
 def _spike_paged(N: np.ndarray, P: np.ndarray, t: int) -> None:
     """Mark the current spike of every feature that learned a point at ``t`` as paged."""
     for j in range(P[P_M]):
-        cur = P[P_EP_ID] + (2 * _EPISODES + 3) * j + 2 * _EPISODES + 1
+        cur = _spike_slots(P, j)[2]
         if N[cur] == t:
             N[cur + 1] = 1
 
@@ -833,9 +841,7 @@ def _spikes_seen(
     already), or two that paged. One incident does not make the next like it ordinary: a
     second within the day pages; a third does not."""
     cut = max(Q[Q_THRESHOLD], a / Q[Q_MARGIN])
-    fo = P[P_EP_OFF] + (_EPISODES + 1) * j
-    no = P[P_EP_ID] + (2 * _EPISODES + 3) * j
-    cur = no + 2 * _EPISODES + 1
+    fo, no, cur = _spike_slots(P, j)
     span = P[P_MEMORY] * max(P[P_STEP], 1) * _NS  # the memory's day
     weight = 0  # two for a spike that did not page, one for one that did
     last = N[cur]
@@ -1057,19 +1063,20 @@ _LV = 16
 _RSLOTS = 5 + 3 * _LV
 
 
-@_helper()
-def _cell(P: np.ndarray, sec: int) -> tuple[int, int]:
-    """(day number, cell index) of a time in seconds in the recurrence memory."""
+@_helper(inline="always")
+def _cell(P: np.ndarray, sec: int, days: int) -> tuple[int, int]:
+    """(day number, cell index) of a time in seconds in a memory of ``days`` days of
+    time-of-day bins (``P_RBIN`` seconds): the recurrence memory's and the rhythm marks'."""
     day = sec // 86_400
     n_bins = 86_400 // P[P_RBIN]
-    return day, (day % P[P_RDAYS]) * n_bins + (sec % 86_400) // P[P_RBIN]
+    return day, (day % days) * n_bins + (sec % 86_400) // P[P_RBIN]
 
 
 @_helper()
 def _record(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, j: int, a: float) -> None:
     """Record spike size ``a`` of feature ``j`` at the time-of-day bin of ``t`` (the max)."""
     m = P[P_M]
-    day, cell = _cell(P, t // _NS)
+    day, cell = _cell(P, t // _NS, P[P_RDAYS])
     rc, base = P[P_RC_OFF] + cell, P[P_R_OFF] + cell * m
     if N[rc] != day:
         N[rc] = day
@@ -1166,18 +1173,10 @@ def _note(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int, z:
 _RHYTHM_DAYS = 15
 
 
-@_helper(inline="always")
-def _rhythm_cell(P: np.ndarray, sec: int) -> tuple[int, int]:
-    """(day number, cell index) of a time in seconds among :func:`flagged_daily`'s marks."""
-    day = sec // 86_400
-    n_bins = 86_400 // P[P_RBIN]
-    return day, (day % _RHYTHM_DAYS) * n_bins + (sec % 86_400) // P[P_RBIN]
-
-
 @_helper()
 def _rhythm_flagged(N: np.ndarray, P: np.ndarray, sec: int, days: int) -> bool:
     """Whether a point was flagged in the time-of-day bin of ``sec`` ``days`` days earlier."""
-    day, cell = _rhythm_cell(P, sec - days * 86_400)
+    day, cell = _cell(P, sec - days * 86_400, _RHYTHM_DAYS)
     return N[P[P_DAILY_ID] + cell] == day
 
 
@@ -1219,7 +1218,7 @@ def _routine(
     for k in range(1, min(P[P_RNEED], P[P_RDAYS] - 1) + 1):
         seen = False
         for o in range(-tol, tol + 1):
-            day, cell = _cell(P, sec - k * 86_400 + o * width)
+            day, cell = _cell(P, sec - k * 86_400 + o * width, P[P_RDAYS])
             if N[P[P_RC_OFF] + cell] == day and F[P[P_R_OFF] + cell * m + j] >= a:
                 seen = True
                 break
@@ -1956,6 +1955,13 @@ def flapping(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int)
 
 
 @_helper()
+def learns_flagged(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int) -> bool:
+    """Whether a flagged point at ``t`` is learned whatever the alert policy: the series is
+    :func:`flapping`, or the point :func:`flagged_daily` (its rhythm)."""
+    return flapping(F, N, P, Q, t) or flagged_daily(N, P, t)
+
+
+@_helper()
 def _flap_note(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, flagged: bool) -> None:
     """Count the start of a flagged run: a flagged point with none in the ``_FLAP_GAP``
     before it, so one incident that flickers around the threshold is one run (see
@@ -1995,7 +2001,7 @@ def _follow(
         _spike_paged(N, P, t)  # a deviation paged (in a series that does not flap)
     _flap_note(F, N, P, t, flagged)
     if flagged and P[P_RDAYS] > 0:  # for flagged_daily
-        day, cell = _rhythm_cell(P, t // _NS)
+        day, cell = _cell(P, t // _NS, _RHYTHM_DAYS)
         N[P[P_DAILY_ID] + cell] = day
 
 
@@ -2772,7 +2778,7 @@ def step(
     kind: np.ndarray,
 ) -> tuple[float, bool]:
     """Score one point, then learn it unless it scores above ``threshold`` (and neither
-    ``learn_anyway`` nor :func:`flapping` nor :func:`flagged_daily`): the Monitor's whole
+    ``learn_anyway`` nor :func:`learns_flagged`): the Monitor's whole
     step in one call. Returns the score and whether the point was learned.
     ``z``/``b``/``s``/``kind`` receive what the score came from (the state before learning,
     see :func:`feature_z`)."""
@@ -2783,8 +2789,7 @@ def step(
     score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, nz, np.empty(m), va, vl, hz)
     # explained by the range / noise as they were before this point joins them
     j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, b, s)
-    learned = (learn_anyway or not score > threshold or flapping(F, N, P, Q, t)
-               or flagged_daily(N, P, t))
+    learned = learn_anyway or not score > threshold or learns_flagged(F, N, P, Q, t)
     if learned:
         _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz, hz)
     _follow(F, N, D, P, Q, t, x, z, va, vl, hz, score, by)  # flagged or not
@@ -2805,10 +2810,9 @@ def run(
     """Score then learn rows ``start..`` of ``X`` in order (the batch path).
 
     A point scoring above ``threshold`` is not learned unless ``learn_flagged`` or it ends a
-    run of more than ``relearn_after`` such points (``carry[0]`` holds the run) or the series
-    is :func:`flapping` or the point :func:`flagged_daily`, exactly as the Monitor and ``fit``
-    decide. ``raw`` receives each point's largest ``|z|`` before the
-    "seen before" test. Returns the number of rows done: fewer than all when the series'
+    run of more than ``relearn_after`` such points (``carry[0]`` holds the run) or
+    :func:`learns_flagged`, exactly as the Monitor and ``fit`` decide. ``raw`` receives each
+    point's largest ``|z|`` before the "seen before" test. Returns the number of rows done: fewer than all when the series'
     step has just become known and the caller must allocate the slots, then call again.
     When ``Z``/``B``/``SS``/``KK`` have rows, row ``i`` receives point ``i``'s deviations,
     baselines, scales and kinds (what its explanation is made of, see :func:`feature_z`).
@@ -2847,7 +2851,7 @@ def run(
                 Z[i, j], B[i, j], SS[i, j], KK[i, j] = zj, bj, sj, k
         flag_run = flag_run + 1 if score > threshold else 0
         learned = (learn_flagged or flag_run == 0 or flag_run > relearn_after
-                   or flapping(F, N, P, Q, t) or flagged_daily(N, P, t))
+                   or learns_flagged(F, N, P, Q, t))
         if learned:
             _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz, hz)
         _follow(F, N, D, P, Q, t, x, z, va, vl, hz, score, by)  # flagged or not

@@ -214,13 +214,13 @@ def rate_factor(step_seconds: float, z: float = 6.0, reference: float = 60.0) ->
         return 0.0
     y = z
     for _ in range(100):  # Newton on the log tail (concave, decreasing): a few steps
-        f = _log_tail(y) - target
-        slope = -math.exp(-0.5 * y * y - _log_tail(y)) * math.sqrt(2.0 / math.pi)
-        nxt = max(y - f / slope, 0.5 * y)
-        if abs(nxt - y) <= 1e-12 * max(1.0, y):
-            y = nxt
-            break
+        tail = _log_tail(y)
+        slope = -math.exp(-0.5 * y * y - tail) * math.sqrt(2.0 / math.pi)
+        nxt = max(y - (tail - target) / slope, 0.5 * y)
+        converged = abs(nxt - y) <= 1e-12 * max(1.0, y)
         y = nxt
+        if converged:
+            break
     return y / z
 
 
