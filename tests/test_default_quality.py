@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from anomalert.detectors import Default
+from anomalert.detectors import _kernel as K
 from anomalert.evaluation.nab_run import NAB_POLICY
 from anomalert.monitor import Monitor
 
@@ -129,3 +132,62 @@ def test_a_quiet_weekend_is_learned_once_it_has_come_twice() -> None:
     long = [i for i in after if i.end - i.start > pd.Timedelta("1h")]
     assert [i.start.strftime("%a %d") for i in long] == ["Sat 11", "Sat 18"]
     assert all(i.start.day_name() in ("Saturday", "Monday") for i in after)
+
+
+def _deploy_frame() -> pd.DataFrame:
+    """1-minute CPU at 30 +- 1 for two weeks, 15 higher for good from day 8 (a deploy)."""
+    idx = pd.date_range("2025-01-06", periods=14 * 1440, freq="1min", tz="UTC")
+    cpu = 30 + np.random.default_rng(9).normal(0, 1, len(idx))
+    return pd.DataFrame({"cpu": cpu + np.where(idx >= idx[8 * 1440], 15.0, 0.0)}, index=idx)
+
+
+def test_a_lasting_level_change_is_not_counted_twice_when_the_shape_catches_up() -> None:
+    """The change pages when it happens. Days later most of the days the seasonal shape
+    remembers have the new level; a shape of raw values flipped to it then, while the levels
+    still carried the change they had learned, and "cpu=43.3 is 12.8σ below baseline 57.57"
+    paged twice on day 12. The slots keep values net of the level, so nothing pages once
+    the new level is learned."""
+    from anomalert.monitor import detect
+
+    frame = _deploy_frame()
+    idx = frame.index
+    after = [i for i in detect(Default(), frame, train_until=idx[2 * 1440]).incidents
+             if i.start >= idx[2 * 1440]]
+    assert after and after[0].start == idx[8 * 1440]
+    assert "above baseline" in after[0].explanation
+    assert [i.start for i in after if i.start >= idx[10 * 1440]] == []
+
+
+def test_moving_to_a_week_does_not_count_the_weekend_twice(monkeypatch: Any) -> None:
+    """Requests at 40 % on weekends, every point learned: the daily model carries the weekend
+    as a lower level, then finds the weekly cycle and moves to a week (on a Monday at
+    00:01), whose shape holds the weekend itself. The level windows move by the shape's
+    change over the times they come from, so Monday's first point is measured against
+    Monday (35); they used to stay a weekend's drop lower, and the baseline with them (14)."""
+    from anomalert.detectors._compiled import CompiledBaseline
+
+    idx = pd.date_range("2025-01-06", periods=15 * 1440, freq="1min", tz="UTC")  # a Monday
+    day = 50 + 15 * np.sin((idx.hour + idx.minute / 60 - 6) / 24 * 2 * np.pi)
+    weekend = np.where(idx.day_of_week >= 5, 0.4, 1.0)
+    values = day * weekend + np.random.default_rng(4).normal(0, 2, len(idx))
+    frame = pd.DataFrame({"requests": values}, index=idx)
+    seen: list[tuple[pd.Timestamp, float, float, float]] = []
+    switch = CompiledBaseline._switch_to_week
+
+    def spy(self: CompiledBaseline) -> None:
+        switch(self)
+        t = int(self.state_["N"][self.state_["P"][K.P_LAST_T]]) + 60 * 10**9  # the next point
+        ts = pd.Timestamp(t, tz="UTC")
+        x = np.array([float(frame["requests"].loc[ts])])
+        _, b, s, _ = self.feature_z(t, x)
+        seen.append((ts, float(x[0]), float(b[0]), float(s[0])))
+
+    monkeypatch.setattr(CompiledBaseline, "_switch_to_week", spy)
+    det = Default().fit(frame.iloc[: 3 * 1440])
+    monitor = Monitor(det, NAB_POLICY)
+    for ts, v in frame["requests"].iloc[3 * 1440:].items():
+        monitor.check(ts, {"requests": float(v)})
+    assert det.period_seconds_ == 7 * 86_400 and len(seen) == 1
+    ts, value, baseline, scale = seen[0]
+    assert ts.day_name() == "Monday" and ts.hour == 0
+    assert abs(value - baseline) < 2 * scale

@@ -38,7 +38,16 @@ function but not to the files of the functions it calls, so a kernel spread over
 could run stale code after an edit.
 
 The trailing fallbacks (raw values) learn only until the seasonal shape exists; after that
-the levels are kept in the shape's frame.
+the levels are kept in the shape's frame. The shape and the levels split a baseline as an
+additive Holt-Winters model does: the slots keep each learned value net of the level at the
+time (the long level's median), so the shape is the cycle's pattern and a lasting change of
+level stays in the levels. Slots of raw values would let the change into the shape too, a
+median over the remembered cycles that flips to the new level once most of them have it --
+days after the levels learned it -- and the baseline would count it twice: four days after a
+deploy raised a CPU from 30 to 45, "cpu=43.3 is 12.8σ below baseline 57.57" paged for two
+hours. Moving a daily model to a week puts the level back into the values (the weekly test's
+hourly means of what was learned, minus the slots') and moves the level windows by the change
+of the shape over the times they come from.
 
 When the recent level's window is as long as the seasonal level's (``default``'s
 configuration), its raw and residual windows would hold exactly the seasonal model's values,
@@ -89,6 +98,8 @@ __all__ = [
     "run",
     "score_point",
     "seasonal_shape",
+    "shapes_at",
+    "shift_levels",
     "step",
     "switch_pending",
     "with_slots",
@@ -148,6 +159,8 @@ K_RES = 5  # recent level: values minus the seasonal shape, trail window
 K_DEV = 6  # deviations from the recent level, dev window
 K_DIFF = 7  # changes from one point to the next (the noise test's yardstick), window
 N_KINDS = 8
+#: The windows whose values are measured from the seasonal shape (a level in its frame).
+LEVEL_KINDS = (K_LEVEL, K_LONG, K_RES)
 #: Windows whose sorted copy is refreshed in batches (their statistics span a day).
 _LAZY_KINDS = (2, 3, 6, 7)
 #: A lazy window refreshes its sorted copy after ``max(1, count // LAZY_PARTS)`` adds.
@@ -286,7 +299,7 @@ _VAR_THIN = 4
 #: Version of the state layout: bump whenever the meaning or placement of anything in
 #: ``F``/``N``/``D``/``P``/``Q``/``S``/``SC`` changes, so a state saved by another version is
 #: refused instead of being read wrong (see ``CompiledBaseline.__setstate__``).
-LAYOUT_VERSION = 22
+LAYOUT_VERSION = 23
 
 _NO_T = np.iinfo(np.int64).min
 #: ``last_t`` before any point was learned.
@@ -698,6 +711,22 @@ def _refresh(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int) -> None:
         F[tags + q] = out_tags[q]
     N[meta + 2] = 0
     N[meta + 3] = count
+
+
+@_helper()
+def _shift_window(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int, c: float) -> None:
+    """Subtract ``c`` from every value of window ``w`` (their order stays; sums recomputed)."""
+    size, ring, srt, sums, meta = D[w, 0], D[w, 1], D[w, 2], D[w, 3], D[w, 4]
+    count, head, have = N[meta], N[meta + 1], N[meta + 3]
+    for q in range(have):
+        F[srt + q] -= c
+    for k in range(4):
+        F[sums + k] = 0.0
+    for q in range(count):
+        i = ring + (head + q) % size
+        F[i] -= c
+        _neumaier(F, sums, F[i])
+        _neumaier(F, sums + 2, F[i] * F[i])
 
 
 @_helper(inline="always")
@@ -2658,10 +2687,15 @@ def _learn(
         if has_shape or P[P_PERIOD] == 0:  # before the shape, deviations hold the cycle
             _ctx_learn(F, N, P, Q, z)
     if S.shape[0] > 0:
+        # the slots keep values net of the level (the long level's median, which follows a
+        # lasting change within a day): a change of level stays the levels' and never
+        # becomes the shape's as well (see the module's notes)
         slot, cyc = _slot(P, t), _cycle(P, t)
         h = cyc % P[P_HISTORY]
         for j in range(m):
-            S[slot, h, j] = x[j]
+            lg = K_LONG * m + j
+            off = _quantile(F, N, D, lg, 0.5) if has_shape and _count(N, D, lg) >= mp else 0.0
+            S[slot, h, j] = x[j] - off
         SC[slot, h] = cyc
     _range_learn(F, N, P, t, x)
     if P[P_WEEK_H] > 0:
@@ -2672,6 +2706,33 @@ def _learn(
 
 
 # --------------------------------------------------------------------------- entry points
+@njit(cache=True)
+def shapes_at(P: np.ndarray, S: np.ndarray, SC: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """The seasonal shape at each time of ``T`` (rows; NaN where there is none)."""
+    m = P[P_M]
+    out = np.full((T.shape[0], m), np.nan)
+    shape = np.empty(m)
+    buf = np.empty((2 * P[P_SMOOTH] + 1) * P[P_HISTORY])
+    for i in range(T.shape[0]):
+        if seasonal_shape(P, S, SC, T[i], shape, buf):
+            out[i] = shape
+    return out
+
+
+@njit(cache=True)
+def shift_levels(F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, c: np.ndarray) -> None:
+    """Subtract ``c[k, j]`` from every value of feature ``j``'s level window of kind
+    ``LEVEL_KINDS[k]`` (the windows whose values are measured from the shape)."""
+    m = P[P_M]
+    for k in range(len(LEVEL_KINDS)):
+        kind = LEVEL_KINDS[k]
+        if kind == K_RES and (P[P_SHARED] != 0 or P[P_USE_RECENT] == 0):
+            continue  # the seasonal level's window itself, or none
+        for j in range(m):
+            if math.isfinite(c[k, j]) and c[k, j] != 0.0:
+                _shift_window(F, N, D, kind * m + j, c[k, j])
+
+
 @njit(cache=True)
 def _measure(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray,
