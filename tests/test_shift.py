@@ -134,7 +134,7 @@ def test_shift_range_cache_equals_a_fresh_measure() -> None:
             x[0] = np.nan
         hz = np.empty(6)
         K._shifts(F, N, P, Q, t, x, nan, nan, hz)
-        K._shift_follow(F, N, P, t, hz, bool(k % 50 == 0))
+        K._shift_follow(F, N, P, t, hz, bool(k % 50 == 0), False)
         hour = (t // 1_000_000_000) // 3600
         assert N[int(P[K.P_SHIFT_ID]) + R + B] == hour
         for j in range(2):

@@ -148,14 +148,18 @@ class Monitor:
         if isinstance(det, CompiledBaseline):
             # one compiled call scores, and learns unless the point is flagged
             policy = self.policy
-            anyway = policy.learn_flagged or self._flag_run + 1 > self._relearn()
-            score, *made_of = det._step_point(t, x, float(det.threshold_), anyway)
+            renew = not policy.learn_flagged and self._flag_run + 1 > self._relearn()
+            score, *made_of = det._step_point(
+                t, x, float(det.threshold_), policy.learn_flagged, renew
+            )
             return self._decide(ts, score, lambda: det.explanation_from(score, x, *made_of))
         score = float(det._score_point(t, x))
         verdict = self._decide(ts, score, lambda: det._explain(t, x))
-        if self.policy.learn_flagged or not verdict.is_anomalous or (
-            self._flag_run > self._relearn()
-        ) or det._learns_flagged(t):
+        renew = not self.policy.learn_flagged and self._flag_run > self._relearn()
+        if renew:  # a run this long is the new normal (self._flag_run counts this point)
+            det._renew_point(t, x)
+            det.n_seen_ += 1
+        elif self.policy.learn_flagged or not verdict.is_anomalous or det._learns_flagged(t):
             det._learn_point(t, x)
             det.n_seen_ += 1
         else:

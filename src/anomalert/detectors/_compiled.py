@@ -260,7 +260,12 @@ class CompiledBaseline(Detector):
 
     def _learn_point(self, t: int, x: np.ndarray) -> None:
         self._find_step(t)
-        K.learn_point(*self._args(), t, x)
+        K.learn_point(*self._args(), t, x, False)
+        self._after_learning()
+
+    def _renew_point(self, t: int, x: np.ndarray) -> None:
+        self._find_step(t)
+        K.learn_point(*self._args(), t, x, True)
         self._after_learning()
 
     def _pass_point(self, t: int, x: np.ndarray) -> None:
@@ -271,10 +276,11 @@ class CompiledBaseline(Detector):
         return bool(K.flapping(s["F"], s["N"], s["P"], s["Q"], t))
 
     def _step_point(
-        self, t: int, x: np.ndarray, threshold: float, learn_anyway: bool
+        self, t: int, x: np.ndarray, threshold: float, learn_anyway: bool, renew: bool = False
     ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Score, then learn unless flagged (and neither ``learn_anyway`` nor
-        :meth:`_learns_flagged`), in one compiled call.
+        """Score, then learn unless flagged (and neither ``learn_anyway`` nor ``renew`` nor
+        :meth:`_learns_flagged`), in one compiled call. ``renew``: the point ends a run of
+        flagged points long enough to be the new normal (the policy's ``relearn_after``).
 
         Returns the score and what it came from (as :meth:`feature_z`), so an explanation
         needs no second call (see :meth:`explanation_from`). Those arrays are the detector's
@@ -285,7 +291,8 @@ class CompiledBaseline(Detector):
         if rec is None or len(rec[0]) != len(x):
             rec = self._step_record = self.new_record(None, len(x))
         z, b, sc, kind = rec
-        score, learned = K.step(*self._args(), t, x, threshold, learn_anyway, z, b, sc, kind)
+        score, learned = K.step(*self._args(), t, x, threshold, learn_anyway, renew, z, b, sc,
+                                kind)
         if learned:
             self.n_seen_ += 1
             self._after_learning()

@@ -343,6 +343,13 @@ class Detector:
     def _learn_point(self, t: int, x: np.ndarray) -> None:
         raise NotImplementedError
 
+    def _renew_point(self, t: int, x: np.ndarray) -> None:
+        """Learn a flagged point because its run of flagged points has lasted the policy's
+        ``relearn_after``: the new normal. A model whose tests must know overrides it (the
+        compiled detectors' shift test keeps quiet until the new level is its history);
+        the others learn it as any point."""
+        self._learn_point(t, x)
+
     def _explain_point(self, t: int, x: np.ndarray) -> list[Contribution]:
         raise NotImplementedError
 
