@@ -26,29 +26,47 @@ def _jobs(days: int = 8) -> pd.DataFrame:
     return pd.DataFrame({"jobs": v}, index=idx)
 
 
-def test_a_job_that_stops_pages_as_flat_a_day_later_and_says_so() -> None:
+def test_a_job_that_stops_pages_at_its_first_missed_run_and_as_flat_a_day_later() -> None:
+    """The job's runs are in the seasonal shape (learned as a routine), so the first run
+    that does not come pages as a drop; a day and two hours after the last run, the flat
+    test says what happened."""
     frame = _jobs()
     d = detect("default", frame, train_until=frame.index[3 * 288])
     held_out = d.points.iloc[3 * 288:]
     alerts = held_out.index[held_out["is_anomaly"]]
-    assert len(alerts) > 0
+    assert alerts[0] == frame.index[_STOP], "nothing pages while the job runs"
+    assert "below baseline" in d.points.loc[alerts[0], "explanation"]
+    texts = held_out["explanation"].fillna("")
+    flat = held_out.index[texts.str.startswith("jobs has gone flat: it moved ")]
     last_job = frame.index[_LAST_JOB]
     # the window is a day and two hours (a late nightly job is still in it)
-    assert alerts[0] > last_job + pd.Timedelta("25h"), "nothing pages while the job runs"
-    assert alerts[0] <= last_job + pd.Timedelta("27h")
-    text = d.points.loc[alerts[0], "explanation"]
-    assert text.startswith("jobs has gone flat: it moved ")
-    assert "less than the narrowest 24 hours of its 7-day history" in text
-    # one incident; the flat day becomes history a day later and the paging stops
-    assert len([i for i in d.incidents if i.start >= frame.index[3 * 288]]) == 1
-    assert alerts[-1] <= alerts[0] + pd.Timedelta("26h")
+    assert last_job + pd.Timedelta("25h") < flat[0] <= last_job + pd.Timedelta("27h")
+    assert "less than the narrowest 24 hours of its 7-day history" in texts[flat[0]]
+    # the flat day becomes history a day later and the paging stops
+    assert alerts[-1] <= flat[0] + pd.Timedelta("26h")
 
 
-def test_without_the_flat_test_the_stopped_job_goes_unseen() -> None:
-    frame = _jobs()
+def _stuck(days: int = 8) -> pd.DataFrame:
+    """A queue length at 50 (noise 5) that sticks at exactly 50 after five days: no value
+    is unusual, nothing is noisier or shifted."""
+    idx = pd.date_range("2025-01-01", periods=days * 288, freq="5min", tz="UTC")
+    v = 50 + np.random.default_rng(1).normal(0, 5, len(idx))
+    v[_STOP:] = 50.0
+    return pd.DataFrame({"queue": v}, index=idx)
+
+
+def test_a_stuck_value_pages_as_flat_once_and_only_the_flat_test_sees_it() -> None:
+    frame = _stuck()
+    start = frame.index[3 * 288]
+    d = detect("default", frame, train_until=start)
+    after = [i for i in d.incidents if i.start >= start]
+    assert len(after) == 1
+    assert after[0].explanation.startswith("queue has gone flat: it moved 0 (high - low)")
+    stuck_at = frame.index[_STOP]
+    assert stuck_at + pd.Timedelta("25h") <= after[0].start <= stuck_at + pd.Timedelta("27h")
     off = type("NoFlat", (Default,), {"_flat_hours": 0})()
-    d = detect(off, frame, train_until=frame.index[3 * 288])
-    assert not d.points["is_anomaly"].iloc[_STOP:].any()
+    blind = detect(off, frame, train_until=start)
+    assert not blind.points["is_anomaly"].iloc[3 * 288:].any()
 
 
 def test_the_explanation_gives_the_day_s_range_against_the_narrowest() -> None:

@@ -2122,13 +2122,58 @@ def _median(buf: np.ndarray, n: int) -> float:
 
 
 @_helper()
+def _weighted_median(buf: np.ndarray, wt: np.ndarray, n: int, total: float) -> float:
+    """Median of ``buf[:n]`` where value ``i`` counts ``wt[i]`` times (whole numbers summing
+    to ``total``): the mean of the two middle values when the weight splits evenly between
+    them. With equal weights, :func:`_median`."""
+    low, le = math.nan, 0.0
+    for i in range(n):
+        v = buf[i]
+        lt = 0.0
+        le = 0.0
+        for q in range(n):
+            w = wt[q]
+            lt += w if buf[q] < v else 0.0
+            le += w if buf[q] <= v else 0.0
+        if 2.0 * lt < total <= 2.0 * le:  # v is the lower middle
+            low = v
+            break
+    if 2.0 * le > total:
+        return low
+    high = math.inf
+    for q in range(n):
+        if low < buf[q] < high:
+            high = buf[q]
+    return 0.5 * (low + high)
+
+
+@_helper(inline="always")
+def _balanced(counts: np.ndarray, width: int) -> bool:
+    """Whether the non-empty neighbours hold as many values, give or take one (the cycle
+    being written: the neighbours before the slot hold its values, those after not yet)."""
+    lo, hi = math.inf, 0.0
+    for d in range(width):
+        k = counts[d]
+        if k > 0:
+            lo = min(lo, k)
+            hi = max(hi, k)
+    return hi - lo <= 1.0
+
+
+@_helper()
 def seasonal_shape(
     P: np.ndarray, S: np.ndarray, SC: np.ndarray, t: int, out: np.ndarray, buf: np.ndarray
 ) -> bool:
-    """Median of the slot and its neighbours over the remembered cycles, per feature.
+    """Median of the slot and its neighbours over the remembered cycles, per feature, each
+    neighbour weighing the same however many cycles it holds.
 
-    ``buf`` is scratch space of at least ``(2 * smooth + 1) * history`` values. Returns
-    False (and leaves ``out`` alone) while some feature has too few values.
+    A slot that holds fewer cycles than its neighbours (the hours after 09:00 of a
+    business-hours metric, learned only from the third morning on, next to the night's,
+    learned from the start) would otherwise be outvoted by them: the plateau's first
+    point was measured against the night for days. Where the neighbours hold as many
+    values, give or take the cycle being written, the plain median. ``buf`` is scratch space of at least ``(2 * smooth + 1) *
+    (2 * history + 1)`` values. Returns False (and leaves ``out`` alone) while some feature has too
+    few values.
     """
     n_slots = P[P_NSLOTS]
     if n_slots == 0 or S.shape[0] == 0:
@@ -2136,22 +2181,44 @@ def seasonal_shape(
     m, smooth, history = P[P_M], P[P_SMOOTH], P[P_HISTORY]
     s = _slot(P, t)
     oldest = _cycle(P, t) - history
+    width = 2 * smooth + 1
+    wt = buf[width * history:]
+    counts = buf[2 * width * history:]  # each neighbour's count
     for j in range(m):
         c = 0
-        for d in range(-smooth, smooth + 1):
-            r = s + d
+        for d in range(width):
+            r = s + d - smooth
             if r < 0:
                 r += n_slots
             elif r >= n_slots:
                 r -= n_slots
+            c0 = c
             for h in range(history):
                 v = S[r, h, j]
                 if SC[r, h] >= oldest and not math.isnan(v):
                     buf[c] = v
                     c += 1
+            counts[d] = c - c0
         if c < smooth + 1:
             return False
-        out[j] = _median(buf, c)
+        if _balanced(counts, width):
+            out[j] = _median(buf, c)
+            continue
+        lcm, cols, q = 1, 0, 0
+        for d in range(width):
+            k = int(counts[d])
+            if k > 0:
+                a, b = lcm, k
+                while b:
+                    a, b = b, a % b
+                lcm = lcm // a * k
+                cols += 1
+        for d in range(width):
+            k = int(counts[d])
+            for _ in range(k):
+                wt[q] = lcm // k
+                q += 1
+        out[j] = _weighted_median(buf, wt, c, float(lcm * cols))
     return True
 
 
@@ -2720,7 +2787,7 @@ def shapes_at(P: np.ndarray, S: np.ndarray, SC: np.ndarray, T: np.ndarray) -> np
     m = P[P_M]
     out = np.full((T.shape[0], m), np.nan)
     shape = np.empty(m)
-    buf = np.empty((2 * P[P_SMOOTH] + 1) * P[P_HISTORY])
+    buf = np.empty((2 * P[P_SMOOTH] + 1) * (2 * P[P_HISTORY] + 1))
     for i in range(T.shape[0]):
         if seasonal_shape(P, S, SC, T[i], shape, buf):
             out[i] = shape
@@ -2749,7 +2816,7 @@ def _measure(
 ) -> tuple[np.ndarray, bool]:
     """The seasonal shape at ``t`` and the point's deviations (see :func:`_feature_z`)."""
     shape = np.empty(P[P_M])
-    buf = np.empty((2 * P[P_SMOOTH] + 1) * P[P_HISTORY])
+    buf = np.empty((2 * P[P_SMOOTH] + 1) * (2 * P[P_HISTORY] + 1))
     has_shape = seasonal_shape(P, S, SC, t, shape, buf)
     _feature_z(F, N, D, P, x, shape, has_shape, z, b, s, zs)
     return shape, has_shape
@@ -2893,7 +2960,7 @@ def run(
     record = Z.shape[0] > 0
     m = P[P_M]
     shape = np.empty(m)
-    buf = np.empty((2 * P[P_SMOOTH] + 1) * P[P_HISTORY])
+    buf = np.empty((2 * P[P_SMOOTH] + 1) * (2 * P[P_HISTORY] + 1))
     z, b, s, zs, nz = np.empty(m), np.empty(m), np.empty(m), np.empty(m), np.empty(m + 1)
     vz, va, vl, hz = np.empty(m), np.empty(m), np.empty(2 * m), np.empty(4 * m)
     flag_run = carry[0]
