@@ -110,7 +110,9 @@ of nothing counts as 100 times), is news once a day, and a flat day becomes hist
 later. A series whose narrowest day was already constant is not tested, and a day without
 data is not flat. "jobs has gone flat: it moved 2.786 (high - low) over the window, 11.4x
 less than the narrowest 24 hours of its 7-day history 31.86" (a job of +30 every three hours
-that stopped, ``tests/test_flat.py``; see :mod:`.flat`).
+that stopped; its first missed run paged a day before, as a drop from the seasonal shape,
+which holds the job's runs. A value that sticks pages as flat alone: ``tests/test_flat.py``;
+see :mod:`.flat`).
 
 Context (several metrics): where no single deviation pages, metrics that break how they
 usually move together page. Each feature's deviation (the one above, clipped at 3) feeds
@@ -118,8 +120,8 @@ correlations over about a day of learned points, once the seasonal shape exists;
 scores the Mahalanobis distance of its deviations under them (correlations times 0.97), as
 the ``|z|`` of one Gaussian deviation as unlikely (a chi-square with one degree of freedom
 per feature), news once like the rest. CPU three of its usual moves up while the requests
-stay where they were is far more unusual than either says alone: "cpu=56.72 is 8.9σ above
-what requests=98.83 implies 49.56 (±0.801)". It is the detector :mod:`.context` alone; a
+stay where they were is far more unusual than either says alone: "cpu=56.72 is 9.1σ above
+what requests=98.83 implies 49.5 (±0.797)". It is the detector :mod:`.context` alone; a
 frame of one metric never has it.
 
 Flapping: under the Monitor's protection flagged points are not learned, so a series whose

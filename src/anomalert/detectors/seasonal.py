@@ -2,8 +2,11 @@
 
 For every slot of the period (minute-of-day at the series' step, or minute-of-week) the
 detector keeps the values of the last ``history`` cycles *in time* (a cycle that was not learned,
-say during an incident, still ages the older ones out). The seasonal shape at a new point is
-the median of its slot and ``smooth`` neighbouring slots over those cycles. The residual
+say during an incident, still ages the older ones out), each net of the level at the time (the
+median residual of the last ``window`` points), so that a lasting change of level stays the
+level's and never becomes the shape's as well. The seasonal shape at a new point is the median
+of its slot and ``smooth`` neighbouring slots over those cycles, each neighbour weighing the
+same where some hold more cycles than others. The residual
 ``x - shape`` still carries today's level (a quiet Sunday, a busier week), so the baseline is
 the shape plus the median residual of the last ``level_window`` points, and the spread is the
 robust spread of recent ``residual - level`` deviations. The same residual is also compared
