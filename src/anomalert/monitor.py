@@ -155,12 +155,13 @@ class Monitor:
             return self._decide(ts, score, lambda: det.explanation_from(score, x, *made_of))
         score = float(det._score_point(t, x))
         verdict = self._decide(ts, score, lambda: det._explain(t, x))
-        renew = not self.policy.learn_flagged and self._flag_run > self._relearn()
-        if renew:  # a run this long is the new normal (self._flag_run counts this point)
-            det._renew_point(t, x)
-            det.n_seen_ += 1
-        elif self.policy.learn_flagged or not verdict.is_anomalous or det._learns_flagged(t):
+        if self.policy.learn_flagged or not verdict.is_anomalous:
             det._learn_point(t, x)
+            det.n_seen_ += 1
+        elif self._flag_run > self._relearn() or det._learns_flagged(t):
+            # a run this long is the new normal (self._flag_run counts this point), or the
+            # model knows the point as its normal
+            det._learn_flagged(t, x, renew=self._flag_run > self._relearn())
             det.n_seen_ += 1
         else:
             det._pass_point(t, x)

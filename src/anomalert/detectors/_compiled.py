@@ -263,9 +263,11 @@ class CompiledBaseline(Detector):
         K.learn_point(*self._args(), t, x, False)
         self._after_learning()
 
-    def _renew_point(self, t: int, x: np.ndarray) -> None:
+    def _learn_flagged(self, t: int, x: np.ndarray, renew: bool) -> None:
+        s = self.state_
+        known = renew or bool(K.flagged_daily(s["N"], s["P"], t))
         self._find_step(t)
-        K.learn_point(*self._args(), t, x, True)
+        K.learn_point(*self._args(), t, x, known)
         self._after_learning()
 
     def _pass_point(self, t: int, x: np.ndarray) -> None:
@@ -273,7 +275,7 @@ class CompiledBaseline(Detector):
 
     def _learns_flagged(self, t: int) -> bool:
         s = self.state_
-        return bool(K.flapping(s["F"], s["N"], s["P"], s["Q"], t))
+        return bool(K.learns_flagged(s["F"], s["N"], s["P"], s["Q"], t))
 
     def _step_point(
         self, t: int, x: np.ndarray, threshold: float, learn_anyway: bool, renew: bool = False

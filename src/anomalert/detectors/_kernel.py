@@ -1747,23 +1747,24 @@ def _shift_explained(
 @_helper(inline="always")
 def _shift_follow(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, hz: np.ndarray, paged: bool,
-    renew: bool,
+    known: bool,
 ) -> None:
     """Follow every point, flagged or not (a new level becomes history): at an hour's first
     point, cache the range of the hours before it; the point's value (``hz[2m:]``, from
     :func:`_shifts`) joins its ten-minute part, and its window mean (``hz[m:2m]``) the hour's
     bucket. ``paged``: another test paged on this point (the shift test keeps quiet for its
-    window's span). ``renew``: the point's level is being learned as the new normal after a
-    long incident, which paged all along; the history's window means are the incident's,
-    each held to the threshold's worth of scales from the old baseline, so the test keeps
-    quiet until the new level's own means are history too (the hours it leaves out, then
-    its window's span) instead of paging the same change again."""
+    window's span). ``known``: the flagged point is being learned as the series' new normal
+    (after a long incident, which paged all along) or its rhythm (a plateau the first days
+    flagged); the history's window means were held to the threshold's worth of scales from
+    the old baseline, so the test keeps quiet until the new level's own means are history
+    too (the hours it leaves out, then its window's span) instead of paging the same change
+    again."""
     R, B, m = P[P_SHIFT_SUB], P[P_SHIFT_B], P[P_M]
     if R == 0:
         return
     off, ids = P[P_SHIFT_OFF], P[P_SHIFT_ID]
     hids = ids + R
-    if renew:
+    if known:
         N[hids + B + 2] = max(N[hids + B + 2], t + _shift_recent(P) * 3600 * _NS)
     elif paged:
         N[hids + B + 2] = max(N[hids + B + 2], t)
@@ -2019,20 +2020,21 @@ def _flap_note(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, flagged: boo
 def _follow(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
     t: int, x: np.ndarray, z: np.ndarray, va: np.ndarray, vl: np.ndarray, hz: np.ndarray,
-    score: float, by: int, renew: bool,
+    score: float, by: int, known: bool,
 ) -> None:
     """What follows every point, learned or not, once it is scored: the recurrence memory,
     the noise, drift, shift and flat tests, whether a spike the deviations learned paged
     (see :func:`_spikes_seen`), the flagged-run count and the time of day of a flagged point
-    (see :func:`flagged_daily`). ``renew``: the point is learned because its run of flagged
-    points has lasted long enough to be the new normal (see :func:`run`)."""
+    (see :func:`flagged_daily`). ``known``: a flagged point learned, where the policy does
+    not learn flagged points, as the series' new normal (its run lasted the policy's
+    ``relearn_after``) or its rhythm (:func:`flagged_daily`)."""
     flagged = score > Q[Q_THRESHOLD]
     m = P[P_M]
     _step_follow(F, N, P, x)
     _note(F, N, P, Q, t, z)
     _noise_learn(F, N, D, P, Q, t, x, va, vl, flagged and (by < m or by == 3 * m))
     _drift_follow(F, N, P, t, x)
-    _shift_follow(F, N, P, t, hz, flagged and by <= 3 * m, renew)  # another test paged
+    _shift_follow(F, N, P, t, hz, flagged and by <= 3 * m, known)  # another test paged
     _flat_follow(F, N, P, t, x)
     if flagged and by < 0 and P[P_MEMORY] > 0 and not flapping(F, N, P, Q, t):
         _spike_paged(N, P, t)  # a deviation paged (in a series that does not flap)
@@ -2879,17 +2881,17 @@ def score_point(
 @njit(cache=True)
 def learn_point(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
-    S: np.ndarray, SC: np.ndarray, t: int, x: np.ndarray, renew: bool,
+    S: np.ndarray, SC: np.ndarray, t: int, x: np.ndarray, known: bool,
 ) -> None:
-    """Learn one point (``renew``: a flagged point learned because its run lasted long
-    enough to be the new normal, see :func:`run`)."""
+    """Learn one point (``known``: a flagged point learned as the series' new normal or
+    rhythm where the policy does not learn flagged points, see :func:`_follow`)."""
     m = P[P_M]
     z, zs, b, s = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
     nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(4 * m)
     score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, nz, np.empty(m), va, vl, hz)
     _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz, hz)
-    _follow(F, N, D, P, Q, t, x, z, va, vl, hz, score, by, renew)
+    _follow(F, N, D, P, Q, t, x, z, va, vl, hz, score, by, known)
 
 
 @njit(cache=True)
@@ -2929,10 +2931,12 @@ def step(
     # explained by the range / noise as they were before this point joins them
     j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, b, s)
     flagged = score > threshold
+    # learned as the series' new normal or rhythm, not by the policy: the shift test knows
+    known = flagged and not learn_anyway and (renew or flagged_daily(N, P, t))
     learned = learn_anyway or renew or not flagged or learns_flagged(F, N, P, Q, t)
     if learned:
         _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz, hz)
-    _follow(F, N, D, P, Q, t, x, z, va, vl, hz, score, by, renew and flagged)  # flagged or not
+    _follow(F, N, D, P, Q, t, x, z, va, vl, hz, score, by, known)  # flagged or not
     kind[:] = KIND_DEVIATION
     if j >= 0:
         z[j], b[j], s[j], kind[j] = zj, bj, sj, k
@@ -2991,10 +2995,11 @@ def run(
                 Z[i, j], B[i, j], SS[i, j], KK[i, j] = zj, bj, sj, k
         flag_run = flag_run + 1 if score > threshold else 0
         renew = not learn_flagged and flag_run > relearn_after
+        known = renew or (not learn_flagged and flag_run > 0 and flagged_daily(N, P, t))
         learned = learn_flagged or flag_run == 0 or renew or learns_flagged(F, N, P, Q, t)
         if learned:
             _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz, hz)
-        _follow(F, N, D, P, Q, t, x, z, va, vl, hz, score, by, renew)  # flagged or not
+        _follow(F, N, D, P, Q, t, x, z, va, vl, hz, score, by, known)  # flagged or not
         if learned and switch_pending(N, P):  # the caller moves the model to a week
             carry[0] = flag_run
             return i + 1

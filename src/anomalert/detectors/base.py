@@ -343,9 +343,10 @@ class Detector:
     def _learn_point(self, t: int, x: np.ndarray) -> None:
         raise NotImplementedError
 
-    def _renew_point(self, t: int, x: np.ndarray) -> None:
-        """Learn a flagged point because its run of flagged points has lasted the policy's
-        ``relearn_after``: the new normal. A model whose tests must know overrides it (the
+    def _learn_flagged(self, t: int, x: np.ndarray, renew: bool) -> None:
+        """Learn a flagged point where the policy does not learn flagged points: its run
+        has lasted the policy's ``relearn_after`` (``renew``: the new normal), or the model
+        asks (:meth:`_learns_flagged`). A model whose tests must know overrides it (the
         compiled detectors' shift test keeps quiet until the new level is its history);
         the others learn it as any point."""
         self._learn_point(t, x)

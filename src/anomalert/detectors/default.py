@@ -89,10 +89,11 @@ current one. Once a day of them exists, a mean beyond their high or low by more 
 of them) scores 0.8x the threshold plus its distance beyond, in scales, less one, as the range
 test does. It follows every point, keeps quiet for two hours after another test paged (a
 spike's mean is the spike's), and is news once a day like the rest; a new level becomes
-history, and stops paging, three hours on. When the Monitor learns a long incident as the
-new normal (its policy's ``relearn_after``), the test keeps quiet until that level is
-history too: the change paged all along, and its means, each held near the old baseline,
-would make it page again. A window needs four points: an hourly series gets a
+history, and stops paging, three hours on. When the Monitor learns flagged points as the
+new normal (an incident that lasted its policy's ``relearn_after``) or as the series'
+rhythm (a plateau flagged at the same time on the last two days), the test keeps quiet
+until that level is history too: the change paged already, and its means, each held near
+the old baseline, would make it page again. A window needs four points: an hourly series gets a
 four-hour window, a coarser one is not tested. It finds what no single point shows -- a
 metric that moved by a fraction of its noise and stayed there: "cpu has shifted: its mean
 41.46 is 3.5σ above the 7-day high of its 2-hour means 40.68 (±0.221)". On the 17 NAB files
