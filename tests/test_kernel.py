@@ -58,6 +58,50 @@ def test_median_equals_numpy_on_both_of_its_paths(n: int) -> None:
             assert K._median(buf, n) == np.median(values)
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 12, 35, 64])
+def test_weighted_median_is_the_median_of_each_value_repeated_by_its_weight(n: int) -> None:
+    """With whole weights, the weighted median is numpy's median of every value repeated as
+    often as its weight (ties, even totals and equal weights included)."""
+    rng = np.random.default_rng(n)
+    for rounding in (None, 0):
+        for _ in range(20):
+            values = rng.normal(0, 3, n)
+            if rounding is not None:
+                values = np.round(values, rounding)
+            weights = rng.integers(1, 7, n).astype(float)
+            expected = np.median(np.repeat(values, weights.astype(int)))
+            assert K._weighted_median(values.copy(), weights, n, float(weights.sum())) == expected
+            ones = np.ones(n)
+            assert K._weighted_median(values.copy(), ones, n, float(n)) == np.median(values)
+
+
+def test_each_neighbour_of_a_slot_weighs_the_same_in_the_shape() -> None:
+    """Two neighbours before the slot hold four days of 20, the slot and the two after it one
+    day of 80 (a plateau learned from its third morning): the shape is 80, where the plain
+    median of the eleven values is 20. Counts one apart (the cycle being written) keep the
+    plain median."""
+    st = K.new_state(1, level_window=10, window=20, trail_window=10, dev_window=20, memory=0,
+                     min_periods=2, smooth=2, history=7, period=86_400, use_recent=False,
+                     escape=3, guard=5.0, margin=2.0, threshold=6.0)
+    K.with_slots(st, 300)
+    P, S, SC = st["P"], st["S"], st["SC"]
+    slot = 9 * 12  # 09:00
+    day = 20_000
+    for d in range(4):
+        for r in (slot - 2, slot - 1):
+            S[r, (day - d) % 7, 0], SC[r, (day - d) % 7] = 20.0, day - d
+    for r in (slot, slot + 1, slot + 2):
+        S[r, (day - 1) % 7, 0], SC[r, (day - 1) % 7] = 80.0, day - 1
+    t = (day * 86_400 + slot * 300) * 10**9
+    out, buf = np.empty(1), np.empty(5 * 15)
+    assert K.seasonal_shape(P, S, SC, t, out, buf) and out[0] == 80.0
+    for r in (slot, slot + 1, slot + 2):  # three days each: counts 4, 4, 3, 3, 3
+        for d in (2, 3):
+            S[r, (day - d) % 7, 0], SC[r, (day - d) % 7] = 80.0, day - d
+    assert K.seasonal_shape(P, S, SC, t, out, buf)
+    assert out[0] == np.median([20.0] * 8 + [80.0] * 9)
+
+
 def test_radix_order_sorts_like_a_stable_argsort() -> None:
     """The lazy windows' refresh sorts its new values by radix: the same order as a stable
     argsort, across signs, magnitudes, ties and infinities (-0.0 before 0.0)."""

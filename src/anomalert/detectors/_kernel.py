@@ -2203,7 +2203,7 @@ def seasonal_shape(
             counts[d] = c - c0
         if c < smooth + 1:
             return False
-        if _balanced(counts, width):
+        if c > _RANK_MEDIAN_N or _balanced(counts, width):  # (a long history: no weights)
             out[j] = _median(buf, c)
             continue
         lcm, cols, q = 1, 0, 0
