@@ -155,17 +155,22 @@ class CompiledBaseline(Detector):
                 if SC_w[w_slot, week % history] < week:
                     S_w[w_slot, week % history] = S[slot, h]
                     SC_w[w_slot, week % history] = week
-        # Slots the last week did not learn (incidents, gaps) start from the daily profile
-        # (each time of day's median over the remembered days), dated to the previous week.
+        # Slots no remembered week learned (incidents, gaps) start from the daily profile
+        # (each time of day's median over the remembered days) moved to the level of the
+        # latest such weekday with learned hours (a Saturday's first minutes, flagged, get
+        # Saturday's level, not a weekday's), dated to the oldest week the shape still
+        # uses next week: a stand-in until the week has values of its own, not for longer.
         last_week = int(N[P[K.P_LAST_T]]) // _NS // WEEK - 1
+        fill_week = last_week + 2 - history
         valid = (SC != K.NO_T)[:, :, None] & ~np.isnan(S)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a time of day never learned
             daily = np.nanmedian(np.where(valid, S, np.nan), axis=1)  # (n_day_slots, m)
+        levels = self._weekday_levels(daily, last_week + 1)
         for ws in np.flatnonzero((SC_w == K.NO_T).all(axis=1)):
             d_slot = (int(ws) * step) % DAY // step % S.shape[0]
-            S_w[ws, last_week % history] = daily[d_slot]
-            SC_w[ws, last_week % history] = last_week
+            S_w[ws, fill_week % history] = daily[d_slot] + levels[int(ws) * step // DAY]
+            SC_w[ws, fill_week % history] = fill_week
         P[K.P_PERIOD], P[K.P_NSLOTS], P[K.P_HISTORY] = WEEK, n_week, history
         s["S"], s["SC"] = S_w, SC_w
         # The level windows hold values measured from the daily shape; measured from the
@@ -180,6 +185,39 @@ class CompiledBaseline(Detector):
                 c[k] = np.nanmedian(change[1:1 + int(s["D"][kind * m, 0])], axis=0)
         K.shift_levels(s["F"], N, s["D"], P, np.nan_to_num(c))
         N[P[K.P_WEEK_ID] + P[K.P_WEEK_H]] = 2  # done: never again
+
+    def _weekday_levels(self, daily: np.ndarray, week: int) -> np.ndarray:
+        """Per day of the week (from the week's start) and feature, how far the latest such
+        day with learned hours (in ``week`` or the weeks before it that the weekly test's
+        hourly means reach) stood from the daily profile ``daily``: the median over its
+        hours of the hour's mean less the profile's (0 where no such day is known)."""
+        P, N, F = self.state_["P"], self.state_["N"], self.state_["F"]
+        step, m = int(P[K.P_STEP]), int(P[K.P_M])
+        H, off, ids = int(P[K.P_WEEK_H]), int(P[K.P_WEEK_OFF]), int(P[K.P_WEEK_ID])
+        sums = F[off:off + H * m].reshape(H, m)
+        counts = F[off + H * m:off + 2 * H * m].reshape(H, m)
+        slot_hour = (np.arange(daily.shape[0]) * step) // 3600 % 24
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an hour never learned
+            profile = np.array([np.nanmean(daily[slot_hour == h], axis=0) for h in range(24)])
+        levels = np.zeros((7, m))
+        first_day = week * WEEK // DAY
+        for dow in range(7):
+            for back in range(H // 168 + 1):
+                day = first_day + dow - 7 * back
+                hours = day * 24 + np.arange(24)
+                b = hours % H
+                kept = (N[ids + b] == hours)[:, None] & (counts[b] > 0)
+                if not kept.any():
+                    continue
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    diff = np.where(kept, sums[b] / counts[b] - profile[hours % 24], np.nan)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # a feature never learned
+                    lv = np.nanmedian(diff, axis=0)
+                levels[dow] = np.where(np.isfinite(lv), lv, 0.0)
+                break
+        return levels
 
     def _day_levels(self, S: np.ndarray, SC: np.ndarray) -> np.ndarray:
         """The level each daily slot's value was stored net of, per hour: the hour's mean of

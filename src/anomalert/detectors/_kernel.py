@@ -2133,10 +2133,9 @@ def _weighted_median(buf: np.ndarray, wt: np.ndarray, n: int, total: float) -> f
         v = buf[i]
         lt = 0.0
         le = 0.0
-        for q in range(n):
-            w = wt[q]
-            lt += w if buf[q] < v else 0.0
-            le += w if buf[q] <= v else 0.0
+        for q in range(n):  # branch-free, as _median's rank count
+            lt += wt[q] * (buf[q] < v)
+            le += wt[q] * (buf[q] <= v)
         if 2.0 * lt < total <= 2.0 * le:  # v is the lower middle
             low = v
             break
