@@ -78,28 +78,34 @@ def test_weighted_median_is_the_median_of_each_value_repeated_by_its_weight(n: i
 def test_each_neighbour_of_a_slot_weighs_the_same_in_the_shape() -> None:
     """Two neighbours before the slot hold four days of 20, the slot and the two after it one
     day of 80 (a plateau learned from its third morning): the shape is 80, where the plain
-    median of the eleven values is 20. Counts one apart (the cycle being written) keep the
-    plain median."""
+    median of the eleven values is 20. So with counts one apart (two Sundays before
+    midnight, one Monday after it); equal counts take the plain median."""
     st = K.new_state(1, level_window=10, window=20, trail_window=10, dev_window=20, memory=0,
                      min_periods=2, smooth=2, history=7, period=86_400, use_recent=False,
                      escape=3, guard=5.0, margin=2.0, threshold=6.0)
     K.with_slots(st, 300)
     P, S, SC = st["P"], st["S"], st["SC"]
-    slot = 9 * 12  # 09:00
-    day = 20_000
-    for d in range(4):
-        for r in (slot - 2, slot - 1):
-            S[r, (day - d) % 7, 0], SC[r, (day - d) % 7] = 20.0, day - d
-    for r in (slot, slot + 1, slot + 2):
-        S[r, (day - 1) % 7, 0], SC[r, (day - 1) % 7] = 80.0, day - 1
+    slot, day = 9 * 12, 20_000  # 09:00
+
+    def fill(rows: tuple[int, ...], days: range, value: float) -> None:
+        for r in rows:
+            for d in days:
+                S[r, (day - d) % 7, 0], SC[r, (day - d) % 7] = value, day - d
+
     t = (day * 86_400 + slot * 300) * 10**9
     out, buf = np.empty(1), np.empty(5 * 15)
+    before, after = (slot - 2, slot - 1), (slot, slot + 1, slot + 2)
+    fill(before, range(4), 20.0)
+    fill(after, range(1, 2), 80.0)
     assert K.seasonal_shape(P, S, SC, t, out, buf) and out[0] == 80.0
-    for r in (slot, slot + 1, slot + 2):  # three days each: counts 4, 4, 3, 3, 3
-        for d in (2, 3):
-            S[r, (day - d) % 7, 0], SC[r, (day - d) % 7] = 80.0, day - d
-    assert K.seasonal_shape(P, S, SC, t, out, buf)
-    assert out[0] == np.median([20.0] * 8 + [80.0] * 9)
+    S[:], SC[:] = np.nan, K.NO_T
+    fill(before, range(2), 20.0)
+    fill(after, range(1, 2), 80.0)
+    assert K.seasonal_shape(P, S, SC, t, out, buf) and out[0] == 80.0
+    fill(after, range(2, 3), 80.0)  # two values each: the plain median of 4 x 20, 6 x 80
+    assert K.seasonal_shape(P, S, SC, t, out, buf) and out[0] == 80.0
+    fill(after, range(1, 3), 20.0)  # all 20 after it too
+    assert K.seasonal_shape(P, S, SC, t, out, buf) and out[0] == 20.0
 
 
 def test_radix_order_sorts_like_a_stable_argsort() -> None:

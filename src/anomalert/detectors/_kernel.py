@@ -2124,41 +2124,70 @@ def _median(buf: np.ndarray, n: int) -> float:
 
 
 @_helper()
-def _weighted_median(buf: np.ndarray, wt: np.ndarray, n: int, total: float) -> float:
+def _weighted_median(
+    buf: np.ndarray, wt: np.ndarray, n: int, total: float, start: float = math.nan,
+) -> float:
     """Median of ``buf[:n]`` where value ``i`` counts ``wt[i]`` times (whole numbers summing
     to ``total``): the mean of the two middle values when the weight splits evenly between
-    them. With equal weights, :func:`_median`."""
-    low, le = math.nan, 0.0
-    for i in range(n):
-        v = buf[i]
+    them. With equal weights, :func:`_median`.
+
+    From ``start`` (the values' mean, say: near the middle), it walks value by value towards
+    the middle weight, two passes over the values a step: a step or two as a rule, where
+    counting every candidate's rank would take half the values' passes. (A series' first
+    cycles have neighbours one value apart everywhere -- those before the slot hold the
+    cycle being written -- so this runs at most points of its first week.)"""
+    v = -math.inf
+    if math.isnan(start):
+        start = math.inf
+    for q in range(n):  # the largest value not above start (the smallest, if none)
+        if v < buf[q] <= start:
+            v = buf[q]
+    if v == -math.inf:
+        v = math.inf
+        for q in range(n):
+            v = min(v, buf[q])
+    le = 0.0
+    for _ in range(n):
         lt = 0.0
         le = 0.0
         for q in range(n):  # branch-free, as _median's rank count
             lt += wt[q] * (buf[q] < v)
             le += wt[q] * (buf[q] <= v)
-        if 2.0 * lt < total <= 2.0 * le:  # v is the lower middle
-            low = v
+        if 2.0 * le < total:  # the middle is higher: the next larger value
+            nxt = math.inf
+            for q in range(n):
+                if v < buf[q] < nxt:
+                    nxt = buf[q]
+            v = nxt
+        elif 2.0 * lt >= total:  # lower: the next smaller value
+            prv = -math.inf
+            for q in range(n):
+                if prv < buf[q] < v:
+                    prv = buf[q]
+            v = prv
+        else:  # v is the lower middle
             break
     if 2.0 * le > total:
-        return low
+        return v
     high = math.inf
     for q in range(n):
-        if low < buf[q] < high:
+        if v < buf[q] < high:
             high = buf[q]
-    return 0.5 * (low + high)
+    return 0.5 * (v + high)
 
 
 @_helper(inline="always")
-def _balanced(counts: np.ndarray, width: int) -> bool:
-    """Whether the non-empty neighbours hold as many values, give or take one (the cycle
-    being written: the neighbours before the slot hold its values, those after not yet)."""
-    lo, hi = math.inf, 0.0
+def _equal_counts(counts: np.ndarray, width: int) -> bool:
+    """Whether the non-empty neighbours hold as many values each."""
+    first = 0.0
     for d in range(width):
         k = counts[d]
         if k > 0:
-            lo = min(lo, k)
-            hi = max(hi, k)
-    return hi - lo <= 1.0
+            if first == 0.0:
+                first = k
+            elif k != first:
+                return False
+    return True
 
 
 @_helper()
@@ -2172,7 +2201,7 @@ def seasonal_shape(
     business-hours metric, learned only from the third morning on, next to the night's,
     learned from the start) would otherwise be outvoted by them: the plateau's first
     point was measured against the night for days. Where the neighbours hold as many
-    values, give or take the cycle being written, the plain median. ``buf`` is scratch space of at least ``(2 * smooth + 1) *
+    values each, the plain median. ``buf`` is scratch space of at least ``(2 * smooth + 1) *
     (2 * history + 1)`` values. Returns False (and leaves ``out`` alone) while some feature has too
     few values.
     """
@@ -2202,9 +2231,16 @@ def seasonal_shape(
             counts[d] = c - c0
         if c < smooth + 1:
             return False
-        if c > _RANK_MEDIAN_N or _balanced(counts, width):  # (a long history: no weights)
+        if c > _RANK_MEDIAN_N:  # (a long history: no weights; selection reorders buf)
             out[j] = _median(buf, c)
             continue
+        if _equal_counts(counts, width):
+            out[j] = _median(buf, c)
+            continue
+        mean = 0.0  # where the weighted median's walk starts (near it, as a rule)
+        for q in range(c):
+            mean += buf[q]
+        mean /= c
         lcm, cols, q = 1, 0, 0
         for d in range(width):
             k = int(counts[d])
@@ -2219,7 +2255,7 @@ def seasonal_shape(
             for _ in range(k):
                 wt[q] = lcm // k
                 q += 1
-        out[j] = _weighted_median(buf, wt, c, float(lcm * cols))
+        out[j] = _weighted_median(buf, wt, c, float(lcm * cols), mean)
     return True
 
 

@@ -18,7 +18,7 @@ score little; uncorrelated features at their baselines leave a lone feature's ow
 two features each a little unusual at once add up.
 
 The explanation names the feature furthest from what the others imply, with that value as
-its baseline: "cpu=56.72 is 9.1σ above what requests=98.83 implies 49.5 (±0.797)".
+its baseline: "cpu=56.72 is 8.9σ above what requests=98.83 implies 49.54 (±0.807)".
 It needs two features or more (a single metric scores 0) and 120 learned points after the
 seasonal shape; a point with a feature missing is not scored. Like the other tests, a score is news once ("seen before"
 memory of a day) and a routine spike's context is not news.
@@ -36,7 +36,7 @@ Examples
 >>> bool(det.score_one(idx[-1], point) > det.threshold_)
 True
 >>> print(det.explain_one(idx[-1], point).top.text())
-cpu=56.72 is 9.1σ above what requests=98.83 implies 49.5 (±0.797)
+cpu=56.72 is 8.9σ above what requests=98.83 implies 49.54 (±0.807)
 """
 
 from __future__ import annotations

@@ -121,8 +121,8 @@ correlations over about a day of learned points, once the seasonal shape exists;
 scores the Mahalanobis distance of its deviations under them (correlations times 0.97), as
 the ``|z|`` of one Gaussian deviation as unlikely (a chi-square with one degree of freedom
 per feature), news once like the rest. CPU three of its usual moves up while the requests
-stay where they were is far more unusual than either says alone: "cpu=56.72 is 9.1σ above
-what requests=98.83 implies 49.5 (±0.797)". It is the detector :mod:`.context` alone; a
+stay where they were is far more unusual than either says alone: "cpu=56.72 is 8.9σ above
+what requests=98.83 implies 49.54 (±0.807)". It is the detector :mod:`.context` alone; a
 frame of one metric never has it.
 
 Flapping: under the Monitor's protection flagged points are not learned, so a series whose
