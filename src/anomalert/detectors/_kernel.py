@@ -980,6 +980,8 @@ def _novelties(
 # --------------------------------------------------------------------------- weekly cycle
 _DAY_S = 86_400
 _WEEK_S = 7 * _DAY_S
+#: Public names of the time constants, for the Python side (:mod:`._weekly`).
+DAY_S, WEEK_S, NS = _DAY_S, _WEEK_S, _NS
 
 
 @_helper(inline="always")
