@@ -2118,11 +2118,27 @@ def _median(buf: np.ndarray, n: int) -> float:
             break
     if n % 2 == 1 or le > k + 1:  # odd, or the next smallest is an equal value
         return low
-    high = math.inf
+    return 0.5 * (low + _above(buf, n, low))
+
+
+@_helper(inline="always")
+def _above(buf: np.ndarray, n: int, v: float) -> float:
+    """The smallest of ``buf[:n]`` above ``v`` (inf if none)."""
+    out = math.inf
     for q in range(n):
-        if low < buf[q] < high:
-            high = buf[q]
-    return 0.5 * (low + high)
+        if v < buf[q] < out:
+            out = buf[q]
+    return out
+
+
+@_helper(inline="always")
+def _below(buf: np.ndarray, n: int, v: float) -> float:
+    """The largest of ``buf[:n]`` below ``v`` (-inf if none)."""
+    out = -math.inf
+    for q in range(n):
+        if out < buf[q] < v:
+            out = buf[q]
+    return out
 
 
 @_helper()
@@ -2156,26 +2172,14 @@ def _weighted_median(
             lt += wt[q] * (buf[q] < v)
             le += wt[q] * (buf[q] <= v)
         if 2.0 * le < total:  # the middle is higher: the next larger value
-            nxt = math.inf
-            for q in range(n):
-                if v < buf[q] < nxt:
-                    nxt = buf[q]
-            v = nxt
+            v = _above(buf, n, v)
         elif 2.0 * lt >= total:  # lower: the next smaller value
-            prv = -math.inf
-            for q in range(n):
-                if prv < buf[q] < v:
-                    prv = buf[q]
-            v = prv
+            v = _below(buf, n, v)
         else:  # v is the lower middle
             break
     if 2.0 * le > total:
         return v
-    high = math.inf
-    for q in range(n):
-        if v < buf[q] < high:
-            high = buf[q]
-    return 0.5 * (v + high)
+    return 0.5 * (v + _above(buf, n, v))
 
 
 @_helper(inline="always")
