@@ -210,6 +210,36 @@ def test_detect_compiled_path_equals_the_point_by_point_monitor(
     assert [i.to_dict() for i in fast.incidents] == [i.to_dict() for i in slow.incidents]
 
 
+def test_a_training_alert_under_the_provisional_threshold_is_explained_the_same_both_ways(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At a 5-minute step the calibrated threshold is below the provisional one fit scores
+    with (its floor follows the step), so a training point between the two alerts. Fit used
+    to record only what it flagged: that alert was explained against the state after the
+    whole run on the compiled path (the context test and another baseline for ``b``), and
+    against the end of training point by point."""
+    import anomalert.monitor as mon
+
+    rng = np.random.default_rng(0)
+    idx = pd.date_range("2025-01-06", periods=22 * 288, freq="5min", tz="UTC")
+    idx = idx[rng.random(len(idx)) > 0.05]  # gaps
+    hours = np.asarray(idx.hour + idx.minute / 60)
+    weekend = np.where(np.asarray(idx.day_of_week) >= 5, 0.4, 1.0)
+    a = (50 + 15 * np.sin(hours / 24 * 2 * np.pi)) * weekend + rng.normal(0, 2, len(idx))
+    b = rng.normal(10, 1, len(idx)) + np.where(idx >= idx[len(idx) // 2], 5.0, 0.0)
+    b[rng.random(len(idx)) < 0.2] = np.nan
+    a[rng.integers(0, len(idx), 20)] += rng.normal(0, 40, 20)
+    frame = pd.DataFrame({"a": a, "b": b}, index=idx)
+    start = idx[3 * 288]
+    fast = detect("default", frame, train_until=start)
+    assert fast.detector.threshold_ < 6.0
+    monkeypatch.setattr(mon, "CompiledBaseline", type("NotCompiled", (), {}))
+    slow = detect("default", frame, train_until=start)
+    in_training = fast.points.index < start
+    assert (fast.points["is_anomaly"] & in_training).any()
+    pd.testing.assert_frame_equal(fast.points, slow.points)
+
+
 def test_training_window_alert_is_explained_against_the_state_of_its_time() -> None:
     """A 10σ spike in ``b`` inside the training window, after which ``a`` became 20x quieter:
     the alert names ``b``, as measured then. Against the end-of-training state (the old way)

@@ -328,13 +328,19 @@ class CompiledBaseline(Detector):
         finally:
             Q[K.Q_FLAP] = flap
         self.train_raw_ = raw
-        # What flagged training points were measured against, at the time (the calibrated
-        # threshold is never below the provisional one, so every later alert is in here).
-        hot = np.flatnonzero(scores > self.threshold_)
+        # What flagged training points were measured against, at the time: every point over
+        # the lowest threshold calibration can give, so every later alert is in here (one
+        # missing would be explained against the state at the end of training, or later).
+        hot = np.flatnonzero(scores > self._lowest_threshold())
         self.train_explained_ = {
             int(i): tuple(r[i].copy() for r in record) for i in hot
         }
         return scores
+
+    def _lowest_threshold(self) -> float:
+        """The lowest threshold calibration can set: the provisional one (the generic
+        calibration's floor); detectors whose calibration goes lower say so."""
+        return float(self.threshold_)
 
     def _score_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
         work = copy.deepcopy(self)

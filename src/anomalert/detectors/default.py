@@ -427,6 +427,11 @@ class Default(CompiledBaseline):
             self._reset(len(self.features_))  # nothing learned yet: size them
         super().prepare(t, X)
 
+    def _lowest_threshold(self) -> float:
+        # the floor follows the step: below the provisional threshold at steps past a minute
+        g = rate_factor(self.step_seconds_ or 60, self._threshold_floor)
+        return min(float(self.threshold_), g * self._threshold_floor)
+
     def _calibrate(self, train_scores: np.ndarray) -> float:
         # On the raw deviations: the "seen before" zeros must not pull the quantile down.
         g = rate_factor(self.step_seconds_ or 60, self._threshold_floor)
