@@ -198,3 +198,15 @@ def test_moving_to_a_week_does_not_count_the_weekend_twice(monkeypatch: Any) -> 
     ts, value, baseline, scale = seen[0]
     assert ts.day_name() == "Monday" and ts.hour == 0
     assert abs(value - baseline) < 2 * scale
+
+
+def test_white_noise_pages_nothing() -> None:
+    """Ten days of white noise at 5-minute steps (trained on the first day): nothing
+    pages. The shift test used to page twice in the first two monitored days ("x has
+    shifted: its mean 0.5543 is 3.1σ above the 7-day high of its 2-hour means 0.2369"),
+    comparing two-hour means with the high of a single day of them."""
+    from anomalert.monitor import detect
+
+    idx = pd.date_range("2025-01-06", periods=3000, freq="5min", tz="UTC")
+    frame = pd.DataFrame({"x": np.random.default_rng(1).normal(0, 1, len(idx))}, index=idx)
+    assert detect(Default(), frame).incidents == []

@@ -84,7 +84,8 @@ last two hours sits beyond every two-hour mean of its week pages. Each point joi
 (ten-minute parts) counting at most the threshold's worth of scales from its baseline, so a
 spike seen before does not lift the mean; the week's window means are kept in hourly buckets
 (high, low, count, mean, spread), leaving out the last three hours, whose windows overlap the
-current one. Once a day of them exists, a mean beyond their high or low by more than one scale
+current one. Once two days of them exist (with one, white noise paged: the high of a day's
+means is a poor edge), a mean beyond their high or low by more than one scale
 (the larger of the robust spread of the buckets' means and half the standard deviation of all
 of them) scores 0.8x the threshold plus its distance beyond, in scales, less one, as the range
 test does. It follows every point, keeps quiet for two hours after another test paged (a
@@ -329,7 +330,7 @@ class Default(CompiledBaseline):
     #: those means beyond their range the window's mean must be (the range test's).
     _shift_hours: ClassVar[int] = 2
     _shift_history: ClassVar[int] = 168
-    _shift_span: ClassVar[int] = 24
+    _shift_span: ClassVar[int] = 48
     _shift_k: ClassVar[float] = 0.8
     _shift_e0: ClassVar[float] = 1.0
     #: Flat test: hours of the window whose range (high - low) is tested (0: off), hours of

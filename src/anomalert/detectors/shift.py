@@ -4,7 +4,7 @@ The shift test of :class:`~anomalert.detectors.default.Default` (a sustained lev
 alone. Each feature's mean over the last two hours (ten-minute parts, every point, flagged or
 not, each counting at most the threshold's worth of scales from its baseline) is compared with the means of the same window over the last week: hourly buckets keep
 their high, low, count, mean and spread, leaving out the last three hours (whose windows
-overlap the current one). Once a day of them exists, a mean beyond the week's highest or
+overlap the current one). Once two days of them exist, a mean beyond the week's highest or
 lowest by more than one scale scores 0.8x the threshold plus its distance beyond, in
 scales, less one (the range test's rule), so it pages about 2.2 scales past the edge. The
 scale is the larger of the robust spread of the buckets' means and half the standard
