@@ -170,14 +170,12 @@ class CompiledBaseline(Detector):
 
     def _learn_point(self, t: int, x: np.ndarray) -> None:
         self._find_step(t)
-        K.learn_point(*self._args(), t, x, False)
+        K.learn_point(*self._args(), t, x, False, False)
         self._after_learning()
 
     def _learn_flagged(self, t: int, x: np.ndarray, renew: bool) -> None:
-        s = self.state_
-        known = renew or bool(K.flagged_daily(s["N"], s["P"], t))
         self._find_step(t)
-        K.learn_point(*self._args(), t, x, known)
+        K.learn_point(*self._args(), t, x, True, renew)
         self._after_learning()
 
     def _pass_point(self, t: int, x: np.ndarray) -> None:

@@ -2000,6 +2000,23 @@ def learns_flagged(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t
     return flapping(F, N, P, Q, t) or flagged_daily(N, P, t)
 
 
+@_helper(inline="always")
+def _learning(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int,
+    flagged: bool, policy_learns: bool, renew: bool,
+) -> tuple[bool, bool]:
+    """Whether a point is learned, and whether as a known normal (see :func:`_follow`): an
+    unflagged point, or any where the policy learns flagged points, is learned as usual; a
+    flagged one ending a run long enough to be the new normal (``renew``), or in the
+    series' rhythm (:func:`flagged_daily`), is learned and known; one in a flapping series
+    is learned; any other is not."""
+    if not flagged or policy_learns:
+        return True, False
+    if renew or flagged_daily(N, P, t):
+        return True, True
+    return flapping(F, N, P, Q, t), False
+
+
 @_helper()
 def _flap_note(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, flagged: bool) -> None:
     """Count the start of a flagged run: a flagged point with none in the ``_FLAP_GAP``
@@ -2922,15 +2939,17 @@ def score_point(
 @njit(cache=True)
 def learn_point(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
-    S: np.ndarray, SC: np.ndarray, t: int, x: np.ndarray, known: bool,
+    S: np.ndarray, SC: np.ndarray, t: int, x: np.ndarray, flagged: bool, renew: bool,
 ) -> None:
-    """Learn one point (``known``: a flagged point learned as the series' new normal or
-    rhythm where the policy does not learn flagged points, see :func:`_follow`)."""
+    """Learn one point. ``flagged``: the point is flagged and learned although the policy
+    does not learn flagged points (``renew``: its run lasted the policy's
+    ``relearn_after``), so possibly as a known normal (see :func:`_learning`)."""
     m = P[P_M]
     z, zs, b, s = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
     nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(4 * m)
     score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, nz, np.empty(m), va, vl, hz)
+    known = _learning(F, N, P, Q, t, flagged, not flagged, renew)[1]
     _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz, hz)
     _follow(F, N, D, P, Q, t, x, z, va, vl, hz, score, by, known)
 
@@ -2958,10 +2977,10 @@ def step(
     s: np.ndarray, kind: np.ndarray,
 ) -> tuple[float, bool]:
     """Score one point, then learn it unless it scores above ``threshold`` (and neither
-    ``learn_anyway`` nor :func:`learns_flagged`): the Monitor's whole
-    step in one call. ``renew``: ``learn_anyway`` because the run of flagged points it ends
-    is long enough to be the new normal (see :func:`run`). Returns the score and whether the
-    point was learned.
+    ``learn_anyway`` nor ``renew`` nor :func:`learns_flagged`, see :func:`_learning`): the
+    Monitor's whole step in one call. ``learn_anyway``: the policy learns flagged points;
+    ``renew``: the run of flagged points this one would end is long enough to be the new
+    normal (see :func:`run`). Returns the score and whether the point was learned.
     ``z``/``b``/``s``/``kind`` receive what the score came from (the state before learning,
     see :func:`feature_z`)."""
     m = P[P_M]
@@ -2971,10 +2990,7 @@ def step(
     score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, nz, np.empty(m), va, vl, hz)
     # explained by the range / noise as they were before this point joins them
     j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, b, s)
-    flagged = score > threshold
-    # learned as the series' new normal or rhythm, not by the policy: the shift test knows
-    known = flagged and not learn_anyway and (renew or flagged_daily(N, P, t))
-    learned = learn_anyway or renew or not flagged or learns_flagged(F, N, P, Q, t)
+    learned, known = _learning(F, N, P, Q, t, score > threshold, learn_anyway, renew)
     if learned:
         _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz, hz)
     _follow(F, N, D, P, Q, t, x, z, va, vl, hz, score, by, known)  # flagged or not
@@ -3035,9 +3051,8 @@ def run(
             if j >= 0:
                 Z[i, j], B[i, j], SS[i, j], KK[i, j] = zj, bj, sj, k
         flag_run = flag_run + 1 if score > threshold else 0
-        renew = not learn_flagged and flag_run > relearn_after
-        known = renew or (not learn_flagged and flag_run > 0 and flagged_daily(N, P, t))
-        learned = learn_flagged or flag_run == 0 or renew or learns_flagged(F, N, P, Q, t)
+        learned, known = _learning(F, N, P, Q, t, flag_run > 0, learn_flagged,
+                                   flag_run > relearn_after)
         if learned:
             _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz, hz)
         _follow(F, N, D, P, Q, t, x, z, va, vl, hz, score, by, known)  # flagged or not

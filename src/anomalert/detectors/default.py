@@ -176,11 +176,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from anomalert.detectors._compiled import CompiledBaseline
+from anomalert.detectors._compiled import CompiledBaseline, K
 from anomalert.detectors.base import Interval, Options, calibrate_threshold
 from anomalert.features import FEATURE_SETS
 
 __all__ = ["Default", "rate_factor"]
+
+_SQRT2 = math.sqrt(2.0)
 
 #: The tests ``default`` combines; a piece of it (:mod:`.range`, :mod:`.noise`, ...) names in
 #: ``_tests`` the ones it runs, and the others are off.
@@ -216,12 +218,13 @@ def rate_factor(step_seconds: float, z: float = 6.0, reference: float = 60.0) ->
     if step_seconds == reference:
         return 1.0
     # log P(|Z| > z') must equal log P(|Z| > z) + log(step / reference)
-    target = _log_tail(z) + math.log(step_seconds / reference)
+    # log P(|Z| > y) = log erfc(y / sqrt 2), the kernel's (past erfc's underflow too)
+    target = K._log_erfc(z / _SQRT2) + math.log(step_seconds / reference)
     if target >= 0.0:
         return 0.0
     y = z
     for _ in range(100):  # Newton on the log tail (concave, decreasing): a few steps
-        tail = _log_tail(y)
+        tail = K._log_erfc(y / _SQRT2)
         slope = -math.exp(-0.5 * y * y - tail) * math.sqrt(2.0 / math.pi)
         nxt = max(y - (tail - target) / slope, 0.5 * y)
         converged = abs(nxt - y) <= 1e-12 * max(1.0, y)
@@ -229,17 +232,6 @@ def rate_factor(step_seconds: float, z: float = 6.0, reference: float = 60.0) ->
         if converged:
             break
     return y / z
-
-
-def _log_tail(y: float) -> float:
-    """``log P(|Z| > y)`` for a standard normal ``Z`` and ``y >= 0``, without underflow
-    (``erfc`` itself underflows past ``y`` of about 37; its asymptotic series takes over)."""
-    tail = math.erfc(y / math.sqrt(2.0))
-    if tail > 0.0:
-        return math.log(tail)
-    # erfc(x) ~ exp(-x^2) / (x sqrt(pi)) (1 - 1/(2x^2) + 3/(4x^4)), x = y / sqrt(2)
-    x2 = 0.5 * y * y
-    return -x2 - 0.5 * math.log(math.pi * x2) + math.log1p(-0.5 / x2 + 0.75 / (x2 * x2))
 
 
 class Default(CompiledBaseline):
