@@ -195,6 +195,22 @@ def _stuck(n: int = 6 * 288) -> pd.DataFrame:
     return f
 
 
+def _lowered(days: int) -> pd.DataFrame:
+    """The shared frame's daily cycle and noise at 1-minute steps for ``days`` days, in which
+    cpu sits 7 (3.5 of its noise) under its cycle for the last hour: no single point is
+    unusual, and the cycle hides the level from the shift test. (At 5-minute steps half an
+    hour holds six points, and a seasonal model of a few days is itself noisy: too little
+    for the sustained test to tell such a sag from noise.)"""
+    n = days * 1440
+    rng = np.random.default_rng(4)
+    idx = pd.date_range("2025-03-01", periods=n, freq="1min", tz="UTC")
+    phase = 2 * np.pi * np.arange(n) / 1440
+    f = pd.DataFrame({"cpu": 40 + 15 * np.sin(phase) + rng.normal(0, 2, n),
+                      "mem": 60 + 5 * np.cos(phase) + rng.normal(0, 1, n)}, index=idx)
+    f.iloc[n - 60 :, 0] -= 7.0
+    return f
+
+
 def _related(n: int = 1600) -> pd.DataFrame:
     """Five and a half days of the shared frame's shape, but cpu and mem share a load that
     moves both (sd 4 in cpu, 2 in mem) over their own noise (0.5, 0.25): they move together."""
@@ -219,6 +235,9 @@ def check_flags_what_it_finds_and_explains(name: str, det: Detector) -> None:
         train, test = _steady().iloc[:600], _steady().iloc[600:]
     elif det.finds == "flat":  # four days, then cpu stuck at one value
         train, test = _stuck().iloc[: 4 * 288], _stuck().iloc[4 * 288 :]
+    elif det.finds == "sustained":  # a week, then a day in which cpu sags for an hour
+        lowered = _lowered(8)
+        train, test = lowered.iloc[: 7 * 1440], lowered.iloc[7 * 1440 :]
     fitted = det.clone().fit(train)
     ts = test.index[0]
     normal = {"cpu": float(test["cpu"].iloc[0]), "mem": float(test["mem"].iloc[0])}
@@ -232,7 +251,8 @@ def check_flags_what_it_finds_and_explains(name: str, det: Detector) -> None:
         for t, row in _rows(drifting.iloc[600:-1]):
             fitted.learn_one(t, row)
         ts, point = drifting.index[-1], {k: float(v) for k, v in drifting.iloc[-1].items()}
-    elif det.finds in ("shift", "flat"):  # as a monitor sees it: the first point that pages
+    elif det.finds in ("shift", "flat", "sustained"):  # as a monitor sees it: the first
+        # point that pages
         for t, row in _rows(test):
             if fitted.score_one(t, row) > fitted.threshold_:
                 break

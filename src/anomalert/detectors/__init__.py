@@ -23,6 +23,7 @@ from anomalert.detectors.noise import Noise
 from anomalert.detectors.range import Range
 from anomalert.detectors.seasonal import Seasonal
 from anomalert.detectors.shift import Shift
+from anomalert.detectors.sustained import Sustained
 from anomalert.detectors.zscore import ZScore
 from anomalert.errors import ParameterError
 
@@ -43,6 +44,7 @@ __all__ = [
     "Range",
     "Seasonal",
     "Shift",
+    "Sustained",
     "ZScore",
     "available",
     "make",
@@ -52,7 +54,7 @@ __all__ = [
 REGISTRY: dict[str, type[Detector]] = {
     cls.name: cls for cls in (
         Default, ZScore, Seasonal, IForest, Likelihood, Range, Noise, Drift, Shift, Flat,
-        Context,
+        Sustained, Context,
     )
 }
 

@@ -230,7 +230,7 @@ class CompiledBaseline(Detector):
         for j in range(len(x)):
             if not math.isfinite(z[j]):
                 continue
-            value, reference, what = float(x[j]), None, "level"
+            value, reference, what, base = float(x[j]), None, "level", float(b[j])
             if kind[j] == K.KIND_RANGE:
                 reference = f"its {self._span(K.P_NOV_B)} {'high' if z[j] > 0 else 'low'}"
             elif kind[j] == K.KIND_NOISE:
@@ -253,11 +253,17 @@ class CompiledBaseline(Detector):
                 hours = int(self.state_["P"][K.P_FLAT_H])
                 days = (int(self.state_["P"][K.P_FLAT_B]) - hours) // 24
                 reference = f"the narrowest {hours} hours of its {days}-day history"
+            elif kind[j] == K.KIND_SUSTAINED:
+                # the values' recent average against their seasonal baselines' (the scale:
+                # the usual spread of such an average, in the metric's units)
+                value, what = float(b[j] + z[j] * s[j]), "sustained"
+                minutes = int(self.state_["P"][K.P_SUS_TAU]) // 60
+                reference = f"about the last {minutes} minutes"
             elif kind[j] == K.KIND_CONTEXT:
                 # the value the other features' deviations imply, through the correlations
                 others = [f"{self.features_[k]}={x[k]:.4g}" for k in range(len(x)) if k != j]
                 reference = f"what {', '.join(others)} {'imply' if len(others) > 1 else 'implies'}"
-            out.append(Contribution(self.features_[j], value, float(b[j]), float(s[j]),
+            out.append(Contribution(self.features_[j], value, base, float(s[j]),
                                     float(z[j]), reference=reference, kind=what))
         return out
 

@@ -1,5 +1,5 @@
 """Compiled state machine behind ``default``, ``seasonal`` and the pieces ``range``, ``noise``,
-``drift``, ``shift``, ``flat`` and ``context`` (numba).
+``drift``, ``shift``, ``flat``, ``sustained`` and ``context`` (numba).
 
 One series' whole state lives in a handful of flat NumPy arrays, so a detector pickles,
 clones and deep-copies like any other object, and the same compiled functions serve the
@@ -73,6 +73,7 @@ __all__ = [
     "KIND_RANGE",
     "KIND_SHIFT",
     "KIND_FLAT",
+    "KIND_SUSTAINED",
     "K_LEVEL",
     "K_LONG",
     "K_RES",
@@ -258,7 +259,14 @@ P_EP_GAP = 66  # seconds without a learned deviation over the threshold that end
 P_DAILY_ID = 67  # offset in N: per time-of-day cell (``_RHYTHM_DAYS`` days x bins of
 #                 ``P_RBIN`` seconds), the day a point was flagged in it (see
 #                 :func:`flagged_daily`; no cells without the recurrence memory)
-N_P = 68
+P_SUS_TAU = 68  # seconds: the sustained test's time constant (0: no sustained test)
+P_SUS_OFF = 69  # offset in F: per feature the average deviation (m), the long-run mean
+#                square of that average (m), the weight that mean has gathered (m), and the
+#                averages of the values (m) and of their seasonal baselines (m); then the
+#                last step seen and its two weights (3, see :func:`_sus_weights`)
+P_SUS_ID = 70  # offset in N: per feature the last time its average moved (m), then the
+#               first point's time, the last time another test paged
+N_P = 71
 
 # Float parameters.
 Q_GUARD = 0  # seasonal |z| from which a feature's levels stop learning (inf = never)
@@ -278,7 +286,9 @@ Q_SHIFT_K = 12  # a window mean beyond the range of the history's window means s
 Q_SHIFT_E0 = 13  # ... once it is beyond by more than this many scales of those means
 Q_FLAT_K = 14  # the flat test pages when the window's range is this many times narrower
 #                than the history's narrowest
-N_Q = 15
+Q_SUS_E0 = 15  # the sustained test pages when the average deviation is this many times its
+#                usual spread
+N_Q = 16
 
 # What scored a feature (the ``kind`` arrays of :func:`step`, :func:`run`, :func:`feature_z`).
 KIND_DEVIATION = 0  # a deviation from the baseline
@@ -288,6 +298,7 @@ KIND_DRIFT = 3  # the drift test: every hour moved one way, day after day
 KIND_CONTEXT = 4  # the context test: against what the other features' deviations imply
 KIND_SHIFT = 5  # the shift test: the window's mean beyond the range of the history's means
 KIND_FLAT = 6  # the flat test: the window's range far narrower than any of the history's
+KIND_SUSTAINED = 7  # the sustained test: deviations one way, moderate but lasting
 #: Fraction of the drift test's day-over-day changes that may disagree with its direction.
 _DRIFT_ALLOW = 0.25
 #: Seconds per part of the noise test's window.
@@ -299,7 +310,7 @@ _VAR_THIN = 4
 #: Version of the state layout: bump whenever the meaning or placement of anything in
 #: ``F``/``N``/``D``/``P``/``Q``/``S``/``SC`` changes, so a state saved by another version is
 #: refused instead of being read wrong (see ``CompiledBaseline.__setstate__``).
-LAYOUT_VERSION = 23
+LAYOUT_VERSION = 24
 
 _NO_T = np.iinfo(np.int64).min
 #: ``last_t`` before any point was learned.
@@ -363,6 +374,8 @@ def new_state(
     flat_span: int = 48,
     flat_k: float = 5.0,
     spike_gap: int = 1800,
+    sustained_seconds: int = 0,
+    sustained_e0: float = 9.0,
 ) -> dict[str, np.ndarray]:
     """Arrays of a fresh state for ``m`` features (slots come later, see :func:`with_slots`).
 
@@ -410,13 +423,14 @@ def new_state(
     P[P_SHARED] = int(shared)
     P[P_DEV_SCORE] = int(deviations)
     # memory deques: features 0..m-1 remember deviations, m..2m-1 range excesses, 2m the
-    # context test's scores, 2m+1..3m the shift test's, 3m+1..4m the flat test's
+    # context test's scores, 2m+1..3m the shift test's, 3m+1..4m the flat test's, 4m+1..5m
+    # the sustained test's
     P[P_MEM_OFF] = f_off
-    f_off += mem * (4 * m + 1)
+    f_off += mem * (5 * m + 1)
     P[P_MEM_IOFF] = i_off
-    i_off += mem * (4 * m + 1)
+    i_off += mem * (5 * m + 1)
     P[P_MEM_META] = i_off
-    i_off += 3 * (4 * m + 1)
+    i_off += 3 * (5 * m + 1)
     P[P_NOV_B] = range_buckets
     P[P_NOV_W] = max(1, range_bucket_seconds)
     P[P_NOV_SPAN] = range_span
@@ -485,6 +499,11 @@ def new_state(
     P[P_EP_OFF], P[P_EP_ID], P[P_EP_GAP] = f_off, i_off, max(1, spike_gap)
     f_off += (_EPISODES + 1) * m
     i_off += (2 * _EPISODES + 3) * m
+    P[P_SUS_TAU] = max(0, sustained_seconds)
+    P[P_SUS_OFF] = f_off
+    f_off += 5 * m + 3
+    P[P_SUS_ID] = i_off
+    i_off += m + 2
     P[P_GUARDED] = i_off
     i_off += m
     P[P_NSEEN] = i_off
@@ -504,13 +523,14 @@ def new_state(
     N[P[P_DRIFT_ID]:P[P_DRIFT_ID] + dh + 1] = _NO_T
     N[P[P_SHIFT_ID]:P[P_SHIFT_ID] + sparts + sb + 4] = _NO_T
     N[P[P_FLAT_ID]:P[P_FLAT_ID] + 2 * fb + 1] = _NO_T
+    N[P[P_SUS_ID]:P[P_SUS_ID] + m + 2] = _NO_T
     for j in range(m):  # no spike yet
         ep = P[P_EP_ID] + (2 * _EPISODES + 3) * j
         N[ep:ep + _EPISODES] = _NO_T
         N[ep + 2 * _EPISODES + 1] = _NO_T
     Q = np.array([guard, margin, threshold, range_k, range_e0, recur_min, noise_k, noise_clip,
                   flap_runs, drift_k, context_clip, context_shrink, shift_k, shift_e0,
-                  flat_k],
+                  flat_k, sustained_e0],
                  dtype=np.float64)
     F = np.zeros(f_off, dtype=np.float64)
     F[P[P_QOFF]:P[P_QOFF] + m] = math.nan
@@ -1812,6 +1832,133 @@ def _shift_follow(
         F[cell + 4] += d * (mean - mean_c)
 
 
+# --------------------------------------------------------------------------- sustained test
+#: A deviation counts at most this many scales towards the sustained test's average.
+_SUS_CLIP = 3.0
+#: Seconds: the time constant of the average's usual spread (its long-run mean square).
+_SUS_LONG = 2 * 86_400
+#: Seconds of points followed before the test applies.
+_SUS_WARM = 86_400
+#: Time constants the test keeps quiet for after another test paged: its average still
+#: holds the incident, which paged already.
+_SUS_QUIET = 2
+#: Scales the point itself must deviate by, the average's way, to page: a lasting deviation
+#: that has just ended does not page on the first ordinary point after it.
+_SUS_SAME = 1.0
+
+
+@_helper(inline="always")
+def _sus_weights(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int) -> tuple[float, float]:
+    """The weights ``1 - exp(-dt / tau)`` of feature ``j``'s point at ``t`` in the average
+    (``tau``: ``P_SUS_TAU``) and in its long-run mean square (``_SUS_LONG``), dt the seconds
+    since its average last moved (0, 0 for the first point: it only starts the clock). The
+    last step's weights are kept: a regular series computes them once."""
+    last = N[P[P_SUS_ID] + j]
+    if last == _NO_T:
+        return 0.0, 0.0
+    dt = max((t - last) / _NS, 1.0)
+    c = P[P_SUS_OFF] + 5 * P[P_M]
+    if F[c] != dt:
+        F[c], F[c + 1] = dt, 1.0 - math.exp(-dt / P[P_SUS_TAU])
+        F[c + 2] = 1.0 - math.exp(-dt / _SUS_LONG)
+    return F[c + 1], F[c + 2]
+
+
+@_helper(inline="always")
+def _sustained(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int, x: np.ndarray,
+    z: np.ndarray, zs: np.ndarray, hz: np.ndarray,
+) -> None:
+    """Every feature's sustained score into ``hz[4m:5m]``, its average deviation with this
+    point into ``hz[5m:6m]``, that average's usual spread into ``hz[6m:7m]``, and the
+    averages (the same weights) of its values and their seasonal baselines into ``hz[7m:8m]``
+    and ``hz[8m:9m]`` (NaN: no deviation to average).
+
+    The average is exponential in time (``P_SUS_TAU`` seconds) over the deviations from the
+    seasonal model's day-long baseline (``zs[m:2m]``, scale ``zs[2m:]``: the time of day at
+    the day's level, which a level that moved an hour ago has hardly joined yet), each
+    counting at most ``_SUS_CLIP`` scales. Its usual spread is the root of its long-run mean
+    square (corrected for the weight that has gathered since the first point), and never
+    less than an average of independent unit deviations would have (``a / (2 - a)`` for
+    weight ``a``). Once a day has been followed, an average beyond ``Q_SUS_E0`` spreads scores the threshold plus
+    the excess, when the point itself deviates that way by ``_SUS_SAME`` scales (its
+    deviation ``z``, the smaller of the seasonal and the recent level's: once the recent
+    level has taken a lasting change in, or the day-long one is what the point is close to,
+    the change is no longer news). Where another test paged within ``_SUS_QUIET`` time
+    constants, the score is the memory's (see :func:`_learn`) but does not page (see
+    :func:`_sus_quiet`)."""
+    m = P[P_M]
+    hz[4 * m : 5 * m] = 0.0
+    hz[5 * m : 9 * m] = math.nan
+    tau = P[P_SUS_TAU]
+    if tau == 0:
+        return
+    off, ids = P[P_SUS_OFF], P[P_SUS_ID]
+    first = N[ids + m]
+    ready = first != _NO_T and t - first >= _SUS_WARM * _NS
+    for j in range(m):
+        v = (x[j] - zs[m + j]) / zs[2 * m + j]
+        if not math.isfinite(v):
+            continue
+        a = _sus_weights(F, N, P, j, t)[0]
+        e = (1.0 - a) * F[off + j] + a * min(max(v, -_SUS_CLIP), _SUS_CLIP)
+        ax = 1.0 if N[ids + j] == _NO_T else a  # the value averages start at the first
+        hz[7 * m + j] = (1.0 - ax) * F[off + 3 * m + j] + ax * x[j]
+        hz[8 * m + j] = (1.0 - ax) * F[off + 4 * m + j] + ax * zs[m + j]
+        gathered = F[off + 2 * m + j]
+        ms = F[off + m + j] / gathered if gathered > 0.0 else 0.0
+        null = a / (2.0 - a)
+        sd = math.sqrt(max(ms, null))
+        hz[5 * m + j] = e
+        hz[6 * m + j] = sd
+        if ready and z[j] * e > 0.0 and abs(z[j]) >= _SUS_SAME and sd > 0.0:
+            ex = abs(e) / sd
+            if ex > Q[Q_SUS_E0]:
+                hz[4 * m + j] = Q[Q_THRESHOLD] + ex - Q[Q_SUS_E0]
+
+
+@_helper(inline="always")
+def _sus_quiet(N: np.ndarray, P: np.ndarray, t: int) -> bool:
+    """Whether the sustained test keeps quiet at ``t``: another test paged within
+    ``_SUS_QUIET`` time constants (its average still holds that incident)."""
+    paged = N[P[P_SUS_ID] + P[P_M] + 1]
+    return paged != _NO_T and t - paged <= _SUS_QUIET * P[P_SUS_TAU] * _NS
+
+
+@_helper(inline="always")
+def _sus_follow(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, hz: np.ndarray, flagged: bool,
+    other: bool,
+) -> None:
+    """Follow every point, flagged or not: each average moves to ``hz[5m:6m]`` (see
+    :func:`_sustained`); its long-run mean square learns from points nothing flagged (over
+    ``_SUS_LONG`` seconds, with the weight it gathered; an average past two usual spreads
+    counts as two, so a lasting deviation that has not paged yet does not widen its own
+    yardstick much). ``other``: another test paged on
+    this point."""
+    tau = P[P_SUS_TAU]
+    if tau == 0:
+        return
+    m, off, ids = P[P_M], P[P_SUS_OFF], P[P_SUS_ID]
+    if N[ids + m] == _NO_T:
+        N[ids + m] = t
+    if other:
+        N[ids + m + 1] = t
+    for j in range(m):
+        e = hz[5 * m + j]
+        if math.isnan(e):
+            continue
+        if not flagged:  # an average past two usual spreads counts as two
+            al = _sus_weights(F, N, P, j, t)[1]
+            sd = hz[6 * m + j]
+            F[off + m + j] = (1.0 - al) * F[off + m + j] + al * min(e * e, 4.0 * sd * sd)
+            F[off + 2 * m + j] = (1.0 - al) * F[off + 2 * m + j] + al
+        F[off + j] = e
+        F[off + 3 * m + j] = hz[7 * m + j]
+        F[off + 4 * m + j] = hz[8 * m + j]
+        N[ids + j] = t
+
+
 # --------------------------------------------------------------------------- flat test
 #: The flat test's range ratio counts at most this much (a window of equal values).
 _FLAT_CAP = 100.0
@@ -2055,6 +2202,7 @@ def _follow(
     _drift_follow(F, N, P, t, x)
     _shift_follow(F, N, P, t, hz, flagged and by <= 3 * m, known)  # another test paged
     _flat_follow(F, N, P, t, x)
+    _sus_follow(F, N, P, t, hz, flagged, flagged and by <= 5 * m)
     if flagged and by < 0 and P[P_MEMORY] > 0 and not flapping(F, N, P, Q, t):
         _spike_paged(N, P, t)  # a deviation paged (in a series that does not flap)
     _flap_note(F, N, P, t, flagged)
@@ -2287,12 +2435,16 @@ def seasonal_shape(
 def _seasonal_z(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray,
     x: np.ndarray, shape: np.ndarray, has_shape: bool,
-    z: np.ndarray, b: np.ndarray, s: np.ndarray,
+    z: np.ndarray, b: np.ndarray, s: np.ndarray, zs: np.ndarray,
 ) -> None:
+    """The seasonal model's deviations into ``z``/``b``/``s`` (against the time of day at
+    the level of the last ``level_window`` points or of the day, whichever is closer), and
+    its day-long baseline and scale into ``zs[m:2m]`` and ``zs[2m:]`` (NaN: none)."""
     m, mp = P[P_M], P[P_MIN_PERIODS]
     z[:] = math.nan
     b[:] = math.nan
     s[:] = math.nan
+    zs[m:] = math.nan
     if N[P[P_NSEEN]] < mp:
         return
     for j in range(m):
@@ -2305,6 +2457,7 @@ def _seasonal_z(
             sc = max(_robust_scale(F, N, D, sp), sd)
             base = shape[j] + _quantile(F, N, D, K_LEVEL * m + j, 0.5)
             b_long = shape[j] + _quantile(F, N, D, K_LONG * m + j, 0.5)
+            zs[m + j] = b_long
             if abs(v - b_long) < abs(v - base):
                 base = b_long
         else:
@@ -2313,6 +2466,8 @@ def _seasonal_z(
                 continue
             base = _quantile(F, N, D, tr, 0.5)
             sc = _robust_scale(F, N, D, tr)
+            zs[m + j] = base
+        zs[2 * m + j] = sc
         b[j] = base
         s[j] = sc
         z[j] = (v - base) / sc
@@ -2416,14 +2571,17 @@ def _feature_z(
     x: np.ndarray, shape: np.ndarray, has_shape: bool,
     z: np.ndarray, b: np.ndarray, s: np.ndarray, zs: np.ndarray,
 ) -> None:
-    """Deviations into ``z``/``b``/``s``; ``zs`` gets the seasonal model's own deviations."""
-    _seasonal_z(F, N, D, P, x, shape, has_shape, z, b, s)
-    for j in range(P[P_M]):
+    """Deviations into ``z``/``b``/``s``; ``zs`` (``3m``) gets the seasonal model's own
+    deviations, then its day-long baselines and their scales (see :func:`_seasonal_z`)."""
+    _seasonal_z(F, N, D, P, x, shape, has_shape, z, b, s, zs)
+    m = P[P_M]
+    for j in range(m):
         fl = _step_floor(F, N, P, j)  # no scale below one step of a metric reported in steps
         if s[j] < fl and math.isfinite(b[j]):
             s[j] = fl
             z[j] = (x[j] - b[j]) / fl
         zs[j] = z[j]
+        zs[2 * m + j] = max(zs[2 * m + j], fl)
         v = x[j]
         if P[P_USE_RECENT] == 0 or math.isnan(v):
             continue
@@ -2628,7 +2786,8 @@ def _score(
 ) -> tuple[float, int]:
     """The point's score and what gave it: -1 a deviation, ``j`` feature ``j``'s range test,
     ``m + j`` its noise test, ``2m + j`` its drift test, ``3m`` the context test (``nz[m]``),
-    ``3m + 1 + j`` its shift test (``hz[j]``), ``4m + 1 + j`` its flat test (``hz[3m + j]``).
+    ``3m + 1 + j`` its shift test (``hz[j]``), ``4m + 1 + j`` its flat test (``hz[3m + j]``),
+    ``5m + 1 + j`` its sustained test (``hz[4m + j]``).
     Each test applies only where none before it pages (the range, noise and drift tests everywhere when deviations do not
     score, ``P_DEV_SCORE`` 0). A test other than the deviations is named only when it pages:
     a point under the threshold is explained by its deviations, the figures a reader
@@ -2685,6 +2844,8 @@ def _score(
         best, by_range = _news(F, N, P, Q, hz[:m], 2 * m + 1, 3 * m + 1, best, by_range)
     if P[P_FLAT_H] > 0 and not best > Q[Q_THRESHOLD]:
         best, by_range = _news(F, N, P, Q, hz[3 * m : 4 * m], 3 * m + 1, 4 * m + 1, best, by_range)
+    if P[P_SUS_TAU] > 0 and not best > Q[Q_THRESHOLD] and not _sus_quiet(N, P, t):
+        best, by_range = _news(F, N, P, Q, hz[4 * m : 5 * m], 4 * m + 1, 5 * m + 1, best, by_range)
     return best, by_range
 
 
@@ -2717,6 +2878,7 @@ def _news(
 def _explained(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
     by: int, t: int, x: np.ndarray, z: np.ndarray, b: np.ndarray, s: np.ndarray,
+    hz: np.ndarray,
 ) -> tuple[int, float, float, float, int]:
     """What the test other than the deviations that scored (``by`` as :func:`_score`
     returns it) says
@@ -2733,6 +2895,11 @@ def _explained(
     if by < 3 * m:
         zj, bj, sj = _drift(F, N, P, by - 2 * m, t)
         return by - 2 * m, zj, bj, sj, KIND_DRIFT
+    if by > 5 * m:  # the values' average against their baselines', in usual spreads of
+        j = by - 5 * m - 1  # the deviations' average (its scale in the metric's units)
+        ex = hz[5 * m + j] / hz[6 * m + j]
+        gap = hz[7 * m + j] - hz[8 * m + j]
+        return j, ex, hz[8 * m + j], abs(gap / ex), KIND_SUSTAINED
     if by > 4 * m:
         j = by - 4 * m - 1
         zj, bj, sj = _flat_explained(F, N, P, j, t, x[j])
@@ -2786,6 +2953,8 @@ def _learn(
             _mem_add(F, N, P, 2 * m + 1 + j, hz[j])
         if memory > 0 and P[P_FLAT_H] > 0:
             _mem_add(F, N, P, 3 * m + 1 + j, hz[3 * m + j])
+        if memory > 0 and P[P_SUS_TAU] > 0:
+            _mem_add(F, N, P, 4 * m + 1 + j, hz[4 * m + j])
         # a feature's levels learn only what the seasonal model finds ordinary, unless it
         # has been unusual for ``escape`` learned points in a row (a new normal)
         g = P[P_GUARDED] + j
@@ -2885,19 +3054,22 @@ def _measure(
 @_helper()
 def _point_score(
     F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
-    t: int, x: np.ndarray, z: np.ndarray, b: np.ndarray, s: np.ndarray,
+    t: int, x: np.ndarray, z: np.ndarray, b: np.ndarray, s: np.ndarray, zs: np.ndarray,
     nz: np.ndarray, vz: np.ndarray, va: np.ndarray, vl: np.ndarray, hz: np.ndarray,
 ) -> tuple[float, int]:
     """The score of a measured point and what gave it (see :func:`_score`), filling the
     range scores ``nz[:m]``, the context score ``nz[m]``, the noise test's
-    ``vz``/``va``/``vl`` (see :func:`_noises`) and ``hz``: the shift test's figures (see
-    :func:`_shifts`), then the flat test's scores (see :func:`_flats`)."""
+    ``vz``/``va``/``vl`` (see :func:`_noises`) and ``hz`` (``9m``): the shift test's figures
+    (see :func:`_shifts`), the flat test's scores (see :func:`_flats`), then the sustained
+    test's figures (see :func:`_sustained`, from the seasonal deviations and baselines
+    ``zs``)."""
     _novelties(F, N, P, Q, t, x, s, nz)
     nz[P[P_M]] = _context(F, N, P, Q, z)
     _noises(F, N, D, P, Q, t, x, vz, va, vl)
     m = P[P_M]
     _shifts(F, N, P, Q, t, x, b, s, hz)
-    _flats(F, N, P, Q, t, x, hz[3 * m :])
+    _flats(F, N, P, Q, t, x, hz[3 * m : 4 * m])
+    _sustained(F, N, P, Q, t, x, z, zs, hz)
     score, by = _score(F, N, P, Q, z, nz, vz, hz, t)
     if score > Q[Q_THRESHOLD] and by <= 3 * m:  # another test paged: the incident's
         hz[:m] = 0.0  # mean is the incident's, no news for the shift test's memory
@@ -2914,10 +3086,11 @@ def feature_z(
     explanation is made of; ``kind`` says which test each feature's figures come from
     (``KIND_*``: the range or noise test's where one scored)."""
     m = P[P_M]
-    _measure(F, N, D, P, S, SC, t, x, z, b, s, np.empty(m))
-    _, by = _point_score(F, N, D, P, Q, t, x, z, b, s, np.empty(m + 1), np.empty(m),
-                         np.empty(m), np.empty(2 * m), np.empty(4 * m))
-    j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, b, s)
+    zs, hz = np.empty(3 * m), np.empty(9 * m)
+    _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
+    _, by = _point_score(F, N, D, P, Q, t, x, z, b, s, zs, np.empty(m + 1), np.empty(m),
+                         np.empty(m), np.empty(2 * m), hz)
+    j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, b, s, hz)
     kind[:] = KIND_DEVIATION
     if j >= 0:
         z[j], b[j], s[j], kind[j] = zj, bj, sj, k
@@ -2930,10 +3103,10 @@ def score_point(
 ) -> float:
     """Score of one point against the state (the state is not changed)."""
     m = P[P_M]
-    z, b, s = np.empty(m), np.empty(m), np.empty(m)
-    _measure(F, N, D, P, S, SC, t, x, z, b, s, np.empty(m))
-    return _point_score(F, N, D, P, Q, t, x, z, b, s, np.empty(m + 1), np.empty(m),
-                        np.empty(m), np.empty(2 * m), np.empty(4 * m))[0]
+    z, b, s, zs = np.empty(m), np.empty(m), np.empty(m), np.empty(3 * m)
+    _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
+    return _point_score(F, N, D, P, Q, t, x, z, b, s, zs, np.empty(m + 1), np.empty(m),
+                        np.empty(m), np.empty(2 * m), np.empty(9 * m))[0]
 
 
 @njit(cache=True)
@@ -2945,10 +3118,10 @@ def learn_point(
     does not learn flagged points (``renew``: its run lasted the policy's
     ``relearn_after``), so possibly as a known normal (see :func:`_learning`)."""
     m = P[P_M]
-    z, zs, b, s = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
+    z, zs, b, s = np.empty(m), np.empty(3 * m), np.empty(m), np.empty(m)
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
-    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(4 * m)
-    score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, nz, np.empty(m), va, vl, hz)
+    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(9 * m)
+    score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, zs, nz, np.empty(m), va, vl, hz)
     known = _learning(F, N, P, Q, t, flagged, not flagged, renew)[1]
     _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz, hz)
     _follow(F, N, D, P, Q, t, x, z, va, vl, hz, score, by, known)
@@ -2962,10 +3135,10 @@ def pass_point(
     """A point scored but not learned (flagged): what follows every point follows it (see
     :func:`_follow`), as in :func:`step`."""
     m = P[P_M]
-    z, b, s, zs = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
+    z, b, s, zs = np.empty(m), np.empty(m), np.empty(m), np.empty(3 * m)
     _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
-    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(4 * m)
-    score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, nz, np.empty(m), va, vl, hz)
+    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(9 * m)
+    score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, zs, nz, np.empty(m), va, vl, hz)
     _follow(F, N, D, P, Q, t, x, z, va, vl, hz, score, by, False)
 
 
@@ -2984,12 +3157,12 @@ def step(
     ``z``/``b``/``s``/``kind`` receive what the score came from (the state before learning,
     see :func:`feature_z`)."""
     m = P[P_M]
-    zs = np.empty(m)
+    zs = np.empty(3 * m)
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
-    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(4 * m)
-    score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, nz, np.empty(m), va, vl, hz)
+    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(9 * m)
+    score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, zs, nz, np.empty(m), va, vl, hz)
     # explained by the range / noise as they were before this point joins them
-    j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, b, s)
+    j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, b, s, hz)
     learned, known = _learning(F, N, P, Q, t, score > threshold, learn_anyway, renew)
     if learned:
         _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz, hz)
@@ -3022,8 +3195,8 @@ def run(
     m = P[P_M]
     shape = np.empty(m)
     buf = np.empty((2 * P[P_SMOOTH] + 1) * (2 * P[P_HISTORY] + 1))
-    z, b, s, zs, nz = np.empty(m), np.empty(m), np.empty(m), np.empty(m), np.empty(m + 1)
-    vz, va, vl, hz = np.empty(m), np.empty(m), np.empty(2 * m), np.empty(4 * m)
+    z, b, s, zs, nz = np.empty(m), np.empty(m), np.empty(m), np.empty(3 * m), np.empty(m + 1)
+    vz, va, vl, hz = np.empty(m), np.empty(m), np.empty(2 * m), np.empty(9 * m)
     flag_run = carry[0]
     last = P[P_LAST_T]
     for i in range(start, X.shape[0]):
@@ -3040,14 +3213,14 @@ def run(
             if math.isfinite(a) and not a <= best:
                 best = a
         raw[i] = best
-        score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, nz, vz, va, vl, hz)
+        score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, zs, nz, vz, va, vl, hz)
         scores[i] = score
         if record:
             Z[i] = z
             B[i] = b
             SS[i] = s
             KK[i] = KIND_DEVIATION
-            j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, b, s)
+            j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, b, s, hz)
             if j >= 0:
                 Z[i, j], B[i, j], SS[i, j], KK[i, j] = zj, bj, sj, k
         flag_run = flag_run + 1 if score > threshold else 0

@@ -130,7 +130,10 @@ class Contribution:
     (``reference`` says which), ``scale`` the usual spread of those means. ``kind="flat"``:
     ``value`` and ``scale`` are the feature's range (high - low) over the last hours,
     ``baseline`` the narrowest such range of its history and ``deviation`` minus how many times
-    narrower the current one is.
+    narrower the current one is. ``kind="sustained"``: ``value`` is the feature's average
+    over the last minutes (``reference`` says how many), ``baseline`` its seasonal
+    baselines' average over the same minutes, ``scale`` the usual spread of such an average
+    and ``deviation`` how many of those apart they are.
     """
 
     metric: str
@@ -141,8 +144,8 @@ class Contribution:
     share: float | None = None  # the feature's own contribution to the score, when known
     #: What ``baseline`` is when it is not the feature's usual level, e.g. "7-day high".
     reference: str | None = None
-    #: ``"level"`` (the value against a baseline), ``"noise"``, ``"drift"``, ``"shift"`` or
-    #: ``"flat"`` (see above).
+    #: ``"level"`` (the value against a baseline), ``"noise"``, ``"drift"``, ``"shift"``,
+    #: ``"flat"`` or ``"sustained"`` (see above).
     kind: str = "level"
 
     @property
@@ -171,6 +174,13 @@ class Contribution:
                 f"{self.metric} has gone flat: it moved {self.value:.4g} (high - low) over "
                 f"the window, {abs(self.deviation):.1f}x less than "
                 f"{self.reference or 'its narrowest'} {self.baseline:.4g}{extra}"
+            )
+        if self.kind == "sustained":
+            way = "above" if self.deviation >= 0 else "below"
+            return (
+                f"{self.metric} has stayed {way} its baseline: {self.value:.4g} on average "
+                f"over {self.reference or 'the last minutes'}, {abs(self.deviation):.1f}σ "
+                f"{way} its usual {self.baseline:.4g} for the time (±{self.scale:.3g}{extra})"
             )
         if self.unvaried and self.kind in ("level", "shift"):
             what = f"its mean {self.value:.4g}" if self.kind == "shift" else (

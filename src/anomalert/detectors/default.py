@@ -116,6 +116,24 @@ that stopped; its first missed run paged a day before, as a drop from the season
 which holds the job's runs. A value that sticks pages as flat alone: ``tests/test_flat.py``;
 see :mod:`.flat`).
 
+Sustained (a moderate deviation that lasts): where nothing else pages, a feature whose
+deviations from its seasonal baseline at the level of its last 1440 points (a day at
+1-minute steps, which a level that moved an hour ago has hardly joined) stay one way pages.
+Those deviations, each counting at most 3 scales, are averaged exponentially in time over
+30 minutes; the average's usual spread is the root of its long-run mean square (two days of
+points nothing flagged, an average past two spreads counting as two), and never less than
+an average of independent deviations would have. An average more than 9 of those spreads
+from zero scores the threshold plus the excess, once a day has been followed, when the
+point's own deviation (the smaller one above) is a scale or more that way; it keeps quiet
+for an hour after another test paged and is news once like the rest. A daily curve hides a
+level change from the shift test; this one sees it against the time of day: traffic 30 %
+under its usual for half an hour, on a series whose noise is 10 % of its level, pages
+within the half hour, though no point is a spike and the recent level takes the change in
+within the hour: "requests has stayed below its baseline: 1017 on average over about the
+last 30 minutes, 10.7σ below its usual 1241 for the time (±21)" (``tests/test_sustained.py``;
+see :mod:`.sustained`). At 5-minute steps half an hour holds six points, and it rarely
+pages there (no NAB score moved).
+
 Context (several metrics): where no single deviation pages, metrics that break how they
 usually move together page. Each feature's deviation (the one above, clipped at 3) feeds
 correlations over about a day of learned points, once the seasonal shape exists; a point
@@ -186,7 +204,7 @@ _SQRT2 = math.sqrt(2.0)
 
 #: The tests ``default`` combines; a piece of it (:mod:`.range`, :mod:`.noise`, ...) names in
 #: ``_tests`` the ones it runs, and the others are off.
-TESTS = ("deviations", "range", "noise", "drift", "shift", "flat", "context")
+TESTS = ("deviations", "range", "noise", "drift", "shift", "flat", "sustained", "context")
 
 #: Points a test that averages over a span of time needs in it: each of the noise test's
 #: windows (two and four hours), the drift test's hour. Coarser series go without it.
@@ -332,6 +350,10 @@ class Default(CompiledBaseline):
     _flat_history: ClassVar[int] = 168
     _flat_span: ClassVar[int] = 48
     _flat_k: ClassVar[float] = 5.0
+    #: Sustained test: the time constant (seconds) of the average of the seasonal deviations
+    #: (0: off), and how many times its usual spread the average must be to page.
+    _sustained_seconds: ClassVar[int] = 1800
+    _sustained_e0: ClassVar[float] = 9.0
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "period": [Options(("auto", "day", "week", "none")), Interval(int, 60, None)],
         "history": [Interval(int, 1, None)],
@@ -412,6 +434,8 @@ class Default(CompiledBaseline):
             "shift_span": self._shift_span, "shift_k": self._shift_k, "shift_e0": self._shift_e0,
             "flat_hours": flat, "flat_history": self._flat_history, "flat_span": self._flat_span,
             "flat_k": self._flat_k, "spike_gap": self._spike_gap,
+            "sustained_seconds": self._sustained_seconds if "sustained" in on else 0,
+            "sustained_e0": self._sustained_e0,
         }
 
     def prepare(self, t: np.ndarray, X: np.ndarray) -> None:

@@ -312,6 +312,9 @@ def _peak_text(top: Contribution) -> str:
         return f"{top.metric} flat, {abs(top.deviation):.1f}x narrower than {top.reference}"
     if top.kind == "shift":
         return f"{top.metric} shifted, mean {top.deviation:+.1f}σ past {top.reference}"
+    if top.kind == "sustained":
+        way = "above" if top.deviation >= 0 else "below"
+        return f"{top.metric} stayed {way} baseline, {abs(top.deviation):.1f}x the usual average"
     if top.kind == "drift":
         way = "up" if top.deviation >= 0 else "down"
         return f"{top.metric} drifting {way}, {abs(top.deviation):.1f}x its usual day-to-day change"
