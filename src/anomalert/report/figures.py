@@ -286,8 +286,9 @@ def panels_for(d: Detection, chosen: Sequence[tuple[Incident, bool]], exps: Mapp
             c = next((c for c in exps[int(i)].contributions if c.metric == top.metric), None)
             if c is not None and c.kind == "level":  # a noise figure is no band on the values
                 base[k], scale[k] = c.baseline, c.scale
-            elif c is not None and c.kind in ("drift", "shift"):  # the earlier level or
-                # the edge of the week's window means, without a band
+            elif c is not None and c.kind in ("drift", "shift", "sustained"):  # the earlier
+                # level, the edge of the week's window means or the averaged baseline, without
+                # a band
                 base[k], scale[k] = c.baseline, 0.0
         where = "held out" if inc.start >= cut else "in training window"
         end_format = "%H:%M" if inc.end.date() == inc.start.date() else "%m-%d %H:%M"
@@ -314,7 +315,7 @@ def _peak_text(top: Contribution) -> str:
         return f"{top.metric} shifted, mean {top.deviation:+.1f}σ past {top.reference}"
     if top.kind == "sustained":
         way = "above" if top.deviation >= 0 else "below"
-        return f"{top.metric} stayed {way} baseline, {abs(top.deviation):.1f}x the usual average"
+        return f"{top.metric} stayed {way} baseline ({top.deviation:+.1f}σ, averaged)"
     if top.kind == "drift":
         way = "up" if top.deviation >= 0 else "down"
         return f"{top.metric} drifting {way}, {abs(top.deviation):.1f}x its usual day-to-day change"
