@@ -14,11 +14,13 @@ import math
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 
 from anomalert.detectors import _kernel, _weekly
 from anomalert.detectors.base import Contribution, Detector, Explanation
+from anomalert.errors import InputError
 
-__all__ = ["DAY", "WEEK", "CompiledBaseline", "detect_period"]
+__all__ = ["DAY", "WEEK", "CompiledBaseline", "detect_period", "log_suits"]
 
 #: The compiled module, untyped for mypy (numba's dispatchers take any arguments).
 K: Any = _kernel
@@ -66,6 +68,41 @@ def detect_period(t: np.ndarray, X: np.ndarray, step_seconds: int) -> int | None
         if best is None or 1.0 - max(acfs) < 0.75 * (1.0 - best_acf):
             best, best_acf = period, max(acfs)
     return best
+
+
+#: ``transform="auto"`` takes a feature's log when its residuals' quantile skewness (5 % and
+#: 95 %) is above this...
+_LOG_SKEW = 0.2
+#: ... and the log's is less than this share of it.
+_LOG_RATIO = 0.5
+
+
+def _quantile_skew(r: np.ndarray) -> float:
+    """Bowley's skewness at the 5 % / 95 % quantiles (0: symmetric; NaN: no spread)."""
+    lo, mid, hi = np.quantile(r, [0.05, 0.5, 0.95])
+    return float((hi + lo - 2.0 * mid) / (hi - lo)) if hi > lo else math.nan
+
+
+def log_suits(t: np.ndarray, v: np.ndarray) -> bool:
+    """Whether a feature's training values ``v`` (at times ``t``, ns) are better scored on
+    their log: all positive, and their residuals from an hour's centred median (at least
+    three points) are skewed (multiplicative noise: latencies, sizes), where the log's
+    residuals are close to symmetric. A metric whose spikes skew it but whose noise does not
+    keeps its values (the log would shrink the spikes it is watched for)."""
+    ok = np.isfinite(v)
+    if ok.sum() < 60 or not np.all(v[ok] > 0) or len(t) < 2:
+        return False
+    step = max(1, int(np.median(np.diff(t)) // _NS))
+    width = max(3, 3600 // step) | 1
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        s = pd.Series(x)
+        r = (s - s.rolling(width, center=True, min_periods=1).median()).to_numpy()
+        return r[np.isfinite(r)]
+
+    raw = _quantile_skew(residuals(v))
+    logged = _quantile_skew(residuals(np.log(v)))
+    return bool(raw > _LOG_SKEW and abs(logged) < _LOG_RATIO * raw)
 
 
 class CompiledBaseline(Detector):
@@ -164,22 +201,63 @@ class CompiledBaseline(Detector):
         s = self.state_
         return s["F"], s["N"], s["D"], s["P"], s["Q"], s["S"], s["SC"]
 
+    # -- a log per feature (``transform``) ------------------------------------------------
+    def _choose_transform(self, t: np.ndarray, X: np.ndarray) -> None:
+        """Which features are scored on their log (``transform``; ``"auto"``: where
+        :func:`log_suits` says so), from the training rows. A later value at or below 0 is
+        taken as a tenth of the smallest training value (far below, but finite)."""
+        mode = getattr(self, "transform", "none")
+        m = X.shape[1]
+        logs = np.zeros(m, dtype=bool)
+        floor = np.full(m, np.nan)
+        for j in range(m):
+            v = X[:, j]
+            ok = np.isfinite(v)
+            if mode == "log":
+                if not ok.any() or not np.all(v[ok] > 0):
+                    low = float(np.min(v[ok])) if ok.any() else math.nan
+                    raise InputError(
+                        f"transform='log' needs positive values: feature "
+                        f"{self.features_[j]!r} has {low:g} in its training window "
+                        "(transform='auto' keeps such a feature's values)"
+                    )
+                logs[j] = True
+            elif mode == "auto":
+                logs[j] = log_suits(t, v)
+            if logs[j]:
+                floor[j] = math.log(float(np.min(v[ok])) / 10.0)
+        self.log_ = logs if logs.any() else None
+        self.log_floor_ = floor
+
+    def _tx(self, x: np.ndarray) -> np.ndarray:
+        """``x`` (one point's features, or rows of them) as the kernel sees it: the log of
+        the features in ``log_``, at least their floor (NaN stays NaN)."""
+        logs = self.__dict__.get("log_")
+        if logs is None:
+            return x
+        y = np.array(x, dtype=float)
+        cols = y[..., logs]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logged = np.log(np.where(cols > 0, cols, 0.0))
+        y[..., logs] = np.where(np.isnan(cols), np.nan, np.maximum(logged, self.log_floor_[logs]))
+        return y
+
     # -- contract hooks ----------------------------------------------------------------
     def _score_point(self, t: int, x: np.ndarray) -> float:
-        return float(K.score_point(*self._args(), t, x))
+        return float(K.score_point(*self._args(), t, self._tx(x)))
 
     def _learn_point(self, t: int, x: np.ndarray) -> None:
         self._find_step(t)
-        K.learn_point(*self._args(), t, x, False, False)
+        K.learn_point(*self._args(), t, self._tx(x), False, False)
         self._after_learning()
 
     def _learn_flagged(self, t: int, x: np.ndarray, renew: bool) -> None:
         self._find_step(t)
-        K.learn_point(*self._args(), t, x, True, renew)
+        K.learn_point(*self._args(), t, self._tx(x), True, renew)
         self._after_learning()
 
     def _pass_point(self, t: int, x: np.ndarray) -> None:
-        K.pass_point(*self._args(), t, x)
+        K.pass_point(*self._args(), t, self._tx(x))
 
     def _learns_flagged(self, t: int) -> bool:
         s = self.state_
@@ -201,8 +279,8 @@ class CompiledBaseline(Detector):
         if rec is None or len(rec[0]) != len(x):
             rec = self._step_record = self.new_record(None, len(x))
         z, b, sc, kind = rec
-        score, learned = K.step(*self._args(), t, x, threshold, learn_anyway, renew, z, b, sc,
-                                kind)
+        score, learned = K.step(*self._args(), t, self._tx(x), threshold, learn_anyway, renew,
+                                z, b, sc, kind)
         if learned:
             self.n_seen_ += 1
             self._after_learning()
@@ -263,9 +341,32 @@ class CompiledBaseline(Detector):
                 # the value the other features' deviations imply, through the correlations
                 others = [f"{self.features_[k]}={x[k]:.4g}" for k in range(len(x)) if k != j]
                 reference = f"what {', '.join(others)} {'imply' if len(others) > 1 else 'implies'}"
-            out.append(Contribution(self.features_[j], value, base, float(s[j]),
-                                    float(z[j]), reference=reference, kind=what))
+            scale, factor = float(s[j]), None
+            logs = self.__dict__.get("log_")
+            if logs is not None and logs[j]:
+                value, base, scale, reference = self._from_log(
+                    what, float(x[j]), value, base, scale, float(z[j]), reference)
+                factor = None if what in ("noise", "flat") else math.exp(float(s[j]))
+            out.append(Contribution(self.features_[j], value, base, scale,
+                                    float(z[j]), reference=reference, kind=what, factor=factor))
         return out
+
+    @staticmethod
+    def _from_log(
+        what: str, x: float, value: float, base: float, scale: float, z: float,
+        reference: str | None,
+    ) -> tuple[float, float, float, str | None]:
+        """A feature scored on its log, explained in its own units: levels become
+        ``exp(level)`` (a window's mean its geometric mean) and the scale the move that ``z``
+        of them is at this point, ``|value - baseline| / |z|``; the noise and flat tests'
+        changes and ranges become fractions of the level."""
+        if what in ("noise", "flat"):
+            return (math.expm1(value), math.expm1(base), math.expm1(scale),
+                    f"{reference} (as a fraction of the level)")
+        level = math.exp(base)
+        shown = math.exp(value) if what in ("shift", "sustained") else x
+        apart = abs(shown - level) / abs(z) if abs(z) > 1e-9 else level * scale
+        return shown, level, apart, reference
 
     def _span(self, hours_at: int) -> str:
         """How explanations name a test's history of ``P[hours_at]`` hours."""
@@ -278,8 +379,8 @@ class CompiledBaseline(Detector):
         :meth:`_contributions`)."""
         s = self.state_
         z, b, sc, kind = self.new_record(None, len(x))
-        K.feature_z(s["F"], s["N"], s["D"], s["P"], s["Q"], s["S"], s["SC"], t, x, z, b, sc,
-                    kind)
+        K.feature_z(s["F"], s["N"], s["D"], s["P"], s["Q"], s["S"], s["SC"], t, self._tx(x), z, b,
+                    sc, kind)
         return z, b, sc, kind
 
     def _explain_point(self, t: int, x: np.ndarray) -> list[Contribution]:
@@ -298,7 +399,7 @@ class CompiledBaseline(Detector):
         point's score came from.
         """
         t = np.ascontiguousarray(t, dtype=np.int64)
-        X = np.ascontiguousarray(X, dtype=np.float64)
+        X = np.ascontiguousarray(self._tx(X), dtype=np.float64)
         n = len(X)
         scores, raw = np.full(n, np.nan), np.full(n, np.nan)
         carry = np.array([flag_run], dtype=np.int64)
@@ -319,6 +420,7 @@ class CompiledBaseline(Detector):
 
     def _fit_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
         self.prepare(t, X)
+        self._choose_transform(t, X)
         record = self.new_record(*X.shape)
         # The training window learns only what it finds ordinary: a flapping series' flagged
         # points are learned once it is monitored (see _kernel.flapping), not in training.

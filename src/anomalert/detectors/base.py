@@ -147,6 +147,16 @@ class Contribution:
     #: ``"level"`` (the value against a baseline), ``"noise"``, ``"drift"``, ``"shift"``,
     #: ``"flat"`` or ``"sustained"`` (see above).
     kind: str = "level"
+    #: For a feature scored on its log: its usual spread as a factor (one scale up is
+    #: ``baseline * factor``, one down ``baseline / factor``); ``scale`` is then the move
+    #: ``deviation`` of them is at this value, in the metric's units.
+    factor: float | None = None
+
+    def _spread(self, extra: str) -> str:
+        """The parenthesis after a figure: ``(±scale)``, or ``(×/÷factor)`` on a log."""
+        if self.factor is not None:
+            return f"(×/÷{self.factor:.3g}{extra})"
+        return f"(±{self.scale:.3g}{extra})"
 
     @property
     def weight(self) -> float:
@@ -180,7 +190,7 @@ class Contribution:
             return (
                 f"{self.metric} has stayed {way} its baseline: {self.value:.4g} on average "
                 f"over {self.reference or 'the last minutes'}, {abs(self.deviation):.1f}σ "
-                f"{way} its usual {self.baseline:.4g} for the time (±{self.scale:.3g}{extra})"
+                f"{way} its usual {self.baseline:.4g} for the time {self._spread(extra)}"
             )
         if self.unvaried and self.kind in ("level", "shift"):
             what = f"its mean {self.value:.4g}" if self.kind == "shift" else (
@@ -195,7 +205,7 @@ class Contribution:
             return (
                 f"{self.metric} has shifted: its mean {self.value:.4g} is "
                 f"{abs(self.deviation):.1f}σ {direction} {self.reference or 'its usual range'} "
-                f"{self.baseline:.4g} (±{self.scale:.3g}{extra})"
+                f"{self.baseline:.4g} {self._spread(extra)}"
             )
         if self.kind == "drift":
             way = "up" if self.deviation >= 0 else "down"
@@ -207,7 +217,7 @@ class Contribution:
             )
         return (
             f"{self.metric}={self.value:.4g} is {abs(self.deviation):.1f}σ {direction} "
-            f"{self.reference or 'baseline'} {self.baseline:.4g} (±{self.scale:.3g}{extra})"
+            f"{self.reference or 'baseline'} {self.baseline:.4g} {self._spread(extra)}"
         )
 
 

@@ -277,6 +277,12 @@ class Default(CompiledBaseline):
         ``"auto"`` (calibrated on the training window without labels) or a number.
     features
         Feature set (see :mod:`anomalert.features`).
+    transform
+        ``"auto"``: a feature whose training values are all positive and whose noise is
+        skewed the way multiplicative noise is (latencies, sizes; see
+        :func:`~anomalert.detectors._compiled.log_suits`) is scored on its log; ``"log"``:
+        every feature is (each must be positive in the training window); ``"none"``: the
+        values as they are. Explanations stay in the metric's units.
     """
 
     name: ClassVar[str] = "default"
@@ -362,6 +368,7 @@ class Default(CompiledBaseline):
         "min_periods": [Interval(int, 2, None)],
         "threshold": [Interval(float, 0, None, closed="neither"), Options(("auto",))],
         "features": [Options(FEATURE_SETS)],
+        "transform": [Options(("auto", "none", "log"))],
     }
 
     def __init__(
@@ -374,6 +381,7 @@ class Default(CompiledBaseline):
         min_periods: int = 30,
         threshold: float | str = "auto",
         features: str = "rates",
+        transform: str = "auto",
     ) -> None:
         self.period = period
         self.history = history
@@ -382,6 +390,7 @@ class Default(CompiledBaseline):
         self.min_periods = min_periods
         self.threshold = threshold
         self.features = features
+        self.transform = transform
 
     def _check_params(self) -> None:
         if self.min_periods > self.window:

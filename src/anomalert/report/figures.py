@@ -252,6 +252,9 @@ class Panel:
     incident: tuple[pd.Timestamp, pd.Timestamp]
     events: list[Event] = field(default_factory=list)
     is_false: bool = False
+    #: A feature scored on its log: the scale as a factor (NaN where the scale is additive);
+    #: the band is then ``baseline */ factor ** band``.
+    factor: pd.Series | None = None
 
 
 def incident_window(index: pd.DatetimeIndex, inc: Incident) -> np.ndarray:
@@ -282,10 +285,12 @@ def panels_for(d: Detection, chosen: Sequence[tuple[Incident, bool]], exps: Mapp
             continue
         win = np.flatnonzero(incident_window(index, inc))
         base, scale = np.full(win.size, np.nan), np.full(win.size, np.nan)
+        factor = np.full(win.size, np.nan)
         for k, i in enumerate(win):
             c = next((c for c in exps[int(i)].contributions if c.metric == top.metric), None)
             if c is not None and c.kind == "level":  # a noise figure is no band on the values
                 base[k], scale[k] = c.baseline, c.scale
+                factor[k] = np.nan if c.factor is None else c.factor
             elif c is not None and c.kind in ("drift", "shift", "sustained"):  # the earlier
                 # level, the edge of the week's window means or the averaged baseline, without
                 # a band
@@ -299,8 +304,11 @@ def panels_for(d: Detection, chosen: Sequence[tuple[Incident, bool]], exps: Mapp
             top.metric, feats[top.metric].iloc[win],
             pd.Series(base, index=index[win]), pd.Series(scale, index=index[win]),
             1.0 if static else thr,
-            "training median ± 1 s.d." if static else f"baseline ± threshold ({thr:.2f}σ)",
-            (inc.start, inc.end), [e for e in events if e.overlaps(lo, hi)], false))
+            "training median ± 1 s.d." if static else (
+                f"baseline ×/÷ spread^threshold ({thr:.2f}σ of its log)"
+                if np.isfinite(factor).any() else f"baseline ± threshold ({thr:.2f}σ)"),
+            (inc.start, inc.end), [e for e in events if e.overlaps(lo, hi)], false,
+            pd.Series(factor, index=index[win]) if np.isfinite(factor).any() else None))
     return panels
 
 
@@ -335,9 +343,15 @@ def incident_panels(path: Path, panels: Sequence[Panel], title: str) -> Path:
         ax.plot(x, p.values.to_numpy() * k, color="#1f77b4", lw=1, label=p.feature)
         base = p.baseline.to_numpy() * k
         band = p.band * p.scale.to_numpy() * k
+        low, high = base - band, base + band
+        if p.factor is not None:  # scored on its log: the band is a factor either way
+            f = p.factor.to_numpy() ** p.band
+            logged = np.isfinite(f)
+            low[logged], high[logged] = base[logged] / f[logged], base[logged] * f[logged]
         ax.plot(x, base, color="black", ls="--", lw=1, label="baseline")
-        ax.fill_between(x, base - band, base + band, color="#999999", alpha=0.25, lw=0,
-                        label=p.band_label)
+        ax.fill_between(x, low, high, color="#999999", alpha=0.25, lw=0, label=p.band_label)
+        if p.factor is not None and bool((p.values > 0).all()):
+            ax.set_yscale("log")  # a metric scored on its log, shown on one
         handles: dict[str, Any] = {}
         _shade(ax, p.events, legend=handles)
         ax.axvspan(_ts(p.incident[0]), _ts(p.incident[1]) + pd.Timedelta("1min"), ymin=0.93,
