@@ -228,6 +228,8 @@ class CompiledBaseline(Detector):
                 floor[j] = math.log(float(np.min(v[ok])) / 10.0)
         self.log_ = logs if logs.any() else None
         self.log_floor_ = floor
+        # one point's path (the Monitor's) without array operations: (feature, floor) pairs
+        self._log_plan = [(int(j), float(floor[j])) for j in np.flatnonzero(logs)] or None
 
     def _tx(self, x: np.ndarray) -> np.ndarray:
         """``x`` (one point's features, or rows of them) as the kernel sees it: the log of
@@ -235,6 +237,13 @@ class CompiledBaseline(Detector):
         logs = self.__dict__.get("log_")
         if logs is None:
             return x
+        if x.ndim == 1:  # one point
+            y = x.copy()
+            for j, low in self._log_plan:
+                v = y[j]
+                if v == v:  # NaN stays NaN
+                    y[j] = max(math.log(v), low) if v > 0.0 else low
+            return y
         y = np.array(x, dtype=float)
         cols = y[..., logs]
         with np.errstate(divide="ignore", invalid="ignore"):
