@@ -4,11 +4,13 @@ its log, chosen from the training window; explanations stay in the metric's unit
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from anomalert.cli import main
 from anomalert.detectors import Default
 from anomalert.detectors._compiled import log_suits
 from anomalert.errors import InputError, ParameterError
@@ -111,3 +113,16 @@ def test_batch_and_streaming_agree_and_the_choice_pickles() -> None:
     np.testing.assert_allclose(batch, np.array(one), rtol=0, atol=1e-9)
     copy = pickle.loads(pickle.dumps(det))
     assert bool(copy.log_[0]) and np.array_equal(copy.score(later).to_numpy(), batch, equal_nan=True)
+
+
+def test_detect_says_which_metrics_it_scores_on_their_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame = _latency()
+    frame["cpu"] = 40 + np.random.default_rng(5).normal(0, 2, len(frame))
+    path = tmp_path / "latency.csv"
+    frame.rename_axis("timestamp").reset_index().to_csv(path, index=False)
+    assert main(["detect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "scored on the log (multiplicative noise): latency_ms\n" in out
+    assert "latency_ms=" in out and "(×/÷1." in out

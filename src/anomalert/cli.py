@@ -252,6 +252,10 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         + f", threshold {det.detector.threshold_:.4g}; {int(pts['is_anomaly'].sum())} of "
         f"{len(pts)} points alert"
     )
+    logs = getattr(det.detector, "log_", None)
+    if logs is not None:  # say which metrics are scored on their log (transform)
+        names = [f for f, on in zip(det.detector.features_, logs, strict=True) if on]
+        _out(f"scored on the log (multiplicative noise): {', '.join(names)}")
     _print_incidents(det.incidents, det.train_until)
     if args.output:
         out = pts.drop(columns=["is_anomalous"]).copy()
