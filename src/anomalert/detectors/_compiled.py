@@ -101,8 +101,9 @@ def log_suits(t: np.ndarray, v: np.ndarray) -> bool:
         return r[np.isfinite(r)]
 
     raw = _quantile_skew(residuals(v))
-    logged = _quantile_skew(residuals(np.log(v)))
-    return bool(raw > _LOG_SKEW and abs(logged) < _LOG_RATIO * raw)
+    if not raw > _LOG_SKEW:  # most metrics: symmetric noise, no second pass
+        return False
+    return bool(abs(_quantile_skew(residuals(np.log(v)))) < _LOG_RATIO * raw)
 
 
 class CompiledBaseline(Detector):
