@@ -239,7 +239,7 @@ class CompiledBaseline(Detector):
         if logs is None:
             return x
         if x.ndim == 1:  # one point
-            y = x.copy()
+            y = x.astype(float)
             for j, low in self._log_plan:
                 v = y[j]
                 if v == v:  # NaN stays NaN

@@ -282,7 +282,9 @@ class Default(CompiledBaseline):
         skewed the way multiplicative noise is (latencies, sizes; see
         :func:`~anomalert.detectors._compiled.log_suits`) is scored on its log; ``"log"``:
         every feature is (each must be positive in the training window); ``"none"``: the
-        values as they are. Explanations stay in the metric's units.
+        values as they are. Chosen at :meth:`fit`, from the training window (a detector
+        that starts from nothing with ``learn_one`` keeps the values). Explanations stay in
+        the metric's units, the spread as a factor (``×/÷``).
     """
 
     name: ClassVar[str] = "default"
