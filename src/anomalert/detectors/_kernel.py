@@ -263,7 +263,8 @@ P_SUS_TAU = 68  # seconds: the sustained test's time constant (0: no sustained t
 P_SUS_OFF = 69  # offset in F: per feature the average deviation (m), the long-run mean
 #                square of that average (m), the weight that mean has gathered (m), and the
 #                averages of the values (m) and of their seasonal baselines (m); then the
-#                last step seen and its two weights (3, see :func:`_sus_weights`)
+#                last step seen and its two weights (3, see :func:`_sus_weights`: a cache,
+#                which scoring may fill)
 P_SUS_ID = 70  # offset in N: per feature the last time its average moved (m), then the
 #               first point's time, the last time another test paged
 N_P = 71
@@ -1880,13 +1881,13 @@ def _sustained(
     counting at most ``_SUS_CLIP`` scales. Its usual spread is the root of its long-run mean
     square (corrected for the weight that has gathered since the first point), and never
     less than an average of independent unit deviations would have (``a / (2 - a)`` for
-    weight ``a``). Once a day has been followed, an average beyond ``Q_SUS_E0`` spreads scores the threshold plus
-    the excess, when the point itself deviates that way by ``_SUS_SAME`` scales (its
-    deviation ``z``, the smaller of the seasonal and the recent level's: once the recent
-    level has taken a lasting change in, or the day-long one is what the point is close to,
-    the change is no longer news). Where another test paged within ``_SUS_QUIET`` time
-    constants, the score is the memory's (see :func:`_learn`) but does not page (see
-    :func:`_sus_quiet`)."""
+    weight ``a``). Once a day has been followed, an average beyond ``Q_SUS_E0`` spreads
+    scores the threshold plus the excess, when the point itself deviates that way by
+    ``_SUS_SAME`` scales (its deviation ``z``, the smaller of the seasonal and the recent
+    level's: once the recent level has taken a lasting change in, or the day-long one is
+    what the point is close to, the change is no longer news). Where another test paged
+    within ``_SUS_QUIET`` time constants, the score is the memory's (see :func:`_learn`)
+    but does not page (see :func:`_sus_quiet`)."""
     m = P[P_M]
     hz[4 * m : 5 * m] = 0.0
     hz[5 * m : 9 * m] = math.nan
@@ -1934,8 +1935,7 @@ def _sus_follow(
     :func:`_sustained`); its long-run mean square learns from points nothing flagged (over
     ``_SUS_LONG`` seconds, with the weight it gathered; an average past two usual spreads
     counts as two, so a lasting deviation that has not paged yet does not widen its own
-    yardstick much). ``other``: another test paged on
-    this point."""
+    yardstick much). ``other``: another test paged on this point."""
     tau = P[P_SUS_TAU]
     if tau == 0:
         return
