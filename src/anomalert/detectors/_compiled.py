@@ -240,7 +240,7 @@ class CompiledBaseline(Detector):
             return x
         if x.ndim == 1:  # one point
             y = x.astype(float)
-            for j, low in self._log_plan:
+            for j, low in self._log_plan or ():
                 v = y[j]
                 if v == v:  # NaN stays NaN
                     y[j] = max(math.log(v), low) if v > 0.0 else low
