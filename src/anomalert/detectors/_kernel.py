@@ -1237,10 +1237,11 @@ def flagged_daily(N: np.ndarray, P: np.ndarray, t: int) -> bool:
     """True when a point was flagged in this time of day's bin (``P_RBIN`` seconds, a
     quarter of an hour) on each of the last ``P_RNEED`` days, or on the same weekday each of
     the last two weeks: the series' rhythm (a business-hours plateau, a nightly batch window,
-    a quiet weekend), not an incident. Such a point is learned even where flagged points are
-    not (it still pages, until the seasonal model knows the rhythm); otherwise a rhythm that
-    was flagged the first time would never be learned and would page every day, or every
-    Saturday. The same bin, not the routine rule's hour either side, and two weeks, not one:
+    a quiet weekend), not an incident. A flagged run that would start there scores 0
+    (:data:`BY_RHYTHM`, see :func:`_score`) and its points are learned, and a flagged point
+    there inside a run that started elsewhere is learned even where flagged points are not;
+    otherwise a rhythm that was flagged the first time would never be learned and would
+    page every day, or every Saturday. The same bin, not the routine rule's hour either side, and two weeks, not one:
     incidents that fall near the same hour on three days running, or in the same quarter-hour
     a week apart, are rare, but not that rare."""
     if P[P_RDAYS] == 0:
@@ -2164,17 +2165,24 @@ def _learning(
     return flapping(F, N, P, Q, t), False
 
 
+@_helper(inline="always")
+def _run_starts(N: np.ndarray, P: np.ndarray, t: int) -> bool:
+    """Whether a point flagged at ``t`` would start a flagged run: none in the
+    ``_FLAP_GAP`` before it."""
+    prev = N[P[P_FLAP_ID] + 1]
+    return prev == 0 or t - prev > _FLAP_GAP * _NS
+
+
 @_helper()
 def _flap_note(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, flagged: bool) -> None:
     """Count the start of a flagged run: a flagged point with none in the ``_FLAP_GAP``
-    before it, so one incident that flickers around the threshold is one run (see
-    :func:`flapping`; counted even while the test is off, as during training, so
-    monitoring starts knowing)."""
+    before it (:func:`_run_starts`), so one incident that flickers around the threshold is
+    one run (see :func:`flapping`; counted even while the test is off, as during training,
+    so monitoring starts knowing)."""
     if not flagged:
         return
     ids = P[P_FLAP_ID]
-    prev = N[ids + 1]
-    if prev == 0 or t - prev > _FLAP_GAP * _NS:
+    if _run_starts(N, P, t):
         last = N[ids]
         decay = 0.0 if last == _NO_T else math.exp(-(t - last) / (_NS * 86_400.0))
         F[P[P_FLAP_OFF]] = F[P[P_FLAP_OFF]] * decay + 1.0
@@ -2196,6 +2204,7 @@ def _follow(
     ``relearn_after``) or its rhythm (:func:`flagged_daily`)."""
     flagged = score > Q[Q_THRESHOLD]
     m = P[P_M]
+    known = known or by == BY_RHYTHM  # learned as the rhythm: the shift test's history too
     _step_follow(F, N, P, x)
     _note(F, N, P, Q, t, z)
     _noise_learn(F, N, D, P, Q, t, x, va, vl, flagged and (by < m or by == 3 * m))
@@ -2206,7 +2215,8 @@ def _follow(
     if flagged and by < 0 and P[P_MEMORY] > 0 and not flapping(F, N, P, Q, t):
         _spike_paged(N, P, t)  # a deviation paged (in a series that does not flap)
     _flap_note(F, N, P, t, flagged)
-    if flagged and P[P_RDAYS] > 0:  # for flagged_daily
+    if (flagged or by == BY_RHYTHM) and P[P_RDAYS] > 0:  # for flagged_daily (a point
+        # the rhythm kept from paging would have been flagged: the rhythm goes on)
         day, cell = _cell(P, t // _NS, _RHYTHM_DAYS)
         N[P[P_DAILY_ID] + cell] = day
 
@@ -2779,6 +2789,11 @@ def _context_explained(
     return bj, bd, bb, bs
 
 
+#: What :func:`_score` names when a point that would page starts a flagged run in the
+#: series' rhythm (:func:`flagged_daily`): it scores 0 and is learned as the rhythm.
+BY_RHYTHM = -2
+
+
 @_helper()
 def _score(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, z: np.ndarray, nz: np.ndarray,
@@ -2846,6 +2861,9 @@ def _score(
         best, by_range = _news(F, N, P, Q, hz[3 * m : 4 * m], 3 * m + 1, 4 * m + 1, best, by_range)
     if P[P_SUS_TAU] > 0 and not best > Q[Q_THRESHOLD] and not _sus_quiet(N, P, t):
         best, by_range = _news(F, N, P, Q, hz[4 * m : 5 * m], 4 * m + 1, 5 * m + 1, best, by_range)
+    if best > Q[Q_THRESHOLD] and P[P_RDAYS] > 0 and _run_starts(N, P, t) and flagged_daily(
+            N, P, t):  # a run starting in the series' rhythm (see flagged_daily): no news
+        return 0.0, BY_RHYTHM
     return best, by_range
 
 

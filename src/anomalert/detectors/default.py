@@ -158,9 +158,11 @@ and 80 from 09:00 to 18:00, a batch window -- was never learned (the seasonal mo
 only what is not flagged, and nine hours never reach the Monitor's relearning after a day),
 so it paged every morning; a quiet weekend paged every Saturday. A point flagged in the same
 quarter-hour of the day on each of the last two days, or on the same weekday each of the last
-two weeks, is the series' rhythm: it is learned whatever the alert policy (it still pages
-until the seasonal model knows the rhythm: the first monitored morning, the first two
-Saturdays). The same quarter-hour, not the routine rule's hour either side, and two weeks,
+two weeks, is the series' rhythm: it is learned whatever the alert policy, and a flagged
+run that would start there is no news (it scores 0: a plateau the training days flagged
+does not page the first monitored morning; a quiet weekend pages the first two Saturdays,
+then not). A run that started elsewhere and goes on into those hours pages as before. The
+same quarter-hour, not the routine rule's hour either side, and two weeks,
 not one: incidents near the same hour on three days running, or in the same quarter-hour a
 week apart, are rare, but not that rare (realistic 21-day scenarios have both).
 
