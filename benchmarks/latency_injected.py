@@ -20,6 +20,7 @@ import argparse
 
 import numpy as np
 import pandas as pd
+from _injected import found_and_false
 
 from anomalert.detectors import Default
 from anomalert.monitor import detect
@@ -51,18 +52,8 @@ def series(seed: int, sigma: float, curve: float) -> pd.DataFrame:
 def run(det: Default, frame: pd.DataFrame) -> tuple[list[str], int, bool]:
     """(events found, false incidents, whether the log was chosen)."""
     d = detect(det, frame, train_until=frame.index[2 * _DAY])
-    idx = frame.index
-
-    def hits(inc) -> list[str]:  # noqa: ANN001 - an Incident
-        return [
-            name for name, (a, length, _) in EVENTS.items()
-            if inc.start <= idx[a + length - 1] + pd.Timedelta("10min") and inc.end >= idx[a]
-        ]
-
-    found = sorted({name for inc in d.incidents for name in hits(inc)})
-    logged = getattr(d.detector, "log_", None) is not None
-    return found, sum(1 for inc in d.incidents if not hits(inc)), logged
-
+    found, false = found_and_false(d, frame.index, EVENTS)
+    return found, false, getattr(d.detector, "log_", None) is not None
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -22,6 +22,7 @@ import argparse
 
 import numpy as np
 import pandas as pd
+from _injected import found_and_false
 
 from anomalert.detectors import Default
 from anomalert.monitor import detect
@@ -53,18 +54,7 @@ def series(seed: int, events: bool = True) -> pd.DataFrame:
 def run(det: Default, frame: pd.DataFrame) -> tuple[list[str], int]:
     """(events found, false incidents) of ``detect`` trained on the first two days."""
     d = detect(det, frame, train_until=frame.index[2 * _DAY])
-    idx = frame.index
-
-    def hits(inc) -> list[str]:  # noqa: ANN001 - an Incident
-        return [
-            name for name, (a, length, _) in EVENTS.items()
-            if inc.start <= idx[a + length - 1] + pd.Timedelta("10min") and inc.end >= idx[a]
-        ]
-
-    found = sorted({name for inc in d.incidents for name in hits(inc)})
-    false = sum(1 for inc in d.incidents if not hits(inc))
-    return found, false
-
+    return found_and_false(d, frame.index, EVENTS)
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
