@@ -209,3 +209,26 @@ def test_white_noise_pages_nothing() -> None:
     idx = pd.date_range("2025-01-06", periods=3000, freq="5min", tz="UTC")
     frame = pd.DataFrame({"x": np.random.default_rng(1).normal(0, 1, len(idx))}, index=idx)
     assert detect(Default(), frame).incidents == []
+
+
+def test_a_rhythm_keeps_its_own_size_from_paging_not_an_incident_far_past_it() -> None:
+    """A nightly batch window (80 from 01:00 to 03:00 over 30, trained on two days that
+    flagged it) is the series' rhythm on the first monitored night: a run that starts in it
+    is no news while it is no more than twice the rhythm's size there (the "seen before"
+    margin). A spike to 1000 inside the window that night is far past it and pages at
+    once (with no size, the rule used to keep it quiet too)."""
+    from anomalert.monitor import detect
+
+    idx = pd.date_range("2025-01-06", periods=5 * 1440, freq="1min", tz="UTC")
+    rng = np.random.default_rng(9)
+    base = 30 + rng.normal(0, 1, len(idx))
+    values = np.where((idx.hour >= 1) & (idx.hour < 3), 80.0 + rng.normal(0, 1, len(idx)), base)
+    start = idx[2 * 1440]
+    quiet = detect(Default(), pd.DataFrame({"cpu": values}, index=idx), train_until=start)
+    assert [i for i in quiet.incidents if i.start >= start] == []
+    at = 2 * 1440 + 120  # the first monitored night, 02:00
+    values[at : at + 5] = 1000.0
+    d = detect(Default(), pd.DataFrame({"cpu": values}, index=idx), train_until=start)
+    after = [i for i in d.incidents if i.start >= start]
+    assert [i.start for i in after] == [idx[at]]
+    assert after[0].explanation.startswith("cpu=1000 is ")

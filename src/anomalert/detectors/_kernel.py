@@ -267,7 +267,9 @@ P_SUS_OFF = 69  # offset in F: per feature the average deviation (m), the long-r
 #                which scoring may fill)
 P_SUS_ID = 70  # offset in N: per feature the last time its average moved (m), then the
 #               first point's time, the last time another test paged
-N_P = 71
+P_DAILY_OFF = 71  # offset in F: per rhythm cell (as ``P_DAILY_ID``) the largest score a point
+#                  flagged there that day had (or would have had, see ``BY_RHYTHM``)
+N_P = 72
 
 # Float parameters.
 Q_GUARD = 0  # seasonal |z| from which a feature's levels stop learning (inf = never)
@@ -311,7 +313,7 @@ _VAR_THIN = 4
 #: Version of the state layout: bump whenever the meaning or placement of anything in
 #: ``F``/``N``/``D``/``P``/``Q``/``S``/``SC`` changes, so a state saved by another version is
 #: refused instead of being read wrong (see ``CompiledBaseline.__setstate__``).
-LAYOUT_VERSION = 24
+LAYOUT_VERSION = 25
 
 _NO_T = np.iinfo(np.int64).min
 #: ``last_t`` before any point was learned.
@@ -454,6 +456,8 @@ def new_state(
     P[P_DAILY_ID] = i_off
     rhythm_cells = _RHYTHM_DAYS * n_bins if recur_days > 0 else 0
     i_off += rhythm_cells
+    P[P_DAILY_OFF] = f_off
+    f_off += rhythm_cells
     parts = noise_hours * 3600 // _VAR_PART if noise_hours > 0 else 0
     nb = noise_buckets if parts else 0
     long_parts = noise_long_hours * 3600 // _VAR_PART if parts and noise_long_hours > noise_hours else 0
@@ -1233,12 +1237,39 @@ def _rhythm_flagged(N: np.ndarray, P: np.ndarray, sec: int, days: int) -> bool:
 
 
 @_helper()
+def _rhythm_size(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int) -> float:
+    """The size of the rhythm at ``t`` (see :func:`flagged_daily`): the smallest of the
+    largest scores flagged in this time of day's bin on the days that make it one (0: no
+    rhythm here)."""
+    if P[P_RDAYS] == 0:
+        return 0.0
+    sec = t // _NS
+    size = math.inf
+    for k in (7, 14):
+        day, cell = _cell(P, sec - k * 86_400, _RHYTHM_DAYS)
+        if N[P[P_DAILY_ID] + cell] != day:
+            size = 0.0
+            break
+        size = min(size, F[P[P_DAILY_OFF] + cell])
+    if size > 0.0:
+        return size
+    size = math.inf
+    for k in range(1, min(P[P_RNEED], _RHYTHM_DAYS - 1) + 1):
+        day, cell = _cell(P, sec - k * 86_400, _RHYTHM_DAYS)
+        if N[P[P_DAILY_ID] + cell] != day:
+            return 0.0
+        size = min(size, F[P[P_DAILY_OFF] + cell])
+    return size if math.isfinite(size) else 0.0
+
+
+@_helper()
 def flagged_daily(N: np.ndarray, P: np.ndarray, t: int) -> bool:
     """True when a point was flagged in this time of day's bin (``P_RBIN`` seconds, a
     quarter of an hour) on each of the last ``P_RNEED`` days, or on the same weekday each of
     the last two weeks: the series' rhythm (a business-hours plateau, a nightly batch window,
-    a quiet weekend), not an incident. A flagged run that would start there scores 0
-    (:data:`BY_RHYTHM`, see :func:`_score`) and its points are learned, and a flagged point
+    a quiet weekend), not an incident. A flagged run that would start there, no more than
+    twice the rhythm's size (:func:`_rhythm_size`), scores 0 (:data:`BY_RHYTHM`, see
+    :func:`_score`) and its points are learned, and a flagged point
     there inside a run that started elsewhere is learned even where flagged points are not;
     otherwise a rhythm that was flagged the first time would never be learned and would
     page every day, or every Saturday. The same bin, not the routine rule's hour either side, and two weeks, not one:
@@ -2216,9 +2247,15 @@ def _follow(
         _spike_paged(N, P, t)  # a deviation paged (in a series that does not flap)
     _flap_note(F, N, P, t, flagged)
     if (flagged or by == BY_RHYTHM) and P[P_RDAYS] > 0:  # for flagged_daily (a point
-        # the rhythm kept from paging would have been flagged: the rhythm goes on)
+        # the rhythm kept from paging would have been flagged: the rhythm goes on), and
+        # the largest score there today (what it would have been, for such a point)
         day, cell = _cell(P, t // _NS, _RHYTHM_DAYS)
-        N[P[P_DAILY_ID] + cell] = day
+        size = score if flagged else hz[9 * m]
+        if N[P[P_DAILY_ID] + cell] != day:
+            N[P[P_DAILY_ID] + cell] = day
+            F[P[P_DAILY_OFF] + cell] = size
+        else:
+            F[P[P_DAILY_OFF] + cell] = max(F[P[P_DAILY_OFF] + cell], size)
 
 
 # --------------------------------------------------------------------------- seasonal shape
@@ -2790,7 +2827,8 @@ def _context_explained(
 
 
 #: What :func:`_score` names when a point that would page starts a flagged run in the
-#: series' rhythm (:func:`flagged_daily`): it scores 0 and is learned as the rhythm.
+#: series' rhythm (:func:`flagged_daily`), no more than the "seen before" margin past the
+#: rhythm's size there (:func:`_rhythm_size`): it scores 0 and is learned as the rhythm.
 BY_RHYTHM = -2
 
 
@@ -2861,8 +2899,12 @@ def _score(
         best, by_range = _news(F, N, P, Q, hz[3 * m : 4 * m], 3 * m + 1, 4 * m + 1, best, by_range)
     if P[P_SUS_TAU] > 0 and not best > Q[Q_THRESHOLD] and not _sus_quiet(N, P, t):
         best, by_range = _news(F, N, P, Q, hz[4 * m : 5 * m], 4 * m + 1, 5 * m + 1, best, by_range)
-    if best > Q[Q_THRESHOLD] and P[P_RDAYS] > 0 and _run_starts(N, P, t) and flagged_daily(
-            N, P, t):  # a run starting in the series' rhythm (see flagged_daily): no news
+    hz[9 * m] = 0.0
+    # a run starting in the series' rhythm (see flagged_daily), no more than the margin past
+    # the rhythm's size there: no news (what it would have scored goes into hz[9m])
+    if (best > Q[Q_THRESHOLD] and P[P_RDAYS] > 0 and _run_starts(N, P, t)
+            and best <= Q[Q_MARGIN] * _rhythm_size(F, N, P, t)):
+        hz[9 * m] = best
         return 0.0, BY_RHYTHM
     return best, by_range
 
@@ -3077,10 +3119,11 @@ def _point_score(
 ) -> tuple[float, int]:
     """The score of a measured point and what gave it (see :func:`_score`), filling the
     range scores ``nz[:m]``, the context score ``nz[m]``, the noise test's
-    ``vz``/``va``/``vl`` (see :func:`_noises`) and ``hz`` (``9m``): the shift test's figures
-    (see :func:`_shifts`), the flat test's scores (see :func:`_flats`), then the sustained
-    test's figures (see :func:`_sustained`, from the seasonal deviations and baselines
-    ``zs``)."""
+    ``vz``/``va``/``vl`` (see :func:`_noises`) and ``hz`` (``9m + 1``): the shift test's
+    figures (see :func:`_shifts`), the flat test's scores (see :func:`_flats`), the
+    sustained test's figures (see :func:`_sustained`, from the seasonal deviations and
+    baselines ``zs``), then what a point the rhythm kept from paging would have scored
+    (see :func:`_score`)."""
     _novelties(F, N, P, Q, t, x, s, nz)
     nz[P[P_M]] = _context(F, N, P, Q, z)
     _noises(F, N, D, P, Q, t, x, vz, va, vl)
@@ -3104,7 +3147,7 @@ def feature_z(
     explanation is made of; ``kind`` says which test each feature's figures come from
     (``KIND_*``: the range or noise test's where one scored)."""
     m = P[P_M]
-    zs, hz = np.empty(3 * m), np.empty(9 * m)
+    zs, hz = np.empty(3 * m), np.empty(9 * m + 1)
     _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
     _, by = _point_score(F, N, D, P, Q, t, x, z, b, s, zs, np.empty(m + 1), np.empty(m),
                          np.empty(m), np.empty(2 * m), hz)
@@ -3124,7 +3167,7 @@ def score_point(
     z, b, s, zs = np.empty(m), np.empty(m), np.empty(m), np.empty(3 * m)
     _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
     return _point_score(F, N, D, P, Q, t, x, z, b, s, zs, np.empty(m + 1), np.empty(m),
-                        np.empty(m), np.empty(2 * m), np.empty(9 * m))[0]
+                        np.empty(m), np.empty(2 * m), np.empty(9 * m + 1))[0]
 
 
 @njit(cache=True)
@@ -3138,7 +3181,7 @@ def learn_point(
     m = P[P_M]
     z, zs, b, s = np.empty(m), np.empty(3 * m), np.empty(m), np.empty(m)
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
-    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(9 * m)
+    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(9 * m + 1)
     score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, zs, nz, np.empty(m), va, vl, hz)
     known = _learning(F, N, P, Q, t, flagged, not flagged, renew)[1]
     _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz, hz)
@@ -3155,7 +3198,7 @@ def pass_point(
     m = P[P_M]
     z, b, s, zs = np.empty(m), np.empty(m), np.empty(m), np.empty(3 * m)
     _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
-    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(9 * m)
+    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(9 * m + 1)
     score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, zs, nz, np.empty(m), va, vl, hz)
     _follow(F, N, D, P, Q, t, x, z, va, vl, hz, score, by, False)
 
@@ -3177,7 +3220,7 @@ def step(
     m = P[P_M]
     zs = np.empty(3 * m)
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
-    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(9 * m)
+    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(9 * m + 1)
     score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, zs, nz, np.empty(m), va, vl, hz)
     # explained by the range / noise as they were before this point joins them
     j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, b, s, hz)
@@ -3214,7 +3257,7 @@ def run(
     shape = np.empty(m)
     buf = np.empty((2 * P[P_SMOOTH] + 1) * (2 * P[P_HISTORY] + 1))
     z, b, s, zs, nz = np.empty(m), np.empty(m), np.empty(m), np.empty(3 * m), np.empty(m + 1)
-    vz, va, vl, hz = np.empty(m), np.empty(m), np.empty(2 * m), np.empty(9 * m)
+    vz, va, vl, hz = np.empty(m), np.empty(m), np.empty(2 * m), np.empty(9 * m + 1)
     flag_run = carry[0]
     last = P[P_LAST_T]
     for i in range(start, X.shape[0]):

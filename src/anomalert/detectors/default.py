@@ -159,9 +159,11 @@ only what is not flagged, and nine hours never reach the Monitor's relearning af
 so it paged every morning; a quiet weekend paged every Saturday. A point flagged in the same
 quarter-hour of the day on each of the last two days, or on the same weekday each of the last
 two weeks, is the series' rhythm: it is learned whatever the alert policy, and a flagged
-run that would start there is no news (it scores 0: a plateau the training days flagged
-does not page the first monitored morning; a quiet weekend pages the first two Saturdays,
-then not). A run that started elsewhere and goes on into those hours pages as before. The
+run that would start there, scoring no more than twice what the rhythm scored there (the
+"seen before" margin), is no news (it scores 0: a plateau the training days flagged does
+not page the first monitored morning; a quiet weekend pages the first two Saturdays, then
+not). A run that started elsewhere and goes on into those hours pages as before, and so
+does an incident far past the rhythm (a spike to 1000 in a nightly window at 80). The
 same quarter-hour, not the routine rule's hour either side, and two weeks,
 not one: incidents near the same hour on three days running, or in the same quarter-hour a
 week apart, are rare, but not that rare (realistic 21-day scenarios have both).
