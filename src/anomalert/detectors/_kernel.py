@@ -1269,12 +1269,12 @@ def flagged_daily(N: np.ndarray, P: np.ndarray, t: int) -> bool:
     the last two weeks: the series' rhythm (a business-hours plateau, a nightly batch window,
     a quiet weekend), not an incident. A flagged run that would start there, no more than
     twice the rhythm's size (:func:`_rhythm_size`), scores 0 (:data:`BY_RHYTHM`, see
-    :func:`_score`) and its points are learned, and a flagged point
-    there inside a run that started elsewhere is learned even where flagged points are not;
-    otherwise a rhythm that was flagged the first time would never be learned and would
-    page every day, or every Saturday. The same bin, not the routine rule's hour either side, and two weeks, not one:
-    incidents that fall near the same hour on three days running, or in the same quarter-hour
-    a week apart, are rare, but not that rare."""
+    :func:`_score`) and its points are learned, and a flagged point there inside a run that
+    started elsewhere is learned even where flagged points are not; otherwise a rhythm that
+    was flagged the first time would never be learned and would page every day, or every
+    Saturday. The same bin, not the routine rule's hour either side, and two weeks, not
+    one: incidents that fall near the same hour on three days running, or in the same
+    quarter-hour a week apart, are rare, but not that rare."""
     if P[P_RDAYS] == 0:
         return False
     sec = t // _NS
