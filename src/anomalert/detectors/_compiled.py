@@ -25,9 +25,7 @@ __all__ = ["DAY", "WEEK", "CompiledBaseline", "detect_period", "log_suits"]
 #: The compiled module, untyped for mypy (numba's dispatchers take any arguments).
 K: Any = _kernel
 
-DAY = 86_400
-WEEK = 7 * DAY
-_NS = 1_000_000_000
+DAY, WEEK, _NS = K.DAY_S, K.WEEK_S, K.NS
 
 
 def detect_period(t: np.ndarray, X: np.ndarray, step_seconds: int) -> int | None:
@@ -315,6 +313,7 @@ class CompiledBaseline(Detector):
         self, x: np.ndarray, z: np.ndarray, b: np.ndarray, s: np.ndarray, kind: np.ndarray
     ) -> list[Contribution]:
         out = []
+        logs = self.__dict__.get("log_")  # the features scored on their log
         for j in range(len(x)):
             if not math.isfinite(z[j]):
                 continue
@@ -352,11 +351,9 @@ class CompiledBaseline(Detector):
                 others = [f"{self.features_[k]}={x[k]:.4g}" for k in range(len(x)) if k != j]
                 reference = f"what {', '.join(others)} {'imply' if len(others) > 1 else 'implies'}"
             scale, factor = float(s[j]), None
-            logs = self.__dict__.get("log_")
             if logs is not None and logs[j]:
-                value, base, scale, reference = self._from_log(
+                value, base, scale, reference, factor = self._from_log(
                     what, float(x[j]), value, base, scale, float(z[j]), reference)
-                factor = None if what in ("noise", "flat") else math.exp(float(s[j]))
             out.append(Contribution(self.features_[j], value, base, scale,
                                     float(z[j]), reference=reference, kind=what, factor=factor))
         return out
@@ -365,18 +362,19 @@ class CompiledBaseline(Detector):
     def _from_log(
         what: str, x: float, value: float, base: float, scale: float, z: float,
         reference: str | None,
-    ) -> tuple[float, float, float, str | None]:
+    ) -> tuple[float, float, float, str | None, float | None]:
         """A feature scored on its log, explained in its own units: levels become
-        ``exp(level)`` (a window's mean its geometric mean) and the scale the move that ``z``
-        of them is at this point, ``|value - baseline| / |z|``; the noise and flat tests'
-        changes and ranges become fractions of the level."""
+        ``exp(level)`` (a window's mean its geometric mean), the scale the move that ``z``
+        of them is at this point, ``|value - baseline| / |z|``, and the spread a factor
+        ``exp(scale)``; the noise and flat tests' changes and ranges become fractions of the
+        level (no factor). Returns value, baseline, scale, reference and factor."""
         if what in ("noise", "flat"):
             return (math.expm1(value), math.expm1(base), math.expm1(scale),
-                    f"{reference} (as a fraction of the level)")
+                    f"{reference} (as a fraction of the level)", None)
         level = math.exp(base)
         shown = math.exp(value) if what in ("shift", "sustained") else x
         apart = abs(shown - level) / abs(z) if abs(z) > 1e-9 else level * scale
-        return shown, level, apart, reference
+        return shown, level, apart, reference, math.exp(scale)
 
     def _span(self, hours_at: int) -> str:
         """How explanations name a test's history of ``P[hours_at]`` hours."""

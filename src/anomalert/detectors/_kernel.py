@@ -1230,32 +1230,28 @@ _RHYTHM_DAYS = 15
 
 
 @_helper()
-def _rhythm_flagged(N: np.ndarray, P: np.ndarray, sec: int, days: int) -> bool:
-    """Whether a point was flagged in the time-of-day bin of ``sec`` ``days`` days earlier."""
-    day, cell = _cell(P, sec - days * 86_400, _RHYTHM_DAYS)
-    return N[P[P_DAILY_ID] + cell] == day
-
-
-@_helper()
 def _rhythm_size(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int) -> float:
-    """The size of the rhythm at ``t`` (see :func:`flagged_daily`): the smallest of the
-    largest scores flagged in this time of day's bin on the days that make it one (0: no
-    rhythm here)."""
+    """The size of the series' rhythm at ``t`` (0: none, see :func:`flagged_daily`): the
+    smallest of the largest scores flagged in this time of day's bin on the days that make
+    it one (each is over the threshold, so a rhythm's size is never 0)."""
     if P[P_RDAYS] == 0:
         return 0.0
     sec = t // _NS
+    weekly = _marked_size(F, N, P, sec, 7, 2)  # the same weekday each of two weeks
+    if weekly > 0.0:
+        return weekly
+    return _marked_size(F, N, P, sec, 1, min(P[P_RNEED], _RHYTHM_DAYS - 1))  # each day
+
+
+@_helper(inline="always")
+def _marked_size(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, sec: int, every: int, times: int,
+) -> float:
+    """The smallest size marked in the time-of-day bin of ``sec`` ``every``, ``2 every``, ...
+    ``times every`` days earlier (0 where one of them is not marked)."""
     size = math.inf
-    for k in (7, 14):
-        day, cell = _cell(P, sec - k * 86_400, _RHYTHM_DAYS)
-        if N[P[P_DAILY_ID] + cell] != day:
-            size = 0.0
-            break
-        size = min(size, F[P[P_DAILY_OFF] + cell])
-    if size > 0.0:
-        return size
-    size = math.inf
-    for k in range(1, min(P[P_RNEED], _RHYTHM_DAYS - 1) + 1):
-        day, cell = _cell(P, sec - k * 86_400, _RHYTHM_DAYS)
+    for k in range(1, times + 1):
+        day, cell = _cell(P, sec - k * every * 86_400, _RHYTHM_DAYS)
         if N[P[P_DAILY_ID] + cell] != day:
             return 0.0
         size = min(size, F[P[P_DAILY_OFF] + cell])
@@ -1263,7 +1259,7 @@ def _rhythm_size(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int) -> float:
 
 
 @_helper()
-def flagged_daily(N: np.ndarray, P: np.ndarray, t: int) -> bool:
+def flagged_daily(F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int) -> bool:
     """True when a point was flagged in this time of day's bin (``P_RBIN`` seconds, a
     quarter of an hour) on each of the last ``P_RNEED`` days, or on the same weekday each of
     the last two weeks: the series' rhythm (a business-hours plateau, a nightly batch window,
@@ -1275,15 +1271,7 @@ def flagged_daily(N: np.ndarray, P: np.ndarray, t: int) -> bool:
     Saturday. The same bin, not the routine rule's hour either side, and two weeks, not
     one: incidents that fall near the same hour on three days running, or in the same
     quarter-hour a week apart, are rare, but not that rare."""
-    if P[P_RDAYS] == 0:
-        return False
-    sec = t // _NS
-    if _rhythm_flagged(N, P, sec, 7) and _rhythm_flagged(N, P, sec, 14):
-        return True
-    for k in range(1, min(P[P_RNEED], _RHYTHM_DAYS - 1) + 1):
-        if not _rhythm_flagged(N, P, sec, k):
-            return False
-    return True
+    return _rhythm_size(F, N, P, t) > 0.0
 
 
 @_helper()
@@ -2176,7 +2164,7 @@ def flapping(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int)
 def learns_flagged(F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int) -> bool:
     """Whether a flagged point at ``t`` is learned whatever the alert policy: the series is
     :func:`flapping`, or the point :func:`flagged_daily` (its rhythm)."""
-    return flapping(F, N, P, Q, t) or flagged_daily(N, P, t)
+    return flapping(F, N, P, Q, t) or flagged_daily(F, N, P, t)
 
 
 @_helper(inline="always")
@@ -2191,7 +2179,7 @@ def _learning(
     is learned; any other is not."""
     if not flagged or policy_learns:
         return True, False
-    if renew or flagged_daily(N, P, t):
+    if renew or flagged_daily(F, N, P, t):
         return True, True
     return flapping(F, N, P, Q, t), False
 
@@ -3070,6 +3058,21 @@ def _learn(
 
 
 # --------------------------------------------------------------------------- entry points
+@_helper(inline="always")
+def _zs_len(m: int) -> int:
+    """Length of the seasonal figures' scratch (see :func:`_feature_z`): deviations, then
+    day-long baselines, then their scales (m each)."""
+    return 3 * m
+
+
+@_helper(inline="always")
+def _hz_len(m: int) -> int:
+    """Length of the per-point tests' scratch (see :func:`_point_score`): the shift test's
+    figures (3m), the flat test's scores (m), the sustained test's figures (5m), then what a
+    point the rhythm kept from paging would have scored (1)."""
+    return 9 * m + 1
+
+
 @njit(cache=True)
 def shapes_at(P: np.ndarray, S: np.ndarray, SC: np.ndarray, T: np.ndarray) -> np.ndarray:
     """The seasonal shape at each time of ``T`` (rows; NaN where there is none)."""
@@ -3147,7 +3150,7 @@ def feature_z(
     explanation is made of; ``kind`` says which test each feature's figures come from
     (``KIND_*``: the range or noise test's where one scored)."""
     m = P[P_M]
-    zs, hz = np.empty(3 * m), np.empty(9 * m + 1)
+    zs, hz = np.empty(_zs_len(m)), np.empty(_hz_len(m))
     _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
     _, by = _point_score(F, N, D, P, Q, t, x, z, b, s, zs, np.empty(m + 1), np.empty(m),
                          np.empty(m), np.empty(2 * m), hz)
@@ -3164,10 +3167,10 @@ def score_point(
 ) -> float:
     """Score of one point against the state (the state is not changed)."""
     m = P[P_M]
-    z, b, s, zs = np.empty(m), np.empty(m), np.empty(m), np.empty(3 * m)
+    z, b, s, zs = np.empty(m), np.empty(m), np.empty(m), np.empty(_zs_len(m))
     _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
     return _point_score(F, N, D, P, Q, t, x, z, b, s, zs, np.empty(m + 1), np.empty(m),
-                        np.empty(m), np.empty(2 * m), np.empty(9 * m + 1))[0]
+                        np.empty(m), np.empty(2 * m), np.empty(_hz_len(m)))[0]
 
 
 @njit(cache=True)
@@ -3179,9 +3182,9 @@ def learn_point(
     does not learn flagged points (``renew``: its run lasted the policy's
     ``relearn_after``), so possibly as a known normal (see :func:`_learning`)."""
     m = P[P_M]
-    z, zs, b, s = np.empty(m), np.empty(3 * m), np.empty(m), np.empty(m)
+    z, zs, b, s = np.empty(m), np.empty(_zs_len(m)), np.empty(m), np.empty(m)
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
-    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(9 * m + 1)
+    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(_hz_len(m))
     score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, zs, nz, np.empty(m), va, vl, hz)
     known = _learning(F, N, P, Q, t, flagged, not flagged, renew)[1]
     _learn(F, N, D, P, Q, S, SC, t, x, shape, has_shape, z, zs, nz, hz)
@@ -3196,9 +3199,9 @@ def pass_point(
     """A point scored but not learned (flagged): what follows every point follows it (see
     :func:`_follow`), as in :func:`step`."""
     m = P[P_M]
-    z, b, s, zs = np.empty(m), np.empty(m), np.empty(m), np.empty(3 * m)
+    z, b, s, zs = np.empty(m), np.empty(m), np.empty(m), np.empty(_zs_len(m))
     _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
-    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(9 * m + 1)
+    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(_hz_len(m))
     score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, zs, nz, np.empty(m), va, vl, hz)
     _follow(F, N, D, P, Q, t, x, z, va, vl, hz, score, by, False)
 
@@ -3218,9 +3221,9 @@ def step(
     ``z``/``b``/``s``/``kind`` receive what the score came from (the state before learning,
     see :func:`feature_z`)."""
     m = P[P_M]
-    zs = np.empty(3 * m)
+    zs = np.empty(_zs_len(m))
     shape, has_shape = _measure(F, N, D, P, S, SC, t, x, z, b, s, zs)
-    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(9 * m + 1)
+    nz, va, vl, hz = np.empty(m + 1), np.empty(m), np.empty(2 * m), np.empty(_hz_len(m))
     score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, zs, nz, np.empty(m), va, vl, hz)
     # explained by the range / noise as they were before this point joins them
     j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, b, s, hz)
@@ -3256,8 +3259,8 @@ def run(
     m = P[P_M]
     shape = np.empty(m)
     buf = np.empty((2 * P[P_SMOOTH] + 1) * (2 * P[P_HISTORY] + 1))
-    z, b, s, zs, nz = np.empty(m), np.empty(m), np.empty(m), np.empty(3 * m), np.empty(m + 1)
-    vz, va, vl, hz = np.empty(m), np.empty(m), np.empty(2 * m), np.empty(9 * m + 1)
+    z, b, s, zs, nz = np.empty(m), np.empty(m), np.empty(m), np.empty(_zs_len(m)), np.empty(m + 1)
+    vz, va, vl, hz = np.empty(m), np.empty(m), np.empty(2 * m), np.empty(_hz_len(m))
     flag_run = carry[0]
     last = P[P_LAST_T]
     for i in range(start, X.shape[0]):

@@ -295,6 +295,7 @@ def panels_for(d: Detection, chosen: Sequence[tuple[Incident, bool]], exps: Mapp
                 # level, the edge of the week's window means or the averaged baseline, without
                 # a band
                 base[k], scale[k] = c.baseline, 0.0
+        logged = bool(np.isfinite(factor).any())  # scored on its log: a multiplicative band
         where = "held out" if inc.start >= cut else "in training window"
         end_format = "%H:%M" if inc.end.date() == inc.start.date() else "%m-%d %H:%M"
         lo, hi = index[win[0]], index[win[-1]]
@@ -306,9 +307,9 @@ def panels_for(d: Detection, chosen: Sequence[tuple[Incident, bool]], exps: Mapp
             1.0 if static else thr,
             "training median ± 1 s.d." if static else (
                 f"baseline ×/÷ spread^threshold ({thr:.2f}σ of its log)"
-                if np.isfinite(factor).any() else f"baseline ± threshold ({thr:.2f}σ)"),
+                if logged else f"baseline ± threshold ({thr:.2f}σ)"),
             (inc.start, inc.end), [e for e in events if e.overlaps(lo, hi)], false,
-            pd.Series(factor, index=index[win]) if np.isfinite(factor).any() else None))
+            pd.Series(factor, index=index[win]) if logged else None))
     return panels
 
 
