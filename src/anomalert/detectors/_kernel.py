@@ -3255,12 +3255,30 @@ def run(
     When ``Z``/``B``/``SS``/``KK`` have rows, row ``i`` receives point ``i``'s deviations,
     baselines, scales and kinds (what its explanation is made of, see :func:`feature_z`).
     """
-    record = Z.shape[0] > 0
     m = P[P_M]
     shape = np.empty(m)
     buf = np.empty((2 * P[P_SMOOTH] + 1) * (2 * P[P_HISTORY] + 1))
     z, b, s, zs, nz = np.empty(m), np.empty(m), np.empty(m), np.empty(_zs_len(m)), np.empty(m + 1)
     vz, va, vl, hz = np.empty(m), np.empty(m), np.empty(2 * m), np.empty(_hz_len(m))
+    return _run_rows(F, N, D, P, Q, S, SC, T, X, start, threshold, learn_flagged, relearn_after,
+                     carry, scores, raw, Z, B, SS, KK, shape, buf, z, b, s, zs, nz, vz, va, vl,
+                     hz)
+
+
+@_helper()
+def _run_rows(
+    F: np.ndarray, N: np.ndarray, D: np.ndarray, P: np.ndarray, Q: np.ndarray,
+    S: np.ndarray, SC: np.ndarray, T: np.ndarray, X: np.ndarray, start: int,
+    threshold: float, learn_flagged: bool, relearn_after: int, carry: np.ndarray,
+    scores: np.ndarray, raw: np.ndarray, Z: np.ndarray, B: np.ndarray, SS: np.ndarray,
+    KK: np.ndarray, shape: np.ndarray, buf: np.ndarray, z: np.ndarray, b: np.ndarray,
+    s: np.ndarray, zs: np.ndarray, nz: np.ndarray, vz: np.ndarray, va: np.ndarray,
+    vl: np.ndarray, hz: np.ndarray,
+) -> int:
+    """:func:`run`'s loop, given its scratch arrays: compiled without reference counting (in
+    :func:`run` every helper call and row view counted each array it was passed)."""
+    record = Z.shape[0] > 0
+    m = P[P_M]
     flag_run = carry[0]
     last = P[P_LAST_T]
     for i in range(start, X.shape[0]):
@@ -3280,10 +3298,8 @@ def run(
         score, by = _point_score(F, N, D, P, Q, t, x, z, b, s, zs, nz, vz, va, vl, hz)
         scores[i] = score
         if record:
-            Z[i] = z
-            B[i] = b
-            SS[i] = s
-            KK[i] = KIND_DEVIATION
+            for j in range(m):  # (element by element: a row assignment would allocate)
+                Z[i, j], B[i, j], SS[i, j], KK[i, j] = z[j], b[j], s[j], KIND_DEVIATION
             j, zj, bj, sj, k = _explained(F, N, D, P, Q, by, t, x, z, b, s, hz)
             if j >= 0:
                 Z[i, j], B[i, j], SS[i, j], KK[i, j] = zj, bj, sj, k
