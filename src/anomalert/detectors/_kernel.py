@@ -2290,10 +2290,11 @@ _RANK_MEDIAN_N = 64
 def _median(buf: np.ndarray, n: int) -> float:
     """Median of ``buf[:n]`` (``n >= 1``), the mean of the middle two for even ``n``.
 
-    For the few dozen values of a seasonal slot, counting each candidate's rank (compares
-    without branches, which the compiler vectorises) beats selection, whose branches on
-    unordered values the processor mispredicts half the time; both find the same order
-    statistics. ``buf`` is reordered only by selection (larger ``n``).
+    For the few dozen values of a seasonal slot, a walk from the values' mean to the middle
+    (see :func:`_walk_median`: a step or two, each a branch-free count the compiler
+    vectorises) beats selection, whose branches on unordered values the processor
+    mispredicts half the time; both find the same order statistics. ``buf`` is reordered
+    only by selection (larger ``n``).
     """
     k = (n - 1) // 2
     if n > _RANK_MEDIAN_N:
@@ -2305,20 +2306,10 @@ def _median(buf: np.ndarray, n: int) -> float:
             if buf[q] < high:
                 high = buf[q]
         return 0.5 * (low + high)
-    low, le = math.nan, 0
-    for i in range(n):
-        v = buf[i]
-        lt = 0
-        le = 0
-        for q in range(n):
-            lt += buf[q] < v
-            le += buf[q] <= v
-        if lt <= k < le:  # v is the k-th smallest
-            low = v
-            break
-    if n % 2 == 1 or le > k + 1:  # odd, or the next smallest is an equal value
-        return low
-    return 0.5 * (low + _above(buf, n, low))
+    mean = 0.0
+    for q in range(n):
+        mean += buf[q]
+    return _walk_median(buf, buf, n, float(n), mean / n, True)
 
 
 @_helper(inline="always")
@@ -2347,13 +2338,20 @@ def _weighted_median(
 ) -> float:
     """Median of ``buf[:n]`` where value ``i`` counts ``wt[i]`` times (whole numbers summing
     to ``total``): the mean of the two middle values when the weight splits evenly between
-    them. With equal weights, :func:`_median`.
+    them. With equal weights, :func:`_median`. (A series' first cycles have neighbours one
+    value apart everywhere -- those before the slot hold the cycle being written -- so this
+    runs at most points of its first week.)"""
+    return _walk_median(buf, wt, n, total, start, False)
 
-    From ``start`` (the values' mean, say: near the middle), it walks value by value towards
+
+@_helper(inline="always")
+def _walk_median(
+    buf: np.ndarray, wt: np.ndarray, n: int, total: float, start: float, unit: bool,
+) -> float:
+    """The (weighted, unless ``unit``: every value once) median of ``buf[:n]``, found by
+    walking value by value from ``start`` (the values' mean, say: near the middle) towards
     the middle weight, two passes over the values a step: a step or two as a rule, where
-    counting every candidate's rank would take half the values' passes. (A series' first
-    cycles have neighbours one value apart everywhere -- those before the slot hold the
-    cycle being written -- so this runs at most points of its first week.)"""
+    counting every candidate's rank would take half the values' passes."""
     v = -math.inf
     if math.isnan(start):
         start = math.inf
@@ -2368,9 +2366,14 @@ def _weighted_median(
     for _ in range(n):
         lt = 0.0
         le = 0.0
-        for q in range(n):  # branch-free, as _median's rank count
-            lt += wt[q] * (buf[q] < v)
-            le += wt[q] * (buf[q] <= v)
+        if unit:
+            for q in range(n):  # branch-free: the compiler vectorises these counts
+                lt += buf[q] < v
+                le += buf[q] <= v
+        else:
+            for q in range(n):
+                lt += wt[q] * (buf[q] < v)
+                le += wt[q] * (buf[q] <= v)
         if 2.0 * le < total:  # the middle is higher: the next larger value
             v = _above(buf, n, v)
         elif 2.0 * lt >= total:  # lower: the next smaller value
