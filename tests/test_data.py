@@ -41,12 +41,16 @@ def test_reports_gaps_nan_and_constant_columns() -> None:
         (pd.DataFrame(), "no rows"),
         (pd.DataFrame({"value": [1.0]}), "no timestamp column"),
         (pd.DataFrame({"timestamp": ["yesterday-ish"], "v": [1.0]}), "row 1, column 'timestamp'"),
-        (pd.DataFrame({"timestamp": ["2025-01-01T00:00Z", "2025-01-01T00:01+02:00"], "v": [1, 2]}),
-         "mixes timezones"),
+        (pd.DataFrame({"timestamp": ["2025-01-01T00:00", "2025-01-01T00:01+02:00"], "v": [1, 2]}),
+         "row 2 '2025-01-01T00:01\\+02:00'"),
+        (pd.DataFrame({"timestamp": ["2025-01-01T00:00Z", "2025-01-01T00:01"], "v": [1, 2]}),
+         "mixes timestamps with and without a UTC offset"),
         (pd.DataFrame({"timestamp": ["2025-01-01", "2025-01-02"], "v": ["1.0", "high"]}),
          "row 2, column 'v': 'high' is not a number"),
         (pd.DataFrame({"timestamp": ["2025-01-01", "2025-01-02"], "v": [np.nan, np.nan]}),
-         "column 'v' has no numeric values"),
+         "column 'v' has no usable values \\(all empty or NaN\\)"),
+        (pd.DataFrame({"timestamp": ["2025-01-01", "2025-01-02"], "v": [np.inf, -1e200]}),
+         "column 'v' has no usable values \\(all infinite or out of range\\)"),
         (pd.DataFrame({"timestamp": ["2025-01-01"], "is_anomaly": [0]}), "no metric columns"),
     ],
 )
@@ -119,3 +123,45 @@ def test_array_fast_paths_give_pandas_answers(order: str) -> None:
     if order != "nat-first":
         diffs = pd.Series(np.diff(expected.index.as_unit("ns").asi8))
         assert report.step == pd.Timedelta(int(diffs[diffs > 0].mode().iloc[0]), unit="ns")
+
+
+def test_offsets_across_a_daylight_saving_change_convert_to_utc() -> None:
+    # Europe/Berlin local time: +01:00 until the clocks go forward, +02:00 after
+    raw = pd.DataFrame({
+        "timestamp": ["2025-03-30T01:55:00+01:00", "2025-03-30T03:00:00+02:00",
+                      "2025-03-30T03:05:00+02:00"],
+        "v": [1.0, 2.0, 3.0],
+    })
+    frame, report = validate_frame(raw, source="berlin.csv")
+    assert list(frame.index) == list(pd.to_datetime(
+        ["2025-03-30T00:55Z", "2025-03-30T01:00Z", "2025-03-30T01:05Z"]))
+    assert report.step == pd.Timedelta("5min") and report.gaps == 0
+
+
+def test_infinite_and_huge_values_are_counted_not_scored() -> None:
+    idx = pd.date_range("2025-01-01", periods=6, freq="1min", tz="UTC")
+    values = [-np.inf, np.inf, 1e308, -1e200, np.nan, 2.0]
+    # the last row repeats the first's time: it is kept, the first (out of range) is not counted
+    raw = pd.DataFrame({"timestamp": [*idx[:5], idx[0]], "v": values})
+    frame, report = validate_frame(raw, source="big.csv")
+    assert report.duplicates == 1
+    assert report.out_of_range == {"v": 3} and report.nan_values == {"v": 1}
+    assert frame["v"].iloc[0] == 2.0 and np.isnan(frame["v"].to_numpy()[1:]).all()
+    lines = "\n".join(report.lines())
+    assert "column 'v' has 3 infinite value(s) or beyond +-1e+150; not scored" in lines
+    assert "1 missing value(s)" in lines
+
+
+def test_unsorted_rows_are_counted() -> None:
+    ts = ["2025-01-01T00:00Z", "2025-01-01T00:03Z", "2025-01-01T00:01Z", "2025-01-01T00:02Z",
+          "2025-01-01T00:04Z"]
+    _, report = validate_frame(pd.DataFrame({"timestamp": ts, "v": range(5)}), source="u.csv")
+    assert report.rows_unsorted == 2
+    assert "u.csv: 2 row(s) came before an earlier row's time; sorted them" in report.lines()
+
+
+def test_gap_note_reads_as_a_duration() -> None:
+    idx = list(pd.date_range("2025-01-01", periods=4, freq="5min", tz="UTC"))
+    idx.append(idx[-1] + pd.Timedelta("1 days 17:45:00"))
+    _, report = validate_frame(pd.DataFrame({"timestamp": idx, "v": range(5)}), source="g.csv")
+    assert "(largest 1 d 17 h 45 min, step 5 min)" in "\n".join(report.lines())

@@ -5,7 +5,7 @@ has a sorted, de-duplicated UTC :class:`~pandas.DatetimeIndex` named ``timestamp
 and float columns. Problems that can be fixed (unsorted rows, duplicate
 timestamps) are fixed and *counted* in the returned :class:`FrameReport`;
 problems that cannot (no timestamps, text in a metric column, an all-NaN
-column, mixed timezones) raise :class:`~anomalert.errors.InputError` naming the
+column, timestamps with and without a UTC offset) raise :class:`~anomalert.errors.InputError` naming the
 source, the column and the row.
 
 Examples
@@ -32,6 +32,8 @@ __all__ = [
     "Event",
     "FrameReport",
     "LABEL_COLUMNS",
+    "MAX_ABS_VALUE",
+    "format_duration",
     "infer_step",
     "split_labels",
     "to_events",
@@ -43,6 +45,30 @@ __all__ = [
 LABEL_COLUMNS = ("is_anomaly", "anomaly_type", "label")
 _TIMESTAMP_NAMES = ("timestamp", "time", "ts", "datetime", "date")
 _NAT = np.iinfo(np.int64).min  # NaT as int64 nanoseconds
+#: Metric values beyond this magnitude (and infinities) are not scored, each counted in the
+#: report: the detectors' sums of squares would overflow (no metric is that large).
+MAX_ABS_VALUE = 1e150
+
+
+def format_duration(td: pd.Timedelta | None) -> str:
+    """A span of time as people write it: ``1 d 17 h 45 min``, ``5 min``, ``30 s``.
+
+    Examples
+    --------
+    >>> format_duration(pd.Timedelta("1 days 17:45:00")), format_duration(pd.Timedelta("5min"))
+    ('1 d 17 h 45 min', '5 min')
+    """
+    if td is None:
+        return "unknown"
+    total = int(td.total_seconds())
+    if total <= 0:
+        return str(td)
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3600), ("min", 60), ("s", 1)):
+        if total >= size:
+            parts.append(f"{total // size} {unit}")
+            total %= size
+    return " ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -79,6 +105,10 @@ class FrameReport:
     duplicates: int = 0
     unsorted: bool = False
     nan_values: dict[str, int] = field(default_factory=dict)
+    #: Per metric: values that are infinite or beyond ``MAX_ABS_VALUE`` (not scored).
+    out_of_range: dict[str, int] = field(default_factory=dict)
+    #: Rows that came before an earlier row's time (sorted into place).
+    rows_unsorted: int = 0
     gaps: int = 0
     largest_gap: pd.Timedelta | None = None
     step: pd.Timedelta | None = None
@@ -88,7 +118,9 @@ class FrameReport:
         """Human-readable notes, one per thing worth telling the user."""
         out: list[str] = []
         if self.unsorted:
-            out.append(f"{self.source}: rows were not in time order; sorted them")
+            n = self.rows_unsorted
+            what = f"{n} row(s) came before an earlier row's time" if n else "rows were not in time order"
+            out.append(f"{self.source}: {what}; sorted them")
         if self.duplicates:
             out.append(
                 f"{self.source}: {self.duplicates} duplicate timestamp(s); kept the last row of each"
@@ -96,10 +128,16 @@ class FrameReport:
         for col, n in self.nan_values.items():
             if n:
                 out.append(f"{self.source}: column '{col}' has {n} missing value(s); not scored")
+        for col, n in self.out_of_range.items():
+            if n:
+                out.append(
+                    f"{self.source}: column '{col}' has {n} infinite value(s) or beyond "
+                    f"+-{MAX_ABS_VALUE:.0e}; not scored"
+                )
         if self.gaps:
             out.append(
-                f"{self.source}: {self.gaps} gap(s) in the series (largest {self.largest_gap}, "
-                f"step {self.step})"
+                f"{self.source}: {self.gaps} gap(s) in the series (largest "
+                f"{format_duration(self.largest_gap)}, step {format_duration(self.step)})"
             )
         for col in self.constant_columns:
             out.append(f"{self.source}: column '{col}' is constant; it cannot show anomalies")
@@ -137,13 +175,18 @@ def _parse_timestamps(values: pd.Series | pd.Index, source: str, column: str) ->
             parsed_num = pd.to_datetime(ser, unit=unit, utc=True)
             return pd.DatetimeIndex(parsed_num, name="timestamp").as_unit("ns")
         text = ser.astype(str)
-        offsets = text.str.extract(r"(Z|[+-]\d\d:?\d\d)$")[0].fillna("naive")
-        if offsets.nunique() > 1:
-            kinds = sorted(offsets.unique())
+        offsets = text.str.extract(r"(Z|[+-]\d\d:?\d\d)$")[0]
+        naive = offsets.isna().to_numpy()
+        if naive.any() and not naive.all():
+            # a local time without an offset next to one with: which zone is it in?
+            row = int(np.flatnonzero(naive != naive[0])[0])
             raise InputError(
-                f"{source}: column '{column}' mixes timezones ({', '.join(kinds)}); "
-                "expected one timezone or UTC offsets throughout"
+                f"{source}: column '{column}' mixes timestamps with and without a UTC offset "
+                f"(row 1 {text.iloc[0]!r}, row {row + 1} {text.iloc[row]!r}); expected all "
+                "with an offset (or Z), or all without (read as UTC)"
             )
+        # Every row with its own offset is unambiguous: a local time across a daylight-saving
+        # change (+01:00, then +02:00) converts to UTC like any other.
         try:
             parsed = pd.to_datetime(text, utc=True, format="mixed")
         except (ValueError, TypeError):
@@ -207,7 +250,8 @@ def validate_frame(
     Raises
     ------
     InputError
-        Empty frame, no usable timestamps, mixed timezones, non-numeric or all-NaN metric.
+        Empty frame, no usable timestamps, timestamps with and without a UTC offset, non-numeric
+        or all-NaN metric.
     """
     if not isinstance(frame, pd.DataFrame):
         raise InputError(f"{source}: expected a pandas DataFrame, got {type(frame).__name__}")
@@ -233,6 +277,7 @@ def validate_frame(
         raise InputError(f"{source}: no metric columns; expected at least one numeric column")
 
     columns: dict[str, np.ndarray] = {}
+    masks: dict[str, np.ndarray] = {}  # per metric: the rows whose value is out of range
     for name in metrics:
         col = body[name]
         if isinstance(col, pd.Series) and col.dtype == np.float64:
@@ -248,14 +293,19 @@ def validate_frame(
                     f"{source}: row {row + 1}, column '{name}': {col.iloc[row]!r} is not a number"
                 )
             arr = converted.astype(float).to_numpy(dtype=float, copy=True)
-        arr[~np.isfinite(arr)] = np.nan
+        beyond = ~(np.abs(arr) <= MAX_ABS_VALUE) & ~np.isnan(arr)  # inf, or too large to square
+        if beyond.any():
+            masks[str(name)] = beyond  # counted once duplicates are gone
+            arr[beyond] = np.nan
         if np.isnan(arr).all():
-            raise InputError(f"{source}: column '{name}' has no numeric values (all empty or NaN)")
+            what = "infinite or out of range" if beyond.any() else "empty or NaN"
+            raise InputError(f"{source}: column '{name}' has no usable values (all {what})")
         columns[str(name)] = arr
     if keep_labels:
         for name in labels:
             columns[name] = body[name].to_numpy(copy=True)
-    out = pd.DataFrame(columns, index=idx, copy=False)
+    hidden = {f"\0beyond:{k}": v for k, v in masks.items()}  # rides along the reordering
+    out = pd.DataFrame({**columns, **hidden}, index=idx, copy=False)
 
     ns = _ns(out.index)
     diffs = np.diff(ns)
@@ -264,6 +314,7 @@ def validate_frame(
     if not (ns[0] != _NAT and bool((ns[1:] > ns[:-1]).all())):
         if not out.index.is_monotonic_increasing:
             report.unsorted = reordered = True
+            report.rows_unsorted = int((ns[1:] < np.maximum.accumulate(ns)[:-1]).sum())
             out = out.sort_index(kind="stable")
         dup = out.index.duplicated(keep="last")
         report.duplicates = int(dup.sum())
@@ -274,10 +325,16 @@ def validate_frame(
             ns = _ns(out.index)
             diffs = np.diff(ns)
     out.index.name = "timestamp"
+    for key in hidden:
+        report.out_of_range[key.split(":", 1)[1]] = int(out[key].to_numpy().sum())
+    if hidden:
+        out = out.drop(columns=list(hidden))
 
     metric_cols = [str(m) for m in metrics]
     values = {c: out[c].to_numpy() if reordered else columns[c] for c in dict.fromkeys(metric_cols)}
-    report.nan_values = {c: int(np.isnan(values[c]).sum()) for c in metric_cols}
+    report.nan_values = {
+        c: int(np.isnan(values[c]).sum()) - report.out_of_range.get(c, 0) for c in metric_cols
+    }
     report.constant_columns = [c for c in metric_cols if _at_most_one_value(values[c])]
     report.step = _step_of(diffs) if len(ns) >= 2 else None
     if report.step is not None:

@@ -51,6 +51,15 @@ def long_format_labels(frame: pd.DataFrame, timestamp_column: str | None = None)
 
     Long format has a ``series`` column, or a ``value`` column plus at least one text column
     (the labels: every column other than the timestamp, ``value`` and ground-truth columns).
+    A column of fractional numbers beside ``value`` is a second metric, not a label: such a
+    frame is wide (and its text column an error to report, not a label to split on).
+
+    Examples
+    --------
+    >>> wide = pd.DataFrame({"timestamp": [0, 60], "value": [1.5, 2.5], "region": ["eu", "eu"],
+    ...                      "cpu2": [0.13, 0.18]})
+    >>> long_format_labels(wide) is None
+    True
     """
     try:
         ts = _find_timestamp_column(frame, "<frame>", timestamp_column)
@@ -63,8 +72,17 @@ def long_format_labels(frame: pd.DataFrame, timestamp_column: str | None = None)
         others = [c for c in cols if c != "value"]
         text = [c for c in others if not pd.api.types.is_numeric_dtype(frame[c])
                 and not pd.api.types.is_bool_dtype(frame[c])]
-        return others if text else None
+        measured = [c for c in others if pd.api.types.is_float_dtype(frame[c])
+                    and not _whole_numbers(frame[c])]
+        return others if text and not measured else None
     return None
+
+
+def _whole_numbers(column: pd.Series) -> bool:
+    """Whether a float column holds only whole numbers (an id read as float beside NaN)."""
+    values = column.to_numpy(dtype=float)
+    values = values[~np.isnan(values)]
+    return bool(np.all(values == np.round(values)))
 
 
 def is_long_format(path: str | Path, timestamp_column: str | None = None) -> bool:
