@@ -107,8 +107,13 @@ def _write(path: Path, text: str) -> Path:
         ("value\n1\n2\n", "no timestamp column"),
         ("timestamp,v\nnot-a-date,1\n", "row 1, column 'timestamp': cannot parse"),
         ("timestamp,v\n2025-01-01T00:00Z,1\n2025-01-01T00:01Z,oops\n", "row 2, column 'v'"),
-        ("timestamp,v\n2025-01-01T00:00Z,\n2025-01-01T00:01Z,\n", "no numeric values"),
-        ("timestamp,v\n2025-01-01T00:00Z,1\n2025-01-01T00:01+05:00,2\n", "mixes timezones"),
+        ("timestamp,v\n2025-01-01T00:00Z,\n2025-01-01T00:01Z,\n", "no usable values"),
+        ("timestamp,v\n2025-01-01T00:00,1\n2025-01-01T00:01+05:00,2\n", "with and without a UTC offset"),
+        # every row is training by default: nothing would be scored
+        ("timestamp,v,is_anomaly\n" + "".join(f"2025-01-01T00:{m:02d}Z,{m},0\n" for m in range(60)),
+         "too short to score: 60 row(s)"),
+        ("timestamp,v,is_anomaly\n2025-01-01T00:00Z,1,0\n2025-01-01T00:01Z,2,0\n",
+         "too short to score: 2 row(s)"),
     ],
 )
 def test_bad_input_is_one_clear_line(
@@ -167,3 +172,39 @@ def test_detect_on_an_nginx_access_log(tmp_path: Path, capsys: pytest.CaptureFix
     assert "malformed" in err and "101" in err  # the bad line is counted and located
     code, _, err = _run(capsys, "detect", str(log), "--access-log", str(log))
     assert code == 2 and "exactly one input" in err
+
+
+def test_outputs_that_cannot_be_written_fail_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = "".join(f"2025-01-01T{h:02d}:{m:02d}:00Z,{m % 7},{h % 2}\n" for h in range(3) for m in range(60))
+    path = _write(tmp_path / "in.csv", "timestamp,v,is_anomaly\n" + rows)
+    missing = tmp_path / "no" / "such" / "dir" / "out.csv"
+    for argv, flag in ((["detect", str(path), "-o", str(missing)], "-o"),
+                       (["detect", str(path), "-o", str(tmp_path)], "-o"),
+                       (["evaluate", str(path), "--json", str(missing)], "--json"),
+                       (["generate", "cpu", "-o", str(tmp_path)], "-o")):
+        code, out, err = _run(capsys, *argv)
+        assert code == 2 and out == "", (argv, out)
+        assert err.startswith(f"anomalert: error: {flag} ") and err.count("\n") == 1
+        assert ("does not exist" in err) or ("is a directory" in err)
+
+
+def test_offsets_across_a_clock_change_are_read_as_utc(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    times = pd.date_range("2025-03-29 12:00", periods=24 * 12, freq="5min", tz="Europe/Berlin")
+    text = "".join(f"{t.isoformat()},{i % 5}\n" for i, t in enumerate(times))
+    assert "+01:00" in text and "+02:00" in text
+    path = _write(tmp_path / "berlin.csv", "timestamp,v\n" + text)
+    code, out, err = _run(capsys, "detect", str(path))
+    assert code == 0, err
+    assert "trained on 60 rows" in out and "gap" not in err  # one regular 5-minute series
+
+
+def test_an_unknown_option_shows_the_subcommand_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["detect", "--bogus", "x.csv"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert "usage: anomalert detect" in err and "unrecognized arguments: --bogus" in err

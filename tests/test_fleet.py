@@ -236,7 +236,8 @@ def test_cli_detect_directory_reports_bad_files(tmp_path: Path, capsys: pytest.C
     pd.DataFrame({"timestamp": IDX, "cpu": _values(0)}).to_csv(tmp_path / "a.csv", index=False)
     (tmp_path / "b.csv").write_text("timestamp,v\nnope,1\n")
     code, out, err = _run(capsys, "detect", str(tmp_path))
-    assert code == 0, err
+    assert code == 1, err  # a failed series is not success: a cron job must see it
+    assert "anomalert: 1 series failed" in err
     assert "error: b: row 1, column 'timestamp': cannot parse" in out
     assert "(1 scored, 0 skipped, 1 failed)" in out
     (tmp_path / "a.csv").unlink()

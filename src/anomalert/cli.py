@@ -29,14 +29,25 @@ def _note(text: str) -> None:
     print(f"note: {text}", file=sys.stderr, flush=True)
 
 
+def check_output(path: str | Path | None, flag: str) -> None:
+    """Refuse an output path that cannot be written before any work is done: its directory
+    must exist and it must not be a directory itself."""
+    if not path:
+        return
+    out = Path(path)
+    if out.is_dir():
+        raise AnomalertError(f"{flag} {out}: is a directory; give a file path")
+    if not out.parent.is_dir():
+        raise AnomalertError(f"{flag} {out}: directory {out.parent} does not exist")
+
+
 # --------------------------------------------------------------------------- generate
 def _cmd_generate(args: argparse.Namespace) -> int:
     from anomalert import scenarios
 
+    check_output(args.output, "-o")
     sc = scenarios.generate(args.scenario, seed=args.seed, days=args.days, realistic=args.realistic)
     out = Path(args.output)
-    if out.parent and not out.parent.exists():
-        raise AnomalertError(f"{out}: directory {out.parent} does not exist")
     sc.to_csv_frame().to_csv(out, index=False)
     kinds = ", ".join(sorted({e.kind for e in sc.events})) or "none"
     _out(
@@ -120,17 +131,31 @@ def _prometheus_frame(args: argparse.Namespace, series: dict[str, Any]) -> Any:
 def _run_detection(args: argparse.Namespace, frame: Any) -> Any:
     from anomalert.alerting import AlertPolicy
     from anomalert.data import split_labels
-    from anomalert.monitor import detect
+    from anomalert.detectors import preset
+    from anomalert.monitor import MIN_TRAIN_ROWS, detect
 
     metrics, truth, _ = split_labels(frame)
+    source = args.file or args.access_log or f"prometheus:{getattr(args, 'query', '')}"
+    if args.train_until is None and preset(args.detector).train == "auto" \
+            and len(frame) <= MIN_TRAIN_ROWS:
+        raise AnomalertError(
+            f"{source}: too short to score: {len(frame)} row(s), and the training window takes "
+            f"the first {MIN_TRAIN_ROWS} (or 10 %); give more rows, or --train-until TS to "
+            "train on fewer"
+        )
     policy = AlertPolicy(k=args.k, n=args.n, resolve_after=args.resolve_after, cooldown=args.cooldown)
-    return detect(
-        args.detector,
-        frame,
-        train_until=args.train_until,
-        policy=policy,
-        labels=truth,
-    )
+    try:
+        return detect(
+            args.detector,
+            frame,
+            train_until=args.train_until,
+            policy=policy,
+            labels=truth,
+        )
+    except AnomalertError as exc:
+        if str(exc).startswith(str(source)):
+            raise
+        raise type(exc)(f"{source}: {exc}") from None
 
 
 def _print_incidents(incidents: Sequence[Any], train_until: Any = None) -> None:
@@ -235,12 +260,17 @@ def _detect_many(args: argparse.Namespace, source: Any) -> int:
         raise AnomalertError(f"no series could be scored (first: {first.series}: {first.message})")
     if not result.summaries:
         raise AnomalertError("the input holds no series")
+    if result.totals["errors"]:  # some series could not be read or scored: say so to scripts
+        print(f"anomalert: {result.totals['errors']} series failed (see 'status' above)",
+              file=sys.stderr)
+        return 1
     return 0
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
     if args.scheduler and args.engine != "dask":
         raise AnomalertError("--scheduler needs --engine dask")
+    check_output(args.output, "-o")
     source, frame = _many_series(args)
     if source is not None:
         return _detect_many(args, source)
@@ -275,6 +305,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from anomalert.data import split_labels
     from anomalert.evaluation.metrics import evaluate_detection
 
+    check_output(args.json, "--json")
     frame = _load(args)
     _, truth, kinds = split_labels(frame)
     if truth is None:
@@ -332,6 +363,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _detector_names() -> list[str]:
+    from anomalert.detectors import available
+
+    return available()
+
+
 def _add_detection_options(p: argparse.ArgumentParser, *, sources: bool = False) -> None:
     p.add_argument(
         "file",
@@ -367,12 +404,25 @@ def _add_detection_options(p: argparse.ArgumentParser, *, sources: bool = False)
             "--chunk-size", type=_positive_int, default=16, metavar="N",
             help="series read and scored together; bounds memory (default: 16)",
         )
-    p.add_argument("--detector", default="default", help="detector or preset name (default: default)")
-    p.add_argument("--train-until", help="end of the known-good training window (timestamp)")
+    p.add_argument(
+        "--detector", default="default", metavar="NAME",
+        help="detector or preset: " + ", ".join(_detector_names()) + " (default: default)",
+    )
+    p.add_argument(
+        "--train-until", metavar="TS",
+        help="end of the known-good training window (default: after the first 10%% of the "
+        "rows, at least 60)",
+    )
     p.add_argument("--timestamp-column", help="name of the timestamp column (default: found)")
-    p.add_argument("--k", type=int, default=1, help="alert when k of the last n points are flagged")
-    p.add_argument("--n", type=int, default=1, help="see --k")
-    p.add_argument("--resolve-after", type=int, default=3, help="clean points that resolve an incident")
+    p.add_argument(
+        "--k", type=_positive_int, default=1,
+        help="alert when k of the last n points are flagged (default: 1)",
+    )
+    p.add_argument("--n", type=_positive_int, default=1, help="see --k (default: 1)")
+    p.add_argument(
+        "--resolve-after", type=_positive_int, default=3,
+        help="clean points that resolve an incident (default: 3)",
+    )
     p.add_argument(
         "--cooldown", type=int, default=None,
         help="points after a resolution within which an alert re-opens the incident instead of "
@@ -390,8 +440,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("generate", help="write a labelled synthetic scenario to CSV")
     g.add_argument("scenario", choices=["cpu", "lb"])
-    g.add_argument("--seed", type=int, default=42)
-    g.add_argument("--days", type=int, default=None)
+    g.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
+    g.add_argument(
+        "--days", type=_positive_int, default=None,
+        help="length in days (default: cpu 7, lb 1; realistic: cpu 14, lb 7)",
+    )
     g.add_argument("--realistic", action="store_true", help="the realistic variant")
     g.add_argument("-o", "--output", required=True, help="output CSV path")
     g.set_defaults(handler=_cmd_generate)
@@ -420,11 +473,44 @@ def _extra_commands() -> list[Callable[[Any], None]]:
     return [report_cli.register, nab_cli.register, server_cli.register]
 
 
+#: Commands that never compile a detector (no note about compiling for them).
+_NO_COMPILE = frozenset({"generate"})
+
+
+def _announce_compiling() -> None:
+    """Say so on stderr, once, when a detector's compiled code is built for this machine
+    (the first run after installing: a minute or two, silent otherwise). Loading it from the
+    cache later does not trigger it."""
+    try:
+        from numba.core import event
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return
+
+    class _Once(event.Listener):  # type: ignore[misc]
+        said = False
+
+        def on_start(self, ev: Any) -> None:
+            if not self.said:
+                self.said = True
+                _note("compiling the detectors for this machine (first run only; about a "
+                      "minute, cached for later runs)")
+
+        def on_end(self, ev: Any) -> None:
+            pass
+
+    event.register("numba:compile", _Once())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # the subcommand's usage, not the top-level one, says what it takes
+        subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        subparsers.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     handler: Handler = args.handler
+    if args.command not in _NO_COMPILE:
+        _announce_compiling()
     try:
         return handler(args)
     except AnomalertError as exc:
@@ -432,6 +518,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except FileNotFoundError as exc:
         print(f"anomalert: error: {exc.filename}: no such file", file=sys.stderr)
+        return 2
+    except OSError as exc:  # an output that cannot be written, a full disk...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"anomalert: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("anomalert: interrupted", file=sys.stderr)

@@ -259,6 +259,10 @@ class _Outcome:
         )
 
 
+#: The default training window holds the first 10% of the rows, and at least this many.
+MIN_TRAIN_ROWS = 60
+
+
 def _training_mask(
     index: pd.DatetimeIndex,
     plan: str | int,
@@ -275,7 +279,7 @@ def _training_mask(
         cut = index[min(plan, n - 1)] if plan < n else None
     else:
         if train_until is None:
-            k = max(int(0.1 * n), min(n, 60))
+            k = max(int(0.1 * n), min(n, MIN_TRAIN_ROWS))
             train_until = index[k] if k < n else index[-1] + pd.Timedelta(1, "ns")
         mask = np.asarray(index < train_until)
         cut = train_until
