@@ -82,13 +82,12 @@ def _run(args: argparse.Namespace, *, serve: bool) -> int:
     return 0
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
+def _add_common(p: argparse.ArgumentParser, state_default: str) -> None:
     p.add_argument("--listen", help="HOST:PORT of the HTTP service (default 127.0.0.1:9108)")
     p.add_argument(
         "--token", help=f"bearer token required by POST /v1/score (default: ${TOKEN_ENV})"
     )
-    p.add_argument("--state", help="SQLite state file (default: the config's, else "
-                   "anomalert-state.db; in memory for --simulate and serve)")
+    p.add_argument("--state", help=f"SQLite state file (default: {state_default})")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
@@ -105,7 +104,7 @@ def register(subparsers: Any) -> None:
                    help="use the built-in live simulator instead of Prometheus")
     w.add_argument("--speed", type=float, default=None, metavar="SECONDS",
                    help="wall seconds per simulated minute (default 0.1 with --simulate)")
-    _add_common(w)
+    _add_common(w, "the config's, else anomalert-state.db; in memory with --simulate")
     w.set_defaults(handler=lambda a: _run(a, serve=False))
 
     s = subparsers.add_parser(
@@ -113,5 +112,5 @@ def register(subparsers: Any) -> None:
         help="serve POST /v1/score, /metrics and the status page for pushed points",
     )
     s.add_argument("--config", help="YAML configuration (sinks, limits, defaults)")
-    _add_common(s)
+    _add_common(s, "the config's, else in memory: what was pushed is lost on restart")
     s.set_defaults(handler=lambda a: _run(a, serve=True))
