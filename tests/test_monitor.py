@@ -85,6 +85,21 @@ def test_flagged_points_are_not_learned_unless_asked() -> None:
     assert learning.detector.score_one(ts, probe) < learning.detector.threshold_
 
 
+def test_a_paging_threshold_changes_what_pages_not_what_is_learned() -> None:
+    """``AlertPolicy(threshold=...)`` pages on the same scores: the detector learns as it
+    would at its own threshold (a point between the two pages and is learned)."""
+    own, low = _monitor(), _monitor(AlertPolicy(threshold=2.0))
+    values = [40.0, 42.6, 40.5, 43.0, 95.0, 39.8, 41.0]
+    a, b = _feed(own, values), _feed(low, values)
+    assert [v.score for v in a] == [v.score for v in b]
+    assert own.detector.threshold_ > 2.0 and all(v.threshold == 2.0 for v in b)
+    middle = [v.score > 2.0 and not v.score > own.detector.threshold_ for v in b]
+    assert any(middle)
+    assert [v.is_alert for v in b] == [v.score > 2.0 for v in b]
+    assert [v.is_alert for v in a] == [v.score > own.detector.threshold_ for v in a]
+    assert low.incidents[0].threshold == 2.0
+
+
 def test_relearn_after_accepts_a_lasting_change() -> None:
     m = _monitor(AlertPolicy(relearn_after=20))
     out = _feed(m, [95.0] * 200)
@@ -132,6 +147,10 @@ def test_policy_validation() -> None:
         AlertPolicy(relearn_after=0).validate()
     with pytest.raises(ParameterError, match="'cooldown'.*an int >= 0 or None"):
         AlertPolicy(cooldown=-1).validate()
+    for bad in (float("nan"), "3", True):
+        with pytest.raises(ParameterError, match="'threshold'.*a finite number or None"):
+            AlertPolicy(threshold=bad).validate()  # type: ignore[arg-type]
+    assert AlertPolicy(threshold=3).validate().paging_threshold(6.0) == 3.0
 
 
 def test_unfitted_detector_warms_up_then_alerts() -> None:
@@ -190,6 +209,8 @@ def test_point_fast_path_equals_the_general_path(feature_set: str) -> None:
         ("lb", AlertPolicy(k=2, n=3, resolve_after=5, cooldown=30)),
         ("cpu", AlertPolicy(learn_flagged=True, resolve_after=1, cooldown=120)),
         ("lb", AlertPolicy(relearn_after=20)),
+        ("cpu", AlertPolicy(threshold=3.0)),
+        ("lb", AlertPolicy(threshold=2.5, k=2, n=3)),
     ],
 )
 def test_detect_compiled_path_equals_the_point_by_point_monitor(

@@ -75,7 +75,7 @@ class SeriesSummary:
     status: str
     points: int = 0
     train_rows: int = 0
-    threshold: float = math.nan
+    threshold: float = math.nan  # the paging threshold (the policy's, else the detector's)
     flagged: int = 0  # points above the threshold
     alerts: int = 0  # points the policy turned into alerts
     incidents: int = 0
@@ -182,7 +182,8 @@ def _score_series(
     alerts = run.alert
     notes = "; ".join(line.removeprefix(f"{sid}: ") for line in report.lines())
     summary = SeriesSummary(
-        sid, "ok", len(run.index), run.train_rows, float(run.detector.threshold_),
+        sid, "ok", len(run.index), run.train_rows,
+        (policy or AlertPolicy()).paging_threshold(run.detector.threshold_),
         int(run.flagged.sum()), int(alerts.sum()), len(run.incidents),
         float(np.nanmax(scores)) if np.isfinite(scores).any() else math.nan,
         run.index[int(np.argmax(alerts))].isoformat() if alerts.any() else None, notes,

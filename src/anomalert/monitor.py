@@ -4,7 +4,8 @@
 data point and returns whether it should alert"), done as a small stateful object: it scores
 the point, applies the :class:`~anomalert.alerting.AlertPolicy` (k-of-n, hysteresis,
 cooldown), opens and resolves incidents, and lets the detector learn only from points it did
-not flag. For the z-score family each check is O(1) in the length of the history.
+not flag (at its own threshold: a policy's paging threshold changes what pages, not what is
+learned). For the z-score family each check is O(1) in the length of the history.
 
 :func:`detect` runs a whole frame through the same code path: it fits the detector on the
 training window, then checks every later point one at a time.
@@ -52,7 +53,7 @@ class Verdict:
 
     timestamp: pd.Timestamp
     score: float
-    threshold: float
+    threshold: float  # the paging threshold: the policy's, else the detector's own
     is_anomalous: bool  # the point's score is above the threshold
     is_alert: bool  # ... and the policy's k-of-n rule holds
     explanation: str
@@ -94,7 +95,8 @@ class Monitor:
         self.series = series
         self.incidents: list[Incident] = []
         self._recent: deque[bool] = deque(maxlen=self.policy.n)
-        self._flag_run = 0
+        self._flag_run = 0  # consecutive points over the detector's own threshold
+        self._over = False  # the last point was over it
         self._clean_run = 0
         self._since_resolved: int | None = None
         self._last_ts: pd.Timestamp | None = None
@@ -155,7 +157,8 @@ class Monitor:
             return self._decide(ts, score, lambda: det.explanation_from(score, x, *made_of))
         score = float(det._score_point(t, x))
         verdict = self._decide(ts, score, lambda: det._explain(t, x))
-        if self.policy.learn_flagged or not verdict.is_anomalous:
+        # learning follows the detector's own threshold, paging the policy's (see _decide)
+        if self.policy.learn_flagged or not self._over:
             det._learn_point(t, x)
             det.n_seen_ += 1
         elif self._flag_run > self._relearn() or det._learns_flagged(t):
@@ -171,10 +174,14 @@ class Monitor:
         if self._last_ts is not None and getattr(self, "_step_s", None) is None:
             self._step_s = (ts - self._last_ts).total_seconds()
         self._last_ts = ts
-        threshold = float(self.detector.threshold_)
+        own = float(self.detector.threshold_)
+        threshold = self.policy.paging_threshold(own)
         flagged = bool(score > threshold)  # NaN (warm-up) is never flagged
+        # Over the detector's own threshold: what its learning follows (a flagged point is not
+        # learned, a long run of them is relearned), whatever threshold pages.
+        self._over = flagged if threshold == own else bool(score > own)
         self._recent.append(flagged)
-        self._flag_run = self._flag_run + 1 if flagged else 0
+        self._flag_run = self._flag_run + 1 if self._over else 0
         is_alert = flagged and sum(self._recent) >= self.policy.k
         event = None
         text = ""
@@ -307,6 +314,9 @@ def detect(
         Metrics indexed by time (label columns are ignored).
     train_until
         End (exclusive) of the known-good training window; default the first 10% of rows.
+    policy
+        The alert policy. Its ``threshold``, when set, decides which points page; the
+        detector learns at its own ``threshold_`` either way, so the scores are the same.
     labels
         Only used by presets that reproduce a tutorial's label-chosen training rows.
     """
@@ -373,7 +383,9 @@ def _detect(
         train_scores = np.full(n, np.nan)
         train_scores[mask] = det.train_scores_
         scores[pre] = train_scores[pre]
-        explained = _training_explanations(det, X, scores, last_train + 1, mask)
+        explained = _training_explanations(
+            det, X, scores, last_train + 1, mask, monitor.policy.paging_threshold(det.threshold_)
+        )
     if isinstance(det, CompiledBaseline):
         flagged, alert, incidents, build = _run_compiled(
             det, monitor.policy, t_ns, X, index, pre, mask, scores, series
@@ -413,16 +425,18 @@ def _detect(
 
 
 def _training_explanations(
-    det: Detector, X: np.ndarray, scores: np.ndarray, start: int, train_mask: np.ndarray
+    det: Detector, X: np.ndarray, scores: np.ndarray, start: int, train_mask: np.ndarray,
+    threshold: float,
 ) -> dict[int, Any]:
-    """Explanations of the over-threshold rows before ``start`` that fit recorded: what each
-    was measured against at the time (detectors that record them; others explain later)."""
+    """Explanations of the rows before ``start`` over ``threshold`` (the paging one) that fit
+    recorded: what each was measured against at the time (detectors that record them;
+    others explain later)."""
     recorded = getattr(det, "train_explained_", None)
     if not recorded:
         return {}
     fit_rows = np.flatnonzero(train_mask)
     out = {}
-    for i in np.flatnonzero(scores[:start] > det.threshold_).tolist():
+    for i in np.flatnonzero(scores[:start] > threshold).tolist():
         k = int(np.searchsorted(fit_rows, i))
         if k < len(fit_rows) and fit_rows[k] == i and k in recorded:
             out[i] = det.explanation_from(float(scores[i]), X[i], *recorded[k])  # type: ignore[attr-defined]
@@ -448,19 +462,27 @@ def _run_compiled(
     The rows after training go through the compiled score-and-learn loop (a flagged point is
     not learned, as in :meth:`Monitor._step`), the policy runs over all scores at once
     (:func:`~anomalert.alerting.batch.decide_all`), and Python only touches the alerting
-    rows: their explanations and the incidents they make.
+    rows: their explanations and the incidents they make. The detector learns at its own
+    threshold; the policy's (when it has one) only decides which points page.
     """
     n = len(index)
-    threshold = float(det.threshold_)
+    own = float(det.threshold_)
+    threshold = policy.paging_threshold(own)
     pre_idx = np.flatnonzero(pre)
     start = int(pre_idx[-1]) + 1 if pre_idx.size else 0
-    explained = _training_explanations(det, X, scores, start, train_mask)
-    flags = scores[:start] > threshold
+    explained = _training_explanations(det, X, scores, start, train_mask, threshold)
+    # A paging threshold under the lowest one fit records for can leave training rows
+    # unexplained: explain them against the state at the end of training, before the run
+    # moves it on (as the Monitor does).
+    for i in np.flatnonzero(scores[:start] > threshold).tolist():
+        if i not in explained:
+            explained[i] = det._explain(int(t_ns[i]), X[i])
+    flags = scores[:start] > own
     flag_run = start - int(np.flatnonzero(~flags)[-1]) - 1 if (~flags).any() else start
     m = X.shape[1]
     record = det.new_record(n - start, m)
     scores[start:] = det.run(
-        t_ns[start:], X[start:], threshold=threshold, learn_flagged=policy.learn_flagged,
+        t_ns[start:], X[start:], threshold=own, learn_flagged=policy.learn_flagged,
         relearn_after=policy.relearn_points(det.step_seconds_), flag_run=flag_run,
         record=record,
     )[0]
@@ -477,7 +499,7 @@ def _run_compiled(
             continue
         score = float(scores[i])
         if i < start:
-            exp = explained.get(i) or det._explain(int(t_ns[i]), X[i])
+            exp = explained[i]
         else:
             j = i - start
             exp = det.explanation_from(score, X[i], *(r[j] for r in record))

@@ -1,5 +1,9 @@
 """The alert policy: how point flags become alerts, and when the detector may learn.
 
+The policy's ``threshold`` decides which points page; what the detector learns follows the
+detector's own ``threshold_`` whatever the policy's. So the paging threshold can be tuned
+(``anomalert sweep --threshold``) without changing the model it is applied to.
+
 Examples
 --------
 >>> AlertPolicy(k=2, n=3).validate().k
@@ -12,6 +16,8 @@ anomalert.errors.ParameterError: The 'k' parameter of AlertPolicy must be an int
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 
 from anomalert.errors import ParameterError
@@ -44,6 +50,12 @@ class AlertPolicy:
         change that lasts this long is the new normal (and the incident says so). ``None``
         (the default): a day's worth of points at the series' step, so 1440 at 1-minute
         steps and 288 at 5 minutes (see :meth:`relearn_points`).
+    threshold
+        Score above which a point is flagged for paging (in the detector's score units).
+        ``None`` (the default): the detector's own ``threshold_``. Only paging follows it: the
+        detector keeps deciding what to learn (flagged points are not learned, a series
+        flagged six times a day is flapping, ...) at its own ``threshold_``, so a lower
+        paging threshold pages on more of the same scores, never on fewer.
     """
 
     k: int = 1
@@ -52,6 +64,7 @@ class AlertPolicy:
     cooldown: int | None = None
     learn_flagged: bool = False
     relearn_after: int | None = None
+    threshold: float | None = None
 
     def validate(self) -> AlertPolicy:
         def bad(name: str, rule: str) -> ParameterError:
@@ -74,7 +87,22 @@ class AlertPolicy:
             raise bad("cooldown", "an int >= 0 or None")
         if not isinstance(self.learn_flagged, bool):
             raise bad("learn_flagged", "a bool")
+        if self.threshold is not None and (
+            isinstance(self.threshold, bool)
+            or not isinstance(self.threshold, numbers.Real)
+            or not math.isfinite(self.threshold)
+        ):
+            raise bad("threshold", "a finite number or None")
         return self
+
+    def paging_threshold(self, detector_threshold: float) -> float:
+        """The score above which a point is flagged for paging: ``threshold``, or the
+        detector's own when it is None.
+
+        >>> AlertPolicy().paging_threshold(6.0), AlertPolicy(threshold=3).paging_threshold(6.0)
+        (6.0, 3.0)
+        """
+        return float(detector_threshold if self.threshold is None else self.threshold)
 
     def cooldown_points(self, step_seconds: float | None) -> int:
         """``cooldown``, or when it is None an hour's worth of points at ``step_seconds`` (a

@@ -5,7 +5,10 @@
   load-balancer tutorial groups its alert periods); a *false* incident overlaps no labelled
   event.
 - An *event* is a labelled run; it is detected when an alert falls inside it, and its delay
-  is the first such alert minus its start.
+  is the first such alert minus its start. The alert counts whether it opened an incident or
+  joined one that opened earlier (the alert is firing while the event happens); an alert
+  before the event's start never counts for it. So adding alerts never undetects an event:
+  a lower threshold on the same scores detects every event a higher one does.
 - Per-type precision is honest: predictions carry no type, so for each type we report
   ``tp_type / (tp_type + fp)``, the precision a detector would have if this type were the
   only kind of incident, with every false alarm still counted. (Computing precision on a

@@ -1,13 +1,29 @@
-"""Sweeping one detector parameter against labels: the contamination challenge, answered.
+"""Sweeping a contamination or a paging threshold against labels.
 
 The CPU tutorial asks how Isolation Forest's ``contamination`` changes the false-positive
 rate. The answer is structural: scikit-learn puts the decision boundary at the training
 window's ``1 - contamination`` score quantile, so a contamination of ``c`` flags a fraction
-``c`` *of the training window* whatever the data holds. :func:`sweep` runs a detector once per
-value of ``contamination`` (or of ``threshold``, in the detector's own score units) through
-:func:`anomalert.monitor.detect` and reports, per value, the flagged share of the training
-window next to the false-positive rate, precision, recall, F1, false incidents per day and
-events detected -- on the held-out rows when there are any, and over every row.
+``c`` *of the training window* whatever the data holds. :func:`sweep` runs the detector once
+per value of ``contamination`` through :func:`anomalert.monitor.detect`.
+
+A ``threshold`` sweep answers the question an on-call engineer tuning a threshold asks: "if
+this detector paged above ``v``, what would I get?" The detector runs once, as configured
+(it learns at its own ``threshold_``: flagged points are not learned, ...), and each value
+only decides which of those scores page -- what ``detect`` gives with
+``AlertPolicy(threshold=v)``, and what NAB's threshold sweep does. So a lower threshold flags
+every point a higher one does, and more: the flagged share of the training window, the
+false-positive rate, recall and the events detected never fall as the threshold falls.
+(Incident counts can: at a lower threshold two false incidents may join into one, or a false
+one into a true one.) Re-running the detector with ``threshold=v`` would measure something
+else: a model that also *learns* at ``v``, where every noise blip over it is kept out of the
+baselines and a series flagged six times a day is taken as flapping and learns its flagged
+points -- the next incident's included (on the load-balancer tutorial, ``Default(threshold=2)``
+learns the traffic spike and misses the 4xx and 5xx spikes entirely).
+
+Per value the rows hold the flagged share of the training window next to the false-positive
+rate, precision, recall, F1, false incidents per day and events detected -- on the held-out
+rows when there are any, and over every row. Point metrics count rows; an event (a labelled
+run) is detected when a point inside it alerts (see :mod:`anomalert.evaluation.metrics`).
 
 Examples
 --------
@@ -16,6 +32,9 @@ Examples
 >>> rows = sweep(sc.frame, "seed004-iforest", "contamination", [0.01, 0.05])
 >>> [round(r["train_flagged"], 2) for r in rows]
 [0.01, 0.05]
+>>> rows = sweep(sc.frame, "default", "threshold", [3, 6])
+>>> [r["recall"] >= s["recall"] for r, s in zip(rows, rows[1:])]
+[True]
 >>> parse_values("0.01, 0.05,0.1")
 [0.01, 0.05, 0.1]
 """
@@ -33,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from anomalert.alerting import AlertPolicy
+from anomalert.alerting.batch import decide_all
 from anomalert.data import split_labels, validate_frame
 from anomalert.detectors import PRESETS, make, preset
 from anomalert.errors import InputError, ParameterError
@@ -42,6 +62,7 @@ from anomalert.monitor import Detection, _utc, detect
 __all__ = [
     "SWEEP_PARAMS",
     "measure",
+    "paged",
     "parse_values",
     "run_with",
     "summarize",
@@ -161,7 +182,12 @@ def sweep(
     policy: AlertPolicy | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run ``detector`` once per value of ``param`` and measure each run against the labels.
+    """Measure ``detector`` against the labels at each value of ``param``.
+
+    ``contamination`` runs the detector once per value. ``threshold`` runs it once, as
+    configured, and pages on its scores at each value (``AlertPolicy(threshold=value)``):
+    the detector learns at its own threshold whatever the value, so lowering the threshold
+    never flags fewer points or detects fewer events.
 
     Parameters
     ----------
@@ -171,8 +197,8 @@ def sweep(
     detector
         Registry or preset name; a preset keeps its training plan.
     param
-        ``"contamination"`` (Isolation Forest) or ``"threshold"`` (any detector, in its
-        score units).
+        ``"contamination"`` (Isolation Forest) or ``"threshold"`` (any detector: the score
+        above which a point pages, in the detector's score units).
     values
         The values to try, in the order given.
     train_until
@@ -180,13 +206,16 @@ def sweep(
         scope starts there, or where the detector's own training ended, whichever is later.
     labels, kinds
         Ground truth per row (bool) and ``anomaly_type`` per row.
+    policy
+        The alert policy (k-of-n, cooldown...); a threshold sweep replaces its threshold.
     progress
-        Called with a short line after each run.
+        Called with a short line after each run (and each threshold).
 
     Returns
     -------
     list of dict
-        Per value: ``param``, ``value``, ``threshold`` (the threshold in score units),
+        Per value: ``param``, ``value``, ``threshold`` (the paging threshold in score
+        units), ``detector_threshold`` (the detector's own, which its learning follows),
         ``train_rows``, ``train_flagged`` (flagged share of the training window), ``scope``
         (``"heldout"`` or ``"all"``), ``in_sample`` (the held-out rows were trained on), the
         numbers of :func:`summarize` for that scope, and ``all`` with them over every row.
@@ -213,13 +242,27 @@ def sweep(
     if labels is None:
         raise InputError("sweep needs labels: an 'is_anomaly' column (0/1 per row)")
     cut = _timestamp(train_until)
+    base = policy or AlertPolicy()
+    once = None
+    if param == "threshold":  # one run; each value decides which of its scores page
+        once = run_with(detector, frame, {}, train_until=cut, policy=policy, labels=labels)
+        if progress is not None:
+            progress(
+                f"{detector}: one run, learning at its own threshold "
+                f"{float(once.detector.threshold_):g}; each value pages on its scores"
+            )
     rows: list[dict[str, Any]] = []
     for value in values:
-        det = run_with(
-            detector, frame, {param: float(value)}, train_until=cut, policy=policy, labels=labels
-        )
-        rows.append(measure(det, detector, labels, kinds, heldout_from=cut))
-        rows[-1] = {"param": param, "value": float(value), **rows[-1]}
+        if once is not None:
+            paging = replace(base, threshold=float(value)).validate()
+            row = measure(once, detector, labels, kinds, heldout_from=cut, policy=paging)
+        else:
+            det = run_with(
+                detector, frame, {param: float(value)}, train_until=cut, policy=policy,
+                labels=labels,
+            )
+            row = measure(det, detector, labels, kinds, heldout_from=cut)
+        rows.append({"param": param, "value": float(value), **row})
         if progress is not None:
             r = rows[-1]
             progress(
@@ -234,6 +277,37 @@ def _timestamp(value: Any) -> pd.Timestamp | None:
     return None if value is None else _utc(value, "train_until")
 
 
+def paged(detection: Detection, policy: AlertPolicy) -> pd.DataFrame:
+    """``detection``'s scores decided again under ``policy``: the ``score``, ``threshold``,
+    ``is_anomalous``, ``is_anomaly`` and ``incident`` columns that
+    :func:`~anomalert.monitor.detect` gives with that policy (the detector learns at its own
+    threshold whatever the policy's, so the scores are the same; explanations are not
+    rebuilt). ``detection`` must come from a policy with the same learning settings."""
+    points = detection.points
+    scores = points["score"].to_numpy(dtype=float)
+    det = detection.detector
+    threshold = policy.paging_threshold(det.threshold_)
+    index = pd.DatetimeIndex(points.index)
+    # the step the Monitor's cooldown uses: the detector's, else the first gap it saw
+    step = getattr(det, "step_seconds_", None) or (
+        (index[1] - index[0]).total_seconds() if len(index) > 1 else None
+    )
+    flagged, alert, incident, _ = decide_all(
+        scores, threshold, k=policy.k, n=policy.n, resolve_after=policy.resolve_after,
+        cooldown=policy.cooldown_points(step),
+    )
+    return pd.DataFrame(
+        {
+            "score": scores,
+            "threshold": np.full(len(scores), threshold),
+            "is_anomalous": flagged,
+            "is_anomaly": alert,
+            "incident": np.where(alert, incident + 1.0, np.nan),
+        },
+        index=points.index,
+    )
+
+
 def measure(
     detection: Detection,
     detector: str,
@@ -241,19 +315,23 @@ def measure(
     kinds: pd.Series | None,
     *,
     heldout_from: pd.Timestamp | None = None,
+    policy: AlertPolicy | None = None,
 ) -> dict[str, Any]:
-    """The numbers :func:`sweep` reports for one detection (see there)."""
+    """The numbers :func:`sweep` reports for one detection (see there); with ``policy``,
+    for its scores paged under that policy (see :func:`paged`)."""
     mask = training_mask(detection, detector, labels)
-    flagged = detection.points["is_anomalous"].to_numpy(dtype=bool)
+    points = detection.points if policy is None else paged(detection, policy)
+    flagged = points["is_anomalous"].to_numpy(dtype=bool)
     cuts = [c for c in (detection.train_until, heldout_from) if c is not None]
     boundary = max(cuts) if cuts else None
-    result = evaluate_detection(detection.points, labels, kinds, train_until=boundary)
+    result = evaluate_detection(points, labels, kinds, train_until=boundary)
     scope = result.get("heldout", result)
     index = pd.DatetimeIndex(detection.points.index)
     in_sample = bool(boundary is not None and mask[np.asarray(index >= boundary)].any())
     return {
         "detector": detector,
-        "threshold": float(detection.detector.threshold_),
+        "threshold": float(points["threshold"].iloc[0]) if len(points) else float("nan"),
+        "detector_threshold": float(detection.detector.threshold_),
         "train_rows": int(mask.sum()),
         "train_flagged": float(flagged[mask].mean()) if mask.any() else float("nan"),
         "scope": scope["scope"],
