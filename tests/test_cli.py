@@ -208,3 +208,21 @@ def test_an_unknown_option_shows_the_subcommand_usage(capsys: pytest.CaptureFixt
     err = capsys.readouterr().err
     assert exc.value.code == 2
     assert "usage: anomalert detect" in err and "unrecognized arguments: --bogus" in err
+
+
+def test_detect_threshold_pages_lower_on_the_same_scores(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "cpu.csv"
+    assert main(["generate", "cpu", "--days", "3", "-o", str(data)]) == 0
+    runs = {}
+    for label, extra in (("own", []), ("low", ["--threshold", "3"])):
+        out = tmp_path / f"{label}.csv"
+        code, printed, err = _run(capsys, "detect", str(data), "-o", str(out), *extra)
+        assert code == 0, err
+        runs[label] = (pd.read_csv(out), printed)
+    own, low = runs["own"][0], runs["low"][0]
+    assert "(paging at 3)" in runs["low"][1] and "paging at" not in runs["own"][1]
+    np.testing.assert_array_equal(own["score"].to_numpy(), low["score"].to_numpy())
+    assert (low["is_anomaly"] >= own["is_anomaly"]).all()
+    assert low["is_anomaly"].sum() > own["is_anomaly"].sum()

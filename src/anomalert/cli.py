@@ -143,7 +143,7 @@ def _run_detection(args: argparse.Namespace, frame: Any) -> Any:
             f"the first {MIN_TRAIN_ROWS} (or 10 %); give more rows, or --train-until TS to "
             "train on fewer"
         )
-    policy = AlertPolicy(k=args.k, n=args.n, resolve_after=args.resolve_after, cooldown=args.cooldown)
+    policy = _policy(args)
     try:
         return detect(
             args.detector,
@@ -156,6 +156,13 @@ def _run_detection(args: argparse.Namespace, frame: Any) -> Any:
         if str(exc).startswith(str(source)):
             raise
         raise type(exc)(f"{source}: {exc}") from None
+
+
+def _policy(args: argparse.Namespace) -> Any:
+    from anomalert.alerting import AlertPolicy
+
+    return AlertPolicy(k=args.k, n=args.n, resolve_after=args.resolve_after,
+                       cooldown=args.cooldown, threshold=args.threshold)
 
 
 def _print_incidents(incidents: Sequence[Any], train_until: Any = None) -> None:
@@ -241,7 +248,7 @@ def _detect_many(args: argparse.Namespace, source: Any) -> int:
         source,
         args.detector,
         train_until=args.train_until,
-        policy=AlertPolicy(k=args.k, n=args.n, resolve_after=args.resolve_after, cooldown=args.cooldown),
+        policy=_policy(args),
         engine=args.engine,
         scheduler=args.scheduler,
         chunk_size=args.chunk_size,
@@ -279,7 +286,9 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     _out(
         f"{args.detector}: trained on {det.train_rows} rows"
         + (f" (until {det.train_until.isoformat()})" if det.train_until is not None else "")
-        + f", threshold {det.detector.threshold_:.4g}; {int(pts['is_anomaly'].sum())} of "
+        + f", threshold {det.detector.threshold_:.4g}"
+        + (f" (paging at {args.threshold:g})" if args.threshold is not None else "")
+        + f"; {int(pts['is_anomaly'].sum())} of "
         f"{len(pts)} points alert"
     )
     logs = getattr(det.detector, "log_", None)
@@ -363,6 +372,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
 def _detector_names() -> list[str]:
     from anomalert.detectors import available
 
@@ -422,6 +441,11 @@ def _add_detection_options(p: argparse.ArgumentParser, *, sources: bool = False)
     p.add_argument(
         "--resolve-after", type=_positive_int, default=3,
         help="clean points that resolve an incident (default: 3)",
+    )
+    p.add_argument(
+        "--threshold", type=_positive_float, default=None, metavar="SCORE",
+        help="page on scores above SCORE instead of the detector's own threshold (which "
+        "still decides what it learns, so the scores stay the same; default: the detector's)",
     )
     p.add_argument(
         "--cooldown", type=int, default=None,
@@ -519,6 +543,8 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"anomalert: error: {exc.filename}: no such file", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (| head): not an error of ours
+        return 0
     except OSError as exc:  # an output that cannot be written, a full disk...
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"anomalert: error: {where}{exc.strerror or exc}", file=sys.stderr)
@@ -526,8 +552,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("anomalert: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
