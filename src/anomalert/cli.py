@@ -129,7 +129,6 @@ def _prometheus_frame(args: argparse.Namespace, series: dict[str, Any]) -> Any:
 
 
 def _run_detection(args: argparse.Namespace, frame: Any) -> Any:
-    from anomalert.alerting import AlertPolicy
     from anomalert.data import split_labels
     from anomalert.detectors import preset
     from anomalert.monitor import MIN_TRAIN_ROWS, detect
@@ -234,7 +233,6 @@ def _print_fleet(result: Any) -> None:
 def _detect_many(args: argparse.Namespace, source: Any) -> int:
     import time
 
-    from anomalert.alerting import AlertPolicy
     from anomalert.fleet import detect_many
 
     last = [time.monotonic()]
