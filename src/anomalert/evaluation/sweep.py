@@ -7,7 +7,9 @@ window's ``1 - contamination`` score quantile, so a contamination of ``c`` flags
 value of ``contamination`` (or of ``threshold``, in the detector's own score units) through
 :func:`anomalert.monitor.detect` and reports, per value, the flagged share of the training
 window next to the false-positive rate, precision, recall, F1, false incidents per day and
-events detected -- on the held-out rows when there are any, and over every row.
+events detected -- on the held-out rows when there are any, and over every row. Incidents are
+the ones the Monitor opens under ``policy`` (what ``anomalert detect`` lists and what would page
+someone), not runs of alert points.
 
 Examples
 --------
