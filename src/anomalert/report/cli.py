@@ -3,8 +3,9 @@
 ``anomalert demo [--out DIR] [--seeds 42,...] [--quick]`` writes the report;
 ``anomalert sweep FILE --detector NAME (--contamination LIST | --threshold LIST)`` runs one
 detector per value and prints FPR, precision, recall, F1, incidents (as ``anomalert detect``
-opens them), false incidents per day and events detected per value. User errors raise :class:`~anomalert.errors.AnomalertError` subclasses,
-which the CLI prints as one line (exit status 2). Heavy imports live inside the handlers.
+opens them), false incidents per day and events detected per value. User errors raise
+:class:`~anomalert.errors.AnomalertError` subclasses, which the CLI prints as one line (exit
+status 2). Heavy imports live inside the handlers.
 """
 
 from __future__ import annotations
