@@ -231,4 +231,4 @@ def test_a_rhythm_keeps_its_own_size_from_paging_not_an_incident_far_past_it() -
     d = detect(Default(), pd.DataFrame({"cpu": values}, index=idx), train_until=start)
     after = [i for i in d.incidents if i.start >= start]
     assert [i.start for i in after] == [idx[at]]
-    assert after[0].explanation.startswith("cpu=1000 is ")
+    assert after[0].explanation.startswith("cpu=1,000 is ")

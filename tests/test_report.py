@@ -124,3 +124,31 @@ def test_cli_demo_rejects_bad_seeds(capsys: pytest.CaptureFixture[str], tmp_path
     target.write_text("")
     assert main(["demo", "--out", str(target)]) == 2
     assert "not a directory" in capsys.readouterr().err
+
+
+def test_incidents_are_counted_as_detect_opens_them(demo: DemoResult, metrics: dict[str, Any]):
+    from anomalert import scenarios
+    from anomalert.monitor import detect
+    from anomalert.report.demo import QUICK_DAYS
+
+    sc = scenarios.generate("cpu", seed=42, days=QUICK_DAYS[("cpu", "tutorial")])
+    for name in ("iforest", "default"):
+        det = detect(name, sc.frame, train_until=sc.train_until)
+        (run,) = [r for r in metrics["runs"] if r["scenario"] == "cpu" and r["variant"]
+                  == "tutorial" and r["detector"] == name and r["scope"] == "all"]
+        assert run["incidents"]["total"] == len(det.incidents), name
+    page = demo.report.read_text(encoding="utf-8")
+    assert "gaps of at most 2 minutes" not in page
+    assert "as the Monitor (and <code>anomalert detect</code>) opens" in page
+    case = next(c for c in demo.cases if c.key == "cpu_tutorial")
+    assert case.incidents["iforest"], "the incident table lists detect's incidents"
+    assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d UTC</td>", page)  # table times say UTC
+
+
+def test_one_colour_per_event_type_and_rates_as_fractions():
+    from anomalert.report.figures import EVENT_COLORS, event_color, unit
+
+    assert len(set(EVENT_COLORS.values())) == len(EVENT_COLORS)
+    assert event_color("5xx_spike") == EVENT_COLORS["5xx_spike"]
+    assert event_color("something_new") == event_color("something_new")
+    assert unit("4xx_rate") == "fraction" and unit("cpu_usage") == "%"

@@ -41,10 +41,10 @@ def test_a_half_hour_sag_pages_once_within_it_and_names_the_averages() -> None:
     assert "on average over about the last 30 minutes" in text and "for the time (±" in text
     # the averages: the baseline is the curve's at 10:00 (1250), the values' average lies
     # between it and the sag's (875), and the σ is their distance in the scale given
-    m = re.search(r": ([\d.]+) on average .*, ([\d.]+)σ below its usual ([\d.]+) for the "
-                  r"time \(±([\d.]+)\)", text)
+    m = re.search(r": ([\d.,]+) on average .*, ([\d.]+)σ below its usual ([\d.,]+) for the "
+                  r"time \(±([\d.,]+)\)", text)  # thousands are grouped: 1,017
     assert m is not None, text
-    value, sigma, baseline, scale = (float(g) for g in m.groups())
+    value, sigma, baseline, scale = (float(g.replace(",", "")) for g in m.groups())
     assert 1150 < baseline < 1350 and 875 < value < baseline
     assert abs((baseline - value) / scale - sigma) < 0.1
 

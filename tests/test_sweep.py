@@ -211,3 +211,5 @@ def test_cli_threshold_sweep_with_a_training_window(lb_csv: Path, lb: scenarios.
     assert code == 0
     assert "(heldout rows)" in stdout.splitlines()[0]
     assert len(stdout.strip().splitlines()) == 4
+    header = stdout.splitlines()[1].split()
+    assert header.count("threshold") == 1 and "incidents" in header  # the value is the threshold

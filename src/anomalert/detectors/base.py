@@ -40,6 +40,7 @@ __all__ = [
     "Interval",
     "Options",
     "calibrate_threshold",
+    "format_value",
 ]
 
 
@@ -115,6 +116,32 @@ def _accepts(rule: Any, value: Any) -> bool:
 
 
 # --------------------------------------------------------------------------- explanations
+def format_value(x: float, digits: int = 4) -> str:
+    """A metric's value as people read it: from 1,000 up whole and grouped in thousands,
+    below that to ``digits`` significant digits, never in scientific notation between
+    1e-6 and 1e15.
+
+    >>> format_value(29520.4), format_value(1107.0), format_value(67.4531), format_value(97.0)
+    ('29,520', '1,107', '67.45', '97')
+    >>> format_value(0.005089123), format_value(0.0000123456), format_value(1150.0, 3)
+    ('0.005089', '0.00001235', '1,150')
+    >>> format_value(0.0), format_value(-0.0), format_value(-2.5e-9), format_value(float("nan"))
+    ('0', '0', '-2.5e-09', 'nan')
+    """
+    x = float(x)
+    if not math.isfinite(x):
+        return str(x)
+    size = abs(x)
+    if size == 0:
+        return "0"
+    if size >= 1e15 or size < 1e-6:
+        return f"{x:.{digits}g}"
+    if size >= 1000:
+        return f"{x:,.0f}"
+    return str(np.format_float_positional(x, precision=digits, unique=False, fractional=False,
+                                          trim="-"))
+
+
 @dataclass(frozen=True)
 class Contribution:
     """How far one feature is from its baseline, in units of its usual spread.
@@ -155,8 +182,8 @@ class Contribution:
     def _spread(self, extra: str) -> str:
         """The parenthesis after a figure: ``(±scale)``, or ``(×/÷factor)`` on a log."""
         if self.factor is not None:
-            return f"(×/÷{self.factor:.3g}{extra})"
-        return f"(±{self.scale:.3g}{extra})"
+            return f"(×/÷{format_value(self.factor, 3)}{extra})"
+        return f"(±{format_value(self.scale, 3)}{extra})"
 
     @property
     def weight(self) -> float:
@@ -173,52 +200,52 @@ class Contribution:
     def text(self) -> str:
         direction = "above" if self.deviation >= 0 else "below"
         extra = f", {self.share:+.3f} of the score" if self.share is not None else ""
+        value, base = format_value(self.value), format_value(self.baseline)
         if self.kind == "noise":
             ratio = self.value / self.baseline if self.baseline > 0 else math.inf
             return (
-                f"{self.metric} is noisy: it moves {self.value:.4g} per point on average, "
-                f"{ratio:.1f}x {self.reference or 'its usual'} {self.baseline:.4g}{extra}"
+                f"{self.metric} is noisy: it moves {value} per point on average, "
+                f"{ratio:.1f}x {self.reference or 'its usual'} {base}{extra}"
             )
         if self.kind == "flat":
             return (
-                f"{self.metric} has gone flat: it moved {self.value:.4g} (high - low) over "
+                f"{self.metric} has gone flat: it moved {value} (high - low) over "
                 f"the window, {abs(self.deviation):.1f}x less than "
-                f"{self.reference or 'its narrowest'} {self.baseline:.4g}{extra}"
+                f"{self.reference or 'its narrowest'} {base}{extra}"
             )
         if self.kind == "sustained":
             way = "above" if self.deviation >= 0 else "below"
             return (
-                f"{self.metric} has stayed {way} its baseline: {self.value:.4g} on average "
+                f"{self.metric} has stayed {way} its baseline: {value} on average "
                 f"over {self.reference or 'the last minutes'}, {abs(self.deviation):.1f}σ "
-                f"{way} its usual {self.baseline:.4g} for the time {self._spread(extra)}"
+                f"{way} its usual {base} for the time {self._spread(extra)}"
             )
         if self.unvaried and self.kind in ("level", "shift"):
-            what = f"its mean {self.value:.4g}" if self.kind == "shift" else (
-                f"{self.metric}={self.value:.4g}")
+            what = f"its mean {value}" if self.kind == "shift" else f"{self.metric}={value}"
             lead = f"{self.metric} has shifted: " if self.kind == "shift" else ""
             return (
-                f"{lead}{what} is {direction} {self.reference or 'baseline'} "
-                f"{self.baseline:.4g} by {abs(self.value - self.baseline):.4g} (no usual spread "
-                f"to give a σ: it never varied{extra})"
+                f"{lead}{what} is {direction} {self.reference or 'baseline'} {base} by "
+                f"{format_value(abs(self.value - self.baseline))} (no usual spread to give a σ: "
+                f"it never varied{extra})"
             )
+        # within 0.05σ: "0.0σ above" says nothing; the value is at its baseline
+        far = (
+            f"at {self.reference or 'baseline'}" if abs(self.deviation) < 0.05
+            else f"{abs(self.deviation):.1f}σ {direction} {self.reference or 'baseline'}"
+        )
         if self.kind == "shift":
-            return (
-                f"{self.metric} has shifted: its mean {self.value:.4g} is "
-                f"{abs(self.deviation):.1f}σ {direction} {self.reference or 'its usual range'} "
-                f"{self.baseline:.4g} {self._spread(extra)}"
-            )
+            if abs(self.deviation) >= 0.05:
+                far = f"{abs(self.deviation):.1f}σ {direction} {self.reference or 'its usual range'}"
+            return f"{self.metric} has shifted: its mean {value} is {far} {base} {self._spread(extra)}"
         if self.kind == "drift":
             way = "up" if self.deviation >= 0 else "down"
             return (
                 f"{self.metric} is drifting {way}: day over day, 3 in 4 hours moved more than "
-                f"{abs(self.deviation):.1f}x its usual change {self.scale:.3g}, from "
-                f"{self.reference or 'its earlier level'} {self.baseline:.4g} "
-                f"({self.metric}={self.value:.4g} now{extra})"
+                f"{abs(self.deviation):.1f}x its usual change {format_value(self.scale, 3)}, from "
+                f"{self.reference or 'its earlier level'} {base} "
+                f"({self.metric}={value} now{extra})"
             )
-        return (
-            f"{self.metric}={self.value:.4g} is {abs(self.deviation):.1f}σ {direction} "
-            f"{self.reference or 'baseline'} {self.baseline:.4g} {self._spread(extra)}"
-        )
+        return f"{self.metric}={value} is {far} {base} {self._spread(extra)}"
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,13 @@
 """Point, event and incident metrics for a detection against labels.
 
 - *Point* metrics compare the per-point alert flags with ``is_anomaly``.
-- An *incident* is a run of alert points with gaps of at most ``max_gap`` (2 minutes, as the
-  load-balancer tutorial groups its alert periods); a *false* incident overlaps no labelled
-  event.
+- An *incident* is what :class:`~anomalert.monitor.Monitor` (and ``anomalert detect``) opens:
+  one page from its first alert to its last, held open until ``resolve_after`` clean points
+  and re-opened, not paged again, by an alert within the ``cooldown`` (see
+  :class:`~anomalert.alerting.AlertPolicy`). The ids come from the ``incident`` column of
+  :attr:`anomalert.monitor.Detection.points`; bare alert flags are grouped by the same
+  compiled policy (:func:`~anomalert.alerting.batch.decide_all`). A *false* incident overlaps
+  no labelled event. In a scope (held-out rows), an incident counts by its alerts there.
 - An *event* is a labelled run; it is detected when an alert falls inside it, and its delay
   is the first such alert minus its start. The alert counts whether it opened an incident or
   joined one that opened earlier (the alert is firing while the event happens); an alert
@@ -21,8 +25,17 @@ Examples
 >>> truth = pd.Series([0, 0, 1, 1, 1, 0, 0, 0, 0, 0], index=idx).astype(bool)
 >>> pred = pd.Series([0, 0, 0, 1, 1, 0, 0, 0, 1, 0], index=idx).astype(bool)
 >>> r = evaluate_flags(truth, pred)
->>> r["point"]["tp"], r["point"]["fp"], r["events"]["delays_min"], r["incidents"]["false"]
-(2, 1, [1.0], 1)
+>>> r["point"]["tp"], r["point"]["fp"], r["events"]["delays_min"]
+(2, 1, [1.0])
+
+The alert at 00:08 comes within the cooldown (an hour) after the first incident resolved, so
+the Monitor re-opens that incident instead of paging again: one incident, and not a false one.
+
+>>> r["incidents"]["total"], r["incidents"]["false"]
+(1, 0)
+>>> quick = AlertPolicy(resolve_after=1, cooldown=0)  # resolve at once, page every time
+>>> evaluate_flags(truth, pred, policy=quick)["incidents"]["false"]
+1
 """
 
 from __future__ import annotations
@@ -32,11 +45,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from anomalert.alerting import AlertPolicy
+from anomalert.alerting.batch import decide_all
 from anomalert.data import Event, to_events
 
-INCIDENT_GAP = pd.Timedelta("2min")
-
-__all__ = ["INCIDENT_GAP", "evaluate_detection", "evaluate_flags", "group_incidents", "point_metrics"]
+__all__ = ["evaluate_detection", "evaluate_flags", "incident_ids", "incident_spans",
+           "point_metrics"]
 
 
 def _ratio(num: float, den: float) -> float:
@@ -68,9 +82,35 @@ def point_metrics(truth: np.ndarray, pred: np.ndarray) -> dict[str, float | int]
     }
 
 
-def group_incidents(pred: pd.Series, max_gap: pd.Timedelta = INCIDENT_GAP) -> list[Event]:
-    """Runs of alert points whose gaps are at most ``max_gap``."""
-    return to_events(pred.astype(bool), max_gap=max_gap)
+def incident_ids(pred: pd.Series, policy: AlertPolicy | None = None) -> pd.Series:
+    """The incident each alert point belongs to (1, 2, ...; 0 where no alert), as a
+    :class:`~anomalert.monitor.Monitor` with ``policy`` groups them (resolve after
+    ``resolve_after`` clean points, re-open within the ``cooldown``).
+
+    ``pred`` holds alerts (after the policy's k-of-n rule), so they are replayed with
+    ``k = n = 1`` through the Monitor's compiled policy; the cooldown's default follows the
+    series' step, as the Monitor's does.
+    """
+    policy = (policy or AlertPolicy()).validate()
+    idx = pd.DatetimeIndex(pred.index)
+    steps = np.diff(idx.as_unit("ns").asi8)
+    step = float(np.median(steps)) / 1e9 if steps.size else None
+    _, alert, inc, _ = decide_all(
+        pred.to_numpy(dtype=bool).astype(float), 0.5, k=1, n=1,
+        resolve_after=policy.resolve_after, cooldown=policy.cooldown_points(step))
+    return pd.Series(np.where(alert, inc + 1, 0), index=pred.index)
+
+
+def incident_spans(ids: pd.Series) -> list[Event]:
+    """Each incident's first and last alert, from per-point incident ids (NaN, None or 0
+    where no alert: the ``incident`` column of :attr:`anomalert.monitor.Detection.points`)."""
+    ids = pd.to_numeric(ids, errors="coerce").fillna(0)
+    hot = ids[ids > 0]
+    if hot.empty:
+        return []
+    times = pd.Series(pd.DatetimeIndex(hot.index), index=hot.index)
+    spans = times.groupby(hot.to_numpy(dtype=np.int64)).agg(["min", "max"])
+    return [Event(row["min"], row["max"], "incident") for _, row in spans.sort_values("min").iterrows()]
 
 
 def evaluate_flags(
@@ -78,7 +118,8 @@ def evaluate_flags(
     pred: pd.Series,
     kinds: pd.Series | None = None,
     *,
-    max_gap: pd.Timedelta = INCIDENT_GAP,
+    incident: pd.Series | None = None,
+    policy: AlertPolicy | None = None,
 ) -> dict[str, Any]:
     """Point, event and incident metrics of alert flags ``pred`` against ``truth``.
 
@@ -88,13 +129,19 @@ def evaluate_flags(
         Boolean series on the same time index.
     kinds
         ``anomaly_type`` per point (``"normal"`` outside events), for per-type results.
+    incident
+        The incident id of each alert point, as the Monitor opened them (the ``incident``
+        column of :attr:`~anomalert.monitor.Detection.points`). Default: ``pred`` grouped
+        by :func:`incident_ids` under ``policy`` (default :class:`AlertPolicy`).
     """
     truth = truth.astype(bool)
     pred = pred.reindex(truth.index).fillna(False).astype(bool)
     idx = pd.DatetimeIndex(truth.index)
     typed = kinds.where(truth, "normal") if kinds is not None else None
     events = to_events(truth, typed)
-    incidents = group_incidents(pred, max_gap)
+    if incident is None:
+        incident = incident_ids(pred, policy)
+    incidents = incident_spans(incident.reindex(truth.index))
     pred_values = pred.to_numpy()
     pos = idx.as_unit("ns").asi8
 
@@ -141,6 +188,8 @@ def evaluate_flags(
             "true": len(incidents) - len(false_incidents),
             "false": len(false_incidents),
             "false_per_day": _ratio(len(false_incidents), span_days),
+            "longest_min": max(((i.end - i.start) / pd.Timedelta("1min") for i in incidents),
+                               default=0.0),
             "false_periods": [(i.start.isoformat(), i.end.isoformat()) for i in false_incidents],
         },
     }
@@ -156,10 +205,13 @@ def evaluate_detection(
     """Metrics over every row (``scope="all"``) and, separately, over the held-out rows.
 
     ``points`` is :attr:`anomalert.monitor.Detection.points`. The held-out scope holds the
-    rows at or after ``train_until``; it is absent when there is no such boundary.
+    rows at or after ``train_until``; it is absent when there is no such boundary. Incidents
+    are the Monitor's, from the ``incident`` column (an incident open across the boundary
+    counts in the held-out scope by its alerts there).
     """
     pred = points["is_anomaly"].astype(bool)
-    out: dict[str, Any] = {"scope": "all", **evaluate_flags(truth, pred, kinds)}
+    ids = points["incident"] if "incident" in points else incident_ids(pred)
+    out: dict[str, Any] = {"scope": "all", **evaluate_flags(truth, pred, kinds, incident=ids)}
     if train_until is not None:
         held = truth.index >= train_until
         if held.any():
@@ -167,7 +219,8 @@ def evaluate_detection(
                 "scope": "heldout",
                 "from": train_until.isoformat(),
                 **evaluate_flags(
-                    truth[held], pred[held], kinds[held] if kinds is not None else None
+                    truth[held], pred[held], kinds[held] if kinds is not None else None,
+                    incident=ids[held],
                 ),
             }
     return out

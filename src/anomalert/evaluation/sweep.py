@@ -24,6 +24,8 @@ Per value the rows hold the flagged share of the training window next to the fal
 rate, precision, recall, F1, false incidents per day and events detected -- on the held-out
 rows when there are any, and over every row. Point metrics count rows; an event (a labelled
 run) is detected when a point inside it alerts (see :mod:`anomalert.evaluation.metrics`).
+Incidents are the ones the Monitor opens under ``policy`` (what ``anomalert detect`` lists and
+what would page someone), not runs of alert points.
 
 Examples
 --------
@@ -164,6 +166,7 @@ def summarize(scope: dict[str, Any]) -> dict[str, Any]:
         "incidents": i["total"],
         "false_incidents": i["false"],
         "false_incidents_per_day": i["false_per_day"],
+        "longest_incident_min": i["longest_min"],
         "events_detected": e["detected"],
         "events_total": e["total"],
         "mean_delay_min": e["mean_delay_min"],

@@ -2,9 +2,10 @@
 
 ``anomalert demo [--out DIR] [--seeds 42,...] [--quick]`` writes the report;
 ``anomalert sweep FILE --detector NAME (--contamination LIST | --threshold LIST)`` runs one
-detector per value and prints FPR, precision, recall, F1, false incidents per day and events
-detected per value. User errors raise :class:`~anomalert.errors.AnomalertError` subclasses,
-which the CLI prints as one line (exit status 2). Heavy imports live inside the handlers.
+detector per value and prints FPR, precision, recall, F1, incidents (as ``anomalert detect``
+opens them), false incidents per day and events detected per value. User errors raise
+:class:`~anomalert.errors.AnomalertError` subclasses, which the CLI prints as one line (exit
+status 2). Heavy imports live inside the handlers.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _sweep_plot(path: Path, rows: list[dict[str, Any]], detector: str, param: str) -> None:
     from matplotlib.figure import Figure
 
+    from anomalert.report.figures import longest_note
+
     fig = Figure(figsize=(11, 4), layout="constrained")
     left, right = fig.subplots(1, 2)
     x = [r["value"] for r in rows]
@@ -77,7 +80,8 @@ def _sweep_plot(path: Path, rows: list[dict[str, Any]], detector: str, param: st
         left.plot(x, [r[key] for r in rows], "o-", label=label)
     right.plot(x, [r["false_incidents_per_day"] for r in rows], "o-", color="#d62728")
     for r in rows:
-        right.annotate(f"{r['events_detected']}/{r['events_total']} ev",
+        right.annotate(f"{r['events_detected']}/{r['events_total']} ev"
+                       + longest_note(r),
                        (r["value"], r["false_incidents_per_day"]), fontsize=8,
                        textcoords="offset points", xytext=(0, 6), ha="center")
     for ax in (left, right):
@@ -86,8 +90,12 @@ def _sweep_plot(path: Path, rows: list[dict[str, Any]], detector: str, param: st
         ax.set_xlabel(param + (" (score units)" if param == "threshold" else ""))
         ax.grid(alpha=0.3)
     left.set_ylabel("share / rate")
-    left.legend(fontsize=8)
-    right.set_ylabel("false incidents per day")
+    top = max(r["false_incidents_per_day"] for r in rows)
+    right.set_ylim(-0.03 * max(top, 1.0), 1.15 * max(top, 1.0))  # room for the labels
+    # below the plots, not over the curves (precision sits where a corner legend would go)
+    fig.legend(*left.get_legend_handles_labels(), loc="outside lower center", fontsize=8,
+               ncol=5)
+    right.set_ylabel("false incidents per day\n(as anomalert detect opens them)")
     fig.suptitle(f"{detector}: {param} sweep ({rows[0]['scope']} rows)", fontweight="bold")
     fig.savefig(path, dpi=100, format="png")
 
@@ -112,11 +120,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     scope = rows[0]["scope"]
     print(f"{args.detector} {param} sweep on {args.file} ({scope} rows"
           + (", which it was also trained on" if rows[0]["in_sample"] else "") + ")")
-    print(f"{param:>13} {'threshold':>9} {'train flag':>10} {'fpr':>8} {'prec':>6} {'recall':>6} "
-          f"{'f1':>6} {'false/day':>9} {'events':>7}")
+    # a threshold sweep's value is the threshold: one column, not "threshold threshold"
+    both = param != "threshold"
+    print(f"{param:>13}" + (f" {'threshold':>9}" if both else "")
+          + f" {'train flag':>10} {'fpr':>8} {'prec':>6} {'recall':>6} {'f1':>6} "
+          f"{'incidents':>9} {'false/day':>9} {'events':>7}")
     for r in rows:
-        print(f"{r['value']:13g} {r['threshold']:9.4g} {r['train_flagged']:10.4f} {r['fpr']:8.4f} "
-              f"{r['precision']:6.3f} {r['recall']:6.3f} {r['f1']:6.3f} "
+        print(f"{r['value']:13g}" + (f" {r['threshold']:9.4g}" if both else "")
+              + f" {r['train_flagged']:10.4f} {r['fpr']:8.4f} {r['precision']:6.3f} "
+              f"{r['recall']:6.3f} {r['f1']:6.3f} {r['incidents']:9d} "
               f"{r['false_incidents_per_day']:9.2f} {r['events_detected']:>3}/{r['events_total']}")
     if args.json:
         Path(args.json).write_text(json.dumps({"file": str(args.file), "detector": args.detector,

@@ -113,7 +113,8 @@ def run_case(scenario: str, variant: str, seed: int = 42, out: Path | None = Non
     case = CaseResult(
         scenario, variant, seed, len(frame), (idx[-1] - idx[0]) / pd.Timedelta("1D"),
         cut.isoformat(), int((idx >= cut).sum()), len(sc.events), sc.metrics, names, runs,
-        summary, seconds=seconds)
+        summary, seconds=seconds,
+        incidents={n: _incident_rows(d, sc.events, cut) for n, d in detections.items()})
     if extras:
         _sweeps(case, frame, truth, kinds, cut, quick, log)
         if out is not None:
@@ -172,6 +173,22 @@ def explanations(detection: Detection, name: str, frame: pd.DataFrame, cut: pd.T
     return out
 
 
+def _is_false(inc: Any, events: Sequence[Any]) -> bool:
+    """An incident that overlaps no labelled event (as the metrics judge it)."""
+    return not any(e.overlaps(inc.start, inc.end) for e in events)
+
+
+def _incident_rows(det: Detection, events: Sequence[Any],
+                   cut: pd.Timestamp) -> list[dict[str, Any]]:
+    """The incidents with alerts in the held-out rows (the metrics' held-out scope), as
+    plain data for the report's table."""
+    return [{"id": inc.id, "start": inc.start.isoformat(), "end": inc.end.isoformat(),
+             "alerts": inc.alerts, "peak_score": float(inc.peak_score),
+             "false": _is_false(inc, events), "explanation": inc.explanation,
+             "carried_over": bool(inc.start < cut)}
+            for inc in det.incidents if inc.end >= cut]
+
+
 def _span(index: pd.DatetimeIndex, mask: np.ndarray) -> tuple[pd.Timestamp, pd.Timestamp]:
     rows = np.flatnonzero(mask)
     return index[rows[0]], index[rows[-1]]
@@ -180,8 +197,7 @@ def _span(index: pd.DatetimeIndex, mask: np.ndarray) -> tuple[pd.Timestamp, pd.T
 def _pick_incidents(det: Detection, events: list[Any], cut: pd.Timestamp,
                     limit: int = 6) -> list[tuple[Any, bool]]:
     """Up to ``limit`` incidents, held-out first: true ones by time, false ones by peak."""
-    tagged = [(inc, not any(e.overlaps(inc.start, inc.end) for e in events))
-              for inc in det.incidents]
+    tagged = [(inc, _is_false(inc, events)) for inc in det.incidents]
     tagged.sort(key=lambda p: (p[0].start < cut,))
     true = [p for p in tagged if not p[1]][: limit // 2]
     false = sorted([p for p in tagged if p[1]], key=lambda p: (p[0].start < cut,
@@ -236,14 +252,17 @@ def draw_case(case: CaseResult, sc: Any, detections: dict[str, Detection], out: 
         data = transform_frame(frame[sc.metrics], "rates")
     else:
         shown, data = list(sc.metrics), frame
-    alerts = {}
+    alerts, incidents = {}, {}
     for n, d in detections.items():
         hit = d.points["is_anomaly"].to_numpy(dtype=bool)
         alerts[n] = (index[hit], truth[hit])
+        incidents[n] = [(inc.start, inc.end, _is_false(inc, events)) for inc in d.incidents]
     add("series", "The data: true events shaded, the label-free training window in grey, "
-        "every alert of each detector as a tick (green inside a true event, red outside).",
+        "every alert of each detector as a tick (green inside a true event, red outside) and "
+        "below them its incidents as the Monitor (and anomalert detect) opens them, from first "
+        "to last alert.",
         lambda p: fig.series(p, data, shown, events, (index[0], cut), alerts,
-                             f"{name}: metrics, true events and alerts"))
+                             f"{name}: metrics, true events, alerts and incidents", incidents))
     if case.scenario == "lb":
         add("status", "Requests per minute by status class (stacked).",
             lambda p: fig.status_codes(p, frame, events, f"{name}: HTTP status breakdown"))

@@ -2,17 +2,23 @@
 
 All figures are drawn on :class:`matplotlib.figure.Figure` objects (no pyplot state, no
 display needed) and saved with the Agg canvas. Time axes are UTC; every axis has a label
-with its unit; true events are shaded spans; the threshold is drawn where the detector
-really compares (its ``threshold_``, in score units).
+with its unit; true events are shaded spans, one colour per event type in every figure; the
+threshold is drawn where the detector really compares (its ``threshold_``, in score units).
+
+Values are drawn as stored and as explanations print them: error rates (``*_rate``) are
+fractions of requests (0.47, not 47 %); CPU and memory usage are percent.
 
 Examples
 --------
 >>> unit("cpu_usage"), unit("5xx_rate"), unit("avg_response_time_ms")
-('%', '%', 'ms')
+('%', 'fraction', 'ms')
+>>> event_color("5xx_spike") == event_color("5xx_spike") != event_color("4xx_spike")
+True
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +39,10 @@ __all__ = [
     "attribution",
     "confusion",
     "distributions",
+    "event_color",
     "incident_panels",
     "incident_window",
+    "longest_note",
     "panels_for",
     "scores",
     "series",
@@ -43,25 +51,34 @@ __all__ = [
     "unit",
 ]
 
-EVENT_COLORS = ("#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+#: One colour per event type, the same in every figure (none of them the alert/incident
+#: red, green or orange, nor the series blue); other types take one by a hash of the name.
+EVENT_COLORS = {"spike": "#17becf", "drop": "#bcbd22", "level_shift": "#393b79",
+                "4xx_spike": "#9467bd", "5xx_spike": "#e377c2", "traffic_spike": "#8c564b"}
+_SPARE_COLORS = ("#17becf", "#bcbd22", "#393b79", "#9467bd", "#e377c2", "#8c564b", "#7b4173",
+                 "#637939")
 DETECTOR_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#7f7f7f")
 TRUE_COLOR, FALSE_COLOR, TRAIN_COLOR = "#2ca02c", "#d62728", "#bbbbbb"
 
 
+def event_color(kind: str) -> str:
+    """The colour of an event type, the same in every figure of a report."""
+    if kind in EVENT_COLORS:
+        return EVENT_COLORS[kind]
+    return _SPARE_COLORS[zlib.crc32(kind.encode()) % len(_SPARE_COLORS)]
+
+
 def unit(metric: str) -> str:
-    """Display unit of a metric or feature name."""
-    if metric.endswith("_rate") or metric in ("cpu_usage", "memory_usage"):
+    """Display unit of a metric or feature name (rates are fractions, as stored)."""
+    if metric.endswith("_rate"):
+        return "fraction"
+    if metric in ("cpu_usage", "memory_usage"):
         return "%"
     if metric.endswith("_ms"):
         return "ms"
     if metric.endswith("_count") or metric in ("total_requests", "errors_per_minute"):
         return "requests/min"
     return "value"
-
-
-def _scale(metric: str) -> float:
-    """Factor from stored values to displayed ones (rates are shown in percent)."""
-    return 100.0 if metric.endswith("_rate") else 1.0
 
 
 def _figure(rows: int, cols: int = 1, *, width: float = 12.0, height: float = 2.6,
@@ -100,11 +117,10 @@ def _time_axis(ax: Any, label: bool = True) -> None:
 
 def _shade(ax: Any, events: Sequence[Event], *, train: tuple[Any, Any] | None = None,
            legend: dict[str, Any] | None = None) -> None:
-    kinds = sorted({e.kind for e in events})
     lo, hi = ax.get_xlim()  # date units: days; keep short events visible at any zoom
     least = pd.Timedelta(days=(hi - lo) / 250) if hi > lo else pd.Timedelta("1min")
     for e in events:
-        color = EVENT_COLORS[kinds.index(e.kind) % len(EVENT_COLORS)]
+        color = event_color(e.kind)
         start, end = _ts(e.start), _ts(e.end) + pd.Timedelta("1min")
         if end - start < least:
             start, end = start - (least - (end - start)) / 2, start + (least + (end - start)) / 2
@@ -119,16 +135,19 @@ def _shade(ax: Any, events: Sequence[Event], *, train: tuple[Any, Any] | None = 
 
 def series(path: Path, frame: pd.DataFrame, metrics: Sequence[str], events: Sequence[Event],
            train: tuple[Any, Any], alerts: Mapping[str, tuple[pd.DatetimeIndex, np.ndarray]],
-           title: str) -> Path:
+           title: str, incidents: Mapping[str, Sequence[tuple[Any, Any, bool]]] | None = None
+           ) -> Path:
     """Metric panels with true events and the training window shaded, plus one alert strip.
 
-    ``alerts`` maps a detector label to (alert times, is-inside-a-true-event flags).
+    ``alerts`` maps a detector label to (alert times, is-inside-a-true-event flags);
+    ``incidents`` to its incidents as the Monitor opened them, (first alert, last alert,
+    is-false), drawn as bars under its alerts.
     """
     fig, axes = _figure(len(metrics) + 1, height=2.1)
     x = _naive(frame.index)
     handles: dict[str, Any] = {}
     for ax, name in zip(axes[:, 0], metrics, strict=False):
-        ax.plot(x, frame[name].to_numpy() * _scale(name), lw=0.6, color="#1f77b4")
+        ax.plot(x, frame[name].to_numpy(), lw=0.6, color="#1f77b4")
         _shade(ax, events, train=train, legend=handles)
         ax.set_ylabel(f"{name}\n[{unit(name)}]", fontsize=9)
         ax.grid(alpha=0.3)
@@ -143,7 +162,18 @@ def series(path: Path, frame: pd.DataFrame, metrics: Sequence[str], events: Sequ
                 handles.setdefault(label, strip.scatter(t[mask], np.full(mask.sum(), row),
                                                         marker="|", s=90, color=color, lw=1))
     _shade(strip, events)
-    strip.set_yticks(range(len(names)), names, fontsize=9)
+    lo, hi = strip.get_xlim()
+    least = pd.Timedelta(days=(hi - lo) / 400) if hi > lo else pd.Timedelta("1min")
+    ticks = []
+    for row, name in enumerate(names):
+        spans = list((incidents or {}).get(name, []))
+        for start, end, false in spans:
+            start, end = _ts(start), max(_ts(end) + pd.Timedelta("1min"), _ts(start) + least)
+            label = "false incident (bar: first to last alert)" if false else "true incident"
+            handles.setdefault(label, strip.hlines(row - 0.33, start, end, lw=5,
+                                                   color=FALSE_COLOR if false else TRUE_COLOR))
+        ticks.append(f"{name}\n{len(spans)} incident(s)" if incidents is not None else name)
+    strip.set_yticks(range(len(names)), ticks, fontsize=8)
     strip.set_ylim(-0.6, len(names) - 0.4)
     strip.set_ylabel("alerts")
     _time_axis(strip)
@@ -218,23 +248,37 @@ def confusion(path: Path, items: Mapping[str, Mapping[str, int]], title: str) ->
 
 
 def status_codes(path: Path, frame: pd.DataFrame, events: Sequence[Event], title: str) -> Path:
-    """Stacked requests per minute by status class, events shaded."""
+    """Requests per minute by status class, events shaded: all classes stacked, and below,
+    the error classes alone on their own scale (a few percent of the traffic, invisible in
+    the stack)."""
     cols = [c for c in ("2xx_count", "3xx_count", "4xx_count", "5xx_count") if c in frame]
+    errors = [c for c in ("4xx_count", "5xx_count") if c in frame]
     colors = {"2xx_count": "#2ca02c", "3xx_count": "#17becf", "4xx_count": "#ff7f0e",
               "5xx_count": "#d62728"}
-    fig, axes = _figure(1, height=3.6)
+    fig, axes = _figure(2 if errors else 1, height=2.6)
+    x = _naive(frame.index)
     ax = axes[0, 0]
-    ax.stackplot(_naive(frame.index), *[frame[c].to_numpy() for c in cols],
+    ax.stackplot(x, *[frame[c].to_numpy() for c in cols],
                  labels=[c.replace("_count", "") for c in cols],
                  colors=[colors[c] for c in cols], alpha=0.85, lw=0)
     handles: dict[str, Any] = {}
     _shade(ax, events, legend=handles)
-    h, labels = ax.get_legend_handles_labels()
-    ax.legend(h + list(handles.values()), labels + list(handles), fontsize=8, loc="upper left",
-              ncol=2)
-    ax.set_ylabel("requests per minute")
+    ax.set_ylabel("requests per minute\n(stacked)", fontsize=9)
     ax.grid(alpha=0.3)
-    _time_axis(ax)
+    h, labels = ax.get_legend_handles_labels()
+    if errors:
+        low = axes[1, 0]
+        for c in errors:
+            low.plot(x, frame[c].to_numpy(), lw=0.7, color=colors[c],
+                     label=f"{c.replace('_count', '')} only")
+        _shade(low, events)
+        low.set_ylabel("error requests\nper minute", fontsize=9)
+        low.grid(alpha=0.3)
+        eh, el = low.get_legend_handles_labels()
+        h, labels = h + eh, labels + el
+    fig.legend(h + list(handles.values()), labels + list(handles), loc="outside lower center",
+               ncol=min(6, len(h) + len(handles)), fontsize=8)
+    _time_axis(axes[-1, 0])
     return _save(fig, path, title)
 
 
@@ -328,6 +372,8 @@ def _peak_text(top: Contribution) -> str:
     if top.kind == "drift":
         way = "up" if top.deviation >= 0 else "down"
         return f"{top.metric} drifting {way}, {abs(top.deviation):.1f}x its usual day-to-day change"
+    if abs(top.deviation) < 0.05:  # "+0.0σ from baseline" says nothing
+        return f"{top.metric} at {top.reference or 'baseline'}"
     return f"{top.metric} {top.deviation:+.1f}σ from {top.reference or 'baseline'}"
 
 
@@ -339,11 +385,10 @@ def incident_panels(path: Path, panels: Sequence[Panel], title: str) -> Path:
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
     for ax, p in zip(axes.flat, panels, strict=False):
-        k = _scale(p.feature)
         x = _naive(p.values.index)
-        ax.plot(x, p.values.to_numpy() * k, color="#1f77b4", lw=1, label=p.feature)
-        base = p.baseline.to_numpy() * k
-        band = p.band * p.scale.to_numpy() * k
+        ax.plot(x, p.values.to_numpy(), color="#1f77b4", lw=1, label=p.feature)
+        base = p.baseline.to_numpy()
+        band = p.band * p.scale.to_numpy()
         low, high = base - band, base + band
         if p.factor is not None:  # scored on its log: the band is a factor either way
             f = p.factor.to_numpy() ** p.band
@@ -394,12 +439,19 @@ def attribution(path: Path, items: Mapping[str, tuple[pd.DataFrame, str]], title
         for kind in ("true", "false"):
             n, of = table.attrs.get(f"n_{kind}", 0), table.attrs.get(f"of_{kind}", 0)
             counts.append(f"{n} of {of:,} {kind}" if of > n else f"{n} {kind}")
-        ax.set_title(f"{name}: {', '.join(counts)} alerts", fontsize=10)
+        ax.set_title(f"{name}\n{', '.join(counts)} alerts", fontsize=10)
         ax.axvline(0, color="black", lw=0.6)
         ax.grid(alpha=0.3, axis="x")
     fig.legend(handles[:2], [h.get_label() for h in handles[:2]], loc="outside lower center",
                ncol=2, fontsize=9)
     return _save(fig, path, title)
+
+
+def longest_note(row: Mapping[str, Any]) -> str:
+    """A sweep point's note of an incident held open for hours (one page, many alerts), so
+    that few false incidents from a detector that alerts all the time do not read as good."""
+    minutes = float(row.get("longest_incident_min") or 0.0)
+    return f"\nlongest {minutes / 60:.0f} h" if minutes >= 120 else ""
 
 
 def sweep_curves(path: Path, contamination: Sequence[Mapping[str, Any]], preset: str,
@@ -433,7 +485,8 @@ def sweep_curves(path: Path, contamination: Sequence[Mapping[str, Any]], preset:
     fi = np.array([r["false_incidents_per_day"] for r in contamination])
     ax.plot(c, fi, "o-", label=f"{preset}")
     for x, y, r in zip(c, fi, contamination, strict=True):
-        ax.annotate(f"{r['events_detected']}/{r['events_total']} ev", (x, y), fontsize=7,
+        ax.annotate(f"{r['events_detected']}/{r['events_total']} ev" + longest_note(r), (x, y),
+                    fontsize=7,
                     textcoords="offset points", xytext=(0, 6), ha="center")
     ax.axhline(default["false_incidents_per_day"], color=DETECTOR_COLORS[2], ls="--",
                label=f"default: {default['false_incidents_per_day']:.2f}/day, "
@@ -452,7 +505,7 @@ def sweep_curves(path: Path, contamination: Sequence[Mapping[str, Any]], preset:
         ax.plot(t, [r["false_incidents_per_day"] for r in rows], "o-",
                 color=DETECTOR_COLORS[2], label="false incidents per day")
         for r in rows:
-            ax.annotate(f"{r['events_detected']}/{r['events_total']} ev",
+            ax.annotate(f"{r['events_detected']}/{r['events_total']} ev" + longest_note(r),
                         (r["threshold"], r["false_incidents_per_day"]), fontsize=7,
                         textcoords="offset points", xytext=(0, 6), ha="center")
         ax.axvline(default["threshold"], color="black", ls="--",

@@ -26,8 +26,8 @@ from anomalert.detectors import preset as preset_of
 if TYPE_CHECKING:
     from anomalert.report.results import CaseResult, DemoResult
 
-__all__ = ["acceptance", "case_paragraphs", "render", "summary_table", "sweep_paragraphs",
-           "write_report"]
+__all__ = ["acceptance", "case_paragraphs", "incident_table", "render", "summary_table",
+           "sweep_paragraphs", "write_report"]
 
 _CSS = """
 body{font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#222;
@@ -77,9 +77,12 @@ def acceptance(cases: Sequence[CaseResult]) -> list[dict[str, Any]]:
 def summary_table(cases: Sequence[CaseResult], scope: str = "heldout") -> str:
     """A plain-text table of every run in ``scope`` (what ``anomalert demo`` prints)."""
     head = (f"{'scenario':9} {'variant':9} {'seed':>4} {'detector':16} {'prec':>6} {'recall':>6} "
-            f"{'f1':>6} {'fpr':>7} {'events':>7} {'incid.':>6} {'false':>5} {'false/d':>7}")
+            f"{'f1':>6} {'fpr':>7} {'events':>7} {'incid.':>6} {'false':>5} {'false/d':>7} "
+            f"{'longest':>8}")
     lines = ["held-out rows (after each scenario's training window); * = trained on them too"
              if scope == "heldout" else "all rows", head, "-" * len(head)]
+    note = ("incidents as anomalert detect opens them (one page each, re-opened within the "
+            "cooldown); longest: first to last alert")
     for case in cases:
         for r in case.runs:
             if r["scope"] != scope:
@@ -90,22 +93,37 @@ def summary_table(cases: Sequence[CaseResult], scope: str = "heldout") -> str:
                 f"{case.scenario:9} {case.variant:9} {case.seed:>4} {r['detector'] + star:16} "
                 f"{p['precision']:6.3f} {p['recall']:6.3f} {p['f1']:6.3f} {p['fpr']:7.4f} "
                 f"{e['detected']:>3}/{e['total']:<3} {i['total']:>6} {i['false']:>5} "
-                f"{i['false_per_day']:7.2f}")
-    return "\n".join(lines)
+                f"{i['false_per_day']:7.2f} {_hours(i.get('longest_min', 0.0)):>8}")
+    return "\n".join([*lines, note])
+
+
+def _hours(minutes: float) -> str:
+    """``"37.7 h"``; minutes below an hour (``"9 min"``)."""
+    return f"{minutes / 60:.1f} h" if minutes >= 60 else f"{minutes:.0f} min"
 
 
 def _run(case: CaseResult, detector: str, scope: str = "heldout") -> dict[str, Any]:
     return next(r for r in case.runs if r["detector"] == detector and r["scope"] == scope)
 
 
+def _duration(minutes: float) -> str:
+    """``90`` -> ``"1.5 hours"``; days from two days up, minutes below an hour."""
+    if minutes >= 2880:
+        return f"{minutes / 1440:.1f} days"
+    return f"{minutes / 60:.1f} hours" if minutes >= 60 else f"{minutes:.0f} min"
+
+
 def _describe(r: dict[str, Any]) -> str:
     e, i, p = r["events"], r["incidents"], r["point"]
     delay = (f" (first alert {e['mean_delay_min']:.1f} min after the start on average)"
              if e["mean_delay_min"] is not None else "")
-    return (f"detected {e['detected']} of {e['total']} events{delay}; opened {i['total']} "
-            f"incident(s), {i['false']} of them false ({i['false_per_day']:.2f} per day); point "
-            f"precision {p['precision']:.3f}, recall {p['recall']:.3f}, false-positive rate "
-            f"{_pct(p['fpr'])}.")
+    longest = i.get("longest_min", 0.0)
+    held = (f", the longest open {_duration(longest)} from first to last alert"
+            if longest >= 60 else "")
+    return (f"detected {e['detected']} of {e['total']} events{delay}; {i['total']} "
+            f"incident(s), {i['false']} of them false ({i['false_per_day']:.2f} per day){held}; "
+            f"point precision {p['precision']:.3f}, recall {p['recall']:.3f}, false-positive "
+            f"rate {_pct(p['fpr'])}.")
 
 
 def _what(name: str) -> str:
@@ -241,7 +259,8 @@ def _scope(scope: str) -> str:
 
 def _table(case: CaseResult) -> str:
     head = ["detector", "scope", "precision", "recall", "F1", "FPR", "events", "mean delay (min)",
-            "incidents", "false", "false/day", "threshold", "training rows", "training flagged"]
+            "incidents", "false", "false/day", "longest incident", "threshold", "training rows",
+            "training flagged"]
     body = []
     for r in case.runs:
         p, e, i = r["point"], r["events"], r["incidents"]
@@ -251,12 +270,44 @@ def _table(case: CaseResult) -> str:
         cells = [r["detector"], scope, f"{p['precision']:.3f}", f"{p['recall']:.3f}",
                  f"{p['f1']:.3f}", _pct(p["fpr"]), f"{e['detected']}/{e['total']}", delay,
                  str(i["total"]), str(i["false"]), f"{i['false_per_day']:.2f}",
-                 f"{s['threshold']:.3g}", f"{s['train_rows']:,}", _pct(s["train_flagged"])]
+                 _hours(i.get("longest_min", 0.0)), f"{s['threshold']:.3g}", f"{s['train_rows']:,}", _pct(s["train_flagged"])]
         body.append("<tr>" + "".join(
             f'<td{"" if k < 2 else " class=n"}>{_esc(c)}</td>' for k, c in enumerate(cells))
             + "</tr>")
     return ("<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
             + "".join(body) + "</table>")
+
+
+#: Incidents listed per detector in a case's incident table (the rest are counted).
+INCIDENT_ROWS = 8
+
+
+def incident_table(case: CaseResult, limit: int = INCIDENT_ROWS) -> str:
+    """The held-out incidents of each detector, as ``anomalert detect`` lists them (UTC)."""
+    body = []
+    for n in case.detectors:
+        rows = case.incidents.get(n, [])
+        for k, inc in enumerate(rows[:limit]):
+            cells = [n if k == 0 else "", f"#{inc['id']}" + (" (open before)"
+                                                           if inc["carried_over"] else ""),
+                     _when(inc["start"]), _when(inc["end"]), f"{inc['alerts']:,}",
+                     f"{inc['peak_score']:.3g}", "false" if inc["false"] else "true",
+                     inc["explanation"]]
+            body.append(f"<tr class={'bad' if inc['false'] else ''}>" + "".join(
+                f'<td{" class=n" if j in (4, 5) else ""}>{_esc(c)}</td>'
+                for j, c in enumerate(cells)) + "</tr>")
+        if len(rows) > limit:
+            body.append(f"<tr><td></td><td colspan=7 class=note>… and {len(rows) - limit} more "
+                        f"({sum(r['false'] for r in rows[limit:])} of them false)</td></tr>")
+        if not rows:
+            body.append(f"<tr><td>{_esc(n)}</td><td colspan=7 class=note>no incident</td></tr>")
+    head = ["detector", "incident", "start (UTC)", "end (UTC)", "alerts", "peak score",
+            "true / false", "explanation at peak"]
+    return ("<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + "".join(body)
+            + "</table><p class=note>Held-out incidents as the Monitor (and "
+            "<code>anomalert detect</code>) opens them: start and end are the first and last "
+            "alert; “open before”: opened in the training window and still alerting after it. "
+            "False: overlaps no labelled event.</p>")
 
 
 def _img(path: Path, caption: str) -> str:
@@ -315,17 +366,23 @@ def render(result: DemoResult) -> str:
                         f"{r['point']['f1']:.3f}</td><td class=n>{_pct(r['point']['fpr'])}</td>"
                         f"<td class=n>{e['detected']}/{e['total']}</td><td class=n>{i['total']}"
                         f"</td><td class=n>{i['false']}</td><td class=n>"
-                        f"{i['false_per_day']:.2f}</td></tr>")
+                        f"{i['false_per_day']:.2f}</td><td class=n>"
+                        f"{_hours(i.get('longest_min', 0.0))}</td></tr>")
     parts.append("<table><tr><th>scenario</th><th>variant</th><th>seed</th><th>detector</th>"
                  "<th>F1</th><th>FPR</th><th>events</th><th>incidents</th><th>false</th>"
-                 "<th>false/day</th></tr>" + "".join(rows) + "</table><p class=note>Held-out "
-                 "rows only. * the detector was fitted on these rows too (in-sample).</p>")
+                 "<th>false/day</th><th>longest incident</th></tr>" + "".join(rows)
+                 + "</table><p class=note>Held-out rows only. * the detector was fitted on these "
+                 "rows too (in-sample). Incidents as <code>anomalert detect</code> opens them; "
+                 "the longest from its first alert to its last.</p>")
     for c in cases:
         if not c.figures:
             continue
         parts.append(f"<h2 id={c.key}>{c.scenario} / {c.variant} (seed {c.seed})</h2>")
         parts += case_paragraphs(c)
         parts.append(_table(c))
+        if c.incidents:
+            parts.append("<h3>Incidents</h3>")
+            parts.append(incident_table(c))
         by_name = dict(c.figures)
         for name, caption in c.figures:
             if name.endswith("_sweep.png"):
@@ -344,9 +401,17 @@ def render(result: DemoResult) -> str:
 _READING = """<h2 id=reading>How to read this report</h2><ul>
 <li><b>Held-out rows</b> come after the scenario's training window, which is fixed in advance
 without looking at the labels; metrics are shown there and, separately, over all rows.</li>
-<li>An <b>incident</b> is a run of alerts with gaps of at most 2 minutes; a <b>false
-incident</b> overlaps no labelled event; an <b>event is detected</b> when an alert falls inside
-it, and its delay is the first such alert minus the event's start.</li>
+<li>An <b>incident</b> is one page, counted the way the Monitor (and <code>anomalert
+detect</code>) opens it: from its first alert to its last, resolved after 3 clean points, and
+re-opened rather than paged again by an alert within the cooldown (an hour of points). A
+detector that alerts all the time therefore opens few incidents that stay open for days: read
+the incident count beside the false-positive rate and the longest incident. In the held-out
+scope an incident counts by its alerts there. A <b>false incident</b> overlaps no labelled
+event; an <b>event is detected</b> when an alert falls inside it, and its delay is the first
+such alert minus the event's start.</li>
+<li>Units: values are shown as stored and as alert explanations print them; error rates
+(<code>*_rate</code>) are fractions of requests (0.47, not 47%), CPU and memory usage
+percent.</li>
 <li>Scores are in each detector's own units: Isolation Forest's is <code>-score_samples</code>
 (in (0, 1]); default's is a robust z-score (σ). The dashed line is the threshold the detector
 compares with.</li>

@@ -32,6 +32,9 @@ class CaseResult:
     summary: dict[str, dict[str, Any]]  # detector -> sweep.measure() numbers of its run
     sweeps: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     figures: list[tuple[str, str]] = field(default_factory=list)  # (file name, caption)
+    #: detector -> its held-out incidents as the Monitor opened them (plain dicts: id, start,
+    #: end, alerts, peak_score, false, explanation), for the report's incident table
+    incidents: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
