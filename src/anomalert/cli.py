@@ -167,18 +167,21 @@ def _policy(args: argparse.Namespace) -> Any:
 def _print_incidents(incidents: Sequence[Any], train_until: Any = None) -> None:
     """The incidents as a table; those that started inside the training window are marked
     (the detector was still learning the series' normal there)."""
+    from anomalert.detectors.base import format_value
+
     if not incidents:
         _out("no incidents")
         return
     in_training = [train_until is not None and inc.start < train_until for inc in incidents]
     extra = f", {sum(in_training)} of them in the training window (T)" if any(in_training) else ""
     _out(f"{len(incidents)} incident(s){extra}:")
-    _out(f"  {'#':>4}  {'start':20}  {'end':20}  {'peak':>9}  metrics / explanation at peak")
+    _out(f"  {'#':>4}  {'start (UTC)':20}  {'end (UTC)':20}  {'peak':>9}  "
+         "metrics / explanation at peak")
     for inc, trained in zip(incidents, in_training, strict=True):
         mark = f"{inc.id}{'T' if trained else ''}"
         _out(
             f"  {mark:>4}  {inc.start.strftime('%Y-%m-%d %H:%M:%S'):20}  "
-            f"{inc.end.strftime('%Y-%m-%d %H:%M:%S'):20}  {inc.peak_score:9.3g}  "
+            f"{inc.end.strftime('%Y-%m-%d %H:%M:%S'):20}  {format_value(inc.peak_score, 3):>9}  "
             f"{', '.join(inc.metrics)}: {inc.explanation}"
         )
 
@@ -210,17 +213,19 @@ def _many_series(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _print_fleet(result: Any) -> None:
+    from anomalert.detectors.base import format_value
+
     rows = result.summaries
     width = min(max([len("series")] + [len(s.series) for s in rows]), 80)
     _out(
         f"  {'series':{width}}  {'points':>8}  {'incidents':>9}  {'max score':>9}  "
-        f"{'first alert':16}  status"
+        f"{'first alert (UTC)':17}  status"
     )
     for s in rows:
-        peak = f"{s.max_score:9.3g}" if s.max_score == s.max_score else f"{'-':>9}"
+        peak = f"{format_value(s.max_score, 3):>9}" if s.max_score == s.max_score else f"{'-':>9}"
         first = s.first_alert[:16].replace("T", " ") if s.first_alert else "-"
         status = f"{s.status}: {s.message}" if s.message else s.status
-        _out(f"  {s.series:{width}}  {s.points:>8}  {s.incidents:>9}  {peak}  {first:16}  {status}")
+        _out(f"  {s.series:{width}}  {s.points:>8}  {s.incidents:>9}  {peak}  {first:17}  {status}")
     t = result.totals
     _out(
         f"totals: {t['series']} series ({t['ok']} scored, {t['skipped']} skipped, "

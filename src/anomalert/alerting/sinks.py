@@ -96,8 +96,10 @@ class Notification:
 
     @property
     def summary(self) -> str:
-        peak = f"{self.peak_score:.3g}" if self.peak_score is not None else "?"
-        thr = f"{self.threshold:.3g}" if self.threshold is not None else "?"
+        from anomalert.detectors.base import format_value  # (alerting does not import detectors)
+
+        peak = format_value(self.peak_score, 3) if self.peak_score is not None else "?"
+        thr = format_value(self.threshold, 3) if self.threshold is not None else "?"
         if self.event == "fired":
             return f"Anomaly in {self.series}: score {peak} above threshold {thr}"
         return f"Anomaly in {self.series} resolved (peak score {peak}, threshold {thr})"

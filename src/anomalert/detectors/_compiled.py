@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from anomalert.detectors import _kernel, _weekly
-from anomalert.detectors.base import Contribution, Detector, Explanation
+from anomalert.detectors.base import Contribution, Detector, Explanation, format_value
 from anomalert.errors import InputError
 
 __all__ = ["DAY", "WEEK", "CompiledBaseline", "detect_period", "log_suits"]
@@ -348,7 +348,7 @@ class CompiledBaseline(Detector):
                 reference = f"about the last {minutes} minutes"
             elif kind[j] == K.KIND_CONTEXT:
                 # the value the other features' deviations imply, through the correlations
-                others = [f"{self.features_[k]}={x[k]:.4g}" for k in range(len(x)) if k != j]
+                others = [f"{self.features_[k]}={format_value(x[k])}" for k in range(len(x)) if k != j]
                 reference = f"what {', '.join(others)} {'imply' if len(others) > 1 else 'implies'}"
             scale, factor = float(s[j]), None
             if logs is not None and logs[j]:
