@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from anomalert.alerting.sinks import AlertmanagerSink, Notification
 from anomalert.alerting.store import Store
 from anomalert.server.app import create_app
 from anomalert.server.runtime import ServiceState
@@ -79,10 +80,12 @@ def test_healthz_reports_degraded_and_stalled():
 def test_score_learns_online_and_alerts_on_a_spike(tmp_path):
     store = Store(tmp_path / "s.db")
     client, state = _client(store=store, sinks=["hook"])
-    r = client.post("/v1/score", json={"series": "api", "points": _points(200, spike_at=150)})
+    # 230 points: the spike at 150 resolves at 155, and its resolution is sent once the
+    # cooldown (an hour of points) has passed without an alert, at 216
+    r = client.post("/v1/score", json={"series": "api", "points": _points(230, spike_at=150)})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["created"] is True and len(body["verdicts"]) == 200
+    assert body["created"] is True and len(body["verdicts"]) == 230
     assert body["verdicts"][0]["score"] is None  # warming up: null, not NaN
     fired = [v for v in body["verdicts"] if v["event"] == "fired"]
     assert len(fired) == 1 and fired[0]["timestamp"].startswith("2025-01-01T02:30")
@@ -95,32 +98,141 @@ def test_score_learns_online_and_alerts_on_a_spike(tmp_path):
     assert alerts[0]["series"] == "api" and alerts[0]["resolved_at"] is not None
     assert client.get("/v1/alerts?open=true").json()["incidents"] == []
     series = client.get("/v1/series").json()["series"]
-    assert series[0]["points"] == 200 and series[0]["columns"] == ["cpu"]
+    assert series[0]["points"] == 230 and series[0]["columns"] == ["cpu"]
     # a restarted service picks the series up where it stopped
     state2 = ServiceState(store=store, sinks=["hook"])
     assert state2.restore() == 1
     c2 = TestClient(create_app(state2))
     r = c2.post("/v1/score", json={"series": "api", "points": _points(1, start=150)})
     assert r.status_code == 422 and "not after the latest point" in r.json()["error"]
-    assert c2.post("/v1/score", json={"series": "api", "points": _points(1, start=200)}).status_code == 200
+    assert c2.post("/v1/score", json={"series": "api", "points": _points(1, start=230)}).status_code == 200
 
 
-def test_a_spike_soon_after_a_resolution_reopens_the_incident(tmp_path):
+def _events(store: Store) -> list[tuple[str, int]]:
+    return [(r.notification["event"], r.notification["incident"]) for r in store.outbox()]
+
+
+def _alerting(client: TestClient, series: str = "api") -> float:
+    line = next(x for x in client.get("/metrics").text.splitlines()
+                if x.startswith(f'anomalert_alerting{{series="{series}"}}'))
+    return float(line.split()[-1])
+
+
+def test_a_spike_within_the_cooldown_reopens_the_incident_without_a_second_page(tmp_path):
     """Two spikes 20 minutes apart: the second comes within the default cooldown (an hour
-    of points), so it re-opens the first incident instead of making a new one. The service
-    notifies the re-opened incident as firing again (same incident number): its resolution
-    had already been sent."""
+    of points), so it re-opens the first incident instead of making a new one. The sinks get
+    one "fired" and one "resolved": the resolution is sent only once the cooldown after the
+    incident's last resolution has passed without an alert (nothing could re-open it then),
+    and it carries that resolution's time (Alertmanager's endsAt)."""
     store = Store(tmp_path / "s.db")
     client, state = _client(store=store, sinks=["hook"])
-    points = _points(200, spike_at=150)
+    points = _points(260, spike_at=150)
     for p in points[170:173]:
+        p["values"]["cpu"] = 95.0
+    r = client.post("/v1/score", json={"series": "api", "points": points[:200]})
+    assert r.status_code == 200, r.text
+    verdicts = r.json()["verdicts"]
+    # the Monitor: fired, resolved, re-opened (no event) and resolved again
+    assert [(i, v["event"]) for i, v in enumerate(verdicts) if v["event"]] == [
+        (150, "fired"), (155, "resolved"), (175, "resolved")]
+    assert verdicts[170]["is_alert"] and verdicts[170]["incident_id"] == 1
+    # the sinks: still firing, nothing more; the service says the incident is notified open
+    assert _events(store) == [("fired", 1)]
+    assert state.series["api"].alerting == 1 and _alerting(client) == 1
+    incident = client.get("/v1/alerts").json()["incidents"][0]
+    assert incident["resolved_at"] == points[175]["timestamp"] and incident["notified"] is True
+    assert [o.id for o in state.open_alerts()] == [store.outbox()[0].notification_id]
+    page = client.get("/").text
+    assert "ALERTING" in page and "notified firing until the cooldown ends" in page
+    # the cooldown (60 points) after the resolution at 175 passes: resolved at point 236
+    r = client.post("/v1/score", json={"series": "api", "points": points[200:]})
+    assert r.status_code == 200, r.text
+    assert _events(store) == [("fired", 1), ("resolved", 1)]
+    resolved = store.outbox()[1].notification
+    assert resolved["at"] == points[175 + 61]["timestamp"]
+    assert resolved["resolved_at"] == points[175]["timestamp"]  # the incident's real resolution
+    assert resolved["start"] == points[150]["timestamp"] and resolved["end"] == points[172]["timestamp"]
+    alert = AlertmanagerSink("http://127.0.0.1:9").payload(Notification.from_dict(resolved), now=2e9)[0]
+    assert alert["endsAt"] == "2025-01-01T02:55:00Z" and alert["startsAt"] == "2025-01-01T02:30:00Z"
+    assert state.series["api"].alerting is None and _alerting(client) == 0
+    assert state.open_alerts() == []
+    assert client.get("/v1/alerts").json()["incidents"][0]["notified"] is False
+    page = client.get("/").text
+    assert "ALERTING" not in page and "until the cooldown ends" not in page
+    assert len(client.get("/v1/alerts").json()["incidents"]) == 1
+
+
+def test_spikes_further_apart_than_the_cooldown_page_twice(tmp_path):
+    store = Store(tmp_path / "s.db")
+    client, state = _client(store=store, sinks=["hook"])
+    points = _points(400, spike_at=150)
+    for p in points[300:303]:
         p["values"]["cpu"] = 95.0
     r = client.post("/v1/score", json={"series": "api", "points": points})
     assert r.status_code == 200, r.text
-    rows = [r.notification for r in store.outbox()]
-    assert [n["event"] for n in rows] == ["fired", "resolved", "fired", "resolved"]
-    assert {n["incident"] for n in rows} == {1}
-    assert len(client.get("/v1/alerts").json()["incidents"]) == 1
+    assert _events(store) == [("fired", 1), ("resolved", 1), ("fired", 2), ("resolved", 2)]
+    rows = [row.notification for row in store.outbox()]
+    assert [n["at"] for n in rows] == [
+        points[i]["timestamp"] for i in (150, 155 + 61, 300, 305 + 61)]
+    assert [n["resolved_at"] for n in rows[1::2]] == [points[155]["timestamp"], points[305]["timestamp"]]
+
+
+def test_cooldown_zero_resolves_once_no_alert_can_reopen(tmp_path):
+    """With ``cooldown: 0`` the Monitor still re-opens on an alert at the very next point
+    after a resolution (0 clean points in between), so the resolution goes out one point
+    after it; a later alert is a new incident and a new page."""
+    from anomalert.alerting import AlertPolicy
+
+    store = Store(tmp_path / "s.db")
+    client, state = _client(store=store, sinks=["hook"], policy=AlertPolicy(cooldown=0))
+    points = _points(200, spike_at=150)
+    for i in (156, 161):  # 156: right after the resolution at 155 (re-opens); 161: new
+        points[i]["values"]["cpu"] = 95.0
+    r = client.post("/v1/score", json={"series": "api", "points": points})
+    assert r.status_code == 200, r.text
+    events = [(i, v["event"], v["incident_id"]) for i, v in enumerate(r.json()["verdicts"]) if v["event"]]
+    assert events == [(150, "fired", 1), (155, "resolved", 1), (159, "resolved", 1),
+                      (161, "fired", 2), (164, "resolved", 2)]
+    rows = [row.notification for row in store.outbox()]
+    assert [(n["event"], n["incident"], n["at"], n["resolved_at"]) for n in rows] == [
+        ("fired", 1, points[150]["timestamp"], None),
+        ("resolved", 1, points[160]["timestamp"], points[159]["timestamp"]),
+        ("fired", 2, points[161]["timestamp"], None),
+        ("resolved", 2, points[165]["timestamp"], points[164]["timestamp"])]
+
+
+def test_a_pending_resolution_survives_restarts_and_replays(tmp_path):
+    """A restart between a resolution and the end of its cooldown keeps the incident
+    notified open (its refreshes go on) and sends the resolution once, at the same point;
+    replaying points after a crash makes the same notification ids, which the outbox ignores."""
+    store = Store(tmp_path / "s.db")
+    points = _points(260, spike_at=150)
+    for p in points[170:173]:
+        p["values"]["cpu"] = 95.0
+    client, _ = _client(store=store, sinks=["hook"])
+    assert client.post("/v1/score", json={"series": "api", "points": points[:160]}).status_code == 200
+    assert _events(store) == [("fired", 1)]  # resolved at 155, inside the cooldown
+    # restart inside the cooldown: the re-opening spike at 170 sends nothing
+    state2 = ServiceState(store=store, sinks=["hook"])
+    assert state2.restore() == 1 and state2.series["api"].alerting == 1
+    assert [n.incident for n in state2.open_alerts()] == [1]
+    client2 = TestClient(create_app(state2))
+    assert client2.post("/v1/score", json={"series": "api", "points": points[160:200]}).status_code == 200
+    assert _events(store) == [("fired", 1)]
+    # the resolution goes out at 236; the process dies before its next checkpoint
+    rt2 = state2.series["api"]
+    for p in points[200:]:
+        state2.observe(rt2, rt2.monitor.check(p["timestamp"], p["values"]), p["values"])
+    assert _events(store) == [("fired", 1), ("resolved", 1)]
+    # restart from the checkpoint at 200: still pending, and the replay adds nothing
+    state3 = ServiceState(store=store, sinks=["hook"])
+    assert state3.restore() == 1 and state3.series["api"].alerting == 1
+    client3 = TestClient(create_app(state3))
+    assert client3.post("/v1/score", json={"series": "api", "points": points[200:]}).status_code == 200
+    assert _events(store) == [("fired", 1), ("resolved", 1)]
+    assert state3.series["api"].alerting is None and state3.open_alerts() == []
+    state4 = ServiceState(store=store, sinks=["hook"])
+    assert state4.restore() == 1 and state4.series["api"].alerting is None
 
 
 def test_bearer_token():

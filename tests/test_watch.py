@@ -163,6 +163,10 @@ def test_prometheus_to_alertmanager_end_to_end(cpu_history, prometheus_server, a
             assert resolved["alerts"][0]["labels"]["series"] == SERIES
             incidents = get_json(url + "/v1/alerts")["incidents"]
             assert incidents[0]["series"] == SERIES and incidents[0]["resolved_at"] is not None
+            assert incidents[0]["notified"] is False
+            # endsAt is when the incident resolved, though it was sent a cooldown later
+            resolved_at = pd.Timestamp(incidents[0]["resolved_at"])
+            assert pd.Timestamp(resolved["alerts"][0]["endsAt"]) == resolved_at
             exposition = get_json(url + "/healthz")
             assert exposition["status"] == "ok" and exposition["outbox_pending"] == 0
             text_metrics = httpx.get(url + "/metrics").text
@@ -172,6 +176,8 @@ def test_prometheus_to_alertmanager_end_to_end(cpu_history, prometheus_server, a
     rows = sqlite3.connect(tmp_path / "state.db").execute(
         "SELECT notification_id, created_at, delivered_at FROM outbox ORDER BY seq").fetchall()
     assert [r[0].split("|")[2] for r in rows] == ["fired", "resolved"]
+    # sent at the first point no alert could re-open it: the default hour (60 points) later
+    assert pd.Timestamp(rows[1][0].split("|")[3]) - resolved_at == pd.Timedelta("61min")
     latency = got_firing - rows[0][1]
     detect = pd.Timestamp(rows[0][0].split("|")[3]) - event_start
     print(f"\nprometheus->alertmanager: detected {detect} after the injected start; "

@@ -131,6 +131,34 @@ class Monitor:
             return self.incidents[-1]
         return None
 
+    def would_reopen(self) -> bool:
+        """Whether an alert at the next point would re-open the latest incident (no new page).
+
+        True while that incident is resolved and at most ``cooldown`` clean points (see
+        :meth:`AlertPolicy.cooldown_points`) have followed its resolution; False while an
+        incident is open, before any, and once the cooldown is over. The watch service sends
+        an incident's resolution only once this is False, so it never takes one back.
+
+        >>> import pandas as pd
+        >>> from anomalert.detectors import ZScore
+        >>> idx = pd.date_range("2025-01-01", periods=60, freq="1min", tz="UTC")
+        >>> train = pd.DataFrame({"cpu": [40.0, 41.0, 39.0] * 20}, index=idx)
+        >>> m = Monitor(ZScore(window=30).fit(train), AlertPolicy(resolve_after=1, cooldown=2))
+        >>> out = []
+        >>> for i, cpu in enumerate([95, 40, 40, 40, 40]):
+        ...     v = m.check(idx[-1] + pd.Timedelta(minutes=i + 1), {"cpu": cpu})
+        ...     out.append((v.event, m.would_reopen()))
+        >>> out
+        [('fired', False), ('resolved', True), (None, True), (None, True), (None, False)]
+        """
+        since = self._since_resolved
+        return (
+            since is not None
+            and bool(self.incidents)
+            and not self.incidents[-1].is_open
+            and since <= self._cooldown()
+        )
+
     def check(self, timestamp: Any, values: Mapping[str, float]) -> Verdict:
         """Score one point, decide, and learn from it unless it was flagged."""
         ts = _utc(timestamp)
@@ -192,8 +220,7 @@ class Monitor:
             top = exp.top.metric if exp.top is not None else None
             self._clean_run = 0
             if incident is None:
-                cooled = self._since_resolved is not None and self._since_resolved <= self._cooldown()
-                if cooled and self.incidents:
+                if self.would_reopen():
                     incident = self.incidents[-1]
                     incident.resolved_at = None
                 else:

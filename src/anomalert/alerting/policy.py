@@ -38,7 +38,9 @@ class AlertPolicy:
         Consecutive unflagged points that resolve an open incident (hysteresis).
     cooldown
         Points after a resolution during which a new alert re-opens the same incident
-        instead of paging again (a score that wavers around the threshold pages once).
+        instead of paging again (a score that wavers around the threshold pages once): an
+        alert after up to ``cooldown`` clean points re-opens. The watch service sends an
+        incident's resolution once the cooldown is over (see ``Monitor.would_reopen``).
         ``None`` (the default): an hour's worth of points at the series' step, so 60 at
         1-minute steps and 12 at 5 minutes (see :meth:`cooldown_points`); 0 pages every
         time an incident opens anew.

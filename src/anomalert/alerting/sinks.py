@@ -11,7 +11,9 @@ Queueing, ordering and retries are the outbox's job (:mod:`anomalert.alerting.ou
   ``summary`` and ``description`` (the explanation: which metric moved, by how much, against
   which baseline), ``startsAt`` / ``endsAt`` and ``generatorURL``. A firing alert gets
   ``endsAt`` = now + ``ttl``; the outbox re-posts open alerts before that, as Prometheus does,
-  so Alertmanager keeps them firing. Resolving re-posts the alert with ``endsAt`` = now.
+  so Alertmanager keeps them firing. Resolving re-posts the alert with ``endsAt`` = the
+  incident's resolution time (``resolved_at``, at most now), which may be a cooldown ago: the
+  watch service sends a resolution only once no alert can re-open the incident.
   Alertmanager de-duplicates identical alerts, so a repeated post never pages twice.
 - :class:`WebhookSink` posts one JSON object per notification, with the notification id in
   the body and in an ``Idempotency-Key`` header so a receiver can drop a repeat.
@@ -259,7 +261,8 @@ class LogSink:
     def send(self, notification: Notification, now: float) -> None:
         n = notification
         word = "FIRING  " if n.event == "fired" else "RESOLVED"
-        line = f"ALERT {word} {n.series} #{n.incident} at {n.at}: {n.summary}"
+        when = n.resolved_at if n.event == "resolved" and n.resolved_at else n.at
+        line = f"ALERT {word} {n.series} #{n.incident} at {when}: {n.summary}"
         if n.event == "fired" and n.explanation:
             line += f" -- {n.explanation}"
         print(line, file=self.stream or sys.stdout, flush=True)

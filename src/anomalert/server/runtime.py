@@ -7,7 +7,10 @@ Prometheus metrics in a per-state registry, the loop's health, and the path from
 to durable notifications (the store's outbox). One re-entrant lock guards it all.
 
 Notification ids are deterministic (series, incident, event, data timestamp), so replaying
-points after a crash produces the same ids and the outbox ignores the repeats.
+points after a crash produces the same ids and the outbox ignores the repeats. An incident's
+``resolved`` is sent only once its Monitor would no longer re-open it (the policy's cooldown
+after its resolution, :meth:`~anomalert.monitor.Monitor.would_reopen`), so a flapping
+incident pages once; until then it stays notified firing (``SeriesRuntime.fired``).
 
 Examples
 --------
@@ -84,7 +87,9 @@ class SeriesRuntime:
     first_ts: pd.Timestamp | None = None  # first point scored live (after any backfill)
     last: Verdict | None = None
     points: int = 0
-    fired: Notification | None = None  # the open incident's "fired" notification
+    # the "fired" notification of the incident notified open, kept until its "resolved" is
+    # sent (the cooldown after its resolution, see resolution_due); pickled with the monitor
+    fired: Notification | None = None
     history: deque[tuple[float, float | None, float | None, tuple[float | None, ...]]] = field(
         default_factory=lambda: deque(maxlen=HISTORY_POINTS)
     )
@@ -102,8 +107,20 @@ class SeriesRuntime:
 
     @property
     def alerting(self) -> int | None:
-        """The incident notified as firing and not yet resolved."""
+        """The incident notified as firing whose resolution is not sent yet: open, or
+        resolved less than the policy's cooldown ago (an alert would re-open it)."""
         return self.fired.incident if self.fired is not None else None
+
+    def resolution_due(self) -> bool:
+        """Whether the notified incident's ``resolved`` can go out: it is resolved and no
+        alert can re-open it any more (the cooldown after its resolution is over, see
+        :meth:`Monitor.would_reopen`), or a later incident has replaced it."""
+        last = self.monitor.incidents[-1] if self.monitor.incidents else None
+        if self.fired is None or last is None:
+            return False
+        if last.id != self.fired.incident:
+            return True
+        return not last.is_open and not self.monitor.would_reopen()
 
     @property
     def columns(self) -> list[str]:
@@ -264,7 +281,7 @@ class ServiceState:
                 if rt.alerting is not None:  # a new incident while one is still notified open
                     events.append("resolved")
                 events.append("fired")
-            elif verdict.event == "resolved" and rt.alerting is not None:
+            elif rt.alerting is not None and rt.resolution_due():
                 events.append("resolved")
             out = [self._notification(rt, verdict, e, now) for e in events]
             m.alerting.labels(rt.name).set(1 if rt.alerting is not None else 0)

@@ -251,6 +251,8 @@ def render_status(state: Any) -> str:
                 '<span class="badge alert">open</span>' if inc.is_open
                 else f'<span class="badge resolved">resolved {_time(inc.resolved_at.timestamp())}</span>'
             )
+            if not inc.is_open and rt.alerting == inc.id:  # its resolution waits for the cooldown
+                status += ' <span class="badge alert">notified firing until the cooldown ends</span>'
             cards.append(
                 f'<div class="incident" id="incident-{inc.id}-{_anchor(rt.name)}">'
                 f"<h3>{escape(rt.name)} · incident #{inc.id} {status}</h3>"

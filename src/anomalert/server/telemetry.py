@@ -2,7 +2,8 @@
 
 Per series: ``anomalert_anomaly_score``, ``anomalert_threshold``, ``anomalert_anomalous``
 (0/1: the latest point is above the threshold), ``anomalert_alerting`` (0/1: an incident is
-open and notified), ``anomalert_learning_flagged`` (0/1: the series flags so often that its
+notified firing, from its ``fired`` until its ``resolved`` is sent, which waits for the policy's
+cooldown after the incident resolved), ``anomalert_learning_flagged`` (0/1: the series flags so often that its
 detector learns what it flags, see ``default``'s flapping rule), ``anomalert_points_total`` and
 ``anomalert_last_point_timestamp_seconds``.
 Health: ``anomalert_last_poll_timestamp_seconds``, ``anomalert_poll_errors_total{query}``,
@@ -43,7 +44,9 @@ class Metrics:
             ["series"], registry=r,
         )
         self.alerting = Gauge(
-            "anomalert_alerting", "1 while an incident of the series is open and notified",
+            "anomalert_alerting",
+            "1 while an incident of the series is notified firing: from its fired notification "
+            "until its resolved one, sent once the cooldown after it resolved has passed",
             ["series"], registry=r,
         )
         self.learning_flagged = Gauge(
