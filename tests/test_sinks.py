@@ -240,3 +240,30 @@ def test_alertmanager_down_then_back_each_alert_delivered_once(alertmanager_serv
             assert [p["status"] for p in web][-1] == "resolved"
         finally:
             d.stop()
+
+
+def test_a_refresh_taken_before_the_resolution_does_not_raise_the_alert_again(tmp_path):
+    store = Store(tmp_path / "s.db")
+
+    class Recorder:
+        name, refreshes = "am", True
+
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+
+        def send(self, n: Notification, now: float) -> None:
+            self.sent.append(n.event)
+
+        def close(self) -> None:
+            pass
+
+    sink = Recorder()
+    d = Dispatcher(store, [sink])
+    fired, other = note("fired", 1), note("fired", 2)
+    for n in (fired, other):
+        store.enqueue(n.id, ["am"], n.to_dict())
+    d.deliver_now()
+    d.refresh([fired, other])  # the runtime's list of open alerts, taken now ...
+    store.enqueue(note("resolved", 1).id, ["am"], note("resolved", 1).to_dict())  # ... then 1 resolves
+    d.deliver_now()  # delivers the resolution, then refreshes
+    assert sink.sent == ["fired", "fired", "resolved", "fired"]  # only incident 2 re-posted

@@ -10,7 +10,8 @@ logged and the loop goes on.
 
 Open alerts are refreshed on sinks that need it (Alertmanager forgets a firing alert at its
 ``endsAt``): :meth:`Dispatcher.refresh` hands the worker the alerts to re-post when it is idle,
-and only alerts whose ``fired`` row that sink already confirmed.
+and only alerts whose ``fired`` row that sink already confirmed and whose ``resolved`` row is
+not in its outbox (a refresh list taken just before a resolution would re-raise the alert).
 """
 
 from __future__ import annotations
@@ -94,6 +95,10 @@ class _Worker:
             if self.d.stopping.is_set():
                 return
             if not self.d.store.is_delivered(n.id, self.sink.name):
+                continue
+            # The list was taken before this incident's resolution was queued (and perhaps
+            # sent): re-posting its "fired" now would raise the alert again after it resolved.
+            if self.d.store.resolution_queued(n.series, n.incident, self.sink.name):
                 continue
             try:
                 self.sink.send(n, time.time())

@@ -285,6 +285,16 @@ class Store:
         )
         return json.loads(rows[0][0]) if rows else None
 
+    def resolution_queued(self, series: str, incident: int, sink: str) -> bool:
+        """True when a ``resolved`` notification of ``series``' ``incident`` is in ``sink``'s
+        outbox (pending or sent): its ``fired`` must not be re-posted any more."""
+        prefix = f"{series}|{incident}|resolved|"
+        rows = self._query(
+            "SELECT 1 FROM outbox WHERE sink = ? AND substr(notification_id, 1, ?) = ? LIMIT 1",
+            (sink, len(prefix), prefix),
+        )
+        return bool(rows)
+
     def is_delivered(self, notification_id: str, sink: str) -> bool:
         """True when the notification reached ``sink``."""
         rows = self._query(
