@@ -2,9 +2,9 @@
 
 For each scenario (``cpu``, ``lb``) and variant (``tutorial``, ``realistic``) the demo runs the
 tutorial preset for that scenario (``seed000-iforest`` / ``seed004-iforest``), plain
-``iforest`` (scikit-learn defaults on the label-free training window) and ``default`` through
-:func:`anomalert.monitor.detect`, measures every run over all rows and over the held-out rows
-(from the scenario's ``train_until``), sweeps the preset's ``contamination`` and ``default``'s
+``iforest`` (defaults; threshold calibrated on the label-free training window) and ``default``
+through :func:`anomalert.monitor.detect`, measures every run over all rows and over the held-out
+rows (from the scenario's ``train_until``), sweeps the preset's ``contamination`` and ``default``'s
 threshold, draws the figures and writes ``report.html`` and ``metrics.json``.
 
 Cases run in parallel worker processes (one per CPU, at most 4); each writes its own PNGs.
