@@ -702,10 +702,13 @@ def _radix_order(values: np.ndarray) -> np.ndarray:
 
 @_allocates()
 def _refresh(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int) -> None:
-    """Bring a lazy window's sorted copy up to date with one merge pass.
+    """Bring a lazy window's sorted copy up to date.
 
     Every value in the sorted copy carries its add number, so the values that left the
-    window since the last refresh are skipped by number, and only the new ones are sorted.
+    window since the last refresh are dropped by number (one pass), and only the new ones
+    are sorted, then merged in (a second pass). Both passes choose without branching on
+    the values (a branch on which side of a merge comes next mispredicts about as often as
+    the sides alternate: the refresh took twice as long that way).
     """
     size, ring, srt, meta, tags = D[w, 0], D[w, 1], D[w, 2], D[w, 4], D[w, 6]
     count, head, pending, have, adds = N[meta], N[meta + 1], N[meta + 2], N[meta + 3], N[meta + 4]
@@ -717,25 +720,34 @@ def _refresh(F: np.ndarray, N: np.ndarray, D: np.ndarray, w: int) -> None:
     for q in range(pending):
         added[q] = F[ring + (first + q) % size]
     order = _radix_order(added)
-    out = np.empty(count)
-    out_tags = np.empty(count)
+    new_v = np.empty(pending)
+    new_t = np.empty(pending)
+    for q in range(pending):
+        o = order[q]
+        new_v[q] = added[o]
+        new_t[q] = adds - pending + o
+    old_v = np.empty(have + 1)  # (one spare: a read past the end is never used)
+    old_t = np.empty(have + 1)
+    kept = 0
+    for i in range(have):  # the values still in the window, in order
+        t = F[tags + i]
+        old_v[kept] = F[srt + i]
+        old_t[kept] = t
+        kept += t >= oldest
+    old_v[kept] = 0.0
+    old_t[kept] = 0.0
     i = a = 0
-    for k in range(count):
-        while i < have and F[tags + i] < oldest:
-            i += 1
-        if a < pending and (i >= have or added[order[a]] < F[srt + i]):
-            out[k] = added[order[a]]
-            out_tags[k] = adds - pending + order[a]
-            a += 1
-        else:
-            out[k] = F[srt + i]
-            out_tags[k] = F[tags + i]
-            i += 1
-    for q in range(count):
-        F[srt + q] = out[q]
-        F[tags + q] = out_tags[q]
+    last = pending - 1
+    for k in range(kept + pending):  # merge; on ties the older value first
+        va, ta = new_v[min(a, last)], new_t[min(a, last)]
+        vi, ti = old_v[i], old_t[i]
+        take = (a < pending) & ((i >= kept) | (va < vi))
+        F[srt + k] = va if take else vi
+        F[tags + k] = ta if take else ti
+        a += take
+        i += 1 - take
     N[meta + 2] = 0
-    N[meta + 3] = count
+    N[meta + 3] = kept + pending
 
 
 @_helper()
