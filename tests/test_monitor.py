@@ -147,10 +147,18 @@ def test_policy_validation() -> None:
         AlertPolicy(relearn_after=0).validate()
     with pytest.raises(ParameterError, match="'cooldown'.*an int >= 0 or None"):
         AlertPolicy(cooldown=-1).validate()
-    for bad in (float("nan"), "3", True):
-        with pytest.raises(ParameterError, match="'threshold'.*a finite number or None"):
+    for bad in (float("nan"), "3", True, 0, -1.5, float("inf")):
+        with pytest.raises(ParameterError, match="'threshold'.*a number > 0 or None"):
             AlertPolicy(threshold=bad).validate()  # type: ignore[arg-type]
     assert AlertPolicy(threshold=3).validate().paging_threshold(6.0) == 3.0
+    # NumPy integers are ints (a policy built from a config or an array), bools are not
+    assert AlertPolicy(k=np.int64(2), n=np.int64(3), cooldown=np.int32(0)).validate().k == 2
+    with pytest.raises(ParameterError, match="'k' parameter"):
+        AlertPolicy(k=np.bool_(True)).validate()  # type: ignore[arg-type]
+    # a mapping of its fields is a policy too; unknown fields are named
+    assert Monitor(ZScore(), {"k": 1, "n": 2}).policy == AlertPolicy(k=1, n=2)
+    with pytest.raises(ParameterError, match="unknown alert policy field"):
+        Monitor(ZScore(), {"k": 1, "bogus": 2})
 
 
 def test_unfitted_detector_warms_up_then_alerts() -> None:

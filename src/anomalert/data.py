@@ -33,7 +33,9 @@ __all__ = [
     "FrameReport",
     "LABEL_COLUMNS",
     "MAX_ABS_VALUE",
+    "clean_frame",
     "format_duration",
+    "utc_timestamp",
     "infer_step",
     "split_labels",
     "to_events",
@@ -162,6 +164,9 @@ def _find_timestamp_column(frame: pd.DataFrame, source: str, name: str | None) -
 def _parse_timestamps(values: pd.Series | pd.Index, source: str, column: str) -> pd.DatetimeIndex:
     if isinstance(values, pd.DatetimeIndex):
         idx = values
+        if idx.hasnans:
+            row = int(np.flatnonzero(idx.isna())[0])
+            raise InputError(f"{source}: row {row + 1}, {column}: missing timestamp (NaT)")
     elif pd.api.types.is_datetime64_any_dtype(values):
         idx = pd.DatetimeIndex(values)
     else:
@@ -344,6 +349,73 @@ def validate_frame(
             report.largest_gap = pd.Timedelta(int(diffs.max()), unit="ns")
     report.rows_out = len(out)
     return out, report
+
+
+def utc_timestamp(value: object, what: str = "timestamp") -> pd.Timestamp:
+    """One point's time as a UTC Timestamp: a naive time is UTC; a number is Unix seconds
+    (milliseconds when clearly too large for seconds), as in a file's timestamp column.
+
+    Examples
+    --------
+    >>> utc_timestamp(1735689600), utc_timestamp("2025-01-01T01:00:00+01:00")
+    (Timestamp('2025-01-01 00:00:00+0000', tz='UTC'), Timestamp('2025-01-01 00:00:00+0000', tz='UTC'))
+    """
+    try:
+        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+            unit = "ms" if abs(float(value)) > 1e11 else "s"
+            ts = pd.Timestamp(float(value), unit=unit)
+        else:
+            ts = pd.Timestamp(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):
+        raise InputError(
+            f"cannot parse {what} {value!r}; expected ISO 8601 (2025-01-01T00:00:00Z) or Unix "
+            "seconds"
+        ) from None
+    if ts is pd.NaT:
+        raise InputError(f"{what} is missing")
+    try:
+        ts = ts.as_unit("ns")  # what the detectors count in (years 1677-2262)
+    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
+        raise InputError(f"{what} {value!r} is outside the years 1677-2262") from None
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def clean_frame(frame: pd.DataFrame, *, source: str = "<frame>") -> tuple[pd.DataFrame, list[str]]:
+    """``frame`` as :func:`validate_frame` would return it, and the report's notes; a frame
+    that is already clean (a time index in strictly increasing order, float columns of
+    finite values within ``MAX_ABS_VALUE`` or NaN, none all NaN) is only given a UTC index,
+    without copying its columns. What the library's entry points (``fit``, ``score``,
+    ``detect``) call: a frame with a time-zone-aware index is checked like any other."""
+    if isinstance(frame, pd.DataFrame) and _clean(frame):
+        idx = pd.DatetimeIndex(frame.index)
+        if str(idx.tz) != "UTC" or idx.name != "timestamp" or idx.unit != "ns":
+            frame = frame.set_axis(
+                pd.DatetimeIndex(idx.tz_convert("UTC"), name="timestamp").as_unit("ns"), axis=0)
+        return frame, []
+    out, report = validate_frame(frame, source=source)
+    return out, report.lines()
+
+
+def _clean(frame: pd.DataFrame) -> bool:
+    """Whether ``frame`` needs nothing :func:`validate_frame` would fix or refuse."""
+    idx = frame.index
+    if not isinstance(idx, pd.DatetimeIndex) or idx.tz is None or len(idx) == 0:
+        return False
+    ns = _ns(idx)
+    if ns[0] == _NAT or not bool((ns[1:] > ns[:-1]).all()):
+        return False
+    metrics = [c for c in frame.columns if c not in LABEL_COLUMNS]
+    if not metrics or len(set(metrics)) != len(metrics) or not all(isinstance(c, str) for c in metrics):
+        return False
+    for c in metrics:
+        col = frame[c]
+        if not isinstance(col, pd.Series) or col.dtype != np.float64:
+            return False
+        v = col.to_numpy()
+        nan = np.isnan(v)
+        if nan.all() or not bool((np.abs(v[~nan]) <= MAX_ABS_VALUE).all()):
+            return False
+    return True
 
 
 def _at_most_one_value(values: np.ndarray) -> bool:

@@ -39,10 +39,11 @@ import pandas as pd
 
 from anomalert.alerting import AlertPolicy, Incident
 from anomalert.alerting.batch import FIRED, REOPENED, RESOLVED, decide_all
-from anomalert.data import LABEL_COLUMNS, validate_frame
-from anomalert.detectors import Detector, make, preset
+from anomalert.data import LABEL_COLUMNS, clean_frame, utc_timestamp
+from anomalert.detectors import Detector, available, make, preset
 from anomalert.detectors._compiled import CompiledBaseline
-from anomalert.errors import InputError
+from anomalert.detectors.base import metric_names
+from anomalert.errors import InputError, ParameterError
 
 __all__ = ["Detection", "Monitor", "Verdict", "detect"]
 
@@ -90,8 +91,13 @@ class Monitor:
     def __init__(
         self, detector: Detector, policy: AlertPolicy | None = None, *, series: str = "default"
     ) -> None:
+        if not isinstance(detector, Detector):
+            raise ParameterError(
+                f"Monitor needs a detector (anomalert.make('default'), say), got "
+                f"{type(detector).__name__}"
+            )
         self.detector = detector
-        self.policy = (policy or AlertPolicy()).validate()
+        self.policy = as_policy(policy)
         self.series = series
         self.incidents: list[Incident] = []
         self._recent: deque[bool] = deque(maxlen=self.policy.n)
@@ -169,7 +175,7 @@ class Monitor:
             )
         det = self.detector
         if not det.is_fitted:
-            det._start(list(values))
+            det._start(metric_names(values))
         t, x = det._point(ts, values)
         return self._step(ts, t, x)
 
@@ -247,17 +253,30 @@ class Monitor:
 _UTC = datetime.UTC
 
 
+def as_policy(policy: AlertPolicy | Mapping[str, Any] | None) -> AlertPolicy:
+    """``policy`` validated: an AlertPolicy, a mapping of its fields, or None (the default)."""
+    if policy is None:
+        return AlertPolicy().validate()
+    if isinstance(policy, Mapping):
+        fields = dict(policy)
+        try:
+            policy = AlertPolicy(**fields)
+        except TypeError:
+            known = sorted(AlertPolicy.__dataclass_fields__)
+            raise ParameterError(f"unknown alert policy field(s) in {sorted(fields)}; known: "
+                                 f"{known}") from None
+    if not isinstance(policy, AlertPolicy):
+        raise ParameterError(f"policy must be an AlertPolicy (or a dict of its fields), got "
+                             f"{type(policy).__name__}")
+    return policy.validate()
+
+
 def _utc(timestamp: Any, what: str = "timestamp") -> pd.Timestamp:
-    """``timestamp`` as a UTC Timestamp (naive means UTC); ``what`` names it in errors."""
+    """``timestamp`` as a UTC Timestamp (naive means UTC, a number Unix seconds); ``what``
+    names it in errors."""
     if type(timestamp) is pd.Timestamp and timestamp.tzinfo is _UTC:
         return timestamp
-    try:
-        ts = pd.Timestamp(timestamp)
-    except (TypeError, ValueError):
-        raise InputError(f"cannot parse {what} {timestamp!r}; expected ISO 8601") from None
-    if ts is pd.NaT:
-        raise InputError(f"{what} is missing")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return utc_timestamp(timestamp, what)
 
 
 @dataclass
@@ -269,6 +288,8 @@ class Detection:
     detector: Detector
     train_until: pd.Timestamp | None
     train_rows: int
+    #: What validating the input fixed or skipped (unsorted rows, duplicate timestamps,
+    #: missing or out-of-range values...), one line each; empty for a clean frame.
     notes: list[str] = field(default_factory=list)
 
 
@@ -286,10 +307,12 @@ class _Outcome:
     train_until: pd.Timestamp | None
     train_rows: int
     points: Callable[[], pd.DataFrame]
+    notes: list[str] = field(default_factory=list)  # what the input's validation fixed
 
     def detection(self) -> Detection:
         return Detection(
-            self.points(), self.incidents, self.detector, self.train_until, self.train_rows
+            self.points(), self.incidents, self.detector, self.train_until, self.train_rows,
+            list(self.notes),
         )
 
 
@@ -314,7 +337,12 @@ def _training_mask(
     else:
         if train_until is None:
             k = max(int(0.1 * n), min(n, MIN_TRAIN_ROWS))
-            train_until = index[k] if k < n else index[-1] + pd.Timedelta(1, "ns")
+            if k >= n:
+                raise InputError(
+                    f"too short to score: {n} row(s), and the training window takes the first "
+                    f"{MIN_TRAIN_ROWS} (or 10 %); give more rows, or train_until to train on fewer"
+                )
+            train_until = index[k]
         mask = np.asarray(index < train_until)
         cut = train_until
     if exclude_labelled and labels is not None:
@@ -362,8 +390,11 @@ def _detect(
     series: str = "default",
 ) -> _Outcome:
     """:func:`detect`, up to its per-point frame."""
-    if not isinstance(frame.index, pd.DatetimeIndex) or frame.index.tz is None:
-        frame, _ = validate_frame(frame)
+    if isinstance(frame, pd.Series):
+        frame = frame.to_frame(str(frame.name) if frame.name is not None else "value")
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"expected a pandas DataFrame (or Series), got {type(frame).__name__}")
+    frame, notes = clean_frame(frame)
     if any(c in LABEL_COLUMNS for c in frame.columns):
         frame = frame[[c for c in frame.columns if c not in LABEL_COLUMNS]]
     metrics = frame
@@ -373,6 +404,11 @@ def _detect(
         if missing:
             raise InputError(f"detector {plan.name!r} needs the column(s) {missing}")
         metrics = metrics[list(plan.metrics)]
+    if not isinstance(detector, (str, Detector)):
+        raise ParameterError(
+            f"detector must be a name ({', '.join(available())}) or a Detector, got "
+            f"{detector!r}"
+        )
     det = make(detector) if isinstance(detector, str) else detector.clone()
     cut = _utc(train_until) if train_until is not None else None
     mask, cut = _training_mask(
@@ -385,7 +421,7 @@ def _detect(
     if mask.sum() < 2:
         raise InputError(
             f"the training window holds {int(mask.sum())} row(s); need at least 2 "
-            "(move --train-until later)"
+            "(move train_until later)"
         )
     # fit(metrics[mask]) on the rows of the frame prepared once (features are row-wise)
     det._begin_fit(metrics)
@@ -418,7 +454,7 @@ def _detect(
             det, monitor.policy, t_ns, X, index, pre, mask, scores, series
         )
         return _Outcome(
-            index, scores, flagged, alert, incidents, det, cut, int(mask.sum()), build
+            index, scores, flagged, alert, incidents, det, cut, int(mask.sum()), build, notes
         )
     verdicts: list[Verdict] = []
     for i in range(n):
@@ -447,7 +483,7 @@ def _detect(
     return _Outcome(
         index, points["score"].to_numpy(dtype=float), points["is_anomalous"].to_numpy(dtype=bool),
         points["is_anomaly"].to_numpy(dtype=bool), monitor.incidents, det, cut, int(mask.sum()),
-        lambda: points,
+        lambda: points, notes,
     )
 
 

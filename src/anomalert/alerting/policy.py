@@ -20,6 +20,8 @@ import math
 import numbers
 from dataclasses import dataclass
 
+import numpy as np
+
 from anomalert.errors import ParameterError
 
 __all__ = ["AlertPolicy"]
@@ -79,22 +81,20 @@ class AlertPolicy:
             value = getattr(self, name)
             if name == "relearn_after" and value is None:
                 continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not _is_int(value) or value < 1:
                 raise bad(name, "an int >= 1" + (" or None" if name == "relearn_after" else ""))
-        if isinstance(self.k, bool) or not isinstance(self.k, int) or not 1 <= self.k <= self.n:
+        if not _is_int(self.k) or not 1 <= self.k <= self.n:
             raise bad("k", f"an int between 1 and n ({self.n})")
-        if self.cooldown is not None and (
-            isinstance(self.cooldown, bool) or not isinstance(self.cooldown, int) or self.cooldown < 0
-        ):
+        if self.cooldown is not None and (not _is_int(self.cooldown) or self.cooldown < 0):
             raise bad("cooldown", "an int >= 0 or None")
-        if not isinstance(self.learn_flagged, bool):
+        if not isinstance(self.learn_flagged, (bool, np.bool_)):
             raise bad("learn_flagged", "a bool")
         if self.threshold is not None and (
             isinstance(self.threshold, bool)
             or not isinstance(self.threshold, numbers.Real)
-            or not math.isfinite(self.threshold)
+            or not (0 < self.threshold < math.inf)
         ):
-            raise bad("threshold", "a finite number or None")
+            raise bad("threshold", "a number > 0 or None")
         return self
 
     def paging_threshold(self, detector_threshold: float) -> float:
@@ -131,3 +131,8 @@ def _points_in(seconds: int, step_seconds: float | None) -> int:
     """Points in ``seconds`` at ``step_seconds`` (a minute when the step is not known), >= 1."""
     step = step_seconds if step_seconds is not None and step_seconds > 0 else 60.0
     return max(1, int(seconds // step))
+
+
+def _is_int(value: object) -> bool:
+    """An int (NumPy's too), not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))

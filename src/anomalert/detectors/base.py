@@ -22,14 +22,14 @@ from __future__ import annotations
 import copy
 import inspect
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 
-from anomalert.data import LABEL_COLUMNS, validate_frame
+from anomalert.data import LABEL_COLUMNS, MAX_ABS_VALUE, clean_frame, utc_timestamp
 from anomalert.errors import InputError, NotFittedError, ParameterError
 from anomalert.features import feature_names, row_plan, transform_frame, transform_row
 
@@ -451,10 +451,7 @@ class Detector:
 
     # -- input plumbing --------------------------------------------------------------
     def _prepare(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.DatetimeIndex]:
-        if not isinstance(frame, pd.DataFrame):
-            raise InputError(f"expected a pandas DataFrame, got {type(frame).__name__}")
-        if not isinstance(frame.index, pd.DatetimeIndex) or frame.index.tz is None:
-            frame, _ = validate_frame(frame, keep_labels=False)
+        frame, _ = clean_frame(_as_frame(frame))
         index = pd.DatetimeIndex(frame.index)
         fast = self._prepare_arrays(frame)
         if fast is not None:
@@ -501,25 +498,36 @@ class Detector:
             and type(values) is dict
         ):
             try:
-                raw = np.fromiter([values[c] for c in self.columns_], float, len(self.columns_))
+                listed = [values[c] for c in self.columns_]
+                for v in listed:  # (a plain loop: the check costs next to nothing)
+                    if not -MAX_ABS_VALUE <= v <= MAX_ABS_VALUE:  # NaN, inf, too large
+                        break
+                else:
+                    raw = np.fromiter(listed, float, len(listed))
+                    return int(timestamp.value), plan.apply(raw)
             except (KeyError, TypeError, ValueError):
                 pass  # the slow path below says what is wrong
-            else:
-                return int(timestamp.value), plan.apply(raw)
         if not isinstance(values, Mapping):
             raise InputError(f"values must be a mapping metric -> number, got {type(values).__name__}")
-        ts = pd.Timestamp(timestamp)
-        if ts.tzinfo is None:
-            ts = ts.tz_localize("UTC")
+        ts = utc_timestamp(timestamp)
         try:
             row = {c: float(values[c]) if values[c] is not None else math.nan for c in self.columns_}
         except KeyError as exc:
             raise InputError(f"point lacks the metric {exc.args[0]!r}") from None
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             bad = next(
                 c for c in self.columns_ if values[c] is not None and not _is_number(values[c])
             )
-            raise InputError(f"metric {bad!r}: {values[bad]!r} is not a number") from None
+            raise InputError(
+                f"metric {bad!r}: {str(values[bad])[:40]!r} is not a number within "
+                f"+-{MAX_ABS_VALUE:.0e}"
+            ) from None
+        for c, v in row.items():  # NaN is a missing value; an infinite or absurd one is refused
+            if not (math.isnan(v) or abs(v) <= MAX_ABS_VALUE):
+                raise InputError(
+                    f"metric {c!r}: {values[c]!r} is infinite or beyond +-{MAX_ABS_VALUE:.0e}; "
+                    "send NaN (or None) for a missing value"
+                )
         feats = transform_row(row, self.feature_set)
         return int(ts.value), np.fromiter((feats[f] for f in self.features_), float, len(self.features_))
 
@@ -532,6 +540,7 @@ class Detector:
         frame
             Metric columns indexed by time (or with a timestamp column).
         """
+        frame = _as_frame(frame)
         self._begin_fit(frame)
         t, X, _ = self._prepare(frame)
         return self._fit_arrays(t, X)
@@ -573,7 +582,7 @@ class Detector:
     def learn_one(self, timestamp: Any, values: Mapping[str, float]) -> None:
         """Update the state with one point (starts the detector if it is new)."""
         if not self.is_fitted:
-            self._start(list(values))
+            self._start(metric_names(values))
         t, x = self._point(timestamp, values)
         self._learn_point(t, x)
         self.n_seen_ += 1
@@ -600,9 +609,24 @@ class Detector:
         return Explanation(score, tuple(contribs))
 
 
+def _as_frame(frame: Any) -> pd.DataFrame:
+    """A DataFrame as it is; a Series as a one-column frame (named by the Series, else
+    ``value``); anything else is an InputError."""
+    if isinstance(frame, pd.Series):
+        return frame.to_frame(str(frame.name) if frame.name is not None else "value")
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"expected a pandas DataFrame (or Series), got {type(frame).__name__}")
+    return frame
+
+
+def metric_names(keys: Iterable[Any]) -> list[str]:
+    """The metrics among a point's keys: not the ground-truth columns nor a timestamp."""
+    return [str(k) for k in keys if k not in LABEL_COLUMNS and k != "timestamp"]
+
+
 def _is_number(v: Any) -> bool:
     try:
         float(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return False
     return True
