@@ -300,6 +300,7 @@ def test_clear_errors_for_bad_input():
         ({"series": "a", "points": [{"timestamp": ts, "values": [1]}]}, 422, "must be an object"),
         (b'{"series": "a", "points": [{"timestamp": 1, "values": {"x": 1e999}}]}', 422, "finite"),
         ({"series": "a", "points": [{"timestamp": ts, "values": {"x": 10**400}}]}, 422, "finite"),
+        ({"series": "a", "points": [{"timestamp": ts, "values": {"x": 1e200}}]}, 422, "within +-1e+150"),
         ({"series": "a", "points": _points(2)[::-1]}, 422, "time order"),
         ({"series": "a", "points": [ok, {"timestamp": ts, "values": {"cpu": 1}}]}, 422, "time order"),
         (b"[" * 100_000 + b"]" * 100_000, 400, "malformed JSON"),

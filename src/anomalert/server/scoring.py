@@ -36,6 +36,7 @@ from typing import Any
 
 import pandas as pd
 
+from anomalert.data import MAX_ABS_VALUE
 from anomalert.errors import AnomalertError
 
 __all__ = ["ApiError", "score_request"]
@@ -123,8 +124,11 @@ def _values(value: Any, where: str) -> dict[str, float]:
             f = float(v)
         except OverflowError:
             f = math.inf
-        if not math.isfinite(f):
-            raise ApiError(422, f"{where}.{key} must be a finite number, got {str(v)[:40]}")
+        if not abs(f) <= MAX_ABS_VALUE:  # (what the detectors take: no inf, nothing absurd)
+            raise ApiError(
+                422, f"{where}.{key} must be a finite number within +-{MAX_ABS_VALUE:.0e}, "
+                f"got {str(v)[:40]}"
+            )
         out[key] = f
     return out
 
