@@ -87,3 +87,9 @@ def test_label_keys_of_a_streamed_point_are_not_metrics() -> None:
     m = Monitor(make("zscore", window=60, min_periods=30))
     m.check(IDX[0], {"cpu": 40.0, "is_anomaly": 0, "timestamp": str(IDX[0])})
     assert m.detector.columns_ == ["cpu"]
+
+
+@pytest.mark.parametrize("params", [{"level_window": 2}, {"min_periods": 3000}])
+def test_seasonal_refuses_a_min_periods_no_window_can_reach(params: dict[str, int]) -> None:
+    with pytest.raises(ParameterError, match="'min_periods' parameter of Seasonal"):
+        make("seasonal", **params).fit(FRAME.iloc[:1440])

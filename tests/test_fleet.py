@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from anomalert.cli import main
+from anomalert.errors import InputError
 from anomalert.fleet import detect_many
 from anomalert.sources.longformat import iter_series, long_format_labels
 
@@ -294,3 +295,10 @@ def test_summaries_without_an_output_file_equal_those_with_one(tmp_path: Path) -
     assert row["alerts"] == int(pts["is_anomaly"].sum()) > 0
     assert row["flagged"] == int(pts["is_anomalous"].sum())
     assert row["max_score"] == float(pts["score"].max())
+
+
+@pytest.mark.parametrize("source", [None, 5, pd.Series([1.0]), [pd.Series([1.0])], [("a", 1, 2)]],
+                         ids=["none", "int", "series", "list-of-series", "triple"])
+def test_what_is_not_a_source_of_series_is_one_clear_error(source: object) -> None:
+    with pytest.raises(InputError, match="cannot read series from|expected a \\(series id, frame\\) pair"):
+        detect_many(source, "zscore")  # type: ignore[arg-type]

@@ -101,6 +101,18 @@ class Seasonal(CompiledBaseline):
         self.threshold = threshold
         self.features = features
 
+    def _check_params(self) -> None:
+        # a window never holds more than its size: min_periods beyond one means no score, ever
+        limit = min(self.level_window, self.window)
+        if self.min_periods > limit:
+            from anomalert.errors import ParameterError
+
+            which = "level_window" if self.level_window <= self.window else "window"
+            raise ParameterError(
+                f"The 'min_periods' parameter of Seasonal must be <= {which} ({limit}). "
+                f"Got {self.min_periods} instead."
+            )
+
     def _kernel_config(self) -> dict[str, Any]:
         # The seasonal model alone: no recent-level baseline, no memory, levels always learn.
         return {

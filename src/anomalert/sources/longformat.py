@@ -211,7 +211,19 @@ def iter_series(
         for item in source.items():
             yield str(item[0]), item[1]
             del item
+    elif isinstance(source, pd.Series) or not isinstance(source, Iterable):
+        raise InputError(
+            f"cannot read series from a {type(source).__name__}: give a long-format frame, a "
+            "file or directory path, a mapping series id -> frame, or (series id, frame) pairs"
+        )
     else:
+        k = 0  # (not enumerate: its reused result tuple would keep the last frame alive)
         for item in source:
+            if not (isinstance(item, tuple | list) and len(item) == 2):
+                raise InputError(
+                    f"item {k} of the series is a {type(item).__name__}; expected a "
+                    "(series id, frame) pair"
+                )
             yield str(item[0]), item[1]
             del item
+            k += 1  # noqa: SIM113 (see above)
