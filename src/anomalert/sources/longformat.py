@@ -218,12 +218,12 @@ def iter_series(
         )
     else:
         k = 0  # (not enumerate: its reused result tuple would keep the last frame alive)
-        for item in source:
-            if not (isinstance(item, tuple | list) and len(item) == 2):
+        for pair in source:
+            if not (isinstance(pair, tuple | list) and len(pair) == 2):
                 raise InputError(
-                    f"item {k} of the series is a {type(item).__name__}; expected a "
+                    f"item {k} of the series is a {type(pair).__name__}; expected a "
                     "(series id, frame) pair"
                 )
-            yield str(item[0]), item[1]
-            del item
+            yield str(pair[0]), pair[1]
+            del pair
             k += 1  # noqa: SIM113 (see above)
