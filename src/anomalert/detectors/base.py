@@ -261,7 +261,7 @@ class Explanation:
 
     def text(self, limit: int = 2) -> str:
         if not self.contributions:
-            return "no baseline yet (warming up)"
+            return "not scored: no value, or no baseline yet (warming up)"
         return "; ".join(c.text() for c in self.contributions[:limit])
 
 
