@@ -93,3 +93,10 @@ def test_label_keys_of_a_streamed_point_are_not_metrics() -> None:
 def test_seasonal_refuses_a_min_periods_no_window_can_reach(params: dict[str, int]) -> None:
     with pytest.raises(ParameterError, match="'min_periods' parameter of Seasonal"):
         make("seasonal", **params).fit(FRAME.iloc[:1440])
+
+
+def test_a_new_monitor_refuses_points_from_before_the_end_of_training() -> None:
+    m = Monitor(make("default").fit(FRAME.iloc[:1440]))
+    with pytest.raises(InputError, match="not after the detector's training data"):
+        m.check(IDX[100], {"cpu": 41.0, "mem": 50.0})
+    assert np.isfinite(m.check(IDX[1440], {"cpu": 41.0, "mem": 50.0}).score)

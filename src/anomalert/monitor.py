@@ -173,6 +173,12 @@ class Monitor:
                 f"timestamp {ts.isoformat()} is not after the previous point "
                 f"({self._last_ts.isoformat()}); points must arrive in time order"
             )
+        fitted = getattr(self.detector, "fit_until_", None)
+        if self._last_ts is None and fitted is not None and ts.value <= fitted:
+            raise InputError(
+                f"timestamp {ts.isoformat()} is not after the detector's training data (up to "
+                f"{pd.Timestamp(fitted, tz='UTC').isoformat()}); points must arrive in time order"
+            )
         det = self.detector
         if not det.is_fitted:
             det._start(metric_names(values))

@@ -558,6 +558,7 @@ class Detector:
         """Second half of :meth:`fit`: learn from the prepared training rows, calibrate."""
         scores = self._fit_frame(t, X)
         self.train_scores_ = scores
+        self.fit_until_ = int(t[-1]) if len(t) else None  # the last training time (ns)
         if getattr(self, "threshold", "auto") == "auto":
             self.threshold_ = self._calibrate(scores)
         return self
