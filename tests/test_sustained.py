@@ -16,16 +16,18 @@ _DAY = 1440
 _SAG = 6 * _DAY + 600  # day 7, 10:00
 
 
-def _traffic(days: int = 9, sag: float | None = 0.7, minutes: int = 30, seed: int = 1) -> pd.DataFrame:
+def _traffic(
+    days: int = 9, sag: float | None = 0.7, minutes: int = 30, seed: int = 1, at: int = _SAG,
+) -> pd.DataFrame:
     """Requests a minute around 1000 with a daily curve of +-500 and noise 100 (10 % of the
-    level); from day 7, 10:00, ``sag`` times the curve for ``minutes`` minutes."""
+    level); from minute ``at`` (day 7, 10:00), ``sag`` times the curve for ``minutes``."""
     n = days * _DAY
     rng = np.random.default_rng(seed)
     idx = pd.date_range("2025-01-06", periods=n, freq="1min", tz="UTC")
     curve = 1000 * (1 + 0.5 * np.sin(2 * np.pi * (np.arange(n) % _DAY) / _DAY))
     v = curve + rng.normal(0, 100, n)
     if sag is not None:
-        v[_SAG : _SAG + minutes] = curve[_SAG : _SAG + minutes] * sag + rng.normal(0, 100, minutes)
+        v[at : at + minutes] = curve[at : at + minutes] * sag + rng.normal(0, 100, minutes)
     return pd.DataFrame({"requests": v}, index=idx)
 
 
@@ -38,7 +40,9 @@ def test_a_half_hour_sag_pages_once_within_it_and_names_the_averages() -> None:
     assert start + pd.Timedelta("5min") <= inc.start <= start + pd.Timedelta("30min")
     text = inc.explanation
     assert text.startswith("requests has stayed below its baseline: ")
-    assert "on average over about the last 30 minutes" in text and "for the time (±" in text
+    # the average that paged: the half hour's, or (here, sooner) its ten-minute one
+    assert re.search(r"on average over about the last (30|10) minutes", text), text
+    assert "for the time (±" in text
     # the averages: the baseline is the curve's at 10:00 (1250), the values' average lies
     # between it and the sag's (875), and the σ is their distance in the scale given
     m = re.search(r": ([\d.,]+) on average .*, ([\d.]+)σ below its usual ([\d.,]+) for the "
@@ -47,6 +51,33 @@ def test_a_half_hour_sag_pages_once_within_it_and_names_the_averages() -> None:
     value, sigma, baseline, scale = (float(g.replace(",", "")) for g in m.groups())
     assert 1150 < baseline < 1350 and 875 < value < baseline
     assert abs((baseline - value) / scale - sigma) < 0.1
+
+
+def test_a_short_deep_sag_pages_on_the_ten_minute_average() -> None:
+    """Half the traffic for ten minutes at 20:00, where the curve is low (567): ten points
+    at about 2.8 scales each, which the half-hour average dilutes below its bar; the
+    ten-minute one pages within the sag (five seeds)."""
+    at = 6 * _DAY + 1200
+    slow = type("HalfHourOnly", (Default,), {"_sustained_short_e0": 1e9})
+    for seed in (1, 2, 3, 4, 5):
+        frame = _traffic(sag=0.5, minutes=10, seed=seed, at=at)
+        d = detect("default", frame, train_until=frame.index[2 * _DAY])
+        assert len(d.incidents) == 1, (seed, [i.explanation for i in d.incidents])
+        inc, start = d.incidents[0], frame.index[at]
+        assert start < inc.start <= start + pd.Timedelta("10min"), (seed, inc.start)
+        assert "on average over about the last 10 minutes" in inc.explanation, inc.explanation
+        assert detect(slow(), frame, train_until=frame.index[2 * _DAY]).incidents == [], seed
+
+
+def test_the_ten_minute_average_needs_points_a_minute_apart() -> None:
+    """At 5-minute steps a ten-minute average is two points: it does not apply there."""
+    frame = _traffic(days=20, sag=None).iloc[::5]
+    sag = frame.index.get_indexer([frame.index[0] + pd.Timedelta(days=14, hours=10)])[0]
+    frame.iloc[sag : sag + 2] *= 0.5  # ten minutes at half: a blip at this step
+    no_short = type("NoShort", (Default,), {"_sustained_short_e0": 1e9})
+    with_it, without = (det.fit(frame.iloc[: 4 * 288]).score(frame.iloc[4 * 288 :])
+                        for det in (Default(), no_short()))
+    np.testing.assert_array_equal(with_it.to_numpy(), without.to_numpy())
 
 
 def test_each_point_of_the_sag_is_ordinary_alone() -> None:

@@ -340,11 +340,14 @@ class CompiledBaseline(Detector):
                 hours = int(self.state_["P"][K.P_FLAT_H])
                 days = (int(self.state_["P"][K.P_FLAT_B]) - hours) // 24
                 reference = f"the narrowest {hours} hours of its {days}-day history"
-            elif kind[j] == K.KIND_SUSTAINED:
+            elif kind[j] in (K.KIND_SUSTAINED, K.KIND_SUSTAINED_SHORT):
                 # the values' recent average against their seasonal baselines' (the scale:
                 # the usual spread of such an average, in the metric's units)
                 value, what = float(b[j] + z[j] * s[j]), "sustained"
-                minutes = int(self.state_["P"][K.P_SUS_TAU]) // 60
+                seconds = int(self.state_["P"][K.P_SUS_TAU])
+                if kind[j] == K.KIND_SUSTAINED_SHORT:
+                    seconds //= K.SUS_SHORT
+                minutes = seconds // 60
                 reference = f"about the last {minutes} minutes"
             elif kind[j] == K.KIND_CONTEXT:
                 # the value the other features' deviations imply, through the correlations

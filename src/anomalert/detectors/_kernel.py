@@ -74,6 +74,7 @@ __all__ = [
     "KIND_SHIFT",
     "KIND_FLAT",
     "KIND_SUSTAINED",
+    "KIND_SUSTAINED_SHORT",
     "K_LEVEL",
     "K_LONG",
     "K_RES",
@@ -262,9 +263,10 @@ P_DAILY_ID = 67  # offset in N: per time-of-day cell (``_RHYTHM_DAYS`` days x bi
 P_SUS_TAU = 68  # seconds: the sustained test's time constant (0: no sustained test)
 P_SUS_OFF = 69  # offset in F: per feature the average deviation (m), the long-run mean
 #                square of that average (m), the weight that mean has gathered (m), and the
-#                averages of the values (m) and of their seasonal baselines (m); then the
-#                last step seen and its two weights (3, see :func:`_sus_weights`: a cache,
-#                which scoring may fill)
+#                averages of the values (m) and of their seasonal baselines (m); the same
+#                five for the shorter average (5m, see ``_SUS_SHORT``); then the last step
+#                seen and its three weights (4, see :func:`_sus_weights`: a cache, which
+#                scoring may fill)
 P_SUS_ID = 70  # offset in N: per feature the last time its average moved (m), then the
 #               first point's time, the last time another test paged
 P_DAILY_OFF = 71  # offset in F: per rhythm cell (as ``P_DAILY_ID``) the largest score a point
@@ -291,7 +293,9 @@ Q_FLAT_K = 14  # the flat test pages when the window's range is this many times 
 #                than the history's narrowest
 Q_SUS_E0 = 15  # the sustained test pages when the average deviation is this many times its
 #                usual spread
-N_Q = 16
+Q_SUS_E0_SHORT = 16  # ... or when its shorter average (see ``_SUS_SHORT``) is this many times
+#                      that average's usual spread
+N_Q = 17
 
 # What scored a feature (the ``kind`` arrays of :func:`step`, :func:`run`, :func:`feature_z`).
 KIND_DEVIATION = 0  # a deviation from the baseline
@@ -302,6 +306,7 @@ KIND_CONTEXT = 4  # the context test: against what the other features' deviation
 KIND_SHIFT = 5  # the shift test: the window's mean beyond the range of the history's means
 KIND_FLAT = 6  # the flat test: the window's range far narrower than any of the history's
 KIND_SUSTAINED = 7  # the sustained test: deviations one way, moderate but lasting
+KIND_SUSTAINED_SHORT = 8  # the same, on its shorter average (see ``_SUS_SHORT``)
 #: Fraction of the drift test's day-over-day changes that may disagree with its direction.
 _DRIFT_ALLOW = 0.25
 #: Seconds per part of the noise test's window.
@@ -313,7 +318,7 @@ _VAR_THIN = 4
 #: Version of the state layout: bump whenever the meaning or placement of anything in
 #: ``F``/``N``/``D``/``P``/``Q``/``S``/``SC`` changes, so a state saved by another version is
 #: refused instead of being read wrong (see ``CompiledBaseline.__setstate__``).
-LAYOUT_VERSION = 25
+LAYOUT_VERSION = 26
 
 _NO_T = np.iinfo(np.int64).min
 #: ``last_t`` before any point was learned.
@@ -379,6 +384,7 @@ def new_state(
     spike_gap: int = 1800,
     sustained_seconds: int = 0,
     sustained_e0: float = 9.0,
+    sustained_short_e0: float = 6.0,
 ) -> dict[str, np.ndarray]:
     """Arrays of a fresh state for ``m`` features (slots come later, see :func:`with_slots`).
 
@@ -506,7 +512,7 @@ def new_state(
     i_off += (2 * _EPISODES + 3) * m
     P[P_SUS_TAU] = max(0, sustained_seconds)
     P[P_SUS_OFF] = f_off
-    f_off += 5 * m + 3
+    f_off += 10 * m + 4
     P[P_SUS_ID] = i_off
     i_off += m + 2
     P[P_GUARDED] = i_off
@@ -535,7 +541,7 @@ def new_state(
         N[ep + 2 * _EPISODES + 1] = _NO_T
     Q = np.array([guard, margin, threshold, range_k, range_e0, recur_min, noise_k, noise_clip,
                   flap_runs, drift_k, context_clip, context_shrink, shift_k, shift_e0,
-                  flat_k, sustained_e0],
+                  flat_k, sustained_e0, sustained_short_e0],
                  dtype=np.float64)
     F = np.zeros(f_off, dtype=np.float64)
     F[P[P_QOFF]:P[P_QOFF] + m] = math.nan
@@ -1878,23 +1884,58 @@ _SUS_QUIET = 2
 #: Scales the point itself must deviate by, the average's way, to page: a lasting deviation
 #: that has just ended does not page on the first ordinary point after it.
 _SUS_SAME = 1.0
+#: The shorter average's time constant is the test's divided by this (10 minutes for 30): a
+#: sag to half the traffic for ten minutes is ten points at 2.8 scales each, which the
+#: half-hour average dilutes below its bar (7 of its spreads), a ten-minute one does not.
+_SUS_SHORT = 3
+SUS_SHORT = _SUS_SHORT  # (for the explanations: the shorter average's minutes)
+#: Points the shorter average needs within its time constant to apply (at 5-minute steps a
+#: ten-minute average is two points: a spike, not a lasting deviation).
+_SUS_SHORT_POINTS = 10
 
 
 @_helper(inline="always")
-def _sus_weights(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int) -> tuple[float, float]:
+def _sus_weights(
+    F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int, t: int,
+) -> tuple[float, float, float]:
     """The weights ``1 - exp(-dt / tau)`` of feature ``j``'s point at ``t`` in the average
-    (``tau``: ``P_SUS_TAU``) and in its long-run mean square (``_SUS_LONG``), dt the seconds
-    since its average last moved (0, 0 for the first point: it only starts the clock). The
-    last step's weights are kept: a regular series computes them once."""
+    (``tau``: ``P_SUS_TAU``), in its long-run mean square (``_SUS_LONG``) and in the shorter
+    average (``tau / _SUS_SHORT``), dt the seconds since its average last moved (0, 0, 0 for
+    the first point: it only starts the clock). The last step's weights are kept: a regular
+    series computes them once."""
     last = N[P[P_SUS_ID] + j]
     if last == _NO_T:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     dt = max((t - last) / _NS, 1.0)
-    c = P[P_SUS_OFF] + 5 * P[P_M]
+    c = P[P_SUS_OFF] + 10 * P[P_M]
     if F[c] != dt:
         F[c], F[c + 1] = dt, 1.0 - math.exp(-dt / P[P_SUS_TAU])
         F[c + 2] = 1.0 - math.exp(-dt / _SUS_LONG)
-    return F[c + 1], F[c + 2]
+        F[c + 3] = 1.0 - math.exp(-dt * _SUS_SHORT / P[P_SUS_TAU])
+    return F[c + 1], F[c + 2], F[c + 3]
+
+
+@_helper(inline="always")
+def _sus_short_on(P: np.ndarray) -> bool:
+    """Whether the shorter average applies: ``_SUS_SHORT_POINTS`` points in its time
+    constant at the series' step."""
+    step = P[P_STEP]
+    return step > 0 and P[P_SUS_TAU] >= _SUS_SHORT * _SUS_SHORT_POINTS * step
+
+
+@_helper(inline="always")
+def _sus_channel(
+    F: np.ndarray, o: int, m: int, j: int, v: float, a: float, ax: float, xj: float, bj: float,
+) -> tuple[float, float, float, float]:
+    """One average of feature ``j`` (its five figures start at ``F[o + j]``, ``m`` apart)
+    with the point's clipped deviation ``v`` at weight ``a``: the average, its usual spread,
+    and the averages of the values and their baselines (weight ``ax``)."""
+    e = (1.0 - a) * F[o + j] + a * min(max(v, -_SUS_CLIP), _SUS_CLIP)
+    gathered = F[o + 2 * m + j]
+    ms = F[o + m + j] / gathered if gathered > 0.0 else 0.0
+    sd = math.sqrt(max(ms, a / (2.0 - a)))  # never below independent unit deviations'
+    return (e, sd, (1.0 - ax) * F[o + 3 * m + j] + ax * xj,
+            (1.0 - ax) * F[o + 4 * m + j] + ax * bj)
 
 
 @_helper(inline="always")
@@ -1902,10 +1943,11 @@ def _sustained(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, Q: np.ndarray, t: int, x: np.ndarray,
     z: np.ndarray, zs: np.ndarray, hz: np.ndarray,
 ) -> None:
-    """Every feature's sustained score into ``hz[4m:5m]``, its average deviation with this
-    point into ``hz[5m:6m]``, that average's usual spread into ``hz[6m:7m]``, and the
-    averages (the same weights) of its values and their seasonal baselines into ``hz[7m:8m]``
-    and ``hz[8m:9m]`` (NaN: no deviation to average).
+    """Every feature's sustained score into ``hz[4m:5m]``; its average deviation with this
+    point, that average's usual spread, and the averages (the same weights) of its values
+    and their seasonal baselines into ``hz[5m:9m]`` (m each; NaN: no deviation to
+    average); the same four of the shorter average into ``hz[9m + 1:13m + 1]``; and which
+    average scored into ``hz[13m + 1:14m + 1]`` (1: the shorter, 0: the other, NaN: none).
 
     The average is exponential in time (``P_SUS_TAU`` seconds) over the deviations from the
     seasonal model's day-long baseline (``zs[m:2m]``, scale ``zs[2m:]``: the time of day at
@@ -1917,37 +1959,45 @@ def _sustained(
     scores the threshold plus the excess, when the point itself deviates that way by
     ``_SUS_SAME`` scales (its deviation ``z``, the smaller of the seasonal and the recent
     level's: once the recent level has taken a lasting change in, or the day-long one is
-    what the point is close to, the change is no longer news). Where another test paged
-    within ``_SUS_QUIET`` time constants, the score is the memory's (see :func:`_learn`)
-    but does not page (see :func:`_sus_quiet`)."""
+    what the point is close to, the change is no longer news). The shorter average
+    (``P_SUS_TAU / _SUS_SHORT`` seconds, where the step gives it ``_SUS_SHORT_POINTS``
+    points) scores the same way past ``Q_SUS_E0_SHORT`` of its spreads; the larger score
+    counts. Where another test paged within ``_SUS_QUIET`` time constants, the score is
+    the memory's (see :func:`_learn`) but does not page (see :func:`_sus_quiet`)."""
     m = P[P_M]
     hz[4 * m : 5 * m] = 0.0
     hz[5 * m : 9 * m] = math.nan
+    hz[9 * m + 1 : 14 * m + 1] = math.nan
     tau = P[P_SUS_TAU]
     if tau == 0:
         return
     off, ids = P[P_SUS_OFF], P[P_SUS_ID]
     first = N[ids + m]
     ready = first != _NO_T and t - first >= _SUS_WARM * _NS
+    short = _sus_short_on(P)
+    s0 = 9 * m + 1  # the shorter average's figures in hz
     for j in range(m):
         v = (x[j] - zs[m + j]) / zs[2 * m + j]
         if not math.isfinite(v):
             continue
-        a = _sus_weights(F, N, P, j, t)[0]
-        e = (1.0 - a) * F[off + j] + a * min(max(v, -_SUS_CLIP), _SUS_CLIP)
+        a, _, a2 = _sus_weights(F, N, P, j, t)
         ax = 1.0 if N[ids + j] == _NO_T else a  # the value averages start at the first
-        hz[7 * m + j] = (1.0 - ax) * F[off + 3 * m + j] + ax * x[j]
-        hz[8 * m + j] = (1.0 - ax) * F[off + 4 * m + j] + ax * zs[m + j]
-        gathered = F[off + 2 * m + j]
-        ms = F[off + m + j] / gathered if gathered > 0.0 else 0.0
-        null = a / (2.0 - a)
-        sd = math.sqrt(max(ms, null))
-        hz[5 * m + j] = e
-        hz[6 * m + j] = sd
-        if ready and z[j] * e > 0.0 and abs(z[j]) >= _SUS_SAME and sd > 0.0:
-            ex = abs(e) / sd
-            if ex > Q[Q_SUS_E0]:
-                hz[4 * m + j] = Q[Q_THRESHOLD] + ex - Q[Q_SUS_E0]
+        e, sd, xa, ba = _sus_channel(F, off, m, j, v, a, ax, x[j], zs[m + j])
+        hz[5 * m + j], hz[6 * m + j], hz[7 * m + j], hz[8 * m + j] = e, sd, xa, ba
+        best, which = 0.0, math.nan
+        same = ready and abs(z[j]) >= _SUS_SAME
+        if same and z[j] * e > 0.0 and sd > 0.0 and abs(e) / sd > Q[Q_SUS_E0]:
+            best, which = Q[Q_THRESHOLD] + abs(e) / sd - Q[Q_SUS_E0], 0.0
+        if short:
+            ax2 = 1.0 if N[ids + j] == _NO_T else a2
+            e2, sd2, xa2, ba2 = _sus_channel(F, off + 5 * m, m, j, v, a2, ax2, x[j], zs[m + j])
+            hz[s0 + j], hz[s0 + m + j], hz[s0 + 2 * m + j], hz[s0 + 3 * m + j] = e2, sd2, xa2, ba2
+            if same and z[j] * e2 > 0.0 and sd2 > 0.0 and abs(e2) / sd2 > Q[Q_SUS_E0_SHORT]:
+                sc = Q[Q_THRESHOLD] + abs(e2) / sd2 - Q[Q_SUS_E0_SHORT]
+                if sc > best:
+                    best, which = sc, 1.0
+        hz[4 * m + j] = best
+        hz[13 * m + 1 + j] = which
 
 
 @_helper(inline="always")
@@ -1963,7 +2013,7 @@ def _sus_follow(
     F: np.ndarray, N: np.ndarray, P: np.ndarray, t: int, hz: np.ndarray, flagged: bool,
     other: bool,
 ) -> None:
-    """Follow every point, flagged or not: each average moves to ``hz[5m:6m]`` (see
+    """Follow every point, flagged or not: each average moves to its value in ``hz`` (see
     :func:`_sustained`); its long-run mean square learns from points nothing flagged (over
     ``_SUS_LONG`` seconds, with the weight it gathered; an average past two usual spreads
     counts as two, so a lasting deviation that has not paged yet does not widen its own
@@ -1980,14 +2030,19 @@ def _sus_follow(
         e = hz[5 * m + j]
         if math.isnan(e):
             continue
-        if not flagged:  # an average past two usual spreads counts as two
-            al = _sus_weights(F, N, P, j, t)[1]
-            sd = hz[6 * m + j]
-            F[off + m + j] = (1.0 - al) * F[off + m + j] + al * min(e * e, 4.0 * sd * sd)
-            F[off + 2 * m + j] = (1.0 - al) * F[off + 2 * m + j] + al
-        F[off + j] = e
-        F[off + 3 * m + j] = hz[7 * m + j]
-        F[off + 4 * m + j] = hz[8 * m + j]
+        al = _sus_weights(F, N, P, j, t)[1]
+        for c in range(2):  # the average, then the shorter one (when it applies)
+            o, h = (off, 5 * m) if c == 0 else (off + 5 * m, 9 * m + 1)
+            e = hz[h + j]
+            if math.isnan(e):
+                continue
+            if not flagged:  # an average past two usual spreads counts as two
+                sd = hz[h + m + j]
+                F[o + m + j] = (1.0 - al) * F[o + m + j] + al * min(e * e, 4.0 * sd * sd)
+                F[o + 2 * m + j] = (1.0 - al) * F[o + 2 * m + j] + al
+            F[o + j] = e
+            F[o + 3 * m + j] = hz[h + 2 * m + j]
+            F[o + 4 * m + j] = hz[h + 3 * m + j]
         N[ids + j] = t
 
 
@@ -2960,9 +3015,11 @@ def _explained(
         return by - 2 * m, zj, bj, sj, KIND_DRIFT
     if by > 5 * m:  # the values' average against their baselines', in usual spreads of
         j = by - 5 * m - 1  # the deviations' average (its scale in the metric's units)
-        ex = hz[5 * m + j] / hz[6 * m + j]
-        gap = hz[7 * m + j] - hz[8 * m + j]
-        return j, ex, hz[8 * m + j], abs(gap / ex), KIND_SUSTAINED
+        h = 9 * m + 1 if hz[13 * m + 1 + j] == 1.0 else 5 * m  # the average that scored
+        ex = hz[h + j] / hz[h + m + j]
+        gap = hz[h + 2 * m + j] - hz[h + 3 * m + j]
+        kind = KIND_SUSTAINED_SHORT if h != 5 * m else KIND_SUSTAINED
+        return j, ex, hz[h + 3 * m + j], abs(gap / ex), kind
     if by > 4 * m:
         j = by - 4 * m - 1
         zj, bj, sj = _flat_explained(F, N, P, j, t, x[j])
@@ -3083,9 +3140,10 @@ def _zs_len(m: int) -> int:
 @_helper(inline="always")
 def _hz_len(m: int) -> int:
     """Length of the per-point tests' scratch (see :func:`_point_score`): the shift test's
-    figures (3m), the flat test's scores (m), the sustained test's figures (5m), then what a
-    point the rhythm kept from paging would have scored (1)."""
-    return 9 * m + 1
+    figures (3m), the flat test's scores (m), the sustained test's figures (5m), what a
+    point the rhythm kept from paging would have scored (1), then the sustained test's
+    shorter average's figures and which average scored (5m, see :func:`_sustained`)."""
+    return 14 * m + 1
 
 
 @njit(cache=True)
@@ -3137,7 +3195,7 @@ def _point_score(
 ) -> tuple[float, int]:
     """The score of a measured point and what gave it (see :func:`_score`), filling the
     range scores ``nz[:m]``, the context score ``nz[m]``, the noise test's
-    ``vz``/``va``/``vl`` (see :func:`_noises`) and ``hz`` (``9m + 1``): the shift test's
+    ``vz``/``va``/``vl`` (see :func:`_noises`) and ``hz`` (``14m + 1``): the shift test's
     figures (see :func:`_shifts`), the flat test's scores (see :func:`_flats`), the
     sustained test's figures (see :func:`_sustained`, from the seasonal deviations and
     baselines ``zs``), then what a point the rhythm kept from paging would have scored

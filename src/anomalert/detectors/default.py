@@ -363,9 +363,11 @@ class Default(CompiledBaseline):
     _flat_span: ClassVar[int] = 48
     _flat_k: ClassVar[float] = 5.0
     #: Sustained test: the time constant (seconds) of the average of the seasonal deviations
-    #: (0: off), and how many times its usual spread the average must be to page.
+    #: (0: off), how many times its usual spread the average must be to page, and the same
+    #: for its shorter average (a third of the time constant, at steps of a minute or less).
     _sustained_seconds: ClassVar[int] = 1800
     _sustained_e0: ClassVar[float] = 9.0
+    _sustained_short_e0: ClassVar[float] = 6.0
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "period": [Options(("auto", "day", "week", "none")), Interval(int, 60, None)],
         "history": [Interval(int, 1, None)],
@@ -451,6 +453,7 @@ class Default(CompiledBaseline):
             "flat_k": self._flat_k, "spike_gap": self._spike_gap,
             "sustained_seconds": self._sustained_seconds if "sustained" in on else 0,
             "sustained_e0": self._sustained_e0,
+            "sustained_short_e0": self._sustained_short_e0,
         }
 
     def prepare(self, t: np.ndarray, X: np.ndarray) -> None:

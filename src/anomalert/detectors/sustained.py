@@ -12,7 +12,10 @@ day has been followed, an average more than 9 of those spreads from zero scores 
 threshold plus the excess, when the point's own deviation (the smaller of the seasonal and
 the recent level's, as the other tests see it) is a scale or more that way: a lasting
 change the recent level has taken in is no longer news, nor is the first ordinary point
-after it. The test keeps quiet for an hour after another test paged (its average still
+after it. At steps of a minute or less a second average, over 10 minutes, pages the same
+way past 6 of its own spreads (the larger of the two scores counts): half the traffic for
+ten minutes is ten points at 2.8 scales each, which the half-hour average dilutes below
+its bar. The test keeps quiet for an hour after another test paged (its average still
 holds that incident), and like the others a score is news once: one as large learned in
 the last day, or half as large that paged, covers it.
 
@@ -36,8 +39,8 @@ Examples
 >>> det = Sustained().fit(frame.iloc[: 2 * 1440])
 >>> scores = det.score(frame.iloc[2 * 1440 :])
 >>> paged = scores[scores > det.threshold_]
->>> [str(t) for t in paged.index]  # 19 minutes in (a score learned covers the rest)
-['2025-01-06 10:19:00+00:00']
+>>> [str(t) for t in paged.index]  # 6 minutes in, on the 10-minute average (then news once)
+['2025-01-06 10:06:00+00:00']
 """
 
 from __future__ import annotations
