@@ -105,6 +105,10 @@ def _timestamp(value: Any, where: str) -> pd.Timestamp:
         ) from None
     if ts is pd.NaT:
         raise ApiError(422, f"{where} is not a time")
+    try:
+        ts = ts.as_unit("ns")  # what the detectors count in: years 1677-2262
+    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
+        raise ApiError(422, f"{where}: {str(value)[:60]!r} is outside the years 1677-2262") from None
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 

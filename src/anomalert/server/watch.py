@@ -34,6 +34,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from anomalert.data import MAX_ABS_VALUE
 from anomalert.detectors import make
 from anomalert.errors import AnomalertError
 from anomalert.monitor import Monitor
@@ -287,6 +288,13 @@ class Watcher:
             for ts, row in zip(frame.index, frame.to_numpy(dtype=float), strict=True):
                 if rt.last_ts is not None and ts <= rt.last_ts:
                     continue
+                beyond = ~(np.abs(row) <= MAX_ABS_VALUE) & ~np.isnan(row)
+                if beyond.any():  # inf or absurd: that metric is missing at this point
+                    self.skipped += 1
+                    log.warning("%s: at %s %s out of range (beyond +-%.0e); not scored", rt.name,
+                                ts, ", ".join(c for c, b in zip(cols, beyond, strict=True) if b),
+                                MAX_ABS_VALUE)
+                    row = np.where(beyond, np.nan, row)
                 if np.isnan(row).all():
                     self.skipped += 1
                     continue
