@@ -30,6 +30,7 @@ from watch_helpers import (
     watching,
 )
 
+from anomalert.alerting.sinks import make_sink
 from anomalert.cli import main
 from anomalert.scenarios import generate
 from anomalert.server.config import ConfigError, config_from_dict, load_config
@@ -53,6 +54,15 @@ def test_config_errors_name_the_file_and_key(tmp_path):
         ({**base, "sinks": [{"type": "pagerduty"}]}, "sinks[0].type"),
         ({**base, "limits": {"max_points": 0}}, "limits.max_points"),
         ({**base, "colour": "blue"}, "unknown key(s) ['colour']"),
+        ({**base, "queries": [{"name": "cpu", "query": "up", "step": "0.001s"}]},
+         "queries[0].step: 3 days 00:00:00 of lookback"),
+        ({**base, "alert_labels": {"bad-label": "x"}}, "alert_labels.bad-label: label names"),
+        ({**base, "queries": [{"name": "cpu", "query": "up", "labels": {"team": ["a", "b"]}}]},
+         "queries[0].labels.team: must be a text value"),
+        ({**base, "sinks": [{"type": "alertmanager", "url": "http://127.0.0.1:9093", "ttl": "20s"}],
+          "resend": "60s"}, "resend: 60s must be shorter than sink 'alertmanager''s ttl (20s)"),
+        ({**base, "sinks": [{"type": "webhook", "url": "http://127.0.0.1:1", "timeout": "soon"}]},
+         "sinks[0].timeout"),
         ({"simulate": {"days": 10}}, "simulate.days"),
         ({"simulate": {"scenarios": ["disk"]}}, "simulate.scenarios"),
         ([1, 2], "must be a mapping"),
@@ -69,6 +79,16 @@ def test_config_errors_name_the_file_and_key(tmp_path):
         load_config(tmp_path / "missing.yaml")
     cfg = config_from_dict({**base, "defaults": {"step": "30s", "severity": "page"}})
     assert cfg.queries[0].step == pd.Timedelta("30s") and cfg.queries[0].labels == {"severity": "page"}
+
+
+def test_sink_durations_read_like_every_other_duration():
+    cfg = config_from_dict({
+        "prometheus": {"url": "http://127.0.0.1:9090"}, "queries": [{"name": "cpu", "query": "up"}],
+        "sinks": [{"type": "alertmanager", "url": "http://127.0.0.1:9093", "ttl": "5m",
+                   "timeout": "5s"}, {"type": "webhook", "url": "http://127.0.0.1:1", "timeout": 2}],
+    })
+    built = [make_sink(s, i) for i, s in enumerate(cfg.sinks)]  # as the daemon builds them
+    assert [(getattr(s, "ttl", None), s.timeout) for s in built] == [(300.0, 5.0), (None, 2.0)]
 
 
 def test_cli_user_errors_are_one_line_exit_2(tmp_path, capsys):
@@ -255,11 +275,11 @@ def test_sigkill_mid_incident_restart_no_lost_no_duplicate(alertmanager_server, 
         config = tmp_path / "watch.yaml"
         config.write_text(yaml.safe_dump({
             "listen": "127.0.0.1:0",
-            "sinks": [{"type": "alertmanager", "url": proxy.url, "name": "am"}],
+            "sinks": [{"type": "alertmanager", "url": proxy.url, "name": "am", "ttl": "2h"}],
             "simulate": {"scenarios": ["cpu"], "history": "1d", "lead": "5m"},
             "clock": {"start": start.isoformat(), "minute": "0.1s"},
             "checkpoint": "60s",  # only the post-backfill checkpoint exists when we kill
-            "resend": "1h",
+            "resend": "1h",  # (no refresh during the test; the ttl outlasts it)
             "retry": {"initial": "0.1s", "max": "0.5s"},
         }))
         proc = WatchProcess(["--config", str(config), "--state", str(tmp_path / "state.db")], tmp_path)
@@ -303,3 +323,15 @@ def test_watch_helpers_stop_everything():
         assert httpx.post(fake.url + "/api/v1/query_range", data={"start": 0, "end": 60, "step": 60}).status_code == 200
     with pytest.raises(httpx.ConnectError):
         httpx.post(fake.url, timeout=1)
+
+
+def test_the_documented_example_config_loads():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "watch.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    assert blocks
+    for block in blocks:
+        cfg = config_from_dict(yaml.safe_load(block), source="docs/watch.md")
+        assert cfg.queries and [make_sink(s, i) for i, s in enumerate(cfg.sinks)]

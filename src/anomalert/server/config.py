@@ -52,6 +52,10 @@ _TOP = {
     "retry", "limits", "clock", "simulate", "poll", "checkpoint", "resend", "alert_labels",
     "title",
 }
+#: Label names Prometheus and Alertmanager accept.
+_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+#: Points a query's backfill may hold per series (lookback / step).
+_MAX_BACKFILL_POINTS = 1_000_000
 _QUERY = {"name", "query", "metrics", "step", "lookback", "delay", "detector", "params", "policy",
           "labels", "severity"}
 
@@ -171,6 +175,12 @@ class _Reader:
             return {}
         if not isinstance(value, dict):
             raise self.fail(where, "must be a mapping label -> value")
+        for k, v in value.items():  # what Prometheus and Alertmanager accept (else a 400)
+            if not isinstance(k, str) or not _LABEL.match(k):
+                raise self.fail(f"{where}.{k}", "label names are letters, digits and _, not "
+                                "starting with a digit")
+            if not isinstance(v, str | int | float) or isinstance(v, bool):
+                raise self.fail(f"{where}.{k}", f"must be a text value, got {v!r}")
         return {str(k): str(v) for k, v in value.items()}
 
 
@@ -211,6 +221,10 @@ def _query(r: _Reader, raw: Any, where: str, defaults: dict[str, Any]) -> QueryS
     lookback = r.duration(merged.get("lookback", "3d"), f"{where}.lookback")
     if lookback < step * 2:
         raise r.fail(f"{where}.lookback", "must cover at least two steps")
+    if lookback / step > _MAX_BACKFILL_POINTS:  # (a step of 1 ms over 3 days: 259M points)
+        raise r.fail(f"{where}.step", f"{lookback} of lookback at a step of {step} is "
+                     f"{lookback / step:,.0f} points a series; at most "
+                     f"{_MAX_BACKFILL_POINTS:,} (a longer step or a shorter lookback)")
     return QuerySpec(
         name=name, metrics=metrics, step=step, lookback=lookback,
         delay=r.duration(merged.get("delay", 0), f"{where}.delay", zero=True),
@@ -274,12 +288,16 @@ def config_from_dict(
     sinks = top.get("sinks") or []
     if not isinstance(sinks, list):
         raise r.fail("sinks", "must be a list")
-    built = []
+    built, specs_read = [], []
     for i, s in enumerate(sinks):
+        if isinstance(s, dict):  # durations as everywhere else in the file: 5s, 5m (or seconds)
+            s = {k: (r.seconds(v, f"sinks[{i}].{k}") if k in ("ttl", "timeout")
+                     and isinstance(v, str) else v) for k, v in s.items()}
         try:
             built.append(make_sink(s, i))
         except AnomalertError as exc:
-            raise r.fail("", str(exc)) from None
+            raise ConfigError(f"{r.source}: {exc}") from None
+        specs_read.append(s)
     if len({s.name for s in built}) != len(built):
         raise r.fail("sinks", "names must be unique (give each a 'name')")
     for key in ("listen", "state", "external_url", "token", "title"):
@@ -307,6 +325,11 @@ def config_from_dict(
     kw["poll_max_backoff"] = r.seconds(poll.get("max_backoff", "60s"), "poll.max_backoff")
     kw["checkpoint"] = r.seconds(top.get("checkpoint", "5s"), "checkpoint")
     kw["resend"] = r.seconds(top.get("resend", "60s"), "resend")
+    for sink in built:  # an alert not re-posted before its endsAt resolves, then fires again
+        ttl = getattr(sink, "ttl", None)
+        if ttl is not None and kw["resend"] >= ttl:
+            raise r.fail("resend", f"{kw['resend']:g}s must be shorter than sink {sink.name!r}'s "
+                         f"ttl ({ttl:g}s), or Alertmanager resolves open alerts between re-posts")
     kw["alert_labels"] = r.labels(top.get("alert_labels"), "alert_labels")
     if simulate or ("simulate" in top and not serve):
         kw["simulate"] = _simulate(r, top.get("simulate"))
@@ -316,7 +339,7 @@ def config_from_dict(
         raise r.fail("queries", "no queries to watch (or use --simulate)")
     elif "prometheus_url" not in kw:
         raise r.fail("prometheus", "missing: give prometheus.url (or use --simulate)")
-    return WatchConfig(queries=specs, sinks=tuple(sinks), defaults=defaults, **kw)
+    return WatchConfig(queries=specs, sinks=tuple(specs_read), defaults=defaults, **kw)
 
 
 def load_config(
