@@ -226,3 +226,15 @@ def test_detect_threshold_pages_lower_on_the_same_scores(
     np.testing.assert_array_equal(own["score"].to_numpy(), low["score"].to_numpy())
     assert (low["is_anomaly"] >= own["is_anomaly"]).all()
     assert low["is_anomaly"].sum() > own["is_anomaly"].sum()
+
+
+def test_sweep_and_nab_outputs_that_cannot_be_written_fail_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = str(tmp_path / "no" / "x.json")
+    for argv in (["sweep", "lb.csv", "--detector", "default", "--threshold", "3", "--json", missing],
+                 ["sweep", "lb.csv", "--detector", "default", "--threshold", "3", "--plot", str(tmp_path)],
+                 ["nab", str(tmp_path), "--windows", "w.json", "--json", missing]):
+        code, out, err = _run(capsys, *argv)
+        assert code == 2 and out == "" and err.count("\n") == 1, (argv, err)
+        assert "does not exist" in err or "is a directory" in err

@@ -130,18 +130,10 @@ def _prometheus_frame(args: argparse.Namespace, series: dict[str, Any]) -> Any:
 
 def _run_detection(args: argparse.Namespace, frame: Any) -> Any:
     from anomalert.data import split_labels
-    from anomalert.detectors import preset
-    from anomalert.monitor import MIN_TRAIN_ROWS, detect
+    from anomalert.monitor import detect
 
     metrics, truth, _ = split_labels(frame)
     source = args.file or args.access_log or f"prometheus:{getattr(args, 'query', '')}"
-    if args.train_until is None and preset(args.detector).train == "auto" \
-            and len(frame) <= MIN_TRAIN_ROWS:
-        raise AnomalertError(
-            f"{source}: too short to score: {len(frame)} row(s), and the training window takes "
-            f"the first {MIN_TRAIN_ROWS} (or 10 %); give more rows, or --train-until TS to "
-            "train on fewer"
-        )
     policy = _policy(args)
     try:
         return detect(

@@ -42,7 +42,7 @@ from anomalert.alerting.batch import FIRED, REOPENED, RESOLVED, decide_all
 from anomalert.data import LABEL_COLUMNS, clean_frame, utc_timestamp
 from anomalert.detectors import Detector, available, make, preset
 from anomalert.detectors._compiled import CompiledBaseline
-from anomalert.detectors.base import metric_names
+from anomalert.detectors.base import as_frame, metric_names
 from anomalert.errors import InputError, ParameterError
 
 __all__ = ["Detection", "Monitor", "Verdict", "detect"]
@@ -346,7 +346,8 @@ def _training_mask(
             if k >= n:
                 raise InputError(
                     f"too short to score: {n} row(s), and the training window takes the first "
-                    f"{MIN_TRAIN_ROWS} (or 10 %); give more rows, or train_until to train on fewer"
+                    f"{MIN_TRAIN_ROWS} (or 10 %); give more rows, or an end of training "
+                    "(train_until, --train-until) to train on fewer"
                 )
             train_until = index[k]
         mask = np.asarray(index < train_until)
@@ -396,11 +397,7 @@ def _detect(
     series: str = "default",
 ) -> _Outcome:
     """:func:`detect`, up to its per-point frame."""
-    if isinstance(frame, pd.Series):
-        frame = frame.to_frame(str(frame.name) if frame.name is not None else "value")
-    if not isinstance(frame, pd.DataFrame):
-        raise InputError(f"expected a pandas DataFrame (or Series), got {type(frame).__name__}")
-    frame, notes = clean_frame(frame)
+    frame, notes = clean_frame(as_frame(frame))
     if any(c in LABEL_COLUMNS for c in frame.columns):
         frame = frame[[c for c in frame.columns if c not in LABEL_COLUMNS]]
     metrics = frame
@@ -427,7 +424,7 @@ def _detect(
     if mask.sum() < 2:
         raise InputError(
             f"the training window holds {int(mask.sum())} row(s); need at least 2 "
-            "(move train_until later)"
+            "(move train_until, --train-until, later)"
         )
     # fit(metrics[mask]) on the rows of the frame prepared once (features are row-wise)
     det._begin_fit(metrics)

@@ -451,7 +451,7 @@ class Detector:
 
     # -- input plumbing --------------------------------------------------------------
     def _prepare(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.DatetimeIndex]:
-        frame, _ = clean_frame(_as_frame(frame))
+        frame, _ = clean_frame(as_frame(frame))
         index = pd.DatetimeIndex(frame.index)
         fast = self._prepare_arrays(frame)
         if fast is not None:
@@ -540,7 +540,7 @@ class Detector:
         frame
             Metric columns indexed by time (or with a timestamp column).
         """
-        frame = _as_frame(frame)
+        frame = as_frame(frame)
         self._begin_fit(frame)
         t, X, _ = self._prepare(frame)
         return self._fit_arrays(t, X)
@@ -610,7 +610,7 @@ class Detector:
         return Explanation(score, tuple(contribs))
 
 
-def _as_frame(frame: Any) -> pd.DataFrame:
+def as_frame(frame: Any) -> pd.DataFrame:
     """A DataFrame as it is; a Series as a one-column frame (named by the Series, else
     ``value``); anything else is an InputError."""
     if isinstance(frame, pd.Series):

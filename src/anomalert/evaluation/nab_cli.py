@@ -23,7 +23,10 @@ __all__ = ["register"]
 
 def _cmd_nab(args: argparse.Namespace) -> int:
     from anomalert.alerting import AlertPolicy
+    from anomalert.cli import check_output
     from anomalert.evaluation.nab_run import NAB_POLICY, OWN_THRESHOLD, FileRun, run_nab
+
+    check_output(args.json, "--json")
 
     def progress(i: int, total: int, run: FileRun) -> None:
         print(

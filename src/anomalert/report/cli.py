@@ -102,10 +102,13 @@ def _sweep_plot(path: Path, rows: list[dict[str, Any]], detector: str, param: st
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run the sweep on a labelled file and print one line per value."""
+    from anomalert.cli import check_output
     from anomalert.data import split_labels
     from anomalert.evaluation.sweep import parse_values, sweep
     from anomalert.sources.files import read_table
 
+    check_output(args.json, "--json")
+    check_output(args.plot, "--plot")
     param = "contamination" if args.contamination is not None else "threshold"
     values = parse_values(getattr(args, param), option=param)
     frame, report = read_table(args.file)

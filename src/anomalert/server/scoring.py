@@ -36,7 +36,7 @@ from typing import Any
 
 import pandas as pd
 
-from anomalert.data import MAX_ABS_VALUE
+from anomalert.data import MAX_ABS_VALUE, utc_timestamp
 from anomalert.errors import AnomalertError
 
 __all__ = ["ApiError", "score_request"]
@@ -106,10 +106,10 @@ def _timestamp(value: Any, where: str) -> pd.Timestamp:
     if ts is pd.NaT:
         raise ApiError(422, f"{where} is not a time")
     try:
-        ts = ts.as_unit("ns")  # what the detectors count in: years 1677-2262
-    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
-        raise ApiError(422, f"{where}: {str(value)[:60]!r} is outside the years 1677-2262") from None
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        # (the detectors' range, years 1677-2262; the text as sent names a refused time)
+        return utc_timestamp(value.strip() if isinstance(value, str) else ts, where)
+    except AnomalertError as exc:
+        raise ApiError(422, str(exc)) from None
 
 
 def _values(value: Any, where: str) -> dict[str, float]:
