@@ -100,3 +100,47 @@ def test_a_new_monitor_refuses_points_from_before_the_end_of_training() -> None:
     with pytest.raises(InputError, match="not after the detector's training data"):
         m.check(IDX[100], {"cpu": 41.0, "mem": 50.0})
     assert np.isfinite(m.check(IDX[1440], {"cpu": 41.0, "mem": 50.0}).score)
+
+
+@pytest.mark.parametrize("tz", [None, "Europe/Berlin"])
+def test_scores_line_up_with_the_callers_frame(tz: str | None) -> None:
+    idx = pd.date_range("2026-03-27", periods=2000, freq="min", tz=tz)  # Berlin: across DST
+    frame = pd.DataFrame({"cpu": 50 + np.random.default_rng(3).normal(0, 1, len(idx))}, index=idx)
+    det = make("zscore").fit(frame.iloc[:600])
+    scores = det.score(frame)
+    assert scores.index.equals(frame.index)  # naive stays naive, Berlin stays Berlin
+    assert frame.assign(score=scores)["score"].notna().all()  # (was all NaN: a UTC index)
+    # rows in a timestamp column, a plain index: the plain index
+    flat = frame.reset_index(names="timestamp")
+    assert det.score(flat).index.equals(flat.index)
+    # rows the validation reorders: the cleaned times, in the caller's time zone
+    shuffled = frame.iloc[::-1]
+    back = det.score(shuffled)
+    assert back.index.equals(frame.index)
+    np.testing.assert_allclose(back.to_numpy(), scores.to_numpy())
+
+
+def test_detect_with_a_fitted_detector_says_it_fitted_a_copy() -> None:
+    det = make("zscore").fit(FRAME.iloc[:1440])
+    before = det.threshold_
+    d = detect(det, FRAME)
+    assert any("already fitted" in n for n in d.notes)
+    assert det.threshold_ == before and d.detector is not det
+    assert not any("already fitted" in n for n in detect("zscore", FRAME).notes)
+
+
+def test_a_detector_serves_one_monitor_at_a_time() -> None:
+    import copy
+    import gc
+
+    det = make("zscore").fit(FRAME.iloc[:1440])
+    first = Monitor(det)
+    with pytest.raises(ParameterError, match="another Monitor"):
+        Monitor(det)  # two streams would learn into one state
+    second = Monitor(copy.deepcopy(det))  # a copy keeps what was learned
+    t = IDX[1500]
+    assert first.check(t, {"cpu": 40.0, "mem": 50.0}).score == second.check(
+        t, {"cpu": 40.0, "mem": 50.0}).score
+    del first
+    gc.collect()
+    Monitor(det)  # once its Monitor is gone, the detector can serve another

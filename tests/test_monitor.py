@@ -330,3 +330,22 @@ def test_detect_points_columns_are_what_pandas_builds_from_lists(spike: bool) ->
     rebuilt = pd.DataFrame({"explanation": texts, "incident": ids}, index=pts.index)
     pd.testing.assert_frame_equal(pts[["explanation", "incident"]], rebuilt)
     assert all(t == "" for t, a in zip(texts, pts["is_anomaly"], strict=True) if not a)
+
+
+@pytest.mark.parametrize(("cooldown", "pages"), [(0, 2), (1, 1)])
+def test_a_cooldown_of_n_points_reopens_within_the_n_points_after_a_resolution(
+    cooldown: int, pages: int,
+) -> None:
+    """0 never re-opens (an alert right after the resolution pages again); 1 re-opens an
+    alert at the next point -- the Monitor and the batch decision agree."""
+    from anomalert.alerting.batch import FIRED, decide_all
+
+    idx = pd.date_range("2025-01-01", periods=60, freq="1min", tz="UTC")
+    train = pd.DataFrame({"cpu": [40.0, 41.0, 39.0] * 20}, index=idx)
+    m = Monitor(ZScore(window=30).fit(train), AlertPolicy(resolve_after=1, cooldown=cooldown))
+    events = [m.check(idx[-1] + pd.Timedelta(minutes=i + 1), {"cpu": c}).event
+              for i, c in enumerate([95, 40, 95, 40])]
+    assert events.count("fired") == pages and len(m.incidents) == pages
+    scores = np.array([9.0, 0.0, 9.0, 0.0])
+    _, _, _, event = decide_all(scores, 1.0, k=1, n=1, resolve_after=1, cooldown=cooldown)
+    assert int((event == FIRED).sum()) == pages

@@ -396,6 +396,27 @@ def clean_frame(frame: pd.DataFrame, *, source: str = "<frame>") -> tuple[pd.Dat
     return out, report.lines()
 
 
+def caller_index(frame: pd.DataFrame, cleaned: pd.DatetimeIndex) -> pd.Index:
+    """The index to give per-row results of ``frame`` once :func:`clean_frame` made
+    ``cleaned`` (UTC) of it: ``frame``'s own index when the rows are the same, in the same
+    order (``frame.assign(...)`` then lines up); otherwise ``cleaned`` in the time zone of
+    ``frame``'s index (a naive index stays naive, in UTC)."""
+    idx = frame.index
+    if isinstance(idx, pd.DatetimeIndex) and len(idx) == len(cleaned):
+        if bool((_ns(idx) == cleaned.as_unit("ns").asi8).all()):
+            return idx
+    elif len(idx) == len(cleaned) and "timestamp" in frame.columns:
+        try:
+            stamps = pd.DatetimeIndex(pd.to_datetime(frame["timestamp"], utc=True))
+        except (TypeError, ValueError, OverflowError):
+            stamps = None
+        if stamps is not None and bool((_ns(stamps) == cleaned.as_unit("ns").asi8).all()):
+            return idx
+    if isinstance(idx, pd.DatetimeIndex):
+        return cleaned.tz_convert(idx.tz) if idx.tz is not None else cleaned.tz_convert(None)
+    return cleaned
+
+
 def _clean(frame: pd.DataFrame) -> bool:
     """Whether ``frame`` needs nothing :func:`validate_frame` would fix or refuse."""
     idx = frame.index

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,10 @@ from anomalert.detectors.base import as_frame, metric_names
 from anomalert.errors import InputError, ParameterError
 
 __all__ = ["Detection", "Monitor", "Verdict", "detect"]
+
+#: Each detector's Monitor: a detector learns from its Monitor's points, so a second Monitor
+#: on it would mix two streams into one state.
+_OWNERS: weakref.WeakKeyDictionary[Detector, weakref.ref[Monitor]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,8 @@ class Monitor:
     ----------
     detector
         A fitted detector, or a new one (it then learns from the first points, with scores
-        NaN and no alerts until its warm-up is over).
+        NaN and no alerts until its warm-up is over). The Monitor owns it: a detector
+        already given to another (living) Monitor is refused.
     policy
         The alert policy (default: alert on every flagged point, resolve after 3 clean ones).
     series
@@ -96,6 +102,14 @@ class Monitor:
                 f"Monitor needs a detector (anomalert.make('default'), say), got "
                 f"{type(detector).__name__}"
             )
+        owner = _OWNERS.get(detector)
+        if owner is not None and owner() is not None:
+            raise ParameterError(
+                "this detector already belongs to another Monitor, which it learns from; give "
+                "each Monitor its own (copy.deepcopy(detector) keeps what it learned, "
+                "detector.clone() starts afresh)"
+            )
+        _OWNERS[detector] = weakref.ref(self)
         self.detector = detector
         self.policy = as_policy(policy)
         self.series = series
@@ -140,7 +154,7 @@ class Monitor:
     def would_reopen(self) -> bool:
         """Whether an alert at the next point would re-open the latest incident (no new page).
 
-        True while that incident is resolved and at most ``cooldown`` clean points (see
+        True while that incident is resolved and fewer than ``cooldown`` clean points (see
         :meth:`AlertPolicy.cooldown_points`) have followed its resolution; False while an
         incident is open, before any, and once the cooldown is over. The watch service sends
         an incident's resolution only once this is False, so it never takes one back.
@@ -155,14 +169,14 @@ class Monitor:
         ...     v = m.check(idx[-1] + pd.Timedelta(minutes=i + 1), {"cpu": cpu})
         ...     out.append((v.event, m.would_reopen()))
         >>> out
-        [('fired', False), ('resolved', True), (None, True), (None, True), (None, False)]
+        [('fired', False), ('resolved', True), (None, True), (None, False), (None, False)]
         """
         since = self._since_resolved
         return (
             since is not None
             and bool(self.incidents)
             and not self.incidents[-1].is_open
-            and since <= self._cooldown()
+            and since < self._cooldown()
         )
 
     def check(self, timestamp: Any, values: Mapping[str, float]) -> Verdict:
@@ -372,6 +386,8 @@ def detect(
     ----------
     detector
         A detector or a registry / preset name (presets bring their own training rows).
+        A detector is cloned and the clone fitted here, also when it was fitted already
+        (``Detection.notes`` says so); a :class:`Monitor` scores with a fitted one.
     frame
         Metrics indexed by time (label columns are ignored).
     train_until
@@ -413,6 +429,12 @@ def _detect(
             f"{detector!r}"
         )
     det = make(detector) if isinstance(detector, str) else detector.clone()
+    if isinstance(detector, Detector) and detector.is_fitted:
+        notes.append(
+            "the detector given was already fitted: detect fitted a copy on this frame's "
+            "training window (the detector itself is unchanged; to score new points with "
+            "what it learned, feed them to a Monitor)"
+        )
     cut = _utc(train_until) if train_until is not None else None
     mask, cut = _training_mask(
         pd.DatetimeIndex(metrics.index),

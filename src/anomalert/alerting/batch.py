@@ -52,7 +52,7 @@ def _decide(
             clean_run = 0
             if not is_open:
                 is_open = True
-                if since_resolved >= 0 and since_resolved <= cooldown and count > 0:
+                if since_resolved >= 0 and since_resolved < cooldown and count > 0:
                     event[i] = REOPENED
                 else:
                     count += 1

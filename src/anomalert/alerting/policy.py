@@ -41,11 +41,12 @@ class AlertPolicy:
     cooldown
         Points after a resolution during which a new alert re-opens the same incident
         instead of paging again (a score that wavers around the threshold pages once): an
-        alert after up to ``cooldown`` clean points re-opens. The watch service sends an
+        alert at any of the ``cooldown`` points after the resolving one re-opens. The
+        watch service sends an
         incident's resolution once the cooldown is over (see ``Monitor.would_reopen``).
         ``None`` (the default): an hour's worth of points at the series' step, so 60 at
-        1-minute steps and 12 at 5 minutes (see :meth:`cooldown_points`); 0 pages every
-        time an incident opens anew.
+        1-minute steps and 12 at 5 minutes (see :meth:`cooldown_points`); 0 never
+        re-opens: every new incident pages.
     learn_flagged
         Let the detector learn from points it flagged. Off by default: an anomaly must not
         become the baseline it is compared with.

@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 
-from anomalert.data import LABEL_COLUMNS, MAX_ABS_VALUE, clean_frame, utc_timestamp
+from anomalert.data import LABEL_COLUMNS, MAX_ABS_VALUE, caller_index, clean_frame, utc_timestamp
 from anomalert.errors import InputError, NotFittedError, ParameterError
 from anomalert.features import feature_names, row_plan, transform_frame, transform_row
 
@@ -564,11 +564,17 @@ class Detector:
         return self
 
     def score(self, frame: pd.DataFrame) -> pd.Series:
-        """Causal scores of every row of ``frame``; the detector itself is not changed."""
+        """Causal scores of every row of ``frame``; the detector itself is not changed.
+
+        The scores carry ``frame``'s own index when every row was scored in its order (so
+        ``frame.assign(score=det.score(frame))`` lines up, a naive or local-time index
+        included); when validation sorted rows or dropped some, they are indexed by the
+        cleaned timestamps in ``frame``'s time zone (naive stays naive, read as UTC)."""
         self._check_fitted()
+        frame = as_frame(frame)
         t, X, index = self._prepare(frame)
         out = self._score_frame(t, X)
-        return pd.Series(out, index=index, name="score")
+        return pd.Series(out, index=caller_index(frame, index), name="score")
 
     def _score_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
         work = self if self._static else copy.deepcopy(self)
