@@ -257,3 +257,38 @@ def test_average_path_length_matches_definition() -> None:
     big = [2 * (np.log(k - 1) + np.euler_gamma) - 2 * (k - 1) / k for k in n[3:]]
     expected = [0.0, 0.0, 1.0, *big]
     np.testing.assert_allclose(average_path_length(n), expected, rtol=1e-15)
+
+
+def test_beyond_scores_grow_past_the_range_and_equal_sklearns_within() -> None:
+    rng = np.random.default_rng(7)
+    train = rng.normal(size=(800, 3))
+    model, forest = _fit(train, n_estimators=50)
+    forest.learn_boxes(train, gate=0.5)
+    plain = forest.score_samples(train)
+    assert (forest.score_samples(train, beyond=True) == plain).all()  # inside every box
+    inside = rng.uniform(train.min(0), train.max(0), size=(500, 3))
+    assert (forest.score_samples(inside, beyond=True) == model.score_samples(inside)).all()
+    edge = train[:, 0].max() + 0.5 * np.ptp(train[:, 0])  # the gate: nothing changes up to it
+    out = np.array([[v, 0.0, 0.0] for v in (edge, edge + 0.5, edge + 2, edge + 10, edge + 1e3)])
+    got = forest.score_samples(out, beyond=True)
+    sk = model.score_samples(out)
+    assert got[0] == sk[0]
+    # scikit-learn's score stops moving past the edge; this one keeps falling (more abnormal)
+    assert np.ptp(sk[1:]) < 1e-12 and (np.diff(got) < 0).all()
+    assert got[-1] < plain.min()  # far past anything seen: more abnormal than any training row
+    for row, score in zip(out, got, strict=True):
+        assert forest.score_one(row, beyond=True) == score
+    assert forest.score_one(train[0], beyond=True) == plain[0]
+    assert pickle.loads(pickle.dumps(forest)).score_samples(out, beyond=True).tolist() == got.tolist()
+
+
+def test_beyond_needs_boxes_and_trees_on_every_feature() -> None:
+    X = np.random.default_rng(8).normal(size=(300, 4))
+    _, forest = _fit(X)
+    with pytest.raises(NotFittedError, match="learn_boxes"):
+        forest.score_samples(X, beyond=True)
+    _, sub = _fit(X, max_features=2)
+    with pytest.raises(ValueError, match="every feature"):
+        sub.learn_boxes(X)
+    with pytest.raises(ValueError, match="gate"):
+        forest.learn_boxes(X, gate=-1.0)

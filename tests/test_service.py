@@ -144,12 +144,12 @@ def test_a_spike_within_the_cooldown_reopens_the_incident_without_a_second_page(
     assert [o.id for o in state.open_alerts()] == [store.outbox()[0].notification_id]
     page = client.get("/").text
     assert "ALERTING" in page and "notified firing until the cooldown ends" in page
-    # the cooldown (60 points) after the resolution at 175 passes: resolved at point 236
+    # the cooldown (60 points) after the resolution at 175 passes: resolved at point 235
     r = client.post("/v1/score", json={"series": "api", "points": points[200:]})
     assert r.status_code == 200, r.text
     assert _events(store) == [("fired", 1), ("resolved", 1)]
     resolved = store.outbox()[1].notification
-    assert resolved["at"] == points[175 + 61]["timestamp"]
+    assert resolved["at"] == points[175 + 60]["timestamp"]
     assert resolved["resolved_at"] == points[175]["timestamp"]  # the incident's real resolution
     assert resolved["start"] == points[150]["timestamp"] and resolved["end"] == points[172]["timestamp"]
     alert = AlertmanagerSink("http://127.0.0.1:9").payload(Notification.from_dict(resolved), now=2e9)[0]
@@ -173,32 +173,34 @@ def test_spikes_further_apart_than_the_cooldown_page_twice(tmp_path):
     assert _events(store) == [("fired", 1), ("resolved", 1), ("fired", 2), ("resolved", 2)]
     rows = [row.notification for row in store.outbox()]
     assert [n["at"] for n in rows] == [
-        points[i]["timestamp"] for i in (150, 155 + 61, 300, 305 + 61)]
+        points[i]["timestamp"] for i in (150, 155 + 60, 300, 305 + 60)]
     assert [n["resolved_at"] for n in rows[1::2]] == [points[155]["timestamp"], points[305]["timestamp"]]
 
 
 def test_cooldown_zero_resolves_once_no_alert_can_reopen(tmp_path):
-    """With ``cooldown: 0`` the Monitor still re-opens on an alert at the very next point
-    after a resolution (0 clean points in between), so the resolution goes out one point
-    after it; a later alert is a new incident and a new page."""
+    """With ``cooldown: 0`` nothing re-opens: the resolution goes out at the point that
+    resolves the incident, and an alert at the very next point is a new incident and a new
+    page."""
     from anomalert.alerting import AlertPolicy
 
     store = Store(tmp_path / "s.db")
     client, state = _client(store=store, sinks=["hook"], policy=AlertPolicy(cooldown=0))
     points = _points(200, spike_at=150)
-    for i in (156, 161):  # 156: right after the resolution at 155 (re-opens); 161: new
+    for i in (156, 161):  # 156: right after the resolution at 155; 161: after a quiet spell
         points[i]["values"]["cpu"] = 95.0
     r = client.post("/v1/score", json={"series": "api", "points": points})
     assert r.status_code == 200, r.text
     events = [(i, v["event"], v["incident_id"]) for i, v in enumerate(r.json()["verdicts"]) if v["event"]]
-    assert events == [(150, "fired", 1), (155, "resolved", 1), (159, "resolved", 1),
-                      (161, "fired", 2), (164, "resolved", 2)]
+    assert events == [(150, "fired", 1), (155, "resolved", 1), (156, "fired", 2),
+                      (159, "resolved", 2), (161, "fired", 3), (164, "resolved", 3)]
     rows = [row.notification for row in store.outbox()]
     assert [(n["event"], n["incident"], n["at"], n["resolved_at"]) for n in rows] == [
         ("fired", 1, points[150]["timestamp"], None),
-        ("resolved", 1, points[160]["timestamp"], points[159]["timestamp"]),
-        ("fired", 2, points[161]["timestamp"], None),
-        ("resolved", 2, points[165]["timestamp"], points[164]["timestamp"])]
+        ("resolved", 1, points[155]["timestamp"], points[155]["timestamp"]),
+        ("fired", 2, points[156]["timestamp"], None),
+        ("resolved", 2, points[159]["timestamp"], points[159]["timestamp"]),
+        ("fired", 3, points[161]["timestamp"], None),
+        ("resolved", 3, points[164]["timestamp"], points[164]["timestamp"])]
 
 
 def test_a_pending_resolution_survives_restarts_and_replays(tmp_path):

@@ -196,8 +196,8 @@ def test_prometheus_to_alertmanager_end_to_end(cpu_history, prometheus_server, a
     rows = sqlite3.connect(tmp_path / "state.db").execute(
         "SELECT notification_id, created_at, delivered_at FROM outbox ORDER BY seq").fetchall()
     assert [r[0].split("|")[2] for r in rows] == ["fired", "resolved"]
-    # sent at the first point no alert could re-open it: the default hour (60 points) later
-    assert pd.Timestamp(rows[1][0].split("|")[3]) - resolved_at == pd.Timedelta("61min")
+    # sent once no alert could re-open it: the default hour (60 points) after the resolution
+    assert pd.Timestamp(rows[1][0].split("|")[3]) - resolved_at == pd.Timedelta("60min")
     latency = got_firing - rows[0][1]
     detect = pd.Timestamp(rows[0][0].split("|")[3]) - event_start
     print(f"\nprometheus->alertmanager: detected {detect} after the injected start; "

@@ -82,7 +82,8 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "seed000-iforest": Preset(
         "seed000-iforest",
-        lambda: IForest(contamination=0.01, random_state=42, scale=False, features="raw"),
+        lambda: IForest(contamination=0.01, random_state=42, scale=False, features="raw",
+                        beyond_range=None),
         train="all",
         description="CPU tutorial: IsolationForest(contamination=0.01) on cpu_usage, fitted "
         "on every row",
@@ -91,7 +92,8 @@ PRESETS: dict[str, Preset] = {
     "seed004-iforest": Preset(
         "seed004-iforest",
         lambda: IForest(
-            n_estimators=200, contamination=0.05, random_state=42, scale=True, features="seed004"
+            n_estimators=200, contamination=0.05, random_state=42, scale=True, features="seed004",
+            beyond_range=None,
         ),
         train=1000,
         exclude_labelled=True,

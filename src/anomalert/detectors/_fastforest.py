@@ -35,6 +35,7 @@ True
 
 from __future__ import annotations
 
+import math
 from typing import Any, Self
 
 import numpy as np
@@ -223,6 +224,95 @@ def _batch_totals(
             out[start + r] = acc[r]
 
 
+@njit(cache=True, nogil=True)
+def _beyond_totals(
+    X: Array, roots: Array, child: Array, feature: Array, threshold: Array, nan_right: Array,
+    value: Array, lo: Array, hi: Array, past_lo: Array, past_hi: Array, out: Array,
+) -> None:
+    """Expected path-length sums of the rows past ``[past_lo, past_hi]`` (the training
+    window's range and its gate) in some feature, written to ``out`` (other rows are left as
+    they are: the caller's plain sums). See :meth:`CompiledForest.score_samples`.
+
+    At a node whose training values span ``[a, b]`` in such a feature ``j``, a value
+    ``v > b`` would be cut off alone by a uniform split of ``[a, v]`` with chance
+    ``(v - b) / (v - a)`` (and symmetrically below); summed over those features and divided
+    by the number of features (each is drawn with equal chance), that is the chance ``p``
+    the row is isolated one level below this node. The row goes on down its real path with
+    chance ``1 - p``. Features within the gate add nothing: a new point within it scores
+    exactly as scikit-learn's, like the training rows the threshold was set on."""
+    n_rows, m = X.shape
+    row = np.empty(m, dtype=np.float32)
+    past = np.empty(m, dtype=np.int64)
+    for r in range(n_rows):
+        n_past = 0
+        for j in range(m):
+            row[j] = X[r, j]
+            if X[r, j] < past_lo[j] or X[r, j] > past_hi[j]:
+                past[n_past] = j  # past the training window's range (every root's box)
+                n_past += 1
+        if n_past == 0:
+            continue
+        total = 0.0
+        for t in range(roots.shape[0]):
+            node = roots[t]
+            depth = 0.0
+            stay = 1.0  # chance the row was not isolated above this node
+            expected = 0.0
+            while True:
+                p = 0.0
+                for k in range(n_past):
+                    j = past[k]
+                    v = X[r, j]
+                    a = lo[node, j]
+                    b = hi[node, j]
+                    if v > b:
+                        p += (v - b) / (v - a)
+                    elif v < a:
+                        p += (a - v) / (b - v)
+                leaf = child[node] == node
+                if p > 0.0:
+                    p /= m
+                    cut = depth + 1.0
+                    if leaf:
+                        cut = min(cut, value[node])
+                    expected += stay * p * cut
+                    stay *= 1.0 - p
+                if leaf:
+                    break
+                node = _step_nan(row, node, child, feature, threshold, nan_right)
+                depth += 1.0
+            if stay == 1.0:
+                total += value[node]
+            else:
+                total += expected + stay * value[node]
+        out[r] = total
+
+
+@njit(cache=True, nogil=True)
+def _route_boxes(
+    X: Array, roots: Array, child: Array, feature: Array, threshold: Array, nan_right: Array,
+    lo: Array, hi: Array,
+) -> None:
+    """Widen each node's box to hold every row of ``X`` that reaches it."""
+    n_rows, m = X.shape
+    row = np.empty(m, dtype=np.float32)
+    for r in range(n_rows):
+        for j in range(m):
+            row[j] = X[r, j]
+        for t in range(roots.shape[0]):
+            node = roots[t]
+            while True:
+                for j in range(m):
+                    v = X[r, j]
+                    if v < lo[node, j]:
+                        lo[node, j] = v
+                    if v > hi[node, j]:
+                        hi[node, j] = v
+                if child[node] == node:
+                    break
+                node = _step_nan(row, node, child, feature, threshold, nan_right)
+
+
 def _order_key(values: Array) -> Array:
     """uint32 keys ordered as the float32 values (-0.0 taken as +0.0; NaN excluded)."""
     bits = (np.asarray(values, dtype=np.float32) + np.float32(0.0)).view(np.uint32)
@@ -299,7 +389,7 @@ class CompiledForest:
     def __init__(
         self, *, roots: Array, depths: Array, child: Array, feature: Array, threshold: Array,
         nan_right: Array, value: Array, denominator: float, n_features_in: int, offset: float,
-        allow_nan: bool,
+        allow_nan: bool, subsampled_features: bool = False,
     ) -> None:
         if np.size(child) >= 2**32:
             raise ValueError("more than 2**32 nodes in the forest")
@@ -322,6 +412,7 @@ class CompiledForest:
         self.n_features_in_ = int(n_features_in)
         self.offset_ = float(offset)
         self.allow_nan_ = bool(allow_nan)
+        self.subsampled_features_ = bool(subsampled_features)
         self.n_estimators_ = int(self.roots_.size)
 
     @classmethod
@@ -369,6 +460,7 @@ class CompiledForest:
             n_features_in=n_features,
             offset=float(model.offset_),
             allow_nan=_allows_nan(model),
+            subsampled_features=subsample,
         )
 
     def __repr__(self) -> str:
@@ -407,7 +499,49 @@ class CompiledForest:
             )
         return arr
 
-    def score_samples(self, X: Any) -> Array:
+    def learn_boxes(self, X: Any, gate: float = 0.0) -> Self:
+        """Record, per node, the range of each feature over the rows of ``X`` (the training
+        rows) that reach it: what ``beyond=True`` scoring measures a row against.
+
+        ``gate``: how far past the range of ``X`` (as a fraction of its width, per feature)
+        a value must lie before ``beyond=True`` treats it as new. A row of ``X`` lies
+        inside the box of every node on its paths, so its ``beyond=True`` score equals its
+        plain one."""
+        if not (math.isfinite(gate) and gate >= 0):
+            raise ValueError(f"gate must be a finite number >= 0, got {gate!r}")
+        if self.subsampled_features_:
+            raise ValueError("beyond=True needs trees that split on every feature "
+                             "(max_features=1.0)")
+        self._as_array(X, ndim=2)  # checked only: the walk casts each row as scoring does
+        raw = np.ascontiguousarray(np.asarray(X, dtype=np.float64))
+        n = self.child_.size
+        lo = np.full((n, self.n_features_in_), np.inf)
+        hi = np.full((n, self.n_features_in_), -np.inf)
+        _route_boxes(raw, self.roots_, self.child_, self.feature_, self.threshold_,
+                     self.nan_right_, lo, hi)
+        # a node no row reached (none: every node has training samples) stays unbounded
+        self.lo_, self.hi_ = lo, hi
+        root = int(self.roots_[0])  # every root's box is the training window's range
+        margin = float(gate) * (hi[root] - lo[root])
+        self.past_lo_, self.past_hi_ = lo[root] - margin, hi[root] + margin
+        return self
+
+    def _totals_beyond(self, X: Any) -> Array:
+        if getattr(self, "lo_", None) is None:
+            raise NotFittedError("beyond=True needs the training rows' boxes: call learn_boxes")
+        arr = self._as_array(X, ndim=2)  # the same checks as the plain path
+        raw = np.ascontiguousarray(np.asarray(X, dtype=np.float64))
+        out = np.empty(raw.shape[0], dtype=np.float64)
+        _batch_totals(
+            arr, self.roots_, self.depths_, self.child_, self.feature_, self._lane_feature,
+            self.threshold_, self._key, self.nan_right_, self.value_, out,
+        )
+        _beyond_totals(raw, self.roots_, self.child_, self.feature_, self.threshold_,
+                       self.nan_right_, self.value_, self.lo_, self.hi_, self.past_lo_,
+                       self.past_hi_, out)
+        return out
+
+    def score_samples(self, X: Any, *, beyond: bool = False) -> Array:
         """``IsolationForest.score_samples`` of every row: lower is more abnormal.
 
         Parameters
@@ -415,6 +549,13 @@ class CompiledForest:
         X
             Array-like of shape ``(n_samples, n_features)``, cast to float32 like
             scikit-learn does. An empty batch gives an empty result.
+        beyond
+            False: scikit-learn's scores. True (after :meth:`learn_boxes`): a row past the
+            training rows' range (and its gate) in some feature may be isolated at each
+            node on its path, the more likely the farther it is from that node's training
+            values, so a spike far past anything seen scores as more abnormal than the
+            window's own extremes (scikit-learn's path lengths stop shrinking at the range's
+            edge). Other rows score exactly as scikit-learn's.
 
         Returns
         -------
@@ -427,12 +568,15 @@ class CompiledForest:
             A ``ValueError``: wrong shape, non-numeric data, or non-finite values when the
             installed scikit-learn rejects them.
         """
-        arr = self._as_array(X, ndim=2)
-        out = np.empty(arr.shape[0], dtype=np.float64)
-        _batch_totals(
-            arr, self.roots_, self.depths_, self.child_, self.feature_, self._lane_feature,
-            self.threshold_, self._key, self.nan_right_, self.value_, out,
-        )
+        if beyond:
+            out = self._totals_beyond(X)
+        else:
+            arr = self._as_array(X, ndim=2)
+            out = np.empty(arr.shape[0], dtype=np.float64)
+            _batch_totals(
+                arr, self.roots_, self.depths_, self.child_, self.feature_, self._lane_feature,
+                self.threshold_, self._key, self.nan_right_, self.value_, out,
+            )
         # the last step in numpy, written as scikit-learn writes it: equal bit for bit
         if self.denominator_ != 0.0:
             out /= self.denominator_
@@ -440,19 +584,29 @@ class CompiledForest:
             out[:] = 1.0
         return -(2.0**-out)
 
-    def score_one(self, x: Any) -> float:
+    def score_one(self, x: Any, *, beyond: bool = False) -> float:
         """``score_samples`` of a single row, in one compiled call.
 
         Parameters
         ----------
         x
             One row, of shape ``(n_features,)`` or ``(1, n_features)``.
+        beyond
+            As in :meth:`score_samples`.
 
         Returns
         -------
         float
             The row's score; lower is more abnormal.
         """
+        if beyond:
+            row = np.asarray(x, dtype=np.float64).reshape(1, -1)
+            lo, hi = getattr(self, "past_lo_", None), getattr(self, "past_hi_", None)
+            if lo is None or hi is None or row.shape[1] != self.n_features_in_ or not (
+                (row[0] >= lo).all() and (row[0] <= hi).all()
+            ):
+                return float(self.score_samples(row, beyond=True)[0])
+            x = row[0]  # within the range: scikit-learn's score, on the fast path below
         if not (  # fast path: a float64 row, cast to float32 inside the compiled call
             type(x) is np.ndarray
             and x.dtype == np.float64
