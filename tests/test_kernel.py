@@ -593,3 +593,35 @@ def test_a_series_that_pages_all_day_learns_what_it_flags() -> None:
     fitted = Default().fit(frame.iloc[: 2 * 288])
     assert K.flapping(fitted.state_["F"], fitted.state_["N"], fitted.state_["P"],
                       fitted.state_["Q"], int(start.value))
+
+
+@pytest.mark.parametrize("hi", [5.0, 40.0, 1e3, 1e6, 1e9])
+def test_as_sigma_inverts_the_gaussian_tail_however_far_out(hi: float) -> None:
+    """The context test turns a chi-square tail into a Gaussian |z| by Newton's method; far
+    out (a metric that never varied gives deviations of 1e9) the slope's closed form lost
+    all precision to cancellation and reached 0: ZeroDivisionError inside the compiled loop,
+    `anomalert detect` crashed on a healthy access log (5xx count zero most minutes)."""
+    for z in (3.0, 30.0, 300.0, 0.9 * hi):
+        if z > hi:
+            continue
+        lp = K._log_erfc(z / math.sqrt(2.0))
+        got = K._as_sigma(lp, hi)
+        assert math.isfinite(got) and abs(got - z) <= 1e-9 * z
+
+
+def test_a_sparse_error_count_pages_on_its_burst_not_on_every_single_error() -> None:
+    """A count that is 0 most minutes: its learned windows hold no spread, so each lone error
+    was 'no usual spread' and scored 1e9 (nine pages in two days, one per error); once its
+    changes are seen to be whole numbers of one step, one error is one step."""
+    rng = np.random.default_rng(0)
+    n = 2880
+    idx = pd.date_range("2025-01-01", periods=n, freq="1min", tz="UTC")
+    errors = np.zeros(n)
+    errors[rng.choice(n - 200, 20, replace=False)] = 1.0
+    errors[2400:2420] = 25.0  # the burst
+    frame = pd.DataFrame({"cpu": 40 + rng.normal(0, 2, n), "errors": errors}, index=idx)
+    from anomalert.monitor import detect
+
+    d = detect("default", frame)
+    assert any(i.start <= idx[2400] <= i.end for i in d.incidents)
+    assert len(d.incidents) <= 3  # the burst, and lone errors before four changes are seen

@@ -2627,6 +2627,7 @@ def _recent(
 #: numbers of it, before the step is the floor of the feature's scale.
 _STEP_NEED = 30
 _STEP_SHARE = 0.9
+_STEP_FEW = 4
 
 
 @_helper()
@@ -2640,7 +2641,7 @@ def _step_floor(F: np.ndarray, N: np.ndarray, P: np.ndarray, j: int) -> float:
     the smallest move the metric can make."""
     m = P[P_M]
     n, whole = N[P[P_QID] + j], N[P[P_QID] + m + j]
-    if n >= _STEP_NEED and whole >= _STEP_SHARE * n:
+    if (n >= _STEP_NEED and whole >= _STEP_SHARE * n) or (n >= _STEP_FEW and whole == n):
         return F[P[P_QOFF] + m + j]
     return 0.0
 
@@ -2814,11 +2815,18 @@ def _as_sigma(lp: float, hi: float) -> float:
     """The ``|z|`` of a Gaussian whose two-sided tail has log-probability ``lp``, at most
     ``hi`` (the square root of the chi-square: its tail is never thinner than one Gaussian's).
     Newton's method from ``hi``: ``log erfc`` is concave, so every step stays at or above the
-    answer and none overshoots."""
-    z = hi
+    answer and none overshoots. It starts no higher than ``sqrt(-2 lp)``, also above the
+    answer (``erfc(u) <= exp(-u^2)``): from a far ``hi`` Newton halves ``z`` a step."""
+    z = min(hi, math.sqrt(-2.0 * lp)) if lp < 0.0 else hi
     for _ in range(30):
-        g = _log_erfc(z / math.sqrt(2.0))
-        slope = -math.sqrt(2.0 / math.pi) * math.exp(-0.5 * z * z - g)
+        u = z / math.sqrt(2.0)
+        g = _log_erfc(u)
+        if u < 25.0:
+            slope = -math.sqrt(2.0 / math.pi) * math.exp(-0.5 * z * z - g)
+        else:  # the derivative of _log_erfc's asymptotic form (exp(-z^2/2 - g) cancels badly)
+            slope = (-2.0 * u - 1.0 / u + 1.0 / (u * u * u - 0.5 * u)) / math.sqrt(2.0)
+        if not slope < 0.0:
+            break
         dz = (g - lp) / slope
         z = max(0.0, z - dz)
         if abs(dz) < 1e-12 * max(1.0, z):
