@@ -10,11 +10,14 @@ resolution take about a second of wall time.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
+from contextlib import closing
 from dataclasses import replace
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -26,6 +29,7 @@ from watch_helpers import (
     get_json,
     metric_value,
     openmetrics,
+    openmetrics_sets,
     wait_until,
     watching,
 )
@@ -63,6 +67,12 @@ def test_config_errors_name_the_file_and_key(tmp_path):
           "resend": "60s"}, "resend: 60s must be shorter than sink 'alertmanager''s ttl (20s)"),
         ({**base, "sinks": [{"type": "webhook", "url": "http://127.0.0.1:1", "timeout": "soon"}]},
          "sinks[0].timeout"),
+        ({**base, "queries": [{"name": "cpu", "query": "up", "stale_after": "90s"}]},
+         "queries[0].stale_after: 90s must be at least two steps (120s)"),
+        ({**base, "defaults": {"stale_after": "soon"}}, "defaults.stale_after"),
+        ({**base, "queries": [{"name": "cpu", "query": "up", "max_series": 0}]},
+         "queries[0].max_series: must be an integer >= 1"),
+        ({**base, "defaults": {"max_series": "many"}}, "defaults.max_series"),
         ({"simulate": {"days": 10}}, "simulate.days"),
         ({"simulate": {"scenarios": ["disk"]}}, "simulate.scenarios"),
         ([1, 2], "must be a mapping"),
@@ -71,6 +81,9 @@ def test_config_errors_name_the_file_and_key(tmp_path):
         with pytest.raises(ConfigError) as err:
             config_from_dict(data, source="w.yaml")
         assert str(err.value).startswith("w.yaml") and needle in str(err.value), (data, err.value)
+    # the defaults are what pushed series get: checked also when no query uses them
+    with pytest.raises(ConfigError, match=r"w.yaml: defaults.policy: .*'k' parameter"):
+        config_from_dict({"defaults": {"policy": {"k": 3}}}, source="w.yaml", serve=True)
     path = tmp_path / "w.yaml"
     path.write_text("queries: [\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
@@ -79,6 +92,14 @@ def test_config_errors_name_the_file_and_key(tmp_path):
         load_config(tmp_path / "missing.yaml")
     cfg = config_from_dict({**base, "defaults": {"step": "30s", "severity": "page"}})
     assert cfg.queries[0].step == pd.Timedelta("30s") and cfg.queries[0].labels == {"severity": "page"}
+    # staleness: five steps and at least five minutes, unless given; 500 series a query
+    q = config_from_dict({**base, "queries": [{"name": "a", "query": "up", "step": "30s"},
+                                              {"name": "b", "query": "up", "step": "5m"}]}).queries
+    assert [x.stale_after for x in q] == [pd.Timedelta("5min"), pd.Timedelta("25min")]
+    assert [x.max_series for x in q] == [500, 500]
+    cfg = config_from_dict({**base, "defaults": {"stale_after": "15m", "max_series": 20}})
+    assert (cfg.queries[0].stale_after, cfg.queries[0].max_series) == (pd.Timedelta("15min"), 20)
+    assert cfg.push.stale_after == pd.Timedelta("15min")
 
 
 def test_sink_durations_read_like_every_other_duration():
@@ -335,3 +356,381 @@ def test_the_documented_example_config_loads():
     for block in blocks:
         cfg = config_from_dict(yaml.safe_load(block), source="docs/watch.md")
         assert cfg.queries and [make_sink(s, i) for i, s in enumerate(cfg.sinks)]
+
+
+# --------------------------------------------------------------------------- stale series
+WEB1 = 'cpu{instance="web-1",job="node"}'
+WEB2 = 'cpu{instance="web-2",job="node"}'
+
+
+def _series_label(name: str) -> str:
+    """``series="..."`` as the exposition format escapes it."""
+    return 'series="' + name.replace('"', '\\"') + '"'
+
+
+@pytest.fixture(scope="module")
+def gone_history() -> tuple[str, pd.Timestamp, pd.Timestamp, pd.Timestamp]:
+    """Two label sets of the CPU scenario around its first incident (a drop to ~0 for 85
+    minutes): web-1 stops 10 minutes into the drop for good (its target is gone), web-2 stops
+    then too and comes back 30 minutes later, still in the drop. Returns the OpenMetrics text,
+    the drop's start, the last sample of both and web-2's first sample after its gap."""
+    sc = generate("cpu", seed=42, days=4, realistic=True)
+    event = next(e for e in sc.events if e.start >= sc.frame.index[0] + pd.Timedelta(hours=26))
+    frame = sc.frame.loc[event.start - pd.Timedelta(hours=25) : event.end + pd.Timedelta("4h")]
+    cut, back = event.start + pd.Timedelta("10min"), event.start + pd.Timedelta("40min")
+    web2 = frame[(frame.index <= cut) | (frame.index >= back)]
+    text = openmetrics_sets(
+        [(frame.loc[:cut], 'instance="web-1",job="node"'), (web2, 'instance="web-2",job="node"')],
+        {"cpu_usage": "cpu_usage", "memory_usage": "memory_usage"},
+    )
+    return text, event.start, cut, back
+
+
+def _outbox_rows(path) -> list[tuple[dict, str]]:
+    with closing(sqlite3.connect(path)) as db:
+        rows = db.execute("SELECT notification, status FROM outbox ORDER BY seq").fetchall()
+    return [(json.loads(n), status) for n, status in rows]
+
+
+def _events_of(rows, series: str) -> list[tuple[str, int]]:
+    return [(n["event"], n["incident"]) for n, _ in rows if n["series"] == series]
+
+
+def _posted(proxy: SwitchableProxy, series: str) -> list[dict]:
+    """The alerts of ``series`` posted to Alertmanager, in order."""
+    return [a for body in proxy.posts("/api/v2/alerts") for a in body if a["labels"]["series"] == series]
+
+
+def _is_resolution(alert: dict) -> bool:
+    return "resolved" in alert["annotations"]["summary"]
+
+
+@pytest.mark.servers
+def test_a_series_that_stops_resolves_its_alert_once_and_comes_back(
+    gone_history, prometheus_server, alertmanager_server, tmp_path, caplog
+):
+    """A series with no point for its stale_after (default: 5 steps, at least 5 minutes) is
+    stale: its open alert is resolved once (endsAt = its last point) and never re-posted,
+    also after a restart; a series whose points come back goes on, with a new incident."""
+    caplog.set_level(logging.INFO, logger="anomalert")
+    text, event_start, cut, back = gone_history
+    prom = prometheus_server(text)
+    db = tmp_path / "state.db"
+    with WebhookReceiver() as hook, SwitchableProxy() as proxy:
+        proxy.target = alertmanager_server(hook.url, group_by=["series"])
+        proxy.start()
+        data = _prom_config(prom, event_start, [{"type": "alertmanager", "url": proxy.url, "name": "am"}],
+                            resend="0.2s")
+        cfg = replace(config_from_dict(data), state=str(db))
+        with watching(cfg) as url:
+            # web-1: fired, resolved (stale); web-2: fired, resolved (stale), fired when its
+            # points come back, resolved when the drop is over (and the cooldown after it)
+            wait_until(lambda: metric_value(url, "anomalert_alerts_sent_total", 'sink="am"') >= 6,
+                       40, what="six notifications delivered")
+            rows = _outbox_rows(db)
+            assert _events_of(rows, WEB1) == [("fired", 1), ("resolved", 1)]
+            assert _events_of(rows, WEB2) == [("fired", 1), ("resolved", 1), ("fired", 2), ("resolved", 2)]
+            assert {status for _, status in rows} == {"delivered"}
+            by = {(n["series"], n["incident"], n["event"]): n for n, _ in rows}
+            for series in (WEB1, WEB2):
+                r = by[series, 1, "resolved"]
+                # resolved at the last point seen (Prometheus repeats a sample for up to 5 min)
+                last = pd.Timestamp(r["stale_since"])
+                assert cut <= last <= cut + pd.Timedelta("5min") and r["resolved_at"] == r["stale_since"]
+                assert pd.Timestamp(r["at"]) == last + pd.Timedelta("5min")  # the default stale_after
+            assert pd.Timestamp(by[WEB2, 2, "fired"]["start"]) >= back
+            assert by[WEB2, 2, "resolved"]["stale_since"] is None  # resolved by its points
+            # web-1 is shown stale everywhere
+            web1 = by[WEB1, 1, "resolved"]
+            series = {s["series"]: s for s in get_json(url + "/v1/series")["series"]}
+            assert series[WEB1]["stale_since"] == web1["stale_since"] and series[WEB1]["alerting"] is None
+            assert metric_value(url, "anomalert_stale", _series_label(WEB1)) == 1
+            assert metric_value(url, "anomalert_alerting", _series_label(WEB1)) == 0
+            health = get_json(url + "/healthz")
+            assert health["status"] == "ok" and WEB1 in health["stale_series"]
+            incidents = httpx.get(url + "/v1/alerts", params={"series": WEB1}).json()["incidents"]
+            assert [(i["id"], i["stale"], i["notified"]) for i in incidents] == [(1, True, False)]
+            page = httpx.get(url + "/").text
+            assert "stale: no data since" in page and "(series stale)" in page
+            # Alertmanager got web-1's resolution once, with endsAt = its last point, and no
+            # refresh of its alert after it (refreshes every 0.2 s)
+            posted = _posted(proxy, WEB1)
+            kinds = [_is_resolution(a) for a in posted]
+            assert kinds.count(True) == 1 and kinds[-1], kinds
+            assert pd.Timestamp(posted[-1]["endsAt"]) == pd.Timestamp(web1["stale_since"])
+            assert "no data since" in posted[-1]["annotations"]["summary"]
+            hook.wait_for(1, lambda p: p["status"] == "resolved"
+                          and p["alerts"][0]["labels"]["series"] == WEB1, timeout=10)
+        log = caplog.text
+        assert f"{WEB1}: stale, no point since {web1['stale_since']}" in log
+        assert f"{WEB2}: points again at" in log
+        # a restart from the state file: web-1 is still stale, nothing is sent again
+        before, n_posted = _outbox_rows(db), len(_posted(proxy, WEB1))
+        with watching(cfg) as url:
+            assert metric_value(url, "anomalert_stale", _series_label(WEB1)) == 1
+            assert WEB1 in get_json(url + "/healthz")["stale_series"]
+            time.sleep(1.0)  # five refresh periods
+        assert _outbox_rows(db) == before and len(_posted(proxy, WEB1)) == n_posted
+
+
+@pytest.mark.servers
+def test_sigkill_after_a_stale_resolution_replays_it_once(
+    gone_history, prometheus_server, alertmanager_server, tmp_path
+):
+    """Killed right after a stale series' resolution reached Alertmanager, before any
+    checkpoint: the restart replays the points since the backfill, the series goes stale
+    again at the same point and makes the same notification id, which the outbox ignores;
+    the alert is not re-posted as firing while the replay catches up."""
+    text, event_start, _, _ = gone_history
+    prom = prometheus_server(text)
+    db = tmp_path / "state.db"
+    with WebhookReceiver() as hook, SwitchableProxy() as proxy:
+        proxy.target = alertmanager_server(hook.url, group_by=["series"])
+        proxy.start()
+        config = tmp_path / "watch.yaml"
+        config.write_text(yaml.safe_dump(_prom_config(
+            prom, event_start, [{"type": "alertmanager", "url": proxy.url, "name": "am"}],
+            checkpoint="60s",  # only the post-backfill checkpoint exists when we kill
+            resend="0.2s",
+        )))
+        proc = WatchProcess(["--config", str(config), "--state", str(db)], tmp_path)
+        try:
+            proc.start()
+            wait_until(lambda: any(_is_resolution(a) for a in _posted(proxy, WEB1)), 40,
+                       what="web-1's stale resolution at Alertmanager")
+            proc.kill()
+            proc.start()
+            wait_until(lambda: len([1 for _, s in _outbox_rows(db) if s == "delivered"]) >= 6, 40,
+                       what="six notifications delivered after the restart")
+            time.sleep(0.5)
+            log = proc.log.read_text()
+        finally:
+            proc.stop()
+        assert "2 series restored" in log
+        rows = _outbox_rows(db)
+        assert _events_of(rows, WEB1) == [("fired", 1), ("resolved", 1)]
+        assert _events_of(rows, WEB2) == [("fired", 1), ("resolved", 1), ("fired", 2), ("resolved", 2)]
+        posted = _posted(proxy, WEB1)
+        first = next(i for i, a in enumerate(posted) if _is_resolution(a))
+        # nothing firing after the resolution; the resolution twice only when the kill came
+        # between Alertmanager's 200 and our commit (at-least-once), then the very same one
+        assert all(_is_resolution(a) for a in posted[first:]) and len(posted) - first in (1, 2)
+        assert len({json.dumps(a, sort_keys=True) for a in posted[first:]}) == 1
+        time.sleep(0.3)
+        resolved = [p for p in hook.posts
+                    if p["status"] == "resolved" and p["alerts"][0]["labels"]["series"] == WEB1]
+        assert len(resolved) == 1, hook.posts
+
+
+@pytest.mark.servers
+def test_a_gap_caught_up_in_one_poll_is_stale_too(gone_history, prometheus_server, tmp_path):
+    """The service is down while web-2 has its gap: the first poll after the restart fetches
+    the gap and the points after it at once. The series is stale in between all the same
+    (the data decides, not when the polls ran): its incident resolves at its last point
+    before the gap, and the drop after it is a new incident."""
+    text, event_start, cut, back = gone_history
+    prom = prometheus_server(text)
+    db = tmp_path / "state.db"
+    with WebhookReceiver() as hook:
+        data = _prom_config(prom, event_start, [{"type": "webhook", "url": hook.url}], minute="0.1s")
+        with watching(replace(config_from_dict(data), state=str(db))):
+            hook.wait_for(2, lambda p: p["event"] == "fired", timeout=30)  # both, in the drop
+        rows = _outbox_rows(db)
+        assert _events_of(rows, WEB2) == [("fired", 1)], rows  # stopped before any went stale
+        data["clock"] = {"start": (back + pd.Timedelta("20min")).isoformat(), "minute": "0.02s"}
+        with watching(replace(config_from_dict(data), state=str(db))):
+            hook.wait_for(1, lambda p: p["event"] == "fired" and p["series"] == WEB2
+                          and p["incident"] == 2, timeout=30)
+    rows = _outbox_rows(db)
+    assert _events_of(rows, WEB1) == [("fired", 1), ("resolved", 1)]
+    assert _events_of(rows, WEB2)[:3] == [("fired", 1), ("resolved", 1), ("fired", 2)]
+    resolved = next(n for n, _ in rows if n["series"] == WEB2 and n["event"] == "resolved")
+    assert cut <= pd.Timestamp(resolved["resolved_at"]) <= cut + pd.Timedelta("5min")
+    assert resolved["stale_since"] == resolved["resolved_at"]
+
+
+# --------------------------------------------------------------------------- config changes
+@pytest.mark.servers
+def test_a_restart_applies_the_changed_config_to_restored_series(
+    cpu_history, prometheus_server, tmp_path, caplog
+):
+    """The policy and labels of the current config apply to series restored from the state
+    file (their detectors keep what they learned); a changed detector refits the query's
+    restored series on its lookback, keeping their incidents and open alerts."""
+    caplog.set_level(logging.INFO, logger="anomalert")
+    text, event_start, _ = cpu_history
+    prom = prometheus_server(text)
+    state = str(tmp_path / "state.db")
+
+    def config(hook_url: str, **query) -> object:
+        data = _prom_config(prom, event_start, [{"type": "webhook", "url": hook_url}])
+        data["clock"]["start"] = (event_start - pd.Timedelta("3h")).isoformat()
+        data["queries"][0].update(query)
+        return replace(config_from_dict(data), state=state)
+
+    def points(url: str) -> int:
+        return get_json(url + "/v1/series")["series"][0]["points"]
+
+    with WebhookReceiver() as hook:
+        never = {"k": 1, "n": 1, "resolve_after": 3, "threshold": 1e6}
+        with watching(config(hook.url, policy=never)) as url:  # run 1: pages on nothing
+            wait_until(lambda: points(url) >= 3, 20, what="points")
+        caplog.clear()
+        with watching(config(hook.url, severity="critical", labels={"team": "sre"})) as url:
+            fired = hook.wait_for(1, lambda p: p["event"] == "fired", timeout=30)[0]
+            assert fired["labels"]["severity"] == "critical" and fired["labels"]["team"] == "sre"
+            assert fired["threshold"] < 1e6 and fired["labels"]["instance"] == "web-1"
+            before = points(url)
+        log = caplog.text
+        assert "cpu: configuration changed since the state was saved: threshold 1000000.0 -> None; " \
+               "applied to 1 restored series" in log
+        assert "'severity': 'page'} -> {" in log and "'team': 'sre'" in log  # labels
+        assert "refit" not in log  # same detector: it keeps what it learned
+        caplog.clear()
+        with watching(config(hook.url, severity="critical", labels={"team": "sre"},
+                             detector="zscore", params={"window": 120})) as url:
+            wait_until(lambda: points(url) > before, 20, what="points after the refit")
+            assert get_json(url + "/v1/alerts")["incidents"][-1]["id"] == 1  # kept
+        log = caplog.text
+        assert "cpu: detector, parameters or metrics changed since the state was saved; its " \
+               "restored series are refit on the last" in log
+        assert f"{SERIES}: fitted on" in log
+    assert [p["event"] for p in hook.posts].count("fired") == 1  # no second page
+
+
+# --------------------------------------------------------------------------- serve
+def _pushed(n: int, start: int = 0, spike_at: int | None = None) -> list[dict]:
+    rng = np.random.default_rng(start)
+    t0 = pd.Timestamp("2025-01-01", tz="UTC")
+    return [
+        {"timestamp": (t0 + pd.Timedelta(minutes=i)).isoformat(),
+         "values": {"cpu": 95.0 if spike_at is not None and spike_at <= i < spike_at + 3
+                    else 40 + rng.normal(0, 1)}}
+        for i in range(start, start + n)
+    ]
+
+
+def _push(url: str, points: list[dict]) -> list[dict]:
+    with httpx.Client(timeout=10, trust_env=False) as c:
+        r = c.post(url + "/v1/score", json={"series": "api", "points": points})
+    assert r.status_code == 200, r.text
+    return r.json()["verdicts"]
+
+
+def _serve_config(db, hook_url: str, **defaults) -> object:
+    return replace(config_from_dict({
+        "listen": "127.0.0.1:0", "sinks": [{"type": "webhook", "url": hook_url}], "defaults": defaults,
+    }, serve=True), state=str(db))
+
+
+def test_serve_monitors_pushed_series_with_the_config_defaults(tmp_path, caplog):
+    """``serve`` monitors pushed series with the config's defaults (policy, labels), also
+    the series restored after a restart with changed defaults."""
+    caplog.set_level(logging.INFO, logger="anomalert")
+    db = tmp_path / "state.db"
+    with WebhookReceiver() as hook:
+        with watching(_serve_config(db, hook.url, policy={"threshold": 8.0}, severity="page")) as url:
+            verdicts = _push(url, _pushed(160, spike_at=150))
+            assert {v["threshold"] for v in verdicts} == {8.0}
+            fired = hook.wait_for(1, lambda p: p["event"] == "fired", timeout=15)[0]
+            assert fired["labels"]["severity"] == "page" and fired["threshold"] == 8.0
+        caplog.clear()
+        with watching(_serve_config(db, hook.url, policy={"threshold": 9.0}, severity="critical")) as url:
+            assert _push(url, _pushed(1, start=160))[0]["threshold"] == 9.0
+        log = caplog.text
+        assert "threshold 8.0 -> 9.0, applied to 1 restored pushed series" in log
+        assert "labels {'severity': 'page'} -> {'severity': 'critical'}" in log
+        assert "keep the detector" not in log  # same detector: nothing to say about it
+        with watching(_serve_config(db, hook.url, detector="zscore")) as url:
+            assert _push(url, _pushed(1, start=161))[0]["threshold"] == 6.0  # the built-in policy
+        assert "1 restored pushed series (api) keep the detector they learned" in caplog.text
+
+
+def test_a_pushed_series_without_pushes_goes_stale(tmp_path, caplog):
+    """A pushed series with no push for its stale_after (wall clock) is stale: its open
+    alert resolves once, at its last point; pushes that come back continue the series and a
+    spike is a new incident."""
+    caplog.set_level(logging.INFO, logger="anomalert")
+    db = tmp_path / "state.db"
+    with WebhookReceiver() as hook:
+        with watching(_serve_config(db, hook.url, stale_after="1s")) as url:
+            verdicts = _push(url, _pushed(160, spike_at=157))  # open at its last point
+            assert [(i, v["event"]) for i, v in enumerate(verdicts) if v["event"]] == [(157, "fired")]
+            resolved = hook.wait_for(1, lambda p: p["event"] == "resolved", timeout=15)[0]
+            last = verdicts[-1]["timestamp"]
+            assert (resolved["incident"], resolved["stale_since"], resolved["resolved_at"]) == (1, last, last)
+            assert "no data since" in resolved["summary"]
+            assert metric_value(url, "anomalert_stale", 'series="api"') == 1
+            # points again: the series goes on, and a spike is a new incident (a new page)
+            assert _push(url, _pushed(10, start=160))[-1]["event"] is None
+            assert get_json(url + "/v1/series")["series"][0]["stale_since"] is None
+            spike = _push(url, _pushed(3, start=170, spike_at=170))[0]
+            assert (spike["event"], spike["incident_id"]) == ("fired", 2)
+            hook.wait_for(2, lambda p: p["event"] == "resolved", timeout=15)
+        with watching(_serve_config(db, hook.url, stale_after="1s")) as url:  # restored stale
+            assert metric_value(url, "anomalert_stale", 'series="api"') == 1
+            time.sleep(1.5)
+    assert "api: stale, no point since" in caplog.text
+    rows = _outbox_rows(db)
+    assert _events_of(rows, "api") == [("fired", 1), ("resolved", 1), ("fired", 2), ("resolved", 2)]
+
+
+# --------------------------------------------------------------------------- query size
+def _fake_config(fake: FakePrometheus, **query) -> object:
+    return config_from_dict({
+        "prometheus": {"url": fake.url, "timeout": "2s"}, "listen": "127.0.0.1:0",
+        "queries": [{"name": "cpu", "query": "cpu", "step": "60s", "lookback": "1h", **query}],
+        "clock": {"start": pd.Timestamp.now(tz="UTC").floor("min").isoformat(), "minute": "0.05s"},
+    })
+
+
+def _polled(url: str, n: int = 10) -> None:
+    first = 'series="cpu{instance=\\"fake\\"}"'
+    wait_until(lambda: metric_value(url, "anomalert_points_total", first) >= n, 20, what="polls")
+
+
+def test_a_query_that_returns_nothing_is_reported_once_per_change(caplog):
+    caplog.set_level(logging.INFO, logger="anomalert")
+    with FakePrometheus(instances=2) as fake:
+        fake.start()
+        with watching(_fake_config(fake)) as url:
+            _polled(url)
+            assert metric_value(url, "anomalert_query_series", 'query="cpu"') == 2
+            assert get_json(url + "/healthz")["empty_queries"] == {}
+            fake.instances = 0  # the query returns nothing
+            wait_until(lambda: "cpu" in get_json(url + "/healthz")["empty_queries"], 10, what="empty")
+            assert metric_value(url, "anomalert_query_series", 'query="cpu"') == 0
+            assert "query cpu returns no series" in httpx.get(url + "/").text
+            time.sleep(0.5)  # ten more empty polls
+            fake.instances = 2
+            wait_until(lambda: not get_json(url + "/healthz")["empty_queries"], 10, what="not empty")
+            _polled(url, 20)
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("cpu: the query returns no series" in m for m in messages) == 1
+    assert sum("cpu: the query returns 2 series again" in m for m in messages) == 1
+
+
+def test_a_query_over_its_max_series_is_reported_once_per_change(caplog):
+    caplog.set_level(logging.INFO, logger="anomalert")
+    with FakePrometheus(instances=5) as fake:
+        fake.start()
+        with watching(_fake_config(fake, max_series=3)) as url:
+            _polled(url)
+            names = sorted(s["series"] for s in get_json(url + "/v1/series")["series"])
+            assert names == ['cpu{instance="fake"}', 'cpu{instance="fake-1"}', 'cpu{instance="fake-2"}']
+            assert metric_value(url, "anomalert_query_series", 'query="cpu"') == 5
+            assert metric_value(url, "anomalert_query_series_dropped", 'query="cpu"') == 2
+            assert get_json(url + "/healthz")["dropped_series"] == {"cpu": {"dropped": 2, "returned": 5}}
+            assert "more than its max_series: 2 not monitored" in httpx.get(url + "/").text
+            fake.instances = 0  # the three go stale, then come back: still three, still 2 dropped
+            wait_until(lambda: "cpu" in get_json(url + "/healthz")["empty_queries"], 10, what="empty")
+            time.sleep(0.5)
+            fake.instances = 5
+            wait_until(lambda: not get_json(url + "/healthz")["empty_queries"], 10, what="not empty")
+            _polled(url, 20)
+            assert len(get_json(url + "/v1/series")["series"]) == 3
+            assert get_json(url + "/healthz")["dropped_series"] == {"cpu": {"dropped": 2, "returned": 5}}
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("returns 5 series, more than its max_series (3): 2 not monitored" in m
+               for m in messages) == 1
+    assert not any("ignoring" in m for m in messages)

@@ -34,6 +34,7 @@ __all__ = [
     "get_json",
     "metric_value",
     "openmetrics",
+    "openmetrics_sets",
     "wait_until",
     "watching",
 ]
@@ -75,14 +76,20 @@ def metric_value(url: str, name: str, labels: str = "") -> float | None:
 
 def openmetrics(frame: pd.DataFrame, names: dict[str, str], labels: str) -> str:
     """OpenMetrics text (seconds timestamps, ``# EOF``) of ``frame``'s columns as gauges."""
+    return openmetrics_sets([(frame, labels)], names)
+
+
+def openmetrics_sets(parts: list[tuple[pd.DataFrame, str]], names: dict[str, str]) -> str:
+    """:func:`openmetrics` of several label sets, one frame each (``(frame, labels)``)."""
     lines = []
-    stamps = [str(int(ts.timestamp())) for ts in frame.index]
     for column, metric in names.items():
         lines.append(f"# TYPE {metric} gauge")
-        lines.extend(
-            f"{metric}{{{labels}}} {float(v)!r} {t}"
-            for t, v in zip(stamps, frame[column].to_numpy(), strict=True)
-        )
+        for frame, labels in parts:
+            stamps = [str(int(ts.timestamp())) for ts in frame.index]
+            lines.extend(
+                f"{metric}{{{labels}}} {float(v)!r} {t}"
+                for t, v in zip(stamps, frame[column].to_numpy(), strict=True)
+            )
     lines.append("# EOF")
     return "\n".join(lines) + "\n"
 
@@ -201,18 +208,19 @@ class FakePrometheus(_Server):
     """A tiny stand-in for Prometheus' query API that plays a script of (bad) responses.
 
     Each request takes the next entry of ``script``: ``(status, body_bytes, content_type)``
-    or ``"valid"``; when the script is used up every answer is valid: one series
-    ``cpu{instance="fake"}`` with a smooth daily wave at every step of the range.
+    or ``"valid"``; when the script is used up every answer is valid: ``instances`` series
+    (default one, ``cpu{instance="fake"}``, then ``fake-1``, ``fake-2``...; 0: an empty
+    result) with a smooth daily wave at every step of the range.
     """
 
-    def __init__(self, script: list[Any] | None = None) -> None:
+    def __init__(self, script: list[Any] | None = None, instances: int = 1) -> None:
         super().__init__(_FakePromHandler)
         self.script = list(script or [])
+        self.instances = instances
         self.calls = 0
         self.lock = threading.Lock()
 
-    @staticmethod
-    def valid(form: dict[str, str]) -> dict[str, Any]:
+    def valid(self, form: dict[str, str]) -> dict[str, Any]:
         start, end, step = float(form["start"]), float(form["end"]), float(form["step"])
         values = []
         t = start
@@ -220,10 +228,12 @@ class FakePrometheus(_Server):
             v = 50 + 10 * math.sin(2 * math.pi * t / 86400) + 0.5 * math.sin(t / 7.0)
             values.append([t, repr(v)])
             t += step
+        names = ["fake"] + [f"fake-{i}" for i in range(1, self.instances)]
         return {
             "status": "success",
             "data": {"resultType": "matrix", "result": [
-                {"metric": {"__name__": "cpu", "instance": "fake"}, "values": values}
+                {"metric": {"__name__": "cpu", "instance": name}, "values": values}
+                for name in names[:self.instances]
             ]},
         }
 

@@ -179,6 +179,50 @@ class Monitor:
             and since < self._cooldown()
         )
 
+    def expire(self, last: pd.Timestamp) -> Incident | None:
+        """The series stopped getting points (``last`` is its latest): resolve the open
+        incident at ``last`` and start afresh when points come back.
+
+        The k-of-n window and the cooldown are forgotten, so an alert after the gap opens a
+        new incident (a new page) instead of re-opening one the sinks were told is resolved.
+        What the detector learned is kept. Returns the incident resolved here, if any.
+
+        >>> import pandas as pd
+        >>> from anomalert.detectors import ZScore
+        >>> idx = pd.date_range("2025-01-01", periods=60, freq="1min", tz="UTC")
+        >>> m = Monitor(ZScore(window=30).fit(pd.DataFrame({"cpu": [40.0, 41.0, 39.0] * 20}, index=idx)))
+        >>> m.check(idx[-1] + pd.Timedelta("1min"), {"cpu": 95}).event
+        'fired'
+        >>> m.expire(idx[-1] + pd.Timedelta("1min")).id, m.would_reopen()
+        (1, False)
+        >>> m.check(idx[-1] + pd.Timedelta("1h"), {"cpu": 95}).incident_id
+        2
+        """
+        incident = self.open_incident
+        if incident is not None:
+            incident.resolved_at = last
+            incident.stale = True
+        self._recent.clear()
+        self._clean_run = 0
+        self._since_resolved = None
+        return incident
+
+    def set_policy(self, policy: AlertPolicy | Mapping[str, Any] | None) -> None:
+        """Use ``policy`` from now on (a configuration changed since the state was saved);
+        incidents and what the detector learned are kept."""
+        self.policy = as_policy(policy)
+        if self._recent.maxlen != self.policy.n:
+            self._recent = deque(self._recent, maxlen=self.policy.n)
+        self.__dict__.pop("_relearn_known", None)
+
+    def set_detector(self, detector: Detector) -> None:
+        """Score with ``detector`` from now on (refit after a configuration change);
+        incidents, the policy's window and the cooldown are kept."""
+        self.detector = detector
+        self._flag_run = 0
+        self._over = False
+        self.__dict__.pop("_relearn_known", None)
+
     def check(self, timestamp: Any, values: Mapping[str, float]) -> Verdict:
         """Score one point, decide, and learn from it unless it was flagged."""
         ts = _utc(timestamp)

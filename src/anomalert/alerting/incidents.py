@@ -24,6 +24,8 @@ class Incident:
     metrics: list[str] = field(default_factory=list)
     alerts: int = 0
     resolved_at: pd.Timestamp | None = None
+    #: Resolved because its series stopped getting points (resolved_at: its last point).
+    stale: bool = False
 
     @property
     def is_open(self) -> bool:
@@ -46,6 +48,7 @@ class Incident:
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
             "resolved_at": self.resolved_at.isoformat() if self.resolved_at is not None else None,
+            "stale": self.stale,
             "peak_score": self.peak_score,
             "peak_time": self.peak_time.isoformat(),
             "threshold": self.threshold,

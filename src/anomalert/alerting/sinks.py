@@ -70,7 +70,9 @@ class Notification:
 
     Times ``at`` / ``start`` / ``end`` / ``resolved_at`` are the data's (ISO 8601, UTC);
     ``created_at`` and ``fired_wall`` are wall-clock unix seconds (when the notification,
-    and the incident's first firing notification, were made).
+    and the incident's first firing notification, were made). A ``resolved`` sent because
+    the series went stale has ``stale_since`` (its last point) and ``resolved_at`` = that
+    point (or the incident's earlier resolution).
     """
 
     id: str
@@ -90,6 +92,8 @@ class Notification:
     url: str
     created_at: float
     fired_wall: float | None = None
+    #: A resolution because the series stopped getting points: the time of its last point.
+    stale_since: str | None = None
 
     @property
     def status(self) -> str:
@@ -104,6 +108,9 @@ class Notification:
         thr = format_value(self.threshold, 3) if self.threshold is not None else "?"
         if self.event == "fired":
             return f"Anomaly in {self.series}: score {peak} above threshold {thr}"
+        if self.stale_since is not None:
+            return (f"Anomaly in {self.series} resolved: no data since {self.stale_since} "
+                    f"(peak score {peak}, threshold {thr})")
         return f"Anomaly in {self.series} resolved (peak score {peak}, threshold {thr})"
 
     def to_dict(self) -> dict[str, Any]:

@@ -6,7 +6,10 @@ share anything):
 
 - ``GET /healthz``: JSON health. 200 while the process serves; 503 only when the watch loop
   has stalled (no iteration for ``stale_after`` seconds). ``status`` says ``ok`` or
-  ``degraded`` (a query failing) with the errors.
+  ``degraded`` (a query failing) with the errors. It also lists the queries that return no
+  series (``empty_queries``, query -> since) or more than their ``max_series``
+  (``dropped_series``), and the stale series (``stale_series``); these leave ``status`` alone:
+  a query can rightly return nothing (no 5xx, no series) and a series can rightly end.
 - ``GET /metrics``: Prometheus text exposition of the state's registry.
 - ``GET /``: the status page (series, current scores, recent incidents with a chart each).
 - ``GET /v1/alerts``: incidents as JSON (``?series=``, ``?open=true``, ``?limit=``).
@@ -32,6 +35,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -66,6 +70,10 @@ def clean_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [clean_json(v) for v in value]
     return value
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -143,10 +151,18 @@ def create_app(state: ServiceState) -> Starlette:
         pending = None
         if state.store is not None:
             pending = await run_in_threadpool(state.store.pending_count, state.sinks)
+        with state.lock:
+            stale = sorted(rt.name for rt in state.series.values() if rt.stale_since is not None)
         body = {
             "status": status,
             "uptime_s": round(time.time() - state.started, 3),
             "series": len(state.series),
+            "stale_series": stale[:100],
+            "stale_count": len(stale),
+            "empty_queries": {q: _iso(t) for q, t in dict(h.empty).items()},
+            "dropped_series": {
+                q: {"dropped": d, "returned": n} for q, (d, n) in dict(h.dropped).items()
+            },
             "last_poll": h.last_poll,
             "loop_heartbeat_age_s": None
             if h.heartbeat is None
@@ -186,6 +202,8 @@ def create_app(state: ServiceState) -> Starlette:
                     "points": rt.points,
                     "first_point": rt.first_ts.isoformat() if rt.first_ts is not None else None,
                     "alerting": rt.alerting,
+                    "stale_since": rt.stale_since.isoformat() if rt.stale_since is not None
+                    else None,
                     "last": rt.last.to_dict() if rt.last is not None else None,
                 }
                 for rt in state.series.values()

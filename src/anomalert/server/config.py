@@ -17,7 +17,7 @@ Examples
 >>> config_from_dict({"queries": [{"name": "x", "query": "up", "stepp": "1m"}]}, source="w.yaml")
 Traceback (most recent call last):
 ...
-anomalert.server.config.ConfigError: w.yaml: queries[0] has unknown key(s) ['stepp']; allowed: ['delay', 'detector', 'labels', 'lookback', 'metrics', 'name', 'params', 'policy', 'query', 'severity', 'step']
+anomalert.server.config.ConfigError: w.yaml: queries[0] has unknown key(s) ['stepp']; allowed: ['delay', 'detector', 'labels', 'lookback', 'max_series', 'metrics', 'name', 'params', 'policy', 'query', 'severity', 'stale_after', 'step']
 """
 
 from __future__ import annotations
@@ -36,10 +36,12 @@ from anomalert.errors import AnomalertError
 
 __all__ = [
     "ConfigError",
+    "PushSpec",
     "QuerySpec",
     "SimulateSpec",
     "WatchConfig",
     "config_from_dict",
+    "default_stale_after",
     "load_config",
     "make_spec",
 ]
@@ -57,7 +59,28 @@ _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 #: Points a query's backfill may hold per series (lookback / step).
 _MAX_BACKFILL_POINTS = 1_000_000
 _QUERY = {"name", "query", "metrics", "step", "lookback", "delay", "detector", "params", "policy",
-          "labels", "severity"}
+          "labels", "severity", "stale_after", "max_series"}
+#: Label sets one query monitors unless its ``max_series`` says otherwise.
+MAX_SERIES_PER_QUERY = 500
+#: A series is stale after this many steps without a point, and never sooner than
+#: STALE_MIN (Prometheus' own staleness: a sample counts for 5 minutes).
+STALE_STEPS = 5
+STALE_MIN = pd.Timedelta("5min")
+
+
+def default_stale_after(step: pd.Timedelta | float | None) -> pd.Timedelta:
+    """How long a series may go without a point before it is stale, unless configured:
+    five steps, at least five minutes. ``step`` in seconds or as a Timedelta (None: unknown,
+    taken as a minute).
+
+    >>> str(default_stale_after(pd.Timedelta("30s"))), str(default_stale_after(300.0))
+    ('0 days 00:05:00', '0 days 00:25:00')
+    """
+    if step is None:
+        step = pd.Timedelta("60s")
+    elif not isinstance(step, pd.Timedelta):
+        step = pd.Timedelta(seconds=float(step))
+    return max(STALE_STEPS * step, STALE_MIN)
 
 
 class ConfigError(AnomalertError):
@@ -77,10 +100,28 @@ class QuerySpec:
     params: dict[str, Any] = field(default_factory=dict)
     policy: AlertPolicy = field(default_factory=AlertPolicy)
     labels: dict[str, str] = field(default_factory=dict)
+    stale_after: pd.Timedelta | None = None  # None: default_stale_after(step)
+    max_series: int = MAX_SERIES_PER_QUERY
 
     @property
     def columns(self) -> list[str]:
         return list(self.metrics)
+
+    @property
+    def staleness(self) -> pd.Timedelta:
+        """Time without a point after which a series of this query is stale."""
+        return self.stale_after if self.stale_after is not None else default_stale_after(self.step)
+
+
+@dataclass(frozen=True)
+class PushSpec:
+    """How series pushed to ``POST /v1/score`` are monitored: the config's ``defaults``."""
+
+    detector: str = "default"
+    params: dict[str, Any] = field(default_factory=dict)
+    policy: AlertPolicy = field(default_factory=AlertPolicy)
+    labels: dict[str, str] = field(default_factory=dict)
+    stale_after: pd.Timedelta | None = None  # None: default_stale_after(the series' step)
 
 
 @dataclass(frozen=True)
@@ -123,6 +164,7 @@ class WatchConfig:
     alert_labels: dict[str, str] = field(default_factory=dict)
     title: str = "anomalert"
     defaults: dict[str, Any] = field(default_factory=dict)
+    push: PushSpec = field(default_factory=PushSpec)
 
 
 class _Reader:
@@ -200,6 +242,32 @@ def _query(r: _Reader, raw: Any, where: str, defaults: dict[str, Any]) -> QueryS
         if not isinstance(m, dict) or not m:
             raise r.fail(f"{where}.metrics", "must be a non-empty mapping column -> PromQL")
         metrics = {str(k): r.text(v, f"{where}.metrics.{k}") for k, v in m.items()}
+    push = _push(r, merged, where)
+    step = r.duration(merged.get("step", "60s"), f"{where}.step")
+    lookback = r.duration(merged.get("lookback", "3d"), f"{where}.lookback")
+    if lookback < step * 2:
+        raise r.fail(f"{where}.lookback", "must cover at least two steps")
+    if lookback / step > _MAX_BACKFILL_POINTS:  # (a step of 1 ms over 3 days: 259M points)
+        raise r.fail(f"{where}.step", f"{lookback} of lookback at a step of {step} is "
+                     f"{lookback / step:,.0f} points a series; at most "
+                     f"{_MAX_BACKFILL_POINTS:,} (a longer step or a shorter lookback)")
+    stale_after = push.stale_after if push.stale_after is not None else default_stale_after(step)
+    if stale_after < 2 * step:  # (a series would be stale between two of its points)
+        raise r.fail(f"{where}.stale_after", f"{stale_after.total_seconds():g}s must be at least "
+                     f"two steps ({2 * step.total_seconds():g}s): a series is stale only after "
+                     "it missed a point")
+    return QuerySpec(
+        name=name, metrics=metrics, step=step, lookback=lookback,
+        delay=r.duration(merged.get("delay", 0), f"{where}.delay", zero=True),
+        detector=push.detector, params=push.params, policy=push.policy, labels=push.labels,
+        stale_after=stale_after,
+        max_series=r.integer(merged.get("max_series", MAX_SERIES_PER_QUERY), f"{where}.max_series"),
+    )
+
+
+def _push(r: _Reader, merged: dict[str, Any], where: str) -> PushSpec:
+    """The keys a query shares with pushed series: detector, params, policy, labels, severity
+    and stale_after (``where`` is ``defaults`` for pushed series)."""
     detector = str(merged.get("detector", "default"))
     params = merged.get("params") or {}
     if not isinstance(params, dict):
@@ -217,19 +285,11 @@ def _query(r: _Reader, raw: Any, where: str, defaults: dict[str, Any]) -> QueryS
     labels = r.labels(merged.get("labels"), f"{where}.labels")
     if "severity" in merged:
         labels["severity"] = str(merged["severity"])
-    step = r.duration(merged.get("step", "60s"), f"{where}.step")
-    lookback = r.duration(merged.get("lookback", "3d"), f"{where}.lookback")
-    if lookback < step * 2:
-        raise r.fail(f"{where}.lookback", "must cover at least two steps")
-    if lookback / step > _MAX_BACKFILL_POINTS:  # (a step of 1 ms over 3 days: 259M points)
-        raise r.fail(f"{where}.step", f"{lookback} of lookback at a step of {step} is "
-                     f"{lookback / step:,.0f} points a series; at most "
-                     f"{_MAX_BACKFILL_POINTS:,} (a longer step or a shorter lookback)")
-    return QuerySpec(
-        name=name, metrics=metrics, step=step, lookback=lookback,
-        delay=r.duration(merged.get("delay", 0), f"{where}.delay", zero=True),
-        detector=detector, params=dict(params), policy=policy, labels=labels,
-    )
+    stale_after = None
+    if merged.get("stale_after") is not None:
+        stale_after = r.duration(merged["stale_after"], f"{where}.stale_after")
+    return PushSpec(detector=detector, params=dict(params), policy=policy, labels=labels,
+                    stale_after=stale_after)
 
 
 def make_spec(config: WatchConfig, raw: dict[str, Any], *, source: str = "<config>") -> QuerySpec:
@@ -278,6 +338,9 @@ def config_from_dict(
         kw["prometheus_token"] = prom.get("token")
         kw["prometheus_timeout"] = r.seconds(prom.get("timeout", "10s"), "prometheus.timeout")
     defaults = r.mapping(top.get("defaults"), "defaults", _QUERY - {"name", "query", "metrics"})
+    kw["push"] = _push(r, defaults, "defaults")  # (checked here also when no query uses them)
+    if "max_series" in defaults:
+        r.integer(defaults["max_series"], "defaults.max_series")
     queries = top.get("queries") or []
     if not isinstance(queries, list):
         raise r.fail("queries", "must be a list")

@@ -12,6 +12,12 @@ points after a crash produces the same ids and the outbox ignores the repeats. A
 after its resolution, :meth:`~anomalert.monitor.Monitor.would_reopen`), so a flapping
 incident pages once; until then it stays notified firing (``SeriesRuntime.fired``).
 
+A series that gets no point for its ``stale_after`` is *stale* (:meth:`ServiceState.mark_stale`):
+its open incident is resolved at its last point and the resolution sent at once (also one
+pending in the cooldown); points that come back continue the series, and an alert then opens a
+new incident. Watched series go stale in data time (the watch loop checks after each poll),
+pushed ones in wall-clock time (:meth:`ServiceState.expire_pushed`).
+
 Examples
 --------
 >>> import pandas as pd
@@ -42,6 +48,7 @@ from anomalert.alerting.sinks import Notification
 from anomalert.alerting.store import Store
 from anomalert.detectors import make
 from anomalert.monitor import Monitor, Verdict
+from anomalert.server.config import default_stale_after
 from anomalert.server.telemetry import Metrics
 
 __all__ = ["Health", "SeriesRuntime", "ServiceState", "label_name"]
@@ -90,6 +97,9 @@ class SeriesRuntime:
     # the "fired" notification of the incident notified open, kept until its "resolved" is
     # sent (the cooldown after its resolution, see resolution_due); pickled with the monitor
     fired: Notification | None = None
+    # the last point's time while the series is stale (no point for its stale_after), else None
+    stale_since: pd.Timestamp | None = None
+    last_wall: float | None = None  # wall-clock time its latest point was scored
     history: deque[tuple[float, float | None, float | None, tuple[float | None, ...]]] = field(
         default_factory=lambda: deque(maxlen=HISTORY_POINTS)
     )
@@ -146,6 +156,8 @@ class Health:
     last_poll: float | None = None  # wall time of the latest successful poll
     stale_after: float = 120.0
     errors: dict[str, tuple[int, str]] = field(default_factory=dict)  # query -> (n, message)
+    empty: dict[str, float] = field(default_factory=dict)  # query -> wall time it got empty
+    dropped: dict[str, tuple[int, int]] = field(default_factory=dict)  # query -> (dropped, of)
 
     def ok(self, query: str) -> None:
         self.errors.pop(query, None)
@@ -173,8 +185,12 @@ class ServiceState:
         Bearer token required by ``POST /v1/score`` (None: open).
     max_body, max_points, max_series
         Limits of ``POST /v1/score``: request bytes, points per request, pushed series.
-    detector, detector_params, policy
-        How a series first seen by ``POST /v1/score`` is monitored (it learns online).
+    detector, detector_params, policy, push_labels
+        How a series first seen by ``POST /v1/score`` is monitored (it learns online), and
+        its alert labels; the policy and labels also apply to pushed series restored.
+    push_stale_after
+        Wall-clock time without a push after which a pushed series is stale (None: five of
+        its steps, at least five minutes, see :func:`~anomalert.server.config.default_stale_after`).
     base_url
         External URL of the service, for the ``generatorURL`` of alerts.
     alert_labels
@@ -196,6 +212,8 @@ class ServiceState:
         base_url: str = "http://127.0.0.1:9108",
         alert_labels: dict[str, str] | None = None,
         title: str = "anomalert",
+        push_labels: dict[str, str] | None = None,
+        push_stale_after: pd.Timedelta | None = None,
     ) -> None:
         self.lock = threading.RLock()
         self.store = store
@@ -207,6 +225,8 @@ class ServiceState:
         self.detector = detector
         self.detector_params = dict(detector_params or {})
         self.policy = policy or AlertPolicy()
+        self.push_labels = dict(push_labels or {})
+        self.push_stale_after = push_stale_after
         self.base_url = base_url.rstrip("/")
         self.alert_labels = {"alertname": "AnomalertAnomaly", "severity": "warning"}
         self.alert_labels.update(alert_labels or {})
@@ -249,6 +269,8 @@ class ServiceState:
             if columns:
                 det._start(list(columns))
             monitor = Monitor(det, self.policy, series=name)
+        if labels is None and kind == "push":
+            labels = self.push_labels
         rt = SeriesRuntime(name, monitor, kind=kind, group=group, labels=dict(labels or {}))
         with self.lock:
             self.series[name] = rt
@@ -262,9 +284,13 @@ class ServiceState:
         now = time.time()
         score, threshold = _f(verdict.score), _f(verdict.threshold)
         with self.lock:
-            rt.last, rt.last_ts = verdict, verdict.timestamp
+            rt.last, rt.last_ts, rt.last_wall = verdict, verdict.timestamp, now
             if rt.first_ts is None:
                 rt.first_ts = verdict.timestamp
+            if rt.stale_since is not None:
+                log.info("%s: points again at %s (stale since %s)", rt.name,
+                         verdict.timestamp.isoformat(), rt.stale_since.isoformat())
+                rt.stale_since = None
             rt.points += 1
             self._dirty.add(rt.name)
             row = tuple(_f(_num(values.get(c))) for c in rt.columns) if values else ()
@@ -274,6 +300,7 @@ class ServiceState:
             m.threshold.labels(rt.name).set(math.nan if threshold is None else threshold)
             m.anomalous.labels(rt.name).set(1 if verdict.is_anomalous else 0)
             m.points.labels(rt.name).inc()
+            m.stale.labels(rt.name).set(0)
             m.last_point.labels(rt.name).set(verdict.timestamp.timestamp())
             events: list[str] = []
             iid = verdict.incident_id
@@ -283,11 +310,67 @@ class ServiceState:
                 events.append("fired")
             elif rt.alerting is not None and rt.resolution_due():
                 events.append("resolved")
-            out = [self._notification(rt, verdict, e, now) for e in events]
+            out = [
+                self._notification(rt, e, verdict.timestamp, verdict.score, verdict.incident_id, now)
+                for e in events
+            ]
             m.alerting.labels(rt.name).set(1 if rt.alerting is not None else 0)
             det = rt.monitor.detector
             flapping = det.is_fitted and det._learns_flagged(int(verdict.timestamp.value))
             m.learning_flagged.labels(rt.name).set(1 if flapping else 0)
+        self._send(rt, out)
+        return out
+
+    def mark_stale(self, rt: SeriesRuntime, after: pd.Timedelta) -> list[Notification]:
+        """``rt`` got no point for ``after`` since its last one: mark it stale, resolve its
+        open incident at that last point and send the resolution of the incident notified
+        firing, if any (also one still pending in its cooldown), once.
+
+        The resolution's ``at`` (and so its id) is the last point's time + ``after``, the
+        same whenever and however often this runs after a restart or a replay: the outbox
+        keeps one. Returns the notifications made.
+        """
+        now = time.time()
+        with self.lock:
+            if rt.stale_since is not None or rt.last_ts is None:
+                return []
+            last = rt.last_ts
+            rt.stale_since = last
+            rt.monitor.expire(last)
+            self._dirty.add(rt.name)
+            out = []
+            if rt.alerting is not None:
+                out.append(self._notification(rt, "resolved", last + after, None, None, now))
+            m = self.metrics
+            m.stale.labels(rt.name).set(1)
+            m.anomalous.labels(rt.name).set(0)
+            m.alerting.labels(rt.name).set(0)
+        log.info("%s: stale, no point since %s (stale_after %s)%s", rt.name, last.isoformat(),
+                 _duration(after), f"; incident {out[0].incident} resolved" if out else "")
+        self._send(rt, out)
+        return out
+
+    def expire_pushed(self, now: float | None = None) -> int:
+        """Mark stale every pushed series that got no push for its stale_after of wall-clock
+        time (counted from the service's start at the earliest: clients could not push
+        while it was down). Returns how many went stale."""
+        now = time.time() if now is None else now
+        with self.lock:
+            pushed = [rt for rt in self.series.values()
+                      if rt.kind == "push" and rt.stale_since is None and rt.last_ts is not None]
+        n = 0
+        for rt in pushed:
+            after = self.push_stale_after or default_stale_after(rt.monitor._step_seconds())
+            if now - max(rt.last_wall or 0.0, self.started) < after.total_seconds():
+                continue
+            with self.series_lock(rt.name):  # not while a push to it is being scored
+                if now - max(rt.last_wall or 0.0, self.started) >= after.total_seconds():
+                    self.mark_stale(rt, after)
+                    n += 1
+        return n
+
+    def _send(self, rt: SeriesRuntime, out: list[Notification]) -> None:
+        """Write notifications to the outbox (wake the dispatcher) and log them."""
         if out and self.store is not None and self.sinks:
             for n in out:
                 if self.store.enqueue(n.id, self.sinks, n.to_dict()) == 0 and n.event == "fired":
@@ -301,23 +384,27 @@ class ServiceState:
             self.wake()
         for n in out:
             log.info("%s: incident %d %s at %s", n.series, n.incident, n.event, n.at)
-        return out
 
     def _notification(
-        self, rt: SeriesRuntime, verdict: Verdict, event: str, now: float
+        self, rt: SeriesRuntime, event: str, ts: pd.Timestamp, score: float | None,
+        incident_id: int | None, now: float,
     ) -> Notification:
         incidents = rt.monitor.incidents
-        iid = rt.alerting if event == "resolved" else verdict.incident_id
+        iid = rt.alerting if event == "resolved" else incident_id
         inc = next(i for i in reversed(incidents) if i.id == iid)
+        labels = self._labels(rt)
         if event == "resolved":
             fired_wall = rt.fired.fired_wall if rt.fired is not None else None
+            if rt.fired is not None:  # the alert's identity: what it fired with
+                labels = dict(rt.fired.labels)
             rt.fired = None
             rt.charts[inc.id] = list(rt.chart(inc.id))
             for old in sorted(rt.charts)[:-CHARTS_KEPT]:
                 del rt.charts[old]
         else:
             fired_wall = now
-        at = verdict.timestamp.isoformat()
+        at = ts.isoformat()
+        stale = rt.stale_since if event == "resolved" else None
         n = Notification(
             id=f"{rt.name}|{inc.id}|{event}|{at}",
             event=event,
@@ -326,17 +413,17 @@ class ServiceState:
             at=at,
             start=inc.start.isoformat(),
             end=inc.end.isoformat(),
-            resolved_at=(inc.resolved_at or verdict.timestamp).isoformat()
-            if event == "resolved" else None,
-            score=_f(verdict.score),
+            resolved_at=(inc.resolved_at or ts).isoformat() if event == "resolved" else None,
+            score=_f(score),
             threshold=_f(inc.threshold),
             peak_score=_f(inc.peak_score),
             explanation=inc.explanation,
             metrics=list(inc.metrics),
-            labels=self._labels(rt),
+            labels=labels,
             url=f"{self.base_url}/#incident-{inc.id}-{_anchor(rt.name)}",
             created_at=now,
             fired_wall=fired_wall,
+            stale_since=stale.isoformat() if stale is not None else None,
         )
         if event == "fired":
             rt.fired = n
@@ -386,7 +473,12 @@ class ServiceState:
                 continue
             with self.lock:
                 self.series[rec.name] = rt
+            if rt.stale_since is not None:
+                self.metrics.stale.labels(rt.name).set(1)
             n += 1
+        from anomalert.server.restore import reconfigure_pushed  # (it imports this module)
+
+        reconfigure_pushed(self)  # the configured policy and labels apply to them
         return n
 
     # -- views -------------------------------------------------------------------------------
@@ -407,6 +499,10 @@ class ServiceState:
                     out.append(d)
         out.sort(key=lambda d: (str(d["start"]), str(d["series"])), reverse=True)
         return out[:limit]
+
+
+def _duration(td: pd.Timedelta) -> str:
+    return f"{td.total_seconds():g}s"
 
 
 def _anchor(name: str) -> str:

@@ -200,6 +200,9 @@ def _badge(rt: Any) -> str:
     v = rt.last
     if rt.alerting is not None:
         return '<span class="badge alert">ALERTING</span>'
+    stale = getattr(rt, "stale_since", None)
+    if stale is not None:
+        return f'<span class="badge warm">stale: no data since {_time(stale.timestamp())}</span>'
     if v is None or v.score is None or not math.isfinite(v.score):
         return '<span class="badge warm">warming up</span>'
     if v.is_anomalous:
@@ -249,7 +252,8 @@ def render_status(state: Any) -> str:
             svg = chart_svg(rt.chart(inc.id), metric, idx, inc.start.timestamp(), end)
             status = (
                 '<span class="badge alert">open</span>' if inc.is_open
-                else f'<span class="badge resolved">resolved {_time(inc.resolved_at.timestamp())}</span>'
+                else f'<span class="badge resolved">resolved {_time(inc.resolved_at.timestamp())}'
+                f'{" (series stale)" if getattr(inc, "stale", False) else ""}</span>'
             )
             if not inc.is_open and rt.alerting == inc.id:  # its resolution waits for the cooldown
                 status += ' <span class="badge alert">notified firing until the cooldown ends</span>'
@@ -267,9 +271,18 @@ def render_status(state: Any) -> str:
             f'<li class="error">{escape(q)}: {n} consecutive error(s): {escape(msg[:300])}</li>'
             for q, (n, msg) in dict(h.errors).items()
         )
+        errors += "".join(
+            f'<li class="error">query {escape(q)} returns no series (since {_time(t)} UTC)</li>'
+            for q, t in dict(h.empty).items()
+        ) + "".join(
+            f'<li class="error">query {escape(q)} returns {n} series, more than its max_series: '
+            f"{d} not monitored</li>"
+            for q, (d, n) in dict(h.dropped).items()
+        )
+        stale = [rt.name for rt in runtimes if getattr(rt, "stale_since", None) is not None]
         notes = "".join(f"<li>{escape(n)}</li>" for n in list(state.notes)[-5:])
     pending = state.store.pending_count(state.sinks) if state.store is not None else 0
-    status = "stalled" if h.stalled else ("degraded" if errors else "ok")
+    status = "stalled" if h.stalled else ("degraded" if h.errors else "ok")
     table = (
         "<table><tr><th>series</th><th>source</th><th>latest point (UTC)</th><th>score</th>"
         "<th>threshold</th><th>state</th><th>points</th><th>recent scores</th></tr>"
@@ -284,7 +297,7 @@ def render_status(state: Any) -> str:
         f'<div class="meta">status <b>{status}</b> · {len(runtimes)} series · last poll '
         f"{_time(h.last_poll)} UTC · outbox pending {pending} · up "
         f"{time.time() - state.started:.0f} s · sinks {escape(', '.join(state.sinks) or 'none')}"
-        f"</div>{'<ul>' + errors + '</ul>' if errors else ''}"
+        f"{f' · {len(stale)} stale series' if stale else ''}</div>{'<ul>' + errors + '</ul>' if errors else ''}"
         f"{'<ul class=meta>' + notes + '</ul>' if notes else ''}"
         f"<h2>Series</h2>{table}"
         f"<h2>Recent incidents</h2>"

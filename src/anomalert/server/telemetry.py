@@ -5,7 +5,10 @@ Per series: ``anomalert_anomaly_score``, ``anomalert_threshold``, ``anomalert_an
 notified firing, from its ``fired`` until its ``resolved`` is sent, which waits for the policy's
 cooldown after the incident resolved), ``anomalert_learning_flagged`` (0/1: the series flags so often that its
 detector learns what it flags, see ``default``'s flapping rule), ``anomalert_points_total`` and
-``anomalert_last_point_timestamp_seconds``.
+``anomalert_last_point_timestamp_seconds``, ``anomalert_stale`` (0/1: no point for the series'
+``stale_after``; its open incident was resolved).
+Per query: ``anomalert_query_series`` (label sets its latest poll returned; 0: the query returns
+nothing) and ``anomalert_query_series_dropped`` (label sets not monitored: over ``max_series``).
 Health: ``anomalert_last_poll_timestamp_seconds``, ``anomalert_poll_errors_total{query}``,
 ``anomalert_source_up{query}``, ``anomalert_alerts_sent_total{sink}``,
 ``anomalert_alerts_failed_total{sink}`` (failed delivery attempts) and
@@ -60,6 +63,21 @@ class Metrics:
             "anomalert_last_point_timestamp_seconds", "Data time of the latest point scored",
             ["series"], registry=r,
         )
+        self.stale = Gauge(
+            "anomalert_stale",
+            "1 while the series is stale: no point for its stale_after (its open incident "
+            "was resolved)", ["series"], registry=r,
+        )
+        self.query_series = Gauge(
+            "anomalert_query_series",
+            "Label sets (series) the latest poll of the query returned; 0: it returns nothing",
+            ["query"], registry=r,
+        )
+        self.query_dropped = Gauge(
+            "anomalert_query_series_dropped",
+            "Label sets of the query's latest poll not monitored: more than its max_series",
+            ["query"], registry=r,
+        )
         self.last_poll = Gauge(
             "anomalert_last_poll_timestamp_seconds",
             "Wall-clock time of the latest successful poll of the source", registry=r,
@@ -103,6 +121,7 @@ class Metrics:
         """Create the per-query error counters at 0."""
         for name in names:
             self.poll_errors.labels(name)
+            self.query_dropped.labels(name)
 
     def exposition(self) -> bytes:
         """The text exposition format of every metric."""

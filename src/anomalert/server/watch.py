@@ -12,6 +12,20 @@ Failures never stop the loop: a failed backfill or poll is counted
 (``anomalert_poll_errors_total``, ``/healthz``) and retried with exponential backoff; the
 points it missed are fetched by the next successful poll (up to ``lookback`` back).
 
+After each successful poll, a series of the query with no point for the query's
+``stale_after`` (data time: the poll's end minus the series' last point) is marked stale and its
+open incident resolved (:meth:`~anomalert.server.runtime.ServiceState.mark_stale`); a failed
+poll decides nothing. A gap that long between two points of one poll (a catch-up after an
+outage, a replay after a crash) makes it stale in between too, so staleness depends on the
+data only, not on when the polls ran. A query that returns no series, or more than its ``max_series`` (the
+extra label sets are not monitored), is logged once per change and shown by ``/healthz``,
+``/metrics`` and the status page.
+
+Series restored from the state file get the current configuration (:meth:`Watcher.restore`):
+the policy and labels apply to them; a query whose detector, parameters or metrics changed is
+refit on its ``lookback`` as at a first start (incidents and open alerts kept); series of a
+query no longer configured are marked stale at once (their open alerts resolved).
+
 State is checkpointed to SQLite every few seconds (series states, incidents, the clock).
 After a crash the loop resumes from the checkpoint and re-reads the points since: the same
 points give the same verdicts and the same notification ids, which the outbox ignores.
@@ -39,6 +53,7 @@ from anomalert.detectors import make
 from anomalert.errors import AnomalertError
 from anomalert.monitor import Monitor
 from anomalert.server.config import QuerySpec
+from anomalert.server.restore import reconfigure_watched
 from anomalert.server.runtime import HISTORY_POINTS, SeriesRuntime, ServiceState
 
 __all__ = [
@@ -54,7 +69,6 @@ __all__ = [
 log = logging.getLogger("anomalert.server.watch")
 
 MIN_FIT_POINTS = 30
-MAX_SERIES_PER_QUERY = 500
 _PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
@@ -149,6 +163,9 @@ class _Group:
     cursor: pd.Timestamp | None = None
     failures: int = 0
     next_try: float = 0.0
+    refit: bool = False  # restored series are refit at the backfill (the detector changed)
+    empty: bool | None = None  # the latest fetch returned no series (None: none yet)
+    dropped: int = 0  # label sets of the latest fetch not monitored (over max_series)
 
 
 class Watcher:
@@ -194,64 +211,138 @@ class Watcher:
 
     # -- restore ----------------------------------------------------------------------------
     def restore(self) -> None:
-        """Pick up series restored from the store: their queries resume without backfill."""
+        """Pick up series restored from the store: their queries resume without backfill,
+        with the current configuration (:mod:`anomalert.server.restore`); a query whose
+        detector, parameters or metrics changed backfills again to refit its series."""
+        refit = reconfigure_watched(self.state, {name: g.spec for name, g in self.groups.items()})
         for rt in list(self.state.series.values()):
             g = self.groups.get(rt.group or "")
             if rt.kind != "watch" or g is None or rt.last_ts is None:
                 continue
             g.ready = True
             g.cursor = rt.last_ts if g.cursor is None else max(g.cursor, rt.last_ts)
+        for name in refit:  # the backfill refits the restored series too
+            g = self.groups[name]
+            g.refit, g.ready, g.cursor = True, False, None
 
     # -- one query ------------------------------------------------------------------------------
     def _end(self, spec: QuerySpec) -> pd.Timestamp:
         return (self.clock.now() - spec.delay).floor(spec.step)
 
-    def _runtime(
-        self, g: _Group, part: str, history: pd.DataFrame | None
-    ) -> SeriesRuntime | None:
-        spec = g.spec
-        name = series_name(spec.name, part)
-        count = sum(1 for r in self.state.series.values() if r.group == spec.name)
-        if count >= MAX_SERIES_PER_QUERY:
-            log.warning("%s: more than %d label sets; ignoring %s", spec.name, count, name)
-            return None
+    def _fit(self, spec: QuerySpec, name: str, history: pd.DataFrame | None) -> tuple[Any, bool]:
+        """A new detector of ``spec``, fitted on ``history`` when it is long enough, else
+        ready to learn online; and whether it was fitted."""
         det = make(spec.detector, **spec.params)
-        fitted = False
         if history is not None and len(history) >= MIN_FIT_POINTS:
             try:
-                det.fit(history)
-                fitted = True
+                return det.fit(history), True
             except AnomalertError as exc:
                 self.state.notes.append(f"{name}: cannot fit on the backfill ({exc}); learning online")
                 det = make(spec.detector, **spec.params)
-        if not fitted:
-            det._start(spec.columns)
+        det._start(spec.columns)
+        return det, False
+
+    def _remember(self, rt: SeriesRuntime, det: Any, history: pd.DataFrame) -> None:
+        """Keep the training tail (with its scores) as ``rt``'s recent history."""
+        scores = np.asarray(getattr(det, "train_scores_", np.full(len(history), np.nan)))
+        thr = float(det.threshold_)
+        tail = history.iloc[-HISTORY_POINTS:]
+        for ts, sc, row in zip(tail.index, scores[-len(tail):], tail.to_numpy(float), strict=True):
+            rt.history.append((ts.timestamp(), _num(sc), thr, tuple(_num(v) for v in row)))
+        if rt.last_ts is None or history.index[-1] > rt.last_ts:
+            rt.last_ts = history.index[-1]
+        log.info("%s: fitted on %d points, threshold %.4g", rt.name, len(history), thr)
+
+    def _runtime(self, g: _Group, part: str, history: pd.DataFrame | None) -> SeriesRuntime:
+        spec = g.spec
+        name = series_name(spec.name, part)
+        det, fitted = self._fit(spec, name, history)
         labels = {**parse_labels(part), **spec.labels}
         rt = self.state.create_series(
             name, kind="watch", monitor=Monitor(det, spec.policy, series=name), group=spec.name,
             labels=labels,
         )
         if fitted and history is not None:
-            scores = np.asarray(getattr(det, "train_scores_", np.full(len(history), np.nan)))
-            thr = float(det.threshold_)
-            tail = history.iloc[-HISTORY_POINTS:]
-            for ts, sc, row in zip(
-                tail.index, scores[-len(tail):], tail.to_numpy(float), strict=True
-            ):
-                rt.history.append((ts.timestamp(), _num(sc), thr, tuple(_num(v) for v in row)))
-            rt.last_ts = history.index[-1]
-            log.info("%s: fitted on %d points, threshold %.4g", name, len(history), thr)
+            self._remember(rt, det, history)
         return rt
+
+    def _refit(self, g: _Group, rt: SeriesRuntime, history: pd.DataFrame | None) -> None:
+        """Give restored ``rt`` the detector its query configures now (see :meth:`restore`)."""
+        det, fitted = self._fit(g.spec, rt.name, history)
+        with self.state.series_lock(rt.name):
+            rt.monitor.set_detector(det)
+            rt.history.clear()
+            if fitted and history is not None:
+                self._remember(rt, det, history)
+
+    def _live(self, g: _Group, names: set[str]) -> int:
+        """Series of the query that count against its max_series: those not stale, and
+        those with points in this fetch (``names``)."""
+        with self.state.lock:
+            return sum(1 for r in self.state.series.values()
+                       if r.group == g.spec.name and r.kind == "watch"
+                       and (r.stale_since is None or r.name in names))
+
+    def _runtimes(
+        self, g: _Group, data: dict[str, pd.DataFrame], history: bool
+    ) -> list[tuple[SeriesRuntime, pd.DataFrame]]:
+        """The runtime of every label set of ``data`` (new ones made, fitted on the frame
+        when ``history``), up to the query's max_series; reports the query's size."""
+        spec = g.spec
+        out, dropped = [], 0
+        live = self._live(g, {series_name(spec.name, part) for part in data})
+        for part, frame in sorted(data.items()):
+            rt = self.state.series.get(series_name(spec.name, part))
+            if rt is None:
+                if live >= spec.max_series:
+                    dropped += 1
+                    continue
+                live += 1
+                rt = self._runtime(g, part, frame.dropna(how="all") if history else None)
+            elif history and g.refit:
+                self._refit(g, rt, frame.dropna(how="all"))
+            out.append((rt, frame))
+        self._report(g, len(data), dropped)
+        return out
+
+    def _report(self, g: _Group, found: int, dropped: int) -> None:
+        """Metrics, health and one log line per change of a query's size: empty, or over
+        its max_series."""
+        name, m, h = g.spec.name, self.state.metrics, self.state.health
+        m.query_series.labels(name).set(found)
+        m.query_dropped.labels(name).set(dropped)
+        empty = found == 0
+        if empty != g.empty:
+            if empty:
+                h.empty[name] = time.time()
+                log.warning("%s: the query returns no series (nothing to monitor); reported "
+                            "until it returns some", name)
+            elif g.empty is not None:
+                h.empty.pop(name, None)
+                log.info("%s: the query returns %d series again", name, found)
+            g.empty = empty
+        if dropped:
+            h.dropped[name] = (dropped, found)
+        else:
+            h.dropped.pop(name, None)
+        if found and dropped != g.dropped:  # (an empty answer says nothing about the cap)
+            if dropped:
+                log.warning("%s: the query returns %d series, more than its max_series (%d): "
+                            "%d not monitored", name, found, g.spec.max_series, dropped)
+            else:
+                log.info("%s: every series of the query is monitored again (%d)", name, found)
+            g.dropped = dropped
 
     def _backfill(self, g: _Group) -> None:
         spec = g.spec
         end = self._end(spec)
         data = self.source.fetch(spec, end - spec.lookback, end)
-        for part, frame in sorted(data.items()):
-            name = series_name(spec.name, part)
-            if name in self.state.series:
-                continue
-            self._runtime(g, part, frame.dropna(how="all"))
+        self._runtimes(g, data, history=True)
+        if g.refit:  # restored series the backfill has no points of: learn online afresh
+            for rt in [r for r in self.state.series.values() if r.group == spec.name]:
+                if not any(series_name(spec.name, part) == rt.name for part in data):
+                    self._refit(g, rt, None)
+            g.refit = False
         if not data:
             self.state.notes.append(
                 f"{spec.name}: no data in the last {spec.lookback}; series will learn online"
@@ -270,24 +361,35 @@ class Watcher:
         start = max(g.cursor + spec.step, end - spec.lookback)
         data = self.source.fetch(spec, start, end)
         n = 0
-        for part, frame in sorted(data.items()):
-            name = series_name(spec.name, part)
-            rt = self.state.series.get(name)
-            if rt is None:
-                rt = self._runtime(g, part, None)
-                if rt is None:
-                    continue
-            n += self._ingest(rt, frame.reindex(columns=spec.columns))
+        for rt, frame in self._runtimes(g, data, history=False):
+            n += self._ingest(rt, frame.reindex(columns=spec.columns), spec.staleness)
         g.cursor = end
+        self._expire(g, end)
         return n
 
-    def _ingest(self, rt: SeriesRuntime, frame: pd.DataFrame) -> int:
+    def _expire(self, g: _Group, end: pd.Timestamp) -> None:
+        """Mark stale the query's series with no point for its stale_after before ``end``
+        (the data time a successful poll has fetched up to)."""
+        after = g.spec.staleness
+        with self.state.lock:
+            due = [r for r in self.state.series.values()
+                   if r.group == g.spec.name and r.kind == "watch" and r.stale_since is None
+                   and r.last_ts is not None and end - r.last_ts >= after]
+        for rt in due:
+            with self.state.series_lock(rt.name):
+                self.state.mark_stale(rt, after)
+
+    def _ingest(self, rt: SeriesRuntime, frame: pd.DataFrame, stale_after: pd.Timedelta) -> int:
         cols = list(frame.columns)
         n = 0
         with self.state.series_lock(rt.name):
             for ts, row in zip(frame.index, frame.to_numpy(dtype=float), strict=True):
                 if rt.last_ts is not None and ts <= rt.last_ts:
                     continue
+                if rt.last_ts is not None and ts - rt.last_ts >= stale_after:
+                    # a gap within one poll (a catch-up, a replay): stale in between, as a
+                    # poll inside the gap would have found; the same data, the same verdicts
+                    self.state.mark_stale(rt, stale_after)
                 beyond = ~(np.abs(row) <= MAX_ABS_VALUE) & ~np.isnan(row)
                 if beyond.any():  # inf or absurd: that metric is missing at this point
                     self.skipped += 1
@@ -349,10 +451,11 @@ class Watcher:
         m.last_poll.set(time.time())
 
     def run_once(self) -> None:
-        """One pass over every query."""
+        """One pass over every query, then the staleness of pushed series."""
         self.state.health.heartbeat = time.monotonic()
         for g in self.groups.values():
             self.step(g)
+        self.state.expire_pushed()
 
     def run(
         self,
