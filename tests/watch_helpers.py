@@ -182,7 +182,8 @@ class _FakePromHandler(BaseHTTPRequestHandler):
             fake.calls += 1
             behaviour = fake.script.pop(0) if fake.script else "valid"
         if behaviour == "valid":
-            status, body, ctype = 200, json.dumps(fake.valid(form)).encode(), "application/json"
+            data = fake.valid(form, fake.series)
+            status, body, ctype = 200, json.dumps(data).encode(), "application/json"
         else:
             status, body, ctype = behaviour
         self.send_response(status)
@@ -202,30 +203,31 @@ class FakePrometheus(_Server):
 
     Each request takes the next entry of ``script``: ``(status, body_bytes, content_type)``
     or ``"valid"``; when the script is used up every answer is valid: one series
-    ``cpu{instance="fake"}`` with a smooth daily wave at every step of the range.
+    ``cpu{instance="fake"}`` with a smooth daily wave at every step of the range (``series``
+    of them, ``cpu{instance="fake-0"}``..., when ``series`` > 1).
     """
 
-    def __init__(self, script: list[Any] | None = None) -> None:
+    def __init__(self, script: list[Any] | None = None, series: int = 1) -> None:
         super().__init__(_FakePromHandler)
         self.script = list(script or [])
+        self.series = series
         self.calls = 0
         self.lock = threading.Lock()
 
     @staticmethod
-    def valid(form: dict[str, str]) -> dict[str, Any]:
+    def valid(form: dict[str, str], series: int = 1) -> dict[str, Any]:
         start, end, step = float(form["start"]), float(form["end"]), float(form["step"])
-        values = []
-        t = start
-        while t <= end + 1e-9:
-            v = 50 + 10 * math.sin(2 * math.pi * t / 86400) + 0.5 * math.sin(t / 7.0)
-            values.append([t, repr(v)])
-            t += step
-        return {
-            "status": "success",
-            "data": {"resultType": "matrix", "result": [
-                {"metric": {"__name__": "cpu", "instance": "fake"}, "values": values}
-            ]},
-        }
+        result = []
+        for i in range(series):
+            values = []
+            t = start
+            while t <= end + 1e-9:
+                v = 50 + 10 * math.sin(2 * math.pi * t / 86400 + i) + 0.5 * math.sin(t / 7.0 + i)
+                values.append([t, repr(v)])
+                t += step
+            instance = "fake" if series == 1 else f"fake-{i}"
+            result.append({"metric": {"__name__": "cpu", "instance": instance}, "values": values})
+        return {"status": "success", "data": {"resultType": "matrix", "result": result}}
 
 
 @contextmanager

@@ -6,7 +6,8 @@ share anything):
 
 - ``GET /healthz``: JSON health. 200 while the process serves; 503 only when the watch loop
   has stalled (no iteration for ``stale_after`` seconds). ``status`` says ``ok`` or
-  ``degraded`` (a query failing) with the errors.
+  ``degraded`` (a query failing, or a sink whose latest delivery failed) with the errors;
+  ``sinks`` gives each sink's state, its error and the notifications it gave up (``dead``).
 - ``GET /metrics``: Prometheus text exposition of the state's registry.
 - ``GET /``: the status page (series, current scores, recent incidents with a chart each).
 - ``GET /v1/alerts``: incidents as JSON (``?series=``, ``?open=true``, ``?limit=``).
@@ -134,17 +135,12 @@ def create_app(state: ServiceState) -> Starlette:
         errors = {
             q: {"consecutive_errors": n, "error": msg} for q, (n, msg) in dict(h.errors).items()
         }
-        if h.stalled:
-            status = "stalled"
-        elif errors:
-            status = "degraded"
-        else:
-            status = "ok"
+        sinks = await run_in_threadpool(state.sink_health)
         pending = None
         if state.store is not None:
             pending = await run_in_threadpool(state.store.pending_count, state.sinks)
         body = {
-            "status": status,
+            "status": state.status(sinks),
             "uptime_s": round(time.time() - state.started, 3),
             "series": len(state.series),
             "last_poll": h.last_poll,
@@ -153,6 +149,7 @@ def create_app(state: ServiceState) -> Starlette:
             else round(time.monotonic() - h.heartbeat, 3),
             "errors": errors,
             "outbox_pending": pending,
+            "sinks": {s.sink: s.to_dict() for s in sinks},
         }
         return JSONResponse(clean_json(body), status_code=503 if h.stalled else 200)
 

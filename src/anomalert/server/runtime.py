@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import math
-import pickle
 import re
 import threading
 import time
@@ -39,9 +38,10 @@ import pandas as pd
 
 from anomalert.alerting import AlertPolicy
 from anomalert.alerting.sinks import Notification
-from anomalert.alerting.store import Store
+from anomalert.alerting.store import SinkHealth, Store
 from anomalert.detectors import make
 from anomalert.monitor import Monitor, Verdict
+from anomalert.server.persist import Checkpointer
 from anomalert.server.telemetry import Metrics
 
 __all__ = ["Health", "SeriesRuntime", "ServiceState", "label_name"]
@@ -90,6 +90,7 @@ class SeriesRuntime:
     # the "fired" notification of the incident notified open, kept until its "resolved" is
     # sent (the cooldown after its resolution, see resolution_due); pickled with the monitor
     fired: Notification | None = None
+    learning_flagged: bool = False  # the detector learns what it flags (see telemetry)
     history: deque[tuple[float, float | None, float | None, tuple[float | None, ...]]] = field(
         default_factory=lambda: deque(maxlen=HISTORY_POINTS)
     )
@@ -179,6 +180,9 @@ class ServiceState:
         External URL of the service, for the ``generatorURL`` of alerts.
     alert_labels
         Labels added to every alert (``alertname`` and ``severity`` have defaults).
+    full_checkpoint
+        Seconds between two writes of a series' full state; the checkpoints in between
+        write only its new points and alert state (see :mod:`anomalert.server.persist`).
     """
 
     def __init__(
@@ -196,6 +200,7 @@ class ServiceState:
         base_url: str = "http://127.0.0.1:9108",
         alert_labels: dict[str, str] | None = None,
         title: str = "anomalert",
+        full_checkpoint: float = 1800.0,
     ) -> None:
         self.lock = threading.RLock()
         self.store = store
@@ -214,11 +219,13 @@ class ServiceState:
         self.series: dict[str, SeriesRuntime] = {}
         self.health = Health()
         self.metrics = Metrics()
+        self.metrics.track(self)
         self.started = time.time()
         self.notes: deque[str] = deque(maxlen=20)  # shown on the status page
         self.wake: Callable[[], None] = lambda: None  # the dispatcher's, once there is one
         self._dirty: set[str] = set()
         self._locks: dict[str, threading.RLock] = {}
+        self.saver = Checkpointer(store, full_checkpoint) if store is not None else None
         if store is not None:
             names = self.sinks
             self.metrics.outbox_pending.set_function(lambda: store.pending_count(names))
@@ -256,9 +263,12 @@ class ServiceState:
         return rt
 
     def observe(
-        self, rt: SeriesRuntime, verdict: Verdict, values: Mapping[str, Any] | None = None
+        self, rt: SeriesRuntime, verdict: Verdict, values: Mapping[str, Any] | None = None,
+        *, replay: bool = False,
     ) -> list[Notification]:
-        """Record a verdict of ``rt`` (and the point's ``values``): gauges, history, alerts."""
+        """Record a verdict of ``rt`` (and the point's ``values``, as given to its Monitor):
+        history, alerts. ``replay``: a point scored before a restart (its notifications
+        were written then; the restored alert state follows)."""
         now = time.time()
         score, threshold = _f(verdict.score), _f(verdict.threshold)
         with self.lock:
@@ -267,27 +277,24 @@ class ServiceState:
                 rt.first_ts = verdict.timestamp
             rt.points += 1
             self._dirty.add(rt.name)
+            if self.saver is not None and not replay:
+                self.saver.point(rt.name, verdict.timestamp, values)
             row = tuple(_f(_num(values.get(c))) for c in rt.columns) if values else ()
             rt.history.append((verdict.timestamp.timestamp(), score, threshold, row))
-            m = self.metrics
-            m.score.labels(rt.name).set(math.nan if score is None else score)
-            m.threshold.labels(rt.name).set(math.nan if threshold is None else threshold)
-            m.anomalous.labels(rt.name).set(1 if verdict.is_anomalous else 0)
-            m.points.labels(rt.name).inc()
-            m.last_point.labels(rt.name).set(verdict.timestamp.timestamp())
             events: list[str] = []
             iid = verdict.incident_id
-            if verdict.is_alert and iid is not None and rt.alerting != iid:
+            if replay:  # its notifications were made when it was first scored
+                pass
+            elif verdict.is_alert and iid is not None and rt.alerting != iid:
                 if rt.alerting is not None:  # a new incident while one is still notified open
                     events.append("resolved")
                 events.append("fired")
             elif rt.alerting is not None and rt.resolution_due():
                 events.append("resolved")
             out = [self._notification(rt, verdict, e, now) for e in events]
-            m.alerting.labels(rt.name).set(1 if rt.alerting is not None else 0)
             det = rt.monitor.detector
-            flapping = det.is_fitted and det._learns_flagged(int(verdict.timestamp.value))
-            m.learning_flagged.labels(rt.name).set(1 if flapping else 0)
+            rt.learning_flagged = det.is_fitted and det._learns_flagged(
+                int(verdict.timestamp.value))
         if out and self.store is not None and self.sinks:
             for n in out:
                 if self.store.enqueue(n.id, self.sinks, n.to_dict()) == 0 and n.event == "fired":
@@ -353,41 +360,40 @@ class ServiceState:
         with self.lock:
             return [rt.fired for rt in self.series.values() if rt.fired is not None]
 
+    # -- health ------------------------------------------------------------------------------
+    def sink_health(self) -> list[SinkHealth]:
+        """How each sink's deliveries go (from the outbox; empty without a store)."""
+        return self.store.sink_health(self.sinks) if self.store is not None else []
+
+    def status(self, sinks: Sequence[SinkHealth]) -> str:
+        """``stalled`` (the loop stopped ticking), ``degraded`` (a query fails, or a sink's
+        latest delivery failed) or ``ok``."""
+        if self.health.stalled:
+            return "stalled"
+        if self.health.errors or any(s.failing for s in sinks):
+            return "degraded"
+        return "ok"
+
     # -- persistence -----------------------------------------------------------------------
     def checkpoint(self, names: Sequence[str] | None = None, meta: dict[str, str] | None = None) -> int:
-        """Save the state of changed series (or ``names``) and their incidents; returns count."""
-        if self.store is None:
+        """Save the changed series (or ``names``): in full now and then, else what changed
+        (see :mod:`anomalert.server.persist`); returns how many."""
+        if self.saver is None:
             return 0
         with self.lock:
             todo = [n for n in (names if names is not None else sorted(self._dirty)) if n in self.series]
             self._dirty.difference_update(todo)
-            runtimes = [self.series[name] for name in todo]
-        rows: list[tuple[str, str, bytes, str | None]] = []
-        incidents: list[dict[str, Any]] = []
-        for rt in runtimes:
-            with self.series_lock(rt.name):
-                last = rt.last_ts.isoformat() if rt.last_ts is not None else None
-                rows.append((rt.name, rt.kind, pickle.dumps(rt, protocol=5), last))
-                incidents.extend(inc.to_dict() for inc in rt.monitor.incidents[-CHARTS_KEPT:])
-        self.store.checkpoint(rows, incidents, meta)
-        return len(rows)
+        try:
+            return self.saver.save(self, todo, meta)
+        except BaseException:
+            with self.lock:
+                self._dirty.update(todo)
+            raise
 
     def restore(self) -> int:
-        """Load every stored series (after a restart); returns how many."""
-        if self.store is None:
-            return 0
-        n = 0
-        for rec in self.store.load_series():
-            try:
-                rt = pickle.loads(rec.state)
-            except Exception as exc:
-                self.notes.append(f"cannot restore series {rec.name!r}: {exc}")
-                log.error("cannot restore series %r: %s", rec.name, exc)
-                continue
-            with self.lock:
-                self.series[rec.name] = rt
-            n += 1
-        return n
+        """Load every stored series (after a restart), replaying what was saved since its
+        full state; returns how many."""
+        return self.saver.restore(self) if self.saver is not None else 0
 
     # -- views -------------------------------------------------------------------------------
     def incidents(
