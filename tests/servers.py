@@ -158,11 +158,14 @@ def _binary(name: str) -> str:
 
 @contextmanager
 def run_prometheus(
-    openmetrics_text: str, workdir: Path, *, timeout: float = DEFAULT_TIMEOUT
+    openmetrics_text: str, workdir: Path, *, timeout: float = DEFAULT_TIMEOUT,
+    scrape: Sequence[str] = (),
 ) -> Iterator[str]:
     """Backfill ``openmetrics_text`` with promtool, start Prometheus on it, yield its base URL.
 
-    Timestamps in the text are unix seconds; ``# EOF`` is appended when missing.
+    Timestamps in the text are unix seconds; ``# EOF`` is appended when missing. ``scrape``:
+    base URLs Prometheus scrapes every second (job ``anomalert``, ``honor_labels`` false, as
+    by default); the first scrape lands about 5 s after the start.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     data = workdir / "data"
@@ -183,7 +186,10 @@ def run_prometheus(
         if done.returncode != 0:
             raise ServerError(f"promtool backfill failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
     config = workdir / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
+    targets = ", ".join(json.dumps(u.split("://", 1)[-1].rstrip("/")) for u in scrape)
+    jobs = (f"\n  - job_name: anomalert\n    scrape_interval: 1s\n"
+            f"    static_configs: [{{targets: [{targets}]}}]\n") if scrape else " []\n"
+    config.write_text("global:\n  scrape_interval: 15s\nscrape_configs:" + jobs)
 
     def args(port: int) -> list[str]:
         return [
@@ -258,8 +264,10 @@ class WebhookReceiver:
     'firing'
     """
 
-    def __init__(self) -> None:
+    def __init__(self, refuse: list[tuple[int, bytes]] | None = None) -> None:
         self.posts: list[Any] = []
+        #: ``(status, body)`` answered to the first posts (then 200); recorded all the same
+        self.refuse = list(refuse or [])
         self._cond = threading.Condition()
         receiver = self
 
@@ -274,9 +282,11 @@ class WebhookReceiver:
                 with receiver._cond:
                     receiver.posts.append(body)
                     receiver._cond.notify_all()
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
+                    status, answer = receiver.refuse.pop(0) if receiver.refuse else (200, b"")
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
+                self.wfile.write(answer)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -459,3 +459,71 @@ def test_metrics_say_when_a_series_learns_what_it_flags():
         assert 'anomalert_learning_flagged{series="calm"} 0.0' in text
     assert sum(flags) >= 6 and any(gauge)
     assert not any(flags[-288:])  # the last day: learned, quiet
+
+
+def test_a_restart_replays_the_points_saved_since_the_full_state(tmp_path):
+    """A pushed series is written in full when it is created, then each request saves only
+    its new points and its alert state. A restart replays those points onto the full state:
+    the restored series is the one that stopped, verdict for verdict and state for state; and
+    what it had paged stays paged even where the replay would decide otherwise."""
+    import pickle
+    import sqlite3
+
+    store = Store(tmp_path / "s.db")
+    client, state = _client(store=store, sinks=["hook"])
+    points = _points(260, spike_at=150)
+    for k in range(0, 200, 20):  # ten requests, a checkpoint each
+        assert client.post("/v1/score", json={"series": "api", "points": points[k:k + 20]}).status_code == 200
+    assert _events(store) == [("fired", 1)]
+    full = len(store.load_series()[0].state)
+    assert store.bytes_written < full + 9 * 10_000  # one full state, then a few kB a request
+    db = sqlite3.connect(tmp_path / "s.db")
+    assert db.execute("SELECT COUNT(*) FROM journal").fetchone()[0] == 180
+    # restart: the very same series
+    state2 = ServiceState(store=store, sinks=["hook"])
+    assert state2.restore() == 1
+    rt, rt2 = state.series["api"], state2.series["api"]
+    assert (rt2.points, rt2.last_ts, rt2.alerting) == (200, rt.last_ts, 1)
+    assert pickle.dumps(rt2.monitor.incidents) == pickle.dumps(rt.monitor.incidents)
+    for key, value in rt.monitor.detector.state_.items():
+        assert np.array_equal(value, rt2.monitor.detector.state_[key], equal_nan=True), key
+    rest = {"series": "api", "points": points[200:]}
+    a = client.post("/v1/score", json=rest).json()["verdicts"]
+    b = TestClient(create_app(state2)).post("/v1/score", json=rest).json()["verdicts"]
+    assert a == b and [v["event"] for v in a if v["event"]] == []
+    assert _events(store) == [("fired", 1), ("resolved", 1)]  # sent once, by both
+    # a replay that decides otherwise (here: the spike's points made ordinary) does not
+    # take back what was paged: the alert state saved with the points wins
+    store3 = Store(tmp_path / "s3.db")
+    client3, _ = _client(store=store3, sinks=["hook"])
+    for k in range(0, 160, 40):
+        assert client3.post("/v1/score", json={"series": "api", "points": points[k:k + 40]}).status_code == 200
+    assert _events(store3) == [("fired", 1)]
+    with sqlite3.connect(tmp_path / "s3.db") as db3:
+        db3.execute("UPDATE journal SET point = '{\"cpu\": 40.0}'")
+    state4 = ServiceState(store=store3, sinks=["hook"])
+    assert state4.restore() == 1
+    rt4 = state4.series["api"]
+    assert rt4.alerting == 1 and [i.id for i in rt4.monitor.incidents] == [1]
+    assert rt4.monitor.incidents[0].peak_score > 6 and rt4.points == 160
+
+
+def test_metrics_show_how_close_a_series_runs_to_its_threshold():
+    """``default`` scores most points exactly 0 (deviations it has seen before), so the score
+    gauge says nothing of how close a series runs to its threshold; ``anomalert_deviation``
+    does: the point's largest deviation in σ before that memory. No ``_created`` series."""
+    client, _ = _client()
+
+    def sample(name: str) -> float:
+        text = client.get("/metrics").text
+        assert "_created" not in text
+        return float(next(x for x in text.splitlines() if x.startswith(name + '{series="api"}')).split()[-1])
+
+    assert client.post("/v1/score", json={"series": "api", "points": _points(150)}).status_code == 200
+    threshold = sample("anomalert_threshold")
+    assert sample("anomalert_anomaly_score") == 0.0
+    assert 0.0 < sample("anomalert_deviation") < threshold
+    r = client.post("/v1/score", json={"series": "api", "points": _points(1, start=150, spike_at=150)})
+    verdict = r.json()["verdicts"][0]
+    assert verdict["is_alert"] and verdict["deviation"] == verdict["score"]
+    assert sample("anomalert_deviation") == sample("anomalert_anomaly_score") > threshold

@@ -79,6 +79,11 @@ def test_store_checkpoint_and_errors(tmp_path):
     with pytest.raises(StoreError, match="cannot open"):
         Store(bad)
     db = sqlite3.connect(tmp_path / "s.db")
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    db.commit()
+    upgraded = Store(tmp_path / "s.db")  # version 1 lacks only tables version 2 added
+    assert upgraded.get_meta("schema_version") == "2" and upgraded.load_series()[0].journal == ()
+    upgraded.close()
     db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     db.commit()
     db.close()

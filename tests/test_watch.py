@@ -211,7 +211,9 @@ def test_prometheus_to_alertmanager_end_to_end(cpu_history, prometheus_server, a
             exposition = get_json(url + "/healthz")
             assert exposition["status"] == "ok" and exposition["outbox_pending"] == 0
             text_metrics = httpx.get(url + "/metrics").text
-            assert 'anomalert_anomaly_score{series="cpu{instance=\\"web-1\\",job=\\"node\\"}"}' in text_metrics
+            # the series' own labels, those a scrape sets itself renamed as Prometheus would
+            assert ('anomalert_anomaly_score{exported_instance="web-1",exported_job="node",'
+                    'series="cpu{instance=\\"web-1\\",job=\\"node\\"}"}') in text_metrics
             assert 'anomalert_alerts_sent_total{sink="am"} 2.0' in text_metrics
             assert "anomalert_poll_errors_total{query=\"cpu\"} 0.0" in text_metrics
     rows = sqlite3.connect(tmp_path / "state.db").execute(
@@ -734,3 +736,207 @@ def test_a_query_over_its_max_series_is_reported_once_per_change(caplog):
     assert sum("returns 5 series, more than its max_series (3): 2 not monitored" in m
                for m in messages) == 1
     assert not any("ignoring" in m for m in messages)
+
+
+# --------------------------------------------------------------------------- state writes
+def _wchar() -> int | None:
+    """Bytes this process has written through write() so far (Linux /proc/self/io)."""
+    try:
+        with open("/proc/self/io") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("wchar:"))
+    except (OSError, StopIteration):
+        return None
+
+
+class _Clock:
+    def __init__(self, t: pd.Timestamp) -> None:
+        self.t = t
+
+    def now(self) -> pd.Timestamp:
+        return self.t
+
+
+def test_a_checkpoint_writes_what_changed_not_every_full_state(tmp_path):
+    """Checkpoints used to rewrite every series' whole pickled state at every poll (0.4-1.5 MB
+    each for ``default``: 501 series at a 15 s step wrote ~66 MB/s). Between two full states
+    (``full_checkpoint``) a checkpoint writes a series' new points and its alert state: bytes
+    counted by the OS for the state DB's writes (WAL pages and their fsyncs included)."""
+    import pickle
+
+    from anomalert.alerting.store import Store
+    from anomalert.server.runtime import ServiceState
+    from anomalert.server.watch import PrometheusSource, Watcher
+    from anomalert.sources.prometheus import PrometheusClient
+
+    if _wchar() is None:
+        pytest.skip("no /proc/self/io to count the bytes written")
+    n = 20
+    with FakePrometheus(instances=n) as fake:
+        fake.start()
+        cfg = config_from_dict({
+            "prometheus": {"url": fake.url},
+            "queries": [{"name": "cpu", "query": "cpu", "step": "60s", "lookback": "6h"}],
+        })
+        state = ServiceState(store=Store(tmp_path / "state.db"))
+        clock = _Clock(pd.Timestamp("2025-01-06", tz="UTC"))
+        source = PrometheusSource(PrometheusClient(fake.url, timeout=5.0, retries=0))
+        watcher = Watcher(state, source, cfg.queries, clock)
+        watcher.run_once()  # backfill and fit every series, and checkpoint them in full
+        assert len(state.series) == n and not state.health.errors
+        written = []
+        for _ in range(5):  # five polls of one new point a series, as the daemon runs them
+            clock.t += pd.Timedelta("60s")
+            watcher.run_once()
+            before = _wchar()
+            state.checkpoint()
+            written.append(_wchar() - before)
+        assert [rt.points for rt in state.series.values()] == [5] * n
+        full = len(pickle.dumps(next(iter(state.series.values())), protocol=5))
+        state.store.close()
+    per_series = max(written) / n
+    print(f"\ncheckpoint of {n} series after a poll: {[w // 1024 for w in written]} kB written; "
+          f"{per_series / 1024:.1f} kB a series (its full state: {full / 1024:.0f} kB)")
+    assert per_series < 16_000, (written, full)
+
+
+def test_sigkill_after_an_old_full_state_catches_up_and_pages_once(tmp_path):
+    """The full state is written once (after the backfill; ``full_checkpoint`` is an hour),
+    then every 0.2 s only the new points and the alert state. After ``kill -9`` mid-incident
+    the restart replays those points onto the old full state, re-reads the rest from the
+    source, scores every minute exactly once, and resolves the incident it paged without
+    paging it again."""
+    start = pd.Timestamp.now(tz="UTC").floor("min")
+    state_db = tmp_path / "state.db"
+    with WebhookReceiver() as hook:
+        config = tmp_path / "watch.yaml"
+        config.write_text(yaml.safe_dump({
+            "listen": "127.0.0.1:0",
+            "sinks": [{"type": "webhook", "url": hook.url, "name": "hook"}],
+            "simulate": {"scenarios": ["cpu"], "history": "1d", "lead": "5m"},
+            "clock": {"start": start.isoformat(), "minute": "0.1s"},
+            "checkpoint": "0.2s",
+            "full_checkpoint": "1h",
+            "retry": {"initial": "0.1s", "max": "0.5s"},
+        }))
+        proc = WatchProcess(["--config", str(config), "--state", str(state_db)], tmp_path)
+        try:
+            proc.start()
+            hook.wait_for(1, lambda p: p["event"] == "fired", timeout=30)
+            time.sleep(0.6)  # a few checkpoints after the page
+            proc.kill()
+            db = sqlite3.connect(state_db)
+            full_written = db.execute("SELECT updated_at FROM series").fetchall()
+            journal = db.execute("SELECT COUNT(*) FROM journal").fetchone()[0]
+            alert = db.execute("SELECT COUNT(*) FROM alert_state").fetchone()[0]
+            db.close()
+            assert len(full_written) == 1 and journal > 5 and alert == 1
+            url = proc.start()
+            hook.wait_for(1, lambda p: p["event"] == "resolved", timeout=30)
+            s = get_json(url + "/v1/series")["series"][0]
+            log = proc.log.read_text()
+        finally:
+            proc.stop()
+        assert [p["event"] for p in hook.posts] == ["fired", "resolved"], hook.posts
+    assert f"replayed {journal} journaled point(s)" in log
+    span = (pd.Timestamp(s["last"]["timestamp"]) - pd.Timestamp(s["first_point"])) / pd.Timedelta("1min")
+    assert s["points"] == span + 1  # every minute scored once: none lost, none twice
+
+
+# --------------------------------------------------------------------------- sinks' health
+def test_a_notification_given_up_degrades_health_with_the_reason(tmp_path):
+    """A sink refusing a notification for good (a 4xx) loses that page: /healthz says
+    ``degraded`` with the status and body while the sink's latest delivery failed, counts the
+    notification given up, /metrics and the status page too; once a delivery goes through
+    the sink is ok again and the lost notification stays counted."""
+    refusal = (422, b'{"error": "unknown field labels.series"}')
+    with WebhookReceiver(refuse=[refusal]) as hook:
+        cfg = config_from_dict(
+            {"sinks": [{"type": "webhook", "url": hook.url, "name": "hook"}],
+             "listen": "127.0.0.1:0", "simulate": {"scenarios": ["lb"], "history": "1d"},
+             "clock": {"start": pd.Timestamp.now(tz="UTC").floor("min").isoformat(),
+                       "minute": "0.05s"},
+             "retry": {"initial": "0.1s", "max": "0.5s"}},
+            simulate=True,
+        )
+        with watching(replace(cfg, state=str(tmp_path / "state.db"))) as url:
+            hook.wait_for(1, lambda p: p["event"] == "fired", timeout=30)
+            health = wait_until(lambda: (h := get_json(url + "/healthz"))["sinks"]["hook"]["dead"]
+                                and h, 10, what="the refused notification given up")
+            sink = health["sinks"]["hook"]
+            assert health["status"] == "degraded" and health["errors"] == {}, health
+            assert health["outbox_pending"] == 0  # nothing pending: it is dead, not queued
+            assert sink["status"] == "failing" and "HTTP 422" in sink["error"], sink
+            assert "unknown field labels.series" in sink["error"] and sink["notification"].startswith("lb|1|fired|")
+            assert sink["dead"] == 1 and "HTTP 422" in sink["last_dead"]
+            assert metric_value(url, "anomalert_notifications_dead_total", 'sink="hook"') == 1
+            assert metric_value(url, "anomalert_sink_failing", 'sink="hook"') == 1
+            page = httpx.get(url + "/").text
+            assert "status <b>degraded</b>" in page and "HTTP 422" in page and "given up" in page
+            hook.wait_for(1, lambda p: p["event"] == "resolved", timeout=30)
+            health = wait_until(lambda: (h := get_json(url + "/healthz"))["status"] == "ok" and h,
+                                10, what="the sink delivering again")
+            assert health["sinks"]["hook"] == {
+                "status": "ok", "error": None, "notification": None, "attempts": 0, "dead": 1,
+                "last_dead": sink["last_dead"]}
+            assert metric_value(url, "anomalert_sink_failing", 'sink="hook"') == 0
+            assert metric_value(url, "anomalert_notifications_dead_total", 'sink="hook"') == 1
+
+
+# --------------------------------------------------------------------------- /metrics scraped
+@pytest.mark.servers
+def test_prometheus_scrapes_the_series_labels_without_clashes(cpu_history, prometheus_server, tmp_path):
+    """A real Prometheus scraping /metrics: each series' own labels are labels of its samples,
+    its ``instance`` and ``job`` exported as ``exported_instance`` / ``exported_job`` (the
+    scrape's own stay the target's), and no ``_created`` series."""
+    from servers import run_prometheus
+
+    text, event_start, _ = cpu_history
+    prom = prometheus_server(text)
+    with watching(config_from_dict(_prom_config(prom, event_start, []))) as url:
+        wait_until(lambda: get_json(url + "/v1/series")["series"][0]["points"], 10, what="points")
+        with run_prometheus("", tmp_path / "scraper", scrape=[url]) as scraper:
+
+            def query(expr: str) -> list:
+                with httpx.Client(timeout=5.0, trust_env=False) as c:
+                    return c.get(scraper + "/api/v1/query", params={"query": expr}).json()["data"]["result"]
+
+            scores = wait_until(lambda: query("anomalert_anomaly_score"), 30, interval=0.5,
+                                what="the first scrape")
+            assert query('{__name__=~"anomalert_.+_created"}') == []
+            assert query("anomalert_points_total") and query("anomalert_deviation")
+    assert scores[0]["metric"] == {
+        "__name__": "anomalert_anomaly_score", "instance": url.split("://")[1], "job": "anomalert",
+        "exported_instance": "web-1", "exported_job": "node", "series": SERIES}
+
+
+# --------------------------------------------------------------------------- one per state file
+def test_a_second_watcher_on_the_same_state_file_refuses_to_start(tmp_path):
+    """Two services on one state file would both page: the second refuses to start, in one
+    line naming the first one's pid; the lock goes with its process, even by kill -9."""
+    import os
+    import subprocess
+    import sys
+
+    from watch_helpers import SRC
+
+    state_db = tmp_path / "state.db"
+    args = ["--simulate", "--listen", "127.0.0.1:0", "--state", str(state_db)]
+    first = WatchProcess(args, tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    try:
+        first.start()
+        assert first.proc is not None
+        second = subprocess.run([sys.executable, "-m", "anomalert.cli", "watch", *args],
+                                capture_output=True, env=env, cwd=tmp_path, timeout=60)
+        err = second.stderr.decode().strip()
+        assert second.returncode == 2 and "\n" not in err, err
+        assert err.startswith(f"anomalert: error: {state_db}: in use by another anomalert "
+                              f"(pid {first.proc.pid}"), err
+        first.kill()  # the OS drops the lock of a killed process
+        again = WatchProcess(args, tmp_path)
+        try:
+            again.start()
+        finally:
+            again.stop()
+    finally:
+        first.stop()

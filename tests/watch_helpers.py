@@ -63,14 +63,21 @@ def get_json(url: str, timeout: float = 5.0) -> Any:
         return c.get(url).json()
 
 
+_LABEL_PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
 def metric_value(url: str, name: str, labels: str = "") -> float | None:
-    """The value of one sample of ``url``/metrics (``labels`` like ``sink="am"``), or None."""
+    """The value of the first sample of ``url``/metrics named ``name`` whose labels include
+    ``labels`` (exposition text like ``sink="am"``; a series' samples carry more), or None."""
     with httpx.Client(timeout=5.0, trust_env=False) as c:
         text = c.get(url.rstrip("/") + "/metrics").text
-    wanted = f"{name}{{{labels}}}" if labels else name
+    wanted = set(_LABEL_PAIR.findall(labels))
     for line in text.splitlines():
-        if line.startswith(wanted + " "):
-            return float(line.split()[-1])
+        head, _, value = line.rpartition(" ")
+        if (head == name or head.startswith(name + "{")) and wanted <= set(
+            _LABEL_PAIR.findall(head[len(name):])
+        ):
+            return float(value)
     return None
 
 
@@ -189,7 +196,8 @@ class _FakePromHandler(BaseHTTPRequestHandler):
             fake.calls += 1
             behaviour = fake.script.pop(0) if fake.script else "valid"
         if behaviour == "valid":
-            status, body, ctype = 200, json.dumps(fake.valid(form)).encode(), "application/json"
+            data = fake.valid(form)
+            status, body, ctype = 200, json.dumps(data).encode(), "application/json"
         else:
             status, body, ctype = behaviour
         self.send_response(status)

@@ -43,6 +43,7 @@ from anomalert.alerting.batch import FIRED, REOPENED, RESOLVED, decide_all
 from anomalert.data import LABEL_COLUMNS, clean_frame, utc_timestamp
 from anomalert.detectors import Detector, available, make, preset
 from anomalert.detectors._compiled import CompiledBaseline
+from anomalert.detectors._kernel import KIND_DEVIATION
 from anomalert.detectors.base import as_frame, metric_names
 from anomalert.errors import InputError, ParameterError
 
@@ -65,6 +66,10 @@ class Verdict:
     explanation: str
     incident_id: int | None
     event: str | None = None  # "fired" when an incident opens, "resolved" when it closes
+    #: The point's largest deviation from its baselines in σ, before the detector's memory of
+    #: deviations it has seen (which scores most points of ``default`` 0): how close the
+    #: series runs to the threshold. NaN for detectors that do not measure one.
+    deviation: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +81,7 @@ class Verdict:
             "explanation": self.explanation,
             "incident_id": self.incident_id,
             "event": self.event,
+            "deviation": None if math.isnan(self.deviation) else self.deviation,
         }
 
 
@@ -252,7 +258,8 @@ class Monitor:
             score, *made_of = det._step_point(
                 t, x, float(det.threshold_), policy.learn_flagged, renew
             )
-            return self._decide(ts, score, lambda: det.explanation_from(score, x, *made_of))
+            return self._decide(ts, score, lambda: det.explanation_from(score, x, *made_of),
+                                _deviation(made_of[0], made_of[3]))
         score = float(det._score_point(t, x))
         verdict = self._decide(ts, score, lambda: det._explain(t, x))
         # learning follows the detector's own threshold, paging the policy's (see _decide)
@@ -268,7 +275,9 @@ class Monitor:
             det._pass_point(t, x)
         return verdict
 
-    def _decide(self, ts: pd.Timestamp, score: float, explain: Any) -> Verdict:
+    def _decide(
+        self, ts: pd.Timestamp, score: float, explain: Any, deviation: float = math.nan
+    ) -> Verdict:
         if self._last_ts is not None and getattr(self, "_step_s", None) is None:
             self._step_s = (ts - self._last_ts).total_seconds()
         self._last_ts = ts
@@ -310,8 +319,19 @@ class Monitor:
             self._since_resolved += 1
         return Verdict(
             ts, score, threshold, flagged, is_alert, text,
-            incident.id if incident is not None else None, event,
+            incident.id if incident is not None else None, event, deviation,
         )
+
+
+def _deviation(z: np.ndarray, kind: np.ndarray) -> float:
+    """The largest ``|z|`` of the features scored on their deviation (the kernel's ``raw``);
+    NaN when there is none."""
+    best = math.nan
+    for zj, kj in zip(z.tolist(), kind.tolist(), strict=True):
+        a = abs(zj)
+        if kj == KIND_DEVIATION and math.isfinite(a) and not a <= best:
+            best = a
+    return best
 
 
 _UTC = datetime.UTC

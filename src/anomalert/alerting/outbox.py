@@ -30,6 +30,8 @@ log = logging.getLogger("anomalert.outbox")
 
 #: ``on_result(sink_name, delivered)`` after every attempt.
 ResultHook = Callable[[str, bool], None]
+#: ``on_dead(sink_name, error)`` when a notification is given up.
+DeadHook = Callable[[str, str], None]
 
 
 class _Worker:
@@ -56,6 +58,8 @@ class _Worker:
             retry_at = None if give_up else time.time() + d.backoff(attempts)
             d.store.mark_failed(row.seq, str(exc), retry_at=retry_at)
             d.result(sink.name, False)
+            if give_up:
+                d.dead(sink.name, str(exc))
             level = logging.ERROR if give_up else logging.WARNING
             log.log(
                 level,
@@ -68,6 +72,7 @@ class _Worker:
             log.exception("%s: cannot send notification %s", sink.name, row.notification_id)
             d.store.mark_failed(row.seq, f"{type(exc).__name__}: {exc}", retry_at=None)
             d.result(sink.name, False)
+            d.dead(sink.name, f"{type(exc).__name__}: {exc}")
             return True
         d.store.mark_delivered(row.seq)
         d.result(sink.name, True)
@@ -131,6 +136,8 @@ class Dispatcher:
         Give up (status ``dead``) after this many attempts; None retries forever.
     on_result
         Called with ``(sink_name, delivered)`` after every attempt (metrics).
+    on_dead
+        Called with ``(sink_name, error)`` when a notification is given up (metrics).
     """
 
     def __init__(
@@ -142,6 +149,7 @@ class Dispatcher:
         max_backoff: float = 60.0,
         max_attempts: int | None = None,
         on_result: ResultHook | None = None,
+        on_dead: DeadHook | None = None,
         idle: float = 5.0,
     ) -> None:
         names = [s.name for s in sinks]
@@ -153,6 +161,7 @@ class Dispatcher:
         self.max_backoff = max_backoff
         self.max_attempts = max_attempts
         self.on_result = on_result
+        self.on_dead = on_dead
         self.idle = idle
         self.stopping = threading.Event()
         self._workers = [_Worker(self, s) for s in self.sinks]
@@ -171,6 +180,13 @@ class Dispatcher:
                 self.on_result(sink, ok)
             except Exception:
                 log.exception("on_result hook failed")
+
+    def dead(self, sink: str, error: str) -> None:
+        if self.on_dead is not None:
+            try:
+                self.on_dead(sink, error)
+            except Exception:
+                log.exception("on_dead hook failed")
 
     def start(self) -> Dispatcher:
         """Start the worker threads."""

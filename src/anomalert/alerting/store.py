@@ -1,8 +1,11 @@
 """Durable state in SQLite: series state, incidents and the outbox of notifications.
 
-One file holds everything a restart needs: the pickled state of every monitored series
-(detector, monitor, recent points), the incidents, and an *outbox* with one row per
-notification and sink. The watch loop writes a notification to the outbox (with an
+One file holds everything a restart needs: the state of every monitored series, the
+incidents, and an *outbox* with one row per notification and sink. A series' state is
+saved in two parts (see :mod:`anomalert.server.persist`): its *full* state (the pickled
+detector, monitor and recent points, hundreds of kB) now and then, and at every checkpoint
+only what changed since: the points it scored (the *journal*, replayed on restore) and its
+small *alert state* (incidents, what was notified). The watch loop writes a notification to the outbox (with an
 idempotent id) before anything is sent; a delivery worker sends it and marks it delivered
 only after the sink confirmed it. So a process killed at any moment (even ``kill -9``)
 loses nothing: undelivered rows are sent after the restart, and replaying points that were
@@ -10,7 +13,10 @@ processed but not yet checkpointed produces the same notification ids, which the
 ignores (``INSERT OR IGNORE``), so nobody is paged twice.
 
 The database runs in WAL mode with ``synchronous=FULL``; one connection is shared by the
-threads of the process behind a lock.
+threads of the process behind a lock. A running service opens it with ``lock=True``: an
+exclusive ``flock`` on ``PATH.lock`` (holding its pid), so a second service on the same file
+refuses to start instead of paging twice; the OS drops the lock when the process ends, even
+by ``kill -9``.
 
 Examples
 --------
@@ -30,6 +36,7 @@ Examples
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -41,9 +48,11 @@ from typing import Any
 
 from anomalert.errors import AnomalertError
 
-__all__ = ["OutboxRow", "SeriesRecord", "Store", "StoreError"]
+__all__ = ["OutboxRow", "SeriesDelta", "SeriesRecord", "SinkHealth", "Store", "StoreError"]
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+#: Versions this anomalert reads: version 1 lacks only the tables version 2 added.
+_UPGRADABLE = {"1"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -56,6 +65,18 @@ CREATE TABLE IF NOT EXISTS series (
     state BLOB NOT NULL,
     last_ts TEXT,
     updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alert_state (
+    name TEXT PRIMARY KEY,
+    state BLOB NOT NULL,
+    last_ts TEXT,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS journal (
+    series TEXT NOT NULL,
+    t INTEGER NOT NULL,
+    point TEXT NOT NULL,
+    PRIMARY KEY (series, t)
 );
 CREATE TABLE IF NOT EXISTS incidents (
     series TEXT NOT NULL,
@@ -89,13 +110,51 @@ class StoreError(AnomalertError):
 
 @dataclass(frozen=True)
 class SeriesRecord:
-    """The stored state of one series."""
+    """The stored state of one series: its full state, and what changed since."""
 
     name: str
     kind: str  # "watch" (fed by the watch loop) or "push" (fed by POST /v1/score)
-    state: bytes
+    state: bytes  # the full state
     last_ts: str | None
     updated_at: float
+    alert: bytes | None = None  # the alert state at the latest checkpoint (None: in ``state``)
+    journal: tuple[tuple[int, str], ...] = ()  # points scored since ``state``: (ns, JSON)
+
+
+@dataclass(frozen=True)
+class SeriesDelta:
+    """What changed in a series since its full state was saved: its alert state now and the
+    points it scored since the previous checkpoint (unix ns, JSON of the values)."""
+
+    name: str
+    alert: bytes
+    last_ts: str | None
+    points: tuple[tuple[int, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class SinkHealth:
+    """How a sink's deliveries go, from its outbox rows.
+
+    ``failing`` while the latest row the sink was sent failed (it is retried, or it went
+    ``dead``); ``error`` says why (the status code and the start of the body). ``dead``
+    counts the rows given up (kept for 30 days).
+    """
+
+    sink: str
+    failing: bool = False
+    error: str | None = None
+    notification: str | None = None  # the id of the failing row
+    attempts: int = 0
+    dead: int = 0
+    last_dead: str | None = None  # id and error of the latest dead row
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": "failing" if self.failing else "ok", "error": self.error,
+            "notification": self.notification, "attempts": self.attempts, "dead": self.dead,
+            "last_dead": self.last_dead,
+        }
 
 
 @dataclass(frozen=True)
@@ -122,14 +181,24 @@ class Store:
     ----------
     path
         Database file; created with its tables when missing.
+    lock
+        Hold an exclusive lock on the file while open (a running service): another
+        ``Store(path, lock=True)``, in any process, raises :class:`StoreError` naming the
+        pid that holds it.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, lock: bool = False) -> None:
         self.path = str(path)
+        #: Bytes of series state, journal, alert state and incident rows written (payloads:
+        #: SQLite adds its pages' overhead).
+        self.bytes_written = 0
+        self._lockfd: int | None = None
         if self.path != ":memory:":
             parent = Path(self.path).parent
             if not parent.is_dir():
                 raise StoreError(f"{self.path}: directory {parent} does not exist")
+            if lock:
+                self._lockfd = _lock_file(self.path)
         self._lock = threading.RLock()
         try:
             self._db = sqlite3.connect(
@@ -140,7 +209,7 @@ class Store:
             self._db.execute("PRAGMA busy_timeout=10000")
             self._db.executescript(_SCHEMA)
             version = self.get_meta("schema_version")
-            if version is None:
+            if version is None or version in _UPGRADABLE:
                 self.set_meta("schema_version", SCHEMA_VERSION)
             elif version != SCHEMA_VERSION:
                 raise StoreError(
@@ -148,13 +217,23 @@ class Store:
                     f"{SCHEMA_VERSION}; move the file away to start fresh"
                 )
         except sqlite3.DatabaseError as exc:
+            self._unlock()
             raise StoreError(f"{self.path}: cannot open the state database: {exc}") from None
+        except BaseException:
+            self._unlock()
+            raise
 
     # -- plumbing ------------------------------------------------------------------------
     def close(self) -> None:
-        """Close the connection (the WAL is checkpointed into the main file)."""
+        """Close the connection (the WAL is checkpointed into the main file); release the lock."""
         with self._lock:
             self._db.close()
+        self._unlock()
+
+    def _unlock(self) -> None:
+        if self._lockfd is not None:
+            os.close(self._lockfd)  # (the lock file stays: removing it would race a starter)
+            self._lockfd = None
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -188,35 +267,68 @@ class Store:
         series: Iterable[tuple[str, str, bytes, str | None]] = (),
         incidents: Iterable[dict[str, Any]] = (),
         meta: dict[str, str] | None = None,
+        *,
+        deltas: Iterable[SeriesDelta] = (),
     ) -> None:
-        """Save series states ``(name, kind, state, last_ts)``, incidents and meta atomically."""
+        """Save atomically: full series states ``(name, kind, state, last_ts)`` (each replaces
+        the series' journal and alert state), ``deltas`` (alert states, journal rows),
+        incidents and meta."""
         now = time.time()
+        full = [(n, k, sqlite3.Binary(s), ts, now) for n, k, s, ts in series]
+        changes = list(deltas)
+        rows = [
+            (str(i["series"]), int(i["id"]), str(i["start"]), i.get("resolved_at"),
+             json.dumps(i, default=str), now)
+            for i in incidents
+        ]
         with self._tx() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO series (name, kind, state, last_ts, updated_at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                [(n, k, sqlite3.Binary(s), ts, now) for n, k, s, ts in series],
+                full,
+            )
+            names = [(r[0],) for r in full]
+            db.executemany("DELETE FROM journal WHERE series = ?", names)
+            db.executemany("DELETE FROM alert_state WHERE name = ?", names)
+            db.executemany(
+                "INSERT OR REPLACE INTO alert_state (name, state, last_ts, updated_at) "
+                "VALUES (?, ?, ?, ?)",
+                [(d.name, sqlite3.Binary(d.alert), d.last_ts, now) for d in changes],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO journal (series, t, point) VALUES (?, ?, ?)",
+                [(d.name, t, p) for d in changes for t, p in d.points],
             )
             db.executemany(
                 "INSERT OR REPLACE INTO incidents (series, id, start, resolved_at, data, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        str(i["series"]), int(i["id"]), str(i["start"]), i.get("resolved_at"),
-                        json.dumps(i, default=str), now,
-                    )
-                    for i in incidents
-                ],
+                rows,
             )
             for key, value in (meta or {}).items():
                 db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        self.bytes_written += (
+            sum(len(r[2]) for r in full) + sum(len(r[4]) for r in rows)
+            + sum(len(d.alert) + sum(len(p) + 8 for _, p in d.points) for d in changes)
+        )
 
     def load_series(self) -> list[SeriesRecord]:
-        """Every stored series state, by name."""
+        """Every stored series state, by name, with its alert state and journal."""
         rows = self._query(
-            "SELECT name, kind, state, last_ts, updated_at FROM series ORDER BY name"
+            "SELECT s.name, s.kind, s.state, s.last_ts, s.updated_at, a.state FROM series s "
+            "LEFT JOIN alert_state a ON a.name = s.name ORDER BY s.name"
         )
-        return [SeriesRecord(r[0], r[1], bytes(r[2]), r[3], r[4]) for r in rows]
+        journal: dict[str, list[tuple[int, str]]] = {}
+        for name, t, point in self._query(
+            "SELECT series, t, point FROM journal ORDER BY series, t"
+        ):
+            journal.setdefault(name, []).append((int(t), str(point)))
+        return [
+            SeriesRecord(
+                r[0], r[1], bytes(r[2]), r[3], r[4], None if r[5] is None else bytes(r[5]),
+                tuple(journal.get(r[0], ())),
+            )
+            for r in rows
+        ]
 
     def incidents(self, *, series: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Stored incidents, the most recently started first."""
@@ -328,6 +440,34 @@ class Store:
                     (error[:2000], retry_at, seq),
                 )
 
+    def sink_health(self, sinks: Sequence[str]) -> list[SinkHealth]:
+        """How each sink's deliveries go (see :class:`SinkHealth`)."""
+        out = []
+        for sink in sinks:
+            latest = self._query(
+                "SELECT notification_id, status, attempts, last_error FROM outbox "
+                "WHERE sink = ? AND attempts > 0 ORDER BY seq DESC LIMIT 1",
+                (sink,),
+            )
+            dead = self._query(
+                "SELECT COUNT(*), MAX(seq) FROM outbox WHERE sink = ? AND status = 'dead'",
+                (sink,),
+            )[0]
+            last_dead = None
+            if dead[1] is not None:
+                nid, error = self._query(
+                    "SELECT notification_id, last_error FROM outbox WHERE seq = ?", (dead[1],)
+                )[0]
+                last_dead = f"{nid}: {error}"
+            failing = bool(latest) and latest[0][3] is not None
+            out.append(SinkHealth(
+                sink, failing=failing, error=latest[0][3] if failing else None,
+                notification=latest[0][0] if failing else None,
+                attempts=int(latest[0][2]) if failing else 0, dead=int(dead[0]),
+                last_dead=last_dead,
+            ))
+        return out
+
     def pending_count(self, sinks: Sequence[str] | None = None) -> int:
         """Rows not yet delivered (of the given sinks, default all)."""
         if sinks is None:
@@ -351,3 +491,26 @@ class Store:
                 "DELETE FROM outbox WHERE status != 'pending' AND created_at < ?", (older_than,)
             )
             return int(cur.rowcount)
+
+
+def _lock_file(path: str) -> int:
+    """Lock ``path + ".lock"`` for this process (the file says its pid); the open fd."""
+    import fcntl
+
+    name = path + ".lock"
+    try:
+        fd = os.open(name, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StoreError(f"{name}: cannot create the lock file: {exc.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.read(fd, 64).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        raise StoreError(
+            f"{path}: in use by another anomalert (pid {holder}, lock {name}); stop it, or give "
+            "this one another state file"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd

@@ -6,10 +6,12 @@ share anything):
 
 - ``GET /healthz``: JSON health. 200 while the process serves; 503 only when the watch loop
   has stalled (no iteration for ``stale_after`` seconds). ``status`` says ``ok`` or
-  ``degraded`` (a query failing) with the errors. It also lists the queries that return no
-  series (``empty_queries``, query -> since) or more than their ``max_series``
-  (``dropped_series``), and the stale series (``stale_series``); these leave ``status`` alone:
-  a query can rightly return nothing (no 5xx, no series) and a series can rightly end.
+  ``degraded`` (a query failing, or a sink whose latest delivery failed) with the errors;
+  ``sinks`` gives each sink's state, its error and the notifications it gave up (``dead``).
+  It also lists the queries that return no series (``empty_queries``, query -> since) or
+  more than their ``max_series`` (``dropped_series``), and the stale series
+  (``stale_series``); these leave ``status`` alone: a query can rightly return nothing (no
+  5xx, no series) and a series can rightly end.
 - ``GET /metrics``: Prometheus text exposition of the state's registry.
 - ``GET /``: the status page (series, current scores, recent incidents with a chart each).
 - ``GET /v1/alerts``: incidents as JSON (``?series=``, ``?open=true``, ``?limit=``).
@@ -142,19 +144,14 @@ def create_app(state: ServiceState) -> Starlette:
         errors = {
             q: {"consecutive_errors": n, "error": msg} for q, (n, msg) in dict(h.errors).items()
         }
-        if h.stalled:
-            status = "stalled"
-        elif errors:
-            status = "degraded"
-        else:
-            status = "ok"
+        sinks = await run_in_threadpool(state.sink_health)
         pending = None
         if state.store is not None:
             pending = await run_in_threadpool(state.store.pending_count, state.sinks)
         with state.lock:
             stale = sorted(rt.name for rt in state.series.values() if rt.stale_since is not None)
         body = {
-            "status": status,
+            "status": state.status(sinks),
             "uptime_s": round(time.time() - state.started, 3),
             "series": len(state.series),
             "stale_series": stale[:100],
@@ -169,6 +166,7 @@ def create_app(state: ServiceState) -> Starlette:
             else round(time.monotonic() - h.heartbeat, 3),
             "errors": errors,
             "outbox_pending": pending,
+            "sinks": {s.sink: s.to_dict() for s in sinks},
         }
         return JSONResponse(clean_json(body), status_code=503 if h.stalled else 200)
 

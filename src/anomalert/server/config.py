@@ -51,8 +51,8 @@ _DECIMAL = re.compile(r"^(\d*\.\d+)(ms|s|m|h)$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _TOP = {
     "prometheus", "listen", "state", "external_url", "token", "defaults", "queries", "sinks",
-    "retry", "limits", "clock", "simulate", "poll", "checkpoint", "resend", "alert_labels",
-    "title",
+    "retry", "limits", "clock", "simulate", "poll", "checkpoint", "full_checkpoint", "resend",
+    "alert_labels", "title",
 }
 #: Label names Prometheus and Alertmanager accept.
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -160,6 +160,7 @@ class WatchConfig:
     poll_backoff: float = 1.0
     poll_max_backoff: float = 60.0
     checkpoint: float = 5.0
+    full_checkpoint: float = 1800.0  # seconds between two writes of a series' full state
     resend: float = 60.0
     alert_labels: dict[str, str] = field(default_factory=dict)
     title: str = "anomalert"
@@ -387,6 +388,8 @@ def config_from_dict(
     kw["poll_backoff"] = r.seconds(poll.get("backoff", "1s"), "poll.backoff")
     kw["poll_max_backoff"] = r.seconds(poll.get("max_backoff", "60s"), "poll.max_backoff")
     kw["checkpoint"] = r.seconds(top.get("checkpoint", "5s"), "checkpoint")
+    kw["full_checkpoint"] = r.seconds(top.get("full_checkpoint", "30m"), "full_checkpoint",
+                                      zero=True)
     kw["resend"] = r.seconds(top.get("resend", "60s"), "resend")
     for sink in built:  # an alert not re-posted before its endsAt resolves, then fires again
         ttl = getattr(sink, "ttl", None)

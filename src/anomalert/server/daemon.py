@@ -133,7 +133,7 @@ def run_watch(
 ) -> None:
     """Run the watch service until ``stop`` is set (see the module docstring)."""
     stop = stop or threading.Event()
-    store = Store(cfg.state or ":memory:")
+    store = Store(cfg.state or ":memory:", lock=True)
     sinks: list[Sink] = [make_sink(s, i) for i, s in enumerate(cfg.sinks)]
     if cfg.simulate is not None and not sinks:
         sinks = [LogSink()]
@@ -146,6 +146,7 @@ def run_watch(
         push_labels=cfg.push.labels, push_stale_after=cfg.push.stale_after,
         base_url=cfg.external_url or f"http://{cfg.listen}", alert_labels=cfg.alert_labels,
         title=cfg.title + (" (simulation)" if cfg.simulate is not None else ""),
+        full_checkpoint=cfg.full_checkpoint,
     )
     state.metrics.init_sinks(state.sinks)
     restored = state.restore()
@@ -156,6 +157,7 @@ def run_watch(
     dispatcher = Dispatcher(
         store, sinks, initial_backoff=cfg.retry_initial, max_backoff=cfg.retry_max,
         max_attempts=cfg.retry_max_attempts, on_result=state.metrics.delivery,
+        on_dead=state.metrics.gave_up,
     )
     stored_clock = store.get_meta("clock")
     truth = None

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import logging
 import math
-import pickle
 import re
 import threading
 import time
@@ -45,10 +44,11 @@ import pandas as pd
 
 from anomalert.alerting import AlertPolicy
 from anomalert.alerting.sinks import Notification
-from anomalert.alerting.store import Store
+from anomalert.alerting.store import SinkHealth, Store
 from anomalert.detectors import make
 from anomalert.monitor import Monitor, Verdict
 from anomalert.server.config import default_stale_after
+from anomalert.server.persist import Checkpointer
 from anomalert.server.telemetry import Metrics
 
 __all__ = ["Health", "SeriesRuntime", "ServiceState", "label_name"]
@@ -100,6 +100,7 @@ class SeriesRuntime:
     # the last point's time while the series is stale (no point for its stale_after), else None
     stale_since: pd.Timestamp | None = None
     last_wall: float | None = None  # wall-clock time its latest point was scored
+    learning_flagged: bool = False  # the detector learns what it flags (see telemetry)
     history: deque[tuple[float, float | None, float | None, tuple[float | None, ...]]] = field(
         default_factory=lambda: deque(maxlen=HISTORY_POINTS)
     )
@@ -195,6 +196,9 @@ class ServiceState:
         External URL of the service, for the ``generatorURL`` of alerts.
     alert_labels
         Labels added to every alert (``alertname`` and ``severity`` have defaults).
+    full_checkpoint
+        Seconds between two writes of a series' full state; the checkpoints in between
+        write only its new points and alert state (see :mod:`anomalert.server.persist`).
     """
 
     def __init__(
@@ -214,6 +218,7 @@ class ServiceState:
         title: str = "anomalert",
         push_labels: dict[str, str] | None = None,
         push_stale_after: pd.Timedelta | None = None,
+        full_checkpoint: float = 1800.0,
     ) -> None:
         self.lock = threading.RLock()
         self.store = store
@@ -234,11 +239,13 @@ class ServiceState:
         self.series: dict[str, SeriesRuntime] = {}
         self.health = Health()
         self.metrics = Metrics()
+        self.metrics.track(self)
         self.started = time.time()
         self.notes: deque[str] = deque(maxlen=20)  # shown on the status page
         self.wake: Callable[[], None] = lambda: None  # the dispatcher's, once there is one
         self._dirty: set[str] = set()
         self._locks: dict[str, threading.RLock] = {}
+        self.saver = Checkpointer(store, full_checkpoint) if store is not None else None
         if store is not None:
             names = self.sinks
             self.metrics.outbox_pending.set_function(lambda: store.pending_count(names))
@@ -278,9 +285,12 @@ class ServiceState:
         return rt
 
     def observe(
-        self, rt: SeriesRuntime, verdict: Verdict, values: Mapping[str, Any] | None = None
+        self, rt: SeriesRuntime, verdict: Verdict, values: Mapping[str, Any] | None = None,
+        *, replay: bool = False,
     ) -> list[Notification]:
-        """Record a verdict of ``rt`` (and the point's ``values``): gauges, history, alerts."""
+        """Record a verdict of ``rt`` (and the point's ``values``, as given to its Monitor):
+        history, alerts. ``replay``: a point scored before a restart (its notifications
+        were written then; the restored alert state follows)."""
         now = time.time()
         score, threshold = _f(verdict.score), _f(verdict.threshold)
         with self.lock:
@@ -293,18 +303,15 @@ class ServiceState:
                 rt.stale_since = None
             rt.points += 1
             self._dirty.add(rt.name)
+            if self.saver is not None and not replay:
+                self.saver.point(rt.name, verdict.timestamp, values)
             row = tuple(_f(_num(values.get(c))) for c in rt.columns) if values else ()
             rt.history.append((verdict.timestamp.timestamp(), score, threshold, row))
-            m = self.metrics
-            m.score.labels(rt.name).set(math.nan if score is None else score)
-            m.threshold.labels(rt.name).set(math.nan if threshold is None else threshold)
-            m.anomalous.labels(rt.name).set(1 if verdict.is_anomalous else 0)
-            m.points.labels(rt.name).inc()
-            m.stale.labels(rt.name).set(0)
-            m.last_point.labels(rt.name).set(verdict.timestamp.timestamp())
             events: list[str] = []
             iid = verdict.incident_id
-            if verdict.is_alert and iid is not None and rt.alerting != iid:
+            if replay:  # its notifications were made when it was first scored
+                pass
+            elif verdict.is_alert and iid is not None and rt.alerting != iid:
                 if rt.alerting is not None:  # a new incident while one is still notified open
                     events.append("resolved")
                 events.append("fired")
@@ -314,10 +321,9 @@ class ServiceState:
                 self._notification(rt, e, verdict.timestamp, verdict.score, verdict.incident_id, now)
                 for e in events
             ]
-            m.alerting.labels(rt.name).set(1 if rt.alerting is not None else 0)
             det = rt.monitor.detector
-            flapping = det.is_fitted and det._learns_flagged(int(verdict.timestamp.value))
-            m.learning_flagged.labels(rt.name).set(1 if flapping else 0)
+            rt.learning_flagged = det.is_fitted and det._learns_flagged(
+                int(verdict.timestamp.value))
         self._send(rt, out)
         return out
 
@@ -341,10 +347,6 @@ class ServiceState:
             out = []
             if rt.alerting is not None:
                 out.append(self._notification(rt, "resolved", last + after, None, None, now))
-            m = self.metrics
-            m.stale.labels(rt.name).set(1)
-            m.anomalous.labels(rt.name).set(0)
-            m.alerting.labels(rt.name).set(0)
         log.info("%s: stale, no point since %s (stale_after %s)%s", rt.name, last.isoformat(),
                  _duration(after), f"; incident {out[0].incident} resolved" if out else "")
         self._send(rt, out)
@@ -440,45 +442,46 @@ class ServiceState:
         with self.lock:
             return [rt.fired for rt in self.series.values() if rt.fired is not None]
 
+    # -- health ------------------------------------------------------------------------------
+    def sink_health(self) -> list[SinkHealth]:
+        """How each sink's deliveries go (from the outbox; empty without a store)."""
+        return self.store.sink_health(self.sinks) if self.store is not None else []
+
+    def status(self, sinks: Sequence[SinkHealth]) -> str:
+        """``stalled`` (the loop stopped ticking), ``degraded`` (a query fails, or a sink's
+        latest delivery failed) or ``ok``."""
+        if self.health.stalled:
+            return "stalled"
+        if self.health.errors or any(s.failing for s in sinks):
+            return "degraded"
+        return "ok"
+
     # -- persistence -----------------------------------------------------------------------
     def checkpoint(self, names: Sequence[str] | None = None, meta: dict[str, str] | None = None) -> int:
-        """Save the state of changed series (or ``names``) and their incidents; returns count."""
-        if self.store is None:
+        """Save the changed series (or ``names``): in full now and then, else what changed
+        (see :mod:`anomalert.server.persist`); returns how many."""
+        if self.saver is None:
             return 0
         with self.lock:
             todo = [n for n in (names if names is not None else sorted(self._dirty)) if n in self.series]
             self._dirty.difference_update(todo)
-            runtimes = [self.series[name] for name in todo]
-        rows: list[tuple[str, str, bytes, str | None]] = []
-        incidents: list[dict[str, Any]] = []
-        for rt in runtimes:
-            with self.series_lock(rt.name):
-                last = rt.last_ts.isoformat() if rt.last_ts is not None else None
-                rows.append((rt.name, rt.kind, pickle.dumps(rt, protocol=5), last))
-                incidents.extend(inc.to_dict() for inc in rt.monitor.incidents[-CHARTS_KEPT:])
-        self.store.checkpoint(rows, incidents, meta)
-        return len(rows)
+        try:
+            return self.saver.save(self, todo, meta)
+        except BaseException:
+            with self.lock:
+                self._dirty.update(todo)
+            raise
 
     def restore(self) -> int:
-        """Load every stored series (after a restart); returns how many."""
-        if self.store is None:
+        """Load every stored series (after a restart), replaying what was saved since its
+        full state; the configured policy and labels then apply to the pushed series (the
+        watcher reconfigures its own); returns how many."""
+        if self.saver is None:
             return 0
-        n = 0
-        for rec in self.store.load_series():
-            try:
-                rt = pickle.loads(rec.state)
-            except Exception as exc:
-                self.notes.append(f"cannot restore series {rec.name!r}: {exc}")
-                log.error("cannot restore series %r: %s", rec.name, exc)
-                continue
-            with self.lock:
-                self.series[rec.name] = rt
-            if rt.stale_since is not None:
-                self.metrics.stale.labels(rt.name).set(1)
-            n += 1
+        n = self.saver.restore(self)
         from anomalert.server.restore import reconfigure_pushed  # (it imports this module)
 
-        reconfigure_pushed(self)  # the configured policy and labels apply to them
+        reconfigure_pushed(self)
         return n
 
     # -- views -------------------------------------------------------------------------------

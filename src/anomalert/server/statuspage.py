@@ -282,7 +282,17 @@ def render_status(state: Any) -> str:
         stale = [rt.name for rt in runtimes if getattr(rt, "stale_since", None) is not None]
         notes = "".join(f"<li>{escape(n)}</li>" for n in list(state.notes)[-5:])
     pending = state.store.pending_count(state.sinks) if state.store is not None else 0
-    status = "stalled" if h.stalled else ("degraded" if h.errors else "ok")
+    sinks = state.sink_health()
+    status = state.status(sinks)
+    errors += "".join(
+        f'<li class="error">sink {escape(s.sink)} failing ({s.attempts} attempt(s) at '
+        f"{escape(s.notification or '?')}): {escape((s.error or '')[:300])}</li>"
+        for s in sinks if s.failing
+    ) + "".join(
+        f'<li class="error">sink {escape(s.sink)}: {s.dead} notification(s) given up, the '
+        f"latest {escape((s.last_dead or '')[:300])}</li>"
+        for s in sinks if s.dead
+    )
     table = (
         "<table><tr><th>series</th><th>source</th><th>latest point (UTC)</th><th>score</th>"
         "<th>threshold</th><th>state</th><th>points</th><th>recent scores</th></tr>"
