@@ -117,8 +117,8 @@ def test_batch_and_streaming_noise_scores_agree() -> None:
 def test_an_incident_panel_of_a_noise_alert_draws_no_level_band(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The report's incident panel: a noise contribution's baseline is a noise level, not a
     level of the values, so no band is drawn from it, and the title says what paged."""
-    from anomalert.report import figures as fig
-    from anomalert.report.demo import explanations
+    from anomalert.report import panels as fig
+    from anomalert.report.draw import explanations
 
     frame = _flapping()
     cut = frame.index[2 * 1440]

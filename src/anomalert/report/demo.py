@@ -27,15 +27,16 @@ import numpy as np
 import pandas as pd
 
 from anomalert import scenarios
-from anomalert.detectors import IForest, make
+from anomalert.detectors import IForest
 from anomalert.errors import InputError
 from anomalert.evaluation.metrics import evaluate_detection
-from anomalert.evaluation.sweep import measure, sweep, training_mask
+from anomalert.evaluation.sweep import measure, sweep
 from anomalert.features import transform_frame
-from anomalert.monitor import Detection, Monitor, detect
+from anomalert.monitor import Detection, detect
+from anomalert.report.draw import draw_detections, incident_rows
 from anomalert.report.results import PRESET_FOR, CaseResult, DemoResult
 
-__all__ = ["draw_case", "explanations", "run_case", "run_demo"]
+__all__ = ["draw_case", "run_case", "run_demo"]
 
 VARIANTS = ("tutorial", "realistic")
 CONTAMINATIONS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1)
@@ -114,7 +115,7 @@ def run_case(scenario: str, variant: str, seed: int = 42, out: Path | None = Non
         scenario, variant, seed, len(frame), (idx[-1] - idx[0]) / pd.Timedelta("1D"),
         cut.isoformat(), int((idx >= cut).sum()), len(sc.events), sc.metrics, names, runs,
         summary, seconds=seconds,
-        incidents={n: _incident_rows(d, sc.events, cut) for n, d in detections.items()})
+        incidents={n: incident_rows(d, sc.events, cut) for n, d in detections.items()})
     if extras:
         _sweeps(case, frame, truth, kinds, cut, quick, log)
         if out is not None:
@@ -135,77 +136,6 @@ def _sweeps(case: CaseResult, frame: pd.DataFrame, truth: pd.Series, kinds: pd.S
         labels=truth, kinds=kinds))
     log(f"  {tag}: sweeps done in "
         f"{case.seconds['sweep contamination'] + case.seconds['sweep threshold']:.1f}s")
-
-
-def explanations(detection: Detection, name: str, frame: pd.DataFrame, cut: pd.Timestamp,
-                 wanted: np.ndarray) -> dict[int, Any]:
-    """Explanations of the rows flagged in ``wanted``, as the detector saw them at the time.
-
-    A fitted Isolation Forest is static, so its final state explains every row (in one batch).
-    A learning detector is replayed through a :class:`~anomalert.monitor.Monitor` from the end
-    of its training window (``explain_one`` before each ``check``); rows inside the training
-    window are explained with the state at the end of training.
-    """
-    det = detection.detector
-    values = frame[list(det.columns_)]
-    index = pd.DatetimeIndex(frame.index)
-    hits = np.flatnonzero(wanted)
-    if hits.size == 0:
-        return {}
-    if isinstance(det, IForest):
-        # One batch instead of a scikit-learn call per row (same numbers as explain_one).
-        t_ns, X, _ = det._prepare(values.iloc[hits])
-        return dict(zip(hits.tolist(), det._explain_many(t_ns, X), strict=True))
-    fresh = make(name)
-    train = np.asarray(index < cut)
-    fresh.fit(values[train])
-    monitor = Monitor(fresh)
-    out: dict[int, Any] = {}
-    start = int(train.sum())
-    for i in hits[hits < start]:
-        out[int(i)] = fresh.explain_one(index[i], values.iloc[i].to_dict())
-    records = values.iloc[start: int(hits[-1]) + 1].to_dict("records")
-    for k, rec in enumerate(records):
-        i = start + k
-        if wanted[i]:
-            out[i] = fresh.explain_one(index[i], rec)
-        monitor.check(index[i], rec)
-    return out
-
-
-def _is_false(inc: Any, events: Sequence[Any]) -> bool:
-    """An incident that overlaps no labelled event (as the metrics judge it)."""
-    return not any(e.overlaps(inc.start, inc.end) for e in events)
-
-
-def _incident_rows(det: Detection, events: Sequence[Any],
-                   cut: pd.Timestamp) -> list[dict[str, Any]]:
-    """The incidents with alerts in the held-out rows (the metrics' held-out scope), as
-    plain data for the report's table."""
-    return [{"id": inc.id, "start": inc.start.isoformat(), "end": inc.end.isoformat(),
-             "alerts": inc.alerts, "peak_score": float(inc.peak_score),
-             "false": _is_false(inc, events), "explanation": inc.explanation,
-             "carried_over": bool(inc.start < cut)}
-            for inc in det.incidents if inc.end >= cut]
-
-
-def _span(index: pd.DatetimeIndex, mask: np.ndarray) -> tuple[pd.Timestamp, pd.Timestamp]:
-    rows = np.flatnonzero(mask)
-    return index[rows[0]], index[rows[-1]]
-
-
-def _pick_incidents(det: Detection, events: list[Any], cut: pd.Timestamp,
-                    limit: int = 6) -> list[tuple[Any, bool]]:
-    """Up to ``limit`` incidents, held-out first: true ones by time, false ones by peak."""
-    tagged = [(inc, _is_false(inc, events)) for inc in det.incidents]
-    tagged.sort(key=lambda p: (p[0].start < cut,))
-    true = [p for p in tagged if not p[1]][: limit // 2]
-    false = sorted([p for p in tagged if p[1]], key=lambda p: (p[0].start < cut,
-                                                                -p[0].peak_score))
-    chosen = true + false[: limit - len(true)]
-    if len(chosen) < limit:
-        chosen += [p for p in tagged if not p[1] and p not in chosen][: limit - len(chosen)]
-    return sorted(chosen, key=lambda p: p[0].start)
 
 
 def _sample(rows: np.ndarray, k: int = 200) -> np.ndarray:
@@ -231,16 +161,17 @@ def _attribution(d: Detection, exps: dict[int, Any], hot: np.ndarray,
 
 def draw_case(case: CaseResult, sc: Any, detections: dict[str, Detection], out: Path,
               log: Log = _stderr) -> None:
-    """Draw every figure of one case into ``out`` and list them in ``case.figures``."""
+    """Draw every figure of one case into ``out`` and list them in ``case.figures``: the
+    shared figures of :func:`~anomalert.report.draw.draw_detections`, then the attribution
+    and the contamination sweep."""
     from anomalert.report import figures as fig
 
     frame, events, cut = sc.frame, sc.events, sc.train_until
     index = pd.DatetimeIndex(frame.index)
-    truth = frame["is_anomaly"].to_numpy(dtype=bool)
+    labels = frame["is_anomaly"].astype(bool)
+    truth = labels.to_numpy()
     held = np.asarray(index >= cut)
     name = f"{case.scenario} / {case.variant} (seed {case.seed})"
-    trains = {n: _span(index, training_mask(d, n, frame["is_anomaly"].astype(bool)))
-              for n, d in detections.items()}
 
     def add(suffix: str, caption: str, draw: Callable[[Path], Any]) -> None:
         path = out / f"{case.key}_{suffix}.png"
@@ -252,54 +183,23 @@ def draw_case(case: CaseResult, sc: Any, detections: dict[str, Detection], out: 
         data = transform_frame(frame[sc.metrics], "rates")
     else:
         shown, data = list(sc.metrics), frame
-    alerts, incidents = {}, {}
-    for n, d in detections.items():
-        hit = d.points["is_anomaly"].to_numpy(dtype=bool)
-        alerts[n] = (index[hit], truth[hit])
-        incidents[n] = [(inc.start, inc.end, _is_false(inc, events)) for inc in d.incidents]
-    add("series", "The data: true events shaded, the label-free training window in grey, "
-        "every alert of each detector as a tick (green inside a true event, red outside) and "
-        "below them its incidents as the Monitor (and anomalert detect) opens them, from first "
-        "to last alert.",
-        lambda p: fig.series(p, data, shown, events, (index[0], cut), alerts,
-                             f"{name}: metrics, true events, alerts and incidents", incidents))
-    if case.scenario == "lb":
-        add("status", "Requests per minute by status class (stacked).",
-            lambda p: fig.status_codes(p, frame, events, f"{name}: HTTP status breakdown"))
-    add("scores", "Score over time with each detector's threshold where it really compares "
-        "(grey: that detector's training rows).",
-        lambda p: fig.scores(p, {n: (d.points["score"], float(d.detector.threshold_))
-                                 for n, d in detections.items()}, events, trains,
-                             f"{name}: anomaly score over time"))
-    add("distributions", "Score distributions of normal and labelled rows (held-out rows, "
-        "log-scale counts so both classes show).",
-        lambda p: fig.distributions(p, {n: (d.points["score"].to_numpy()[held], truth[held],
-                                            float(d.detector.threshold_))
-                                        for n, d in detections.items()},
-                                    f"{name}: score distribution per class (held-out rows)"))
-    points = {r["detector"]: r["point"] for r in case.runs if r["scope"] == "heldout"}
-    add("confusion", "Confusion matrices on the held-out rows.",
-        lambda p: fig.confusion(p, points, f"{name}: confusion matrix (held-out rows)"))
-    attributions: dict[str, tuple[pd.DataFrame, str]] = {}
+    # An even sample of each kind of held-out alert is enough for a mean attribution.
+    hot, fired_inside = {}, {}
     for n, d in detections.items():
         fired = np.flatnonzero(d.points["is_anomaly"].to_numpy(dtype=bool) & held)
         inside = truth[fired]
-        # An even sample of each kind of alert is enough for a mean.
-        hot = np.sort(np.concatenate([_sample(fired[inside]), _sample(fired[~inside])]))
-        chosen = _pick_incidents(d, events, cut) if n != "iforest" else []
-        wanted = np.zeros(len(index), dtype=bool)
-        wanted[hot] = True
-        for inc, _ in chosen:
-            wanted |= fig.incident_window(index, inc)
-        exps = explanations(d, n, frame, cut, wanted)
-        attributions[n] = _attribution(d, exps, hot, truth)
+        fired_inside[n] = inside
+        hot[n] = np.sort(np.concatenate([_sample(fired[inside]), _sample(fired[~inside])]))
+    points = {r["detector"]: r["point"] for r in case.runs if r["scope"] == "heldout"}
+    exps = draw_detections(add, frame, detections, title=name, events=events, cut=cut,
+                           data=data, shown=shown, labels=labels,
+                           confusion=("held-out rows", points), extra_rows=hot,
+                           skip_panels=("iforest",))
+    attributions: dict[str, tuple[pd.DataFrame, str]] = {}
+    for n, d in detections.items():
+        inside = fired_inside[n]
+        attributions[n] = _attribution(d, exps[n], hot[n], truth)
         attributions[n][0].attrs.update(of_true=int(inside.sum()), of_false=int((~inside).sum()))
-        panels = fig.panels_for(d, chosen, exps, frame, events, cut)
-        if panels:
-            add(f"incidents_{n}", f"{n}: incidents (up to 6, held-out first) with the feature "
-                "that drove each against its baseline from the explanation.",
-                partial(fig.incident_panels, panels=panels,
-                        title=f"{name}: {n} incidents against their baseline"))
     add("attribution", "What drove the alerts: per-feature contribution at alert time "
         "(held-out alerts), inside true events vs false alerts.",
         lambda p: fig.attribution(p, attributions, f"{name}: per-feature attribution at alerts"))

@@ -20,36 +20,32 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from anomalert.data import Event
 
-if TYPE_CHECKING:
-    from anomalert.alerting import Incident
-    from anomalert.detectors import Contribution
-    from anomalert.monitor import Detection
-
 __all__ = [
-    "Panel",
+    "ScoreLine",
     "attribution",
     "confusion",
     "distributions",
     "event_color",
-    "incident_panels",
-    "incident_window",
+    "fleet",
     "longest_note",
-    "panels_for",
     "scores",
     "series",
     "status_codes",
     "sweep_curves",
     "unit",
 ]
+
+#: Where a figure goes: a file path, or a binary stream (a report embeds the bytes).
+Target = TypeVar("Target", Path, IO[bytes])
 
 #: One colour per event type, the same in every figure (none of them the alert/incident
 #: red, green or orange, nor the series blue); other types take one by a hash of the name.
@@ -59,6 +55,8 @@ _SPARE_COLORS = ("#17becf", "#bcbd22", "#393b79", "#9467bd", "#e377c2", "#8c564b
                  "#637939")
 DETECTOR_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#7f7f7f")
 TRUE_COLOR, FALSE_COLOR, TRAIN_COLOR = "#2ca02c", "#d62728", "#bbbbbb"
+#: Alerts and incidents where there are no labels to call them true or false.
+INCIDENT_COLOR = "#ff7f0e"
 
 
 def event_color(kind: str) -> str:
@@ -69,7 +67,13 @@ def event_color(kind: str) -> str:
 
 
 def unit(metric: str) -> str:
-    """Display unit of a metric or feature name (rates are fractions, as stored)."""
+    """Display unit of a metric or feature name (rates are fractions, as stored); a
+    Prometheus series' unit is its metric name's (``cpu_usage{instance="a"}``: %).
+
+    >>> unit('cpu_usage{instance="web-1"}'), unit("queue_depth")
+    ('%', 'value')
+    """
+    metric = metric.split("{", 1)[0] or metric
     if metric.endswith("_rate"):
         return "fraction"
     if metric in ("cpu_usage", "memory_usage"):
@@ -81,16 +85,36 @@ def unit(metric: str) -> str:
     return "value"
 
 
+def metric_label(ax: Any, name: str, *, inline: bool = False, title: bool = True) -> None:
+    """Name a panel's metric and unit on its y axis; a long name (a Prometheus label set)
+    goes above the panel instead (``title``; else it is left to the panel's own title),
+    where it is not cut off. An unknown unit is not shown. ``inline``: name and unit on one
+    line."""
+    u = unit(name)
+    shown = f"[{u}]" if u != "value" else ("value" if len(name) > 24 else "")
+    if len(name) > 24:
+        if title:
+            ax.set_title(name, fontsize=9, loc="left")
+        ax.set_ylabel(shown, fontsize=9)
+    else:
+        ax.set_ylabel(f"{name}{' ' if inline else chr(10)}{shown}".strip(), fontsize=9)
+
+
 def _figure(rows: int, cols: int = 1, *, width: float = 12.0, height: float = 2.6,
-            sharex: bool = True) -> tuple[Any, np.ndarray]:
+            sharex: bool = True, ratios: Sequence[float] | None = None
+            ) -> tuple[Any, np.ndarray]:
+    """A figure of ``rows`` x ``cols`` axes, ``height`` inches a row (``ratios``: relative row
+    heights, the figure as tall as their sum)."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, max(2.5, height * rows)), layout="constrained")
-    axes = fig.subplots(rows, cols, sharex=sharex, squeeze=False)
+    total = sum(ratios) if ratios is not None else rows
+    fig = Figure(figsize=(width, max(2.5, height * total)), layout="constrained")
+    axes = fig.subplots(rows, cols, sharex=sharex, squeeze=False,
+                        height_ratios=list(ratios) if ratios is not None else None)
     return fig, axes
 
 
-def _save(fig: Any, path: Path, title: str) -> Path:
+def _save(fig: Any, path: Target, title: str) -> Target:
     fig.suptitle(title, fontsize=13, fontweight="bold")
     fig.savefig(path, dpi=100, format="png")
     return path
@@ -133,33 +157,111 @@ def _shade(ax: Any, events: Sequence[Event], *, train: tuple[Any, Any] | None = 
             legend.setdefault("training window", span)
 
 
-def series(path: Path, frame: pd.DataFrame, metrics: Sequence[str], events: Sequence[Event],
-           train: tuple[Any, Any], alerts: Mapping[str, tuple[pd.DatetimeIndex, np.ndarray]],
-           title: str, incidents: Mapping[str, Sequence[tuple[Any, Any, bool]]] | None = None
-           ) -> Path:
+@dataclass(frozen=True)
+class ScoreLine:
+    """One detector's scores for a score panel, in score units."""
+
+    score: pd.Series
+    #: The threshold it pages at (``--threshold``, else the detector's own ``threshold_``).
+    threshold: float
+    #: The detector's own ``threshold_`` when it pages at another one (it still learns at it).
+    own: float | None = None
+    #: Its training rows' first and last time, shaded grey.
+    train: tuple[Any, Any] | None = None
+
+
+def _score_axis(ax: Any, name: str, line: ScoreLine, color: str, events: Sequence[Event]) -> None:
+    """A score panel: the score, its paging threshold (and its own, when they differ)."""
+    s = line.score.to_numpy(dtype=float)
+    ax.plot(_naive(line.score.index), s, lw=0.6, color=color, label="score")
+    thr = line.threshold
+    paging = line.own is not None and line.own != thr
+    ax.axhline(thr, color="black", ls="--", lw=1.2,
+               label=f"{'paging ' if paging else ''}threshold {thr:.3g}")
+    if paging and line.own is not None:
+        ax.axhline(line.own, color="#555555", ls=":", lw=1.2,
+                   label=f"detector's own threshold {line.own:.3g} (what it learns at)")
+    _shade(ax, events, train=line.train)
+    finite = s[np.isfinite(s)]
+    low = min(thr, line.own if paging and line.own is not None else thr)
+    if finite.size and finite.min() >= 0 and finite.max() > 20 * max(thr, 1e-9) and low > 0:
+        ax.set_yscale("log", nonpositive="clip")  # a spike at 100x the threshold hides the rest
+        positive = finite[finite > 0]
+        ax.set_ylim(bottom=max(low / 30, float(np.min(positive))) if positive.size else low / 30)
+        ax.set_ylabel(f"{name}\nscore (log)", fontsize=9)
+    else:
+        ax.set_ylabel(f"{name}\nscore", fontsize=9)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3)
+
+
+def _line(ax: Any, values: pd.Series, **kwargs: Any) -> None:
+    """Plot a series over time; missing values are skipped, gaps over 3 steps stay gaps."""
+    v = values.dropna()
+    x = _naive(v.index)
+    y = v.to_numpy(dtype=float)
+    if len(x) > 2:
+        gaps = np.diff(x.asi8)
+        jump = np.flatnonzero(gaps > 3 * np.median(gaps)) + 1
+        if jump.size:  # a NaN at each gap breaks the line there
+            x = pd.DatetimeIndex(np.insert(x.to_numpy(), jump, x[jump - 1].to_numpy()))
+            y = np.insert(y, jump, np.nan)
+    ax.plot(x, y, **kwargs)
+
+
+def _alert_style(inside: np.ndarray | None) -> list[tuple[np.ndarray | None, str, str]]:
+    """(mask, colour, label) per kind of alert: inside / outside a labelled event, or one kind
+    where there are no labels."""
+    if inside is None:
+        return [(None, INCIDENT_COLOR, "alert")]
+    return [(inside, TRUE_COLOR, "alert inside a true event"),
+            (~inside, FALSE_COLOR, "alert outside every event")]
+
+
+def series(path: Target, frame: pd.DataFrame, metrics: Sequence[str], events: Sequence[Event],
+           train: tuple[Any, Any] | None,
+           alerts: Mapping[str, tuple[pd.DatetimeIndex, np.ndarray | None]],
+           title: str, incidents: Mapping[str, Sequence[tuple[Any, Any, bool | None]]] | None = None,
+           *, scores: Mapping[str, ScoreLine] | None = None,
+           marks: Mapping[str, tuple[pd.DatetimeIndex, np.ndarray | None]] | None = None
+           ) -> Target:
     """Metric panels with true events and the training window shaded, plus one alert strip.
 
-    ``alerts`` maps a detector label to (alert times, is-inside-a-true-event flags);
-    ``incidents`` to its incidents as the Monitor opened them, (first alert, last alert,
-    is-false), drawn as bars under its alerts.
+    ``alerts`` maps a detector label to (alert times, is-inside-a-true-event flags, or None
+    without labels); ``incidents`` to its incidents as the Monitor opened them, (first alert,
+    last alert, is-false or None), drawn as bars under its alerts. ``scores`` adds a score
+    panel per detector above the strip; ``marks`` maps a metric to alert times (and flags)
+    drawn as dots on its panel.
     """
-    fig, axes = _figure(len(metrics) + 1, height=2.1)
-    x = _naive(frame.index)
+    score_rows = list((scores or {}).items())
+    strip_height = min(1.0, 0.35 + 0.22 * len(alerts))  # a short strip for one detector
+    fig, axes = _figure(len(metrics) + len(score_rows) + 1, height=2.1,
+                        ratios=[1.0] * (len(metrics) + len(score_rows)) + [strip_height])
     handles: dict[str, Any] = {}
     for ax, name in zip(axes[:, 0], metrics, strict=False):
-        ax.plot(x, frame[name].to_numpy(), lw=0.6, color="#1f77b4")
+        _line(ax, frame[name], lw=0.6, color="#1f77b4")
         _shade(ax, events, train=train, legend=handles)
-        ax.set_ylabel(f"{name}\n[{unit(name)}]", fontsize=9)
+        for times, inside in [(marks or {})[name]] if name in (marks or {}) else []:
+            y = frame[name].reindex(times).to_numpy(dtype=float)
+            for mask, color, label in _alert_style(inside):
+                m = np.ones(len(times), dtype=bool) if mask is None else mask
+                if m.any():
+                    handles.setdefault(f"{label} (dot: on a metric its incident names)",
+                                       ax.scatter(_naive(times[m]), y[m], s=10, color=color,
+                                                  zorder=3, lw=0))
+        metric_label(ax, name)
         ax.grid(alpha=0.3)
+    for k, (name, line) in enumerate(score_rows):
+        _score_axis(axes[len(metrics) + k, 0], name, line, DETECTOR_COLORS[k % 4], events)
     strip = axes[-1, 0]
     names = list(alerts)
     for row, name in enumerate(names):
-        times, true = alerts[name]
+        times, inside = alerts[name]
         t = _naive(times)
-        for mask, color, label in ((true, TRUE_COLOR, "alert inside a true event"),
-                                   (~true, FALSE_COLOR, "alert outside every event")):
-            if mask.any():
-                handles.setdefault(label, strip.scatter(t[mask], np.full(mask.sum(), row),
+        for mask, color, label in _alert_style(inside):
+            m = np.ones(len(t), dtype=bool) if mask is None else mask
+            if m.any():
+                handles.setdefault(label, strip.scatter(t[m], np.full(m.sum(), row),
                                                         marker="|", s=90, color=color, lw=1))
     _shade(strip, events)
     lo, hi = strip.get_xlim()
@@ -169,41 +271,34 @@ def series(path: Path, frame: pd.DataFrame, metrics: Sequence[str], events: Sequ
         spans = list((incidents or {}).get(name, []))
         for start, end, false in spans:
             start, end = _ts(start), max(_ts(end) + pd.Timedelta("1min"), _ts(start) + least)
-            label = "false incident (bar: first to last alert)" if false else "true incident"
-            handles.setdefault(label, strip.hlines(row - 0.33, start, end, lw=5,
-                                                   color=FALSE_COLOR if false else TRUE_COLOR))
+            label, color = (("incident (bar: first to last alert)", INCIDENT_COLOR)
+                            if false is None else
+                            ("false incident (bar: first to last alert)", FALSE_COLOR) if false
+                            else ("true incident", TRUE_COLOR))
+            handles.setdefault(label, strip.hlines(row - 0.33, start, end, lw=5, color=color))
         ticks.append(f"{name}\n{len(spans)} incident(s)" if incidents is not None else name)
     strip.set_yticks(range(len(names)), ticks, fontsize=8)
     strip.set_ylim(-0.6, len(names) - 0.4)
     strip.set_ylabel("alerts")
     _time_axis(strip)
     fig.legend(list(handles.values()), list(handles), loc="outside lower center",
-               ncol=min(5, len(handles)), fontsize=9)
+               ncol=min(4 if marks else 5, len(handles)), fontsize=9)
     return _save(fig, path, title)
 
 
-def scores(path: Path, items: Mapping[str, tuple[pd.Series, float]], events: Sequence[Event],
-           trains: Mapping[str, tuple[Any, Any]], title: str) -> Path:
+def scores(path: Target, items: Mapping[str, tuple[pd.Series, float]], events: Sequence[Event],
+           trains: Mapping[str, tuple[Any, Any]], title: str) -> Target:
     """Score over time per detector with its threshold line (``threshold_``, score units)."""
     fig, axes = _figure(len(items), height=2.3)
     for k, (ax, (name, (score, thr))) in enumerate(zip(axes[:, 0], items.items(), strict=True)):
-        s = score.to_numpy(dtype=float)
-        ax.plot(_naive(score.index), s, lw=0.6, color=DETECTOR_COLORS[k % 4])
-        ax.axhline(thr, color="black", ls="--", lw=1.2, label=f"threshold {thr:.3g}")
-        _shade(ax, events, train=trains.get(name))
-        finite = s[np.isfinite(s)]
-        if finite.size and finite.min() >= 0 and finite.max() > 20 * max(thr, 1e-9):
-            ax.set_yscale("log", nonpositive="clip")
-            ax.set_ylim(bottom=max(thr / 30, float(np.min(finite[finite > 0]))))
-        ax.set_ylabel(f"{name}\nscore", fontsize=9)
-        ax.legend(loc="upper left", fontsize=8)
-        ax.grid(alpha=0.3)
+        _score_axis(ax, name, ScoreLine(score, thr, train=trains.get(name)),
+                    DETECTOR_COLORS[k % 4], events)
     _time_axis(axes[-1, 0])
     return _save(fig, path, title)
 
 
-def distributions(path: Path, items: Mapping[str, tuple[np.ndarray, np.ndarray, float]],
-                  title: str) -> Path:
+def distributions(path: Target, items: Mapping[str, tuple[np.ndarray, np.ndarray, float]],
+                  title: str) -> Target:
     """Per detector, score histograms of normal and anomalous rows, log-scale counts."""
     fig, axes = _figure(1, len(items), width=12, height=3.6, sharex=False)
     for ax, (name, (s, truth, thr)) in zip(axes[0], items.items(), strict=True):
@@ -228,9 +323,10 @@ def distributions(path: Path, items: Mapping[str, tuple[np.ndarray, np.ndarray, 
     return _save(fig, path, title)
 
 
-def confusion(path: Path, items: Mapping[str, Mapping[str, int]], title: str) -> Path:
+def confusion(path: Target, items: Mapping[str, Mapping[str, int]], title: str) -> Target:
     """One confusion matrix per detector (counts and row shares)."""
-    fig, axes = _figure(1, len(items), width=12, height=3.4, sharex=False)
+    fig, axes = _figure(1, len(items), width=min(12.0, 1.0 + 4.2 * len(items)), height=3.4,
+                        sharex=False)
     for ax, (name, p) in zip(axes[0], items.items(), strict=True):
         m = np.array([[p["tn"], p["fp"]], [p["fn"], p["tp"]]], dtype=float)
         share = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
@@ -247,7 +343,7 @@ def confusion(path: Path, items: Mapping[str, Mapping[str, int]], title: str) ->
     return _save(fig, path, title)
 
 
-def status_codes(path: Path, frame: pd.DataFrame, events: Sequence[Event], title: str) -> Path:
+def status_codes(path: Target, frame: pd.DataFrame, events: Sequence[Event], title: str) -> Target:
     """Requests per minute by status class, events shaded: all classes stacked, and below,
     the error classes alone on their own scale (a few percent of the traffic, invisible in
     the stack)."""
@@ -282,138 +378,58 @@ def status_codes(path: Path, frame: pd.DataFrame, events: Sequence[Event], title
     return _save(fig, path, title)
 
 
-@dataclass
-class Panel:
-    """One incident, one feature: its values around the incident against the baseline."""
+@dataclass(frozen=True)
+class SeriesPanel:
+    """One series of many, for :func:`fleet`: the metric its incidents name most."""
 
-    heading: str
-    feature: str
-    values: pd.Series  # the feature around the incident
-    baseline: pd.Series  # the explanation's baseline where known (NaN elsewhere)
-    scale: pd.Series  # the explanation's scale (same index)
-    band: float  # band half-width in scales (the threshold for z-scores, 1 otherwise)
-    band_label: str
-    incident: tuple[pd.Timestamp, pd.Timestamp]
-    events: list[Event] = field(default_factory=list)
-    is_false: bool = False
-    #: A feature scored on its log: the scale as a factor (NaN where the scale is additive);
-    #: the band is then ``baseline */ factor ** band``.
-    factor: pd.Series | None = None
+    series: str
+    metric: str
+    values: pd.Series
+    alerts: pd.DatetimeIndex
+    incidents: Sequence[tuple[Any, Any]]  # first and last alert of each
+    train: tuple[Any, Any] | None
+    note: str  # e.g. "3 incident(s), max score 24.5"
 
 
-def incident_window(index: pd.DatetimeIndex, inc: Incident) -> np.ndarray:
-    """Rows shown around an incident: its span plus max(30 min, its duration) each side."""
-    pad = max(pd.Timedelta("30min"), inc.end - inc.start)
-    return np.asarray((index >= inc.start - pad) & (index <= inc.end + pad))
-
-
-def panels_for(d: Detection, chosen: Sequence[tuple[Incident, bool]], exps: Mapping[int, Any],
-               frame: pd.DataFrame, events: Sequence[Event], cut: pd.Timestamp) -> list[Panel]:
-    """One :class:`Panel` per chosen (incident, is_false) pair: its top feature at the peak.
-
-    ``exps`` maps row positions to the detector's explanations (at least the peak and the
-    window around each incident); baseline and scale come from them.
-    """
-    from anomalert.detectors import IForest
-    from anomalert.features import transform_frame
-
-    index = pd.DatetimeIndex(frame.index)
-    feats = transform_frame(frame[list(d.detector.columns_)], d.detector.feature_set)
-    static = isinstance(d.detector, IForest)
-    thr = float(d.detector.threshold_)
-    panels = []
-    for inc, false in chosen:
-        peak = int(index.get_indexer([inc.peak_time])[0])
-        top = exps[peak].top if peak in exps else None
-        if top is None:
-            continue
-        win = np.flatnonzero(incident_window(index, inc))
-        base, scale = np.full(win.size, np.nan), np.full(win.size, np.nan)
-        factor = np.full(win.size, np.nan)
-        for k, i in enumerate(win):
-            c = next((c for c in exps[int(i)].contributions if c.metric == top.metric), None)
-            if c is not None and c.kind == "level":  # a noise figure is no band on the values
-                base[k], scale[k] = c.baseline, c.scale
-                factor[k] = np.nan if c.factor is None else c.factor
-            elif c is not None and c.kind in ("drift", "shift", "sustained"):  # the earlier
-                # level, the edge of the week's window means or the averaged baseline, without
-                # a band
-                base[k], scale[k] = c.baseline, 0.0
-        logged = bool(np.isfinite(factor).any())  # scored on its log: a multiplicative band
-        where = "held out" if inc.start >= cut else "in training window"
-        end_format = "%H:%M" if inc.end.date() == inc.start.date() else "%m-%d %H:%M"
-        lo, hi = index[win[0]], index[win[-1]]
-        panels.append(Panel(
-            f"#{inc.id} {'FALSE' if false else 'true'} incident {inc.start:%m-%d %H:%M}–"
-            f"{inc.end.strftime(end_format)} UTC ({where})\nat peak: {_peak_text(top)}",
-            top.metric, feats[top.metric].iloc[win],
-            pd.Series(base, index=index[win]), pd.Series(scale, index=index[win]),
-            1.0 if static else thr,
-            "training median ± 1 s.d." if static else (
-                f"baseline ×/÷ spread^threshold ({thr:.2f}σ of its log)"
-                if logged else f"baseline ± threshold ({thr:.2f}σ)"),
-            (inc.start, inc.end), [e for e in events if e.overlaps(lo, hi)], false,
-            pd.Series(factor, index=index[win]) if logged else None))
-    return panels
-
-
-def _peak_text(top: Contribution) -> str:
-    """A panel title's account of the top contribution at an incident's peak."""
-    if top.kind == "noise":
-        ratio = top.value / top.baseline if top.baseline > 0 else float("inf")
-        return f"{top.metric} noisy, {ratio:.1f}x {top.reference or 'its usual'}"
-    if top.kind == "flat":
-        return f"{top.metric} flat, {abs(top.deviation):.1f}x narrower than {top.reference}"
-    if top.kind == "shift":
-        return f"{top.metric} shifted, mean {top.deviation:+.1f}σ past {top.reference}"
-    if top.kind == "sustained":
-        way = "above" if top.deviation >= 0 else "below"
-        return f"{top.metric} stayed {way} baseline ({top.deviation:+.1f}σ, averaged)"
-    if top.kind == "drift":
-        way = "up" if top.deviation >= 0 else "down"
-        return f"{top.metric} drifting {way}, {abs(top.deviation):.1f}x its usual day-to-day change"
-    if abs(top.deviation) < 0.05:  # "+0.0σ from baseline" says nothing
-        return f"{top.metric} at {top.reference or 'baseline'}"
-    return f"{top.metric} {top.deviation:+.1f}σ from {top.reference or 'baseline'}"
-
-
-def incident_panels(path: Path, panels: Sequence[Panel], title: str) -> Path:
-    """Per-incident panels: the feature that drove it against its baseline and band."""
-    cols = 2 if len(panels) > 1 else 1
-    rows = (len(panels) + cols - 1) // cols
-    fig, axes = _figure(rows, cols, height=2.8, sharex=False)
-    for ax in axes.flat[len(panels):]:
-        ax.set_visible(False)
-    for ax, p in zip(axes.flat, panels, strict=False):
-        x = _naive(p.values.index)
-        ax.plot(x, p.values.to_numpy(), color="#1f77b4", lw=1, label=p.feature)
-        base = p.baseline.to_numpy()
-        band = p.band * p.scale.to_numpy()
-        low, high = base - band, base + band
-        if p.factor is not None:  # scored on its log: the band is a factor either way
-            f = p.factor.to_numpy() ** p.band
-            logged = np.isfinite(f)
-            low[logged], high[logged] = base[logged] / f[logged], base[logged] * f[logged]
-        ax.plot(x, base, color="black", ls="--", lw=1, label="baseline")
-        ax.fill_between(x, low, high, color="#999999", alpha=0.25, lw=0, label=p.band_label)
-        if p.factor is not None and bool((p.values > 0).all()):
-            ax.set_yscale("log")  # a metric scored on its log, shown on one
-        handles: dict[str, Any] = {}
-        _shade(ax, p.events, legend=handles)
-        ax.axvspan(_ts(p.incident[0]), _ts(p.incident[1]) + pd.Timedelta("1min"), ymin=0.93,
-                   color=FALSE_COLOR if p.is_false else "#ff7f0e", alpha=0.9, lw=0,
-                   label="false incident" if p.is_false else "incident")
-        for label, h in handles.items():
-            h.set_label(label)
-        ax.set_title(p.heading, fontsize=9, color=FALSE_COLOR if p.is_false else "black")
-        ax.set_ylabel(f"{p.feature} [{unit(p.feature)}]", fontsize=9)
+def fleet(path: Target, panels: Sequence[SeriesPanel], title: str) -> Target:
+    """The worst series of many, one panel each: the metric, its alerts as dots, its incidents
+    shaded (first to last alert), its training window grey."""
+    starts = [p.values.index.min() for p in panels]
+    ends = [p.values.index.max() for p in panels]
+    shared = bool(panels) and max(starts) < min(ends)  # one time axis when they overlap
+    fig, axes = _figure(max(len(panels), 1), height=1.9 if shared else 2.4, sharex=shared)
+    handles: dict[str, Any] = {}
+    for ax, p in zip(axes[:, 0], panels, strict=False):
+        _line(ax, p.values, lw=0.6, color="#1f77b4")
+        _shade(ax, [], train=p.train, legend=handles)
+        lo, hi = ax.get_xlim()  # days: keep a short incident visible at any zoom
+        least = pd.Timedelta(days=(hi - lo) / 300) if hi > lo else pd.Timedelta("1min")
+        for start, end in p.incidents:
+            start, end = _ts(start), max(_ts(end) + pd.Timedelta("1min"), _ts(start) + least)
+            handles.setdefault("incident (first to last alert)", ax.axvspan(
+                start, end, color=INCIDENT_COLOR, alpha=0.35, lw=0))
+        y = p.values.reindex(p.alerts).to_numpy(dtype=float)
+        if len(p.alerts):
+            handles.setdefault("alert", ax.scatter(_naive(p.alerts), y, s=10, zorder=3, lw=0,
+                                                   color=FALSE_COLOR))
+        ax.set_title(f"{p.series}: {p.note}", fontsize=9, loc="left")
+        u = unit(p.metric if p.metric != "value" else p.series)
+        ax.set_ylabel(p.metric + (f"\n[{u}]" if u != "value" else ""), fontsize=9)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
-        _time_axis(ax)
+        if not shared:
+            _time_axis(ax)
+    if shared:
+        _time_axis(axes[-1, 0])
+    if not panels:
+        axes[0, 0].text(0.5, 0.5, "no series had an incident", ha="center", va="center",
+                        transform=axes[0, 0].transAxes)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center",
+                   ncol=len(handles), fontsize=9)
     return _save(fig, path, title)
 
 
-def attribution(path: Path, items: Mapping[str, tuple[pd.DataFrame, str]], title: str) -> Path:
+def attribution(path: Target, items: Mapping[str, tuple[pd.DataFrame, str]], title: str) -> Target:
     """Per detector, the mean per-feature contribution at alert time, true vs false alerts.
 
     Each frame has one row per feature and columns ``true`` / ``false`` (mean contribution
@@ -454,9 +470,9 @@ def longest_note(row: Mapping[str, Any]) -> str:
     return f"\nlongest {minutes / 60:.0f} h" if minutes >= 120 else ""
 
 
-def sweep_curves(path: Path, contamination: Sequence[Mapping[str, Any]], preset: str,
+def sweep_curves(path: Target, contamination: Sequence[Mapping[str, Any]], preset: str,
                  default: Mapping[str, Any], thresholds: Sequence[Mapping[str, Any]],
-                 title: str) -> Path:
+                 title: str) -> Target:
     """The contamination sweep against ``default``'s label-free threshold.
 
     Left: flagged share of the training window and held-out false-positive rate against

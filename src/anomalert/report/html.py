@@ -13,15 +13,13 @@ Examples
 
 from __future__ import annotations
 
-import base64
-import html
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from anomalert.detectors import preset as preset_of
+from anomalert.report.page import describe_detector, esc, image, page, pct, when
+from anomalert.report.page import incident_table as _incidents
 
 if TYPE_CHECKING:
     from anomalert.report.results import CaseResult, DemoResult
@@ -29,30 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["acceptance", "case_paragraphs", "incident_table", "render", "summary_table",
            "sweep_paragraphs", "write_report"]
 
-_CSS = """
-body{font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#222;
-background:#fafafa}
-main{max-width:1280px;margin:0 auto;padding:1.5em 2em;background:#fff}
-h1{margin-bottom:.2em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
-h3{margin-top:1.4em}.meta{color:#666}nav a{margin-right:1em}
-table{border-collapse:collapse;margin:.8em 0;font-size:13px}
-th,td{border:1px solid #ddd;padding:3px 8px}th{background:#f0f0f0}
-td.n{text-align:right;font-variant-numeric:tabular-nums}
-tr.bad td{background:#fdecea}tr.good td{background:#eef7ee}
-figure{margin:1.2em 0}figure img{max-width:100%;border:1px solid #eee}
-figcaption{color:#555;font-size:13px}.note{color:#555;font-size:13px}
-p.verdict{background:#f5f8ff;border-left:4px solid #4a78c2;padding:.5em .8em}
-"""
-
-
-def _pct(x: float) -> str:
-    if x == 0:
-        return "0%"
-    return f"{x:.1%}" if x >= 0.1 else f"{x:.2%}" if x >= 0.001 else f"{x:.3%}"
-
-
-def _esc(text: Any) -> str:
-    return html.escape(str(text))
+_pct, _esc, _what = pct, esc, describe_detector
 
 
 def acceptance(cases: Sequence[CaseResult]) -> list[dict[str, Any]]:
@@ -126,19 +101,6 @@ def _describe(r: dict[str, Any]) -> str:
             f"rate {_pct(p['fpr'])}.")
 
 
-def _what(name: str) -> str:
-    """What a detector is, from its preset description or its class docstring."""
-    plan = preset_of(name)
-    if plan.description:
-        return plan.description
-    doc = (type(plan.factory()).__doc__ or "").strip().splitlines()
-    return doc[0].rstrip(".") if doc else name
-
-
-def _when(iso: str) -> str:
-    return pd.Timestamp(iso).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def _span(rows: int) -> str:
     return f"{rows / 1440:.1f} days" if rows >= 2880 else f"{rows / 60:.1f} hours"
 
@@ -148,7 +110,7 @@ def case_paragraphs(case: CaseResult) -> list[str]:
     out = [f"<p>{case.rows:,} one-minute rows over {case.days:.1f} days, {case.events} labelled "
            f"event(s); metrics {_esc(', '.join(case.metrics))}. Detectors are compared on the "
            f"{case.heldout_rows:,} held-out rows ({_span(case.heldout_rows)}) from "
-           f"{_when(case.heldout_from)}, after the scenario's label-free training window.</p>"]
+           f"{when(case.heldout_from)}, after the scenario's label-free training window.</p>"]
     items = []
     for n in case.detectors:
         s = case.summary[n]
@@ -284,36 +246,11 @@ INCIDENT_ROWS = 8
 
 def incident_table(case: CaseResult, limit: int = INCIDENT_ROWS) -> str:
     """The held-out incidents of each detector, as ``anomalert detect`` lists them (UTC)."""
-    body = []
-    for n in case.detectors:
-        rows = case.incidents.get(n, [])
-        for k, inc in enumerate(rows[:limit]):
-            cells = [n if k == 0 else "", f"#{inc['id']}" + (" (open before)"
-                                                           if inc["carried_over"] else ""),
-                     _when(inc["start"]), _when(inc["end"]), f"{inc['alerts']:,}",
-                     f"{inc['peak_score']:.3g}", "false" if inc["false"] else "true",
-                     inc["explanation"]]
-            body.append(f"<tr class={'bad' if inc['false'] else ''}>" + "".join(
-                f'<td{" class=n" if j in (4, 5) else ""}>{_esc(c)}</td>'
-                for j, c in enumerate(cells)) + "</tr>")
-        if len(rows) > limit:
-            body.append(f"<tr><td></td><td colspan=7 class=note>… and {len(rows) - limit} more "
-                        f"({sum(r['false'] for r in rows[limit:])} of them false)</td></tr>")
-        if not rows:
-            body.append(f"<tr><td>{_esc(n)}</td><td colspan=7 class=note>no incident</td></tr>")
-    head = ["detector", "incident", "start (UTC)", "end (UTC)", "alerts", "peak score",
-            "true / false", "explanation at peak"]
-    return ("<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + "".join(body)
-            + "</table><p class=note>Held-out incidents as the Monitor (and "
-            "<code>anomalert detect</code>) opens them: start and end are the first and last "
-            "alert; “open before”: opened in the training window and still alerting after it. "
-            "False: overlaps no labelled event.</p>")
-
-
-def _img(path: Path, caption: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return (f'<figure><img alt="{_esc(caption)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{_esc(caption)}</figcaption></figure>")
+    return _incidents(
+        {n: case.incidents.get(n, []) for n in case.detectors}, limit=limit,
+        note="Held-out incidents as the Monitor (and <code>anomalert detect</code>) opens "
+        "them: start and end are the first and last alert; “open before”: opened in the "
+        "training window and still alerting after it. False: overlaps no labelled event.")
 
 
 def render(result: DemoResult) -> str:
@@ -322,10 +259,7 @@ def render(result: DemoResult) -> str:
     checks = acceptance(cases)
     passed = sum(c["passed"] for c in checks)
     first = [c for c in cases if c.figures]
-    parts = ["<!doctype html><html lang=en><head><meta charset=utf-8>",
-             "<meta name=viewport content='width=device-width, initial-scale=1'>",
-             f"<title>anomalert demo report</title><style>{_CSS}</style></head><body><main>",
-             "<h1>anomalert demo report</h1>",
+    parts = ["<h1>anomalert demo report</h1>",
              f"<p class=meta>{len(cases)} case(s); seeds "
              f"{', '.join(str(s) for s in sorted({c.seed for c in cases}))}"
              f"{'; quick mode (shortened series)' if result.quick else ''}; "
@@ -387,15 +321,14 @@ def render(result: DemoResult) -> str:
         for name, caption in c.figures:
             if name.endswith("_sweep.png"):
                 continue
-            parts.append(_img(result.out / name, caption))
+            parts.append(image(result.out / name, caption))
         sweep_png = next((n for n in by_name if n.endswith("_sweep.png")), None)
         parts.append("<h3>The contamination challenge</h3>")
         parts += [f"<p>{p}</p>" for p in sweep_paragraphs(c)]
         if sweep_png:
-            parts.append(_img(result.out / sweep_png, by_name[sweep_png]))
+            parts.append(image(result.out / sweep_png, by_name[sweep_png]))
     parts.append(_READING)
-    parts.append("</main></body></html>")
-    return "\n".join(parts)
+    return page("anomalert demo report", parts)
 
 
 _READING = """<h2 id=reading>How to read this report</h2><ul>
