@@ -41,6 +41,15 @@ def check_output(path: str | Path | None, flag: str) -> None:
         raise AnomalertError(f"{flag} {out}: directory {out.parent} does not exist")
 
 
+def _check_visuals(args: argparse.Namespace) -> None:
+    """``--report`` must name an .html file and ``--plot`` a .png one, in a directory that
+    exists (checked before any work)."""
+    for flag, path, suffix in (("--report", args.report, ".html"), ("--plot", args.plot, ".png")):
+        check_output(path, flag)
+        if path and Path(path).suffix.lower() != suffix:
+            raise AnomalertError(f"{flag} {path}: expected a {suffix} file name")
+
+
 # --------------------------------------------------------------------------- generate
 def _cmd_generate(args: argparse.Namespace) -> int:
     from anomalert import scenarios
@@ -74,18 +83,24 @@ def _load(args: argparse.Namespace) -> Any:
 
         frame, parsed = read_access_log(log, args.format)
         for line in parsed.lines_text():
-            _note(line)
+            _input_note(args, line)
         empty = [c for c in frame.columns if frame[c].isna().all()]
         if empty:  # e.g. nginx 'combined' without $request_time carries no latency
-            _note(f"{log}: no values for {', '.join(empty)}; not scored")
+            _input_note(args, f"{log}: no values for {', '.join(empty)}; not scored")
             frame = frame.drop(columns=empty)
         return frame
     from anomalert.sources.files import read_table
 
     frame, report = read_table(args.file, timestamp_column=args.timestamp_column)
     for line in report.lines():
-        _note(line)
+        _input_note(args, line)
     return frame
+
+
+def _input_note(args: argparse.Namespace, line: str) -> None:
+    """A note about the input, printed and kept for the report."""
+    _note(line)
+    args.__dict__.setdefault("input_notes", []).append(line)
 
 
 def _load_prometheus(args: argparse.Namespace) -> Any:
@@ -124,7 +139,8 @@ def _prometheus_frame(args: argparse.Namespace, series: dict[str, Any]) -> Any:
         pd.DataFrame(series), source=f"prometheus:{args.query}", metrics=list(series),
         keep_labels=False,
     )
-    _note(f"{args.prometheus}: {frame.shape[1]} series x {len(frame)} points for {args.query}")
+    _input_note(args, f"{args.prometheus}: {frame.shape[1]} series x {len(frame)} points for "
+                f"{args.query}")
     return frame
 
 
@@ -257,6 +273,16 @@ def _detect_many(args: argparse.Namespace, source: Any) -> int:
     _print_fleet(result)
     if args.output:
         _out(f"wrote {args.output}")
+    if (args.report or args.plot) and result.totals["ok"]:
+        from anomalert.report.many import write_fleet
+
+        run = _run_info(args)
+        run.notes += result.notes
+        write_fleet(result, source, run, plot=args.plot, report=args.report,
+                    timestamp_column=args.timestamp_column)
+        for path in (args.plot, args.report):
+            if path:
+                _out(f"wrote {path}")
     if result.summaries and not result.totals["ok"]:
         first = next(s for s in result.summaries if s.message)
         raise AnomalertError(f"no series could be scored (first: {first.series}: {first.message})")
@@ -273,6 +299,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     if args.scheduler and args.engine != "dask":
         raise AnomalertError("--scheduler needs --engine dask")
     check_output(args.output, "-o")
+    _check_visuals(args)
     source, frame = _many_series(args)
     if source is not None:
         return _detect_many(args, source)
@@ -301,7 +328,46 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         else:
             out.to_csv(args.output, index=False)
         _out(f"wrote {args.output}")
+    _write_visuals(args, frame, det)
     return 0
+
+
+def _run_info(args: argparse.Namespace) -> Any:
+    """What the report says was run."""
+    from anomalert.report.detection import Run
+
+    if getattr(args, "prometheus", None):
+        source = args.query
+        kind = (f"Prometheus query at {args.prometheus}, --start {args.start} --end {args.end} "
+                f"--step {args.step}")
+    elif getattr(args, "access_log", None):
+        source, kind = args.access_log, f"{args.format} access log, aggregated per minute"
+    else:
+        path = Path(args.file)
+        source = args.file
+        kind = ("directory of CSV/Parquet files" if path.is_dir() else "Parquet file"
+                if path.suffix.lower() in (".parquet", ".pq") else "CSV file")
+    return Run(args.command, source, kind, args.detector, _policy(args), args.train_until,
+               list(getattr(args, "input_notes", [])), getattr(args, "argv", None))
+
+
+def _write_visuals(args: argparse.Namespace, frame: Any, det: Any,
+                   evaluation: dict[str, Any] | None = None) -> None:
+    """``--plot`` and ``--report`` of one detection."""
+    if not (args.report or args.plot):
+        return
+    from anomalert.data import split_labels
+    from anomalert.report.detection import write_plot, write_report
+
+    _, labels, kinds = split_labels(frame)
+    run = _run_info(args)
+    if args.plot:
+        write_plot(args.plot, run, frame, det, labels=labels, kinds=kinds)
+        _out(f"wrote {args.plot}")
+    if args.report:
+        write_report(args.report, run, frame, det, labels=labels, kinds=kinds,
+                     evaluation=evaluation)
+        _out(f"wrote {args.report}")
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -310,6 +376,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from anomalert.evaluation.metrics import evaluate_detection
 
     check_output(args.json, "--json")
+    _check_visuals(args)
     frame = _load(args)
     _, truth, kinds = split_labels(frame)
     if truth is None:
@@ -353,6 +420,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2, default=str))
         _out(f"wrote {args.json}")
+    _write_visuals(args, frame, det, result)
     return 0
 
 
@@ -447,6 +515,20 @@ def _add_detection_options(p: argparse.ArgumentParser, *, sources: bool = False)
         help="points after a resolution within which an alert re-opens the incident instead of "
         "paging again (default: an hour of points at the series' step; 0: never)",
     )
+    shown = p.add_argument_group("plots and report")
+    shown.add_argument(
+        "--report", metavar="HTML",
+        help="write a self-contained HTML report (.html): what was run, the metrics with "
+        "alerts and incidents, the score against the threshold, the incidents"
+        + (", the evaluation" if not sources else "; for many series, a table of every "
+           "series and the charts of those with the most incidents"),
+    )
+    shown.add_argument(
+        "--plot", metavar="PNG",
+        help="write one figure (.png): the metrics with alerts and incidents and the score "
+        "against the threshold" + ("; for many series, the series with the most incidents"
+                                   if sources else ""),
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -528,6 +610,7 @@ def main(argv: list[str] | None = None) -> int:
         subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         subparsers.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     handler: Handler = args.handler
+    args.argv = list(argv) if argv is not None else sys.argv[1:]
     if args.command not in _NO_COMPILE:
         _announce_compiling()
     try:

@@ -1,8 +1,11 @@
-"""Reports: the demo run, its figures and the self-contained HTML page.
+"""Reports: the demo run, reports on your own data, their figures and self-contained HTML.
 
 ``run_demo`` runs both scenarios and both variants through the tutorial presets, plain
 ``iforest`` and ``default``, and writes ``report.html``, ``metrics.json`` and the PNGs.
-Heavy imports (matplotlib) happen only when figures are drawn.
+``anomalert detect/evaluate --report/--plot`` write the same figures for any input
+(:mod:`.detection` for one series, :mod:`.many` for many). Both draw through
+:func:`.draw.draw_detections` (figures in :mod:`.figures` and :mod:`.panels`) and build
+their pages from :mod:`.page`. Heavy imports (matplotlib) happen only when figures are drawn.
 """
 
 from __future__ import annotations
