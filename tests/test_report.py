@@ -408,3 +408,22 @@ def test_the_demo_and_detect_share_the_figures(demo: DemoResult) -> None:
     assert demo_module.draw_detections is draw.draw_detections
     captions = [c for case in demo.cases for _, c in case.figures]
     assert any("as the Monitor (and anomalert detect) opens them" in c for c in captions)
+
+
+def test_a_wide_frame_draws_the_metrics_its_incidents_name(tmp_path: Path) -> None:
+    from anomalert.monitor import detect
+    from anomalert.report.draw import MAX_METRICS, features_shown, overview
+
+    idx = pd.date_range("2025-01-01", periods=2 * 1440, freq="1min", tz="UTC")
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({f"disk_{i}_ms": 100 + rng.normal(0, 1, len(idx)) for i in range(9)},
+                         index=idx)
+    frame.iloc[2500:2505, 8] += 30  # the last metric pages
+    det = detect("default", frame)
+    assert [inc.metrics for inc in det.incidents] == [["disk_8_ms"]]
+    _, shown, hidden = features_shown(det, frame)
+    assert len(shown) == MAX_METRICS and "disk_8_ms" in shown  # named first, drawn in order
+    assert hidden == [f"disk_{i}_ms" for i in range(5, 8)]
+    target = tmp_path / "wide.png"
+    overview(target, frame=frame, name="default", det=det, title="wide")
+    assert target.read_bytes()[:8] == PNG

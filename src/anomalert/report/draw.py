@@ -181,12 +181,19 @@ def overview_caption(labelled: bool, hidden: Sequence[str] = ()) -> str:
 
 def overview(target: Any, *, frame: pd.DataFrame, name: str, det: Detection, title: str,
              events: Sequence[Event] | None = None, labels: pd.Series | None = None,
-             data: pd.DataFrame | None = None, shown: Sequence[str] | None = None) -> Any:
+             data: pd.DataFrame | None = None, shown: Sequence[str] | None = None,
+             hidden: Sequence[str] = ()) -> Any:
     """One detection in one figure: the metrics it scored (at most :data:`MAX_METRICS`, those
-    its incidents name first) with its alerts marked, its score against the threshold, and
-    its alerts and incidents; labelled events shaded when there are labels."""
+    its incidents name first; the title names those left out) with its alerts marked, its
+    score against the threshold, and its alerts and incidents; labelled events shaded when
+    there are labels."""
     if data is None or shown is None:
-        data, shown, _ = features_shown(det, frame)
+        data, shown, hidden = features_shown(det, frame)
+    title = f"{title}: metrics, alerts and incidents"
+    if hidden:
+        names = ", ".join(hidden[:6]) + (", ..." if len(hidden) > 6 else "")
+        title += (f"\n{len(shown)} of {len(shown) + len(hidden)} metrics drawn, those its "
+                  f"incidents name first; not drawn: {names}")
     index = pd.DatetimeIndex(det.points.index)
     truth = labels.to_numpy(dtype=bool) if labels is not None else None
     hit = det.points["is_anomaly"].to_numpy(dtype=bool)
@@ -195,8 +202,7 @@ def overview(target: Any, *, frame: pd.DataFrame, name: str, det: Detection, tit
     line = fig.ScoreLine(det.points["score"], paging, float(det.detector.threshold_), train)
     return fig.series(
         target, data, shown, events or [], train,
-        {name: (index[hit], truth[hit] if truth is not None else None)},
-        f"{title}: metrics, alerts and incidents",
+        {name: (index[hit], truth[hit] if truth is not None else None)}, title,
         {name: [(inc.start, inc.end, is_false(inc, events)) for inc in det.incidents]},
         scores={name: line}, marks=alert_marks(det, shown, truth))
 
@@ -247,7 +253,7 @@ def draw_detections(add: AddFigure, frame: pd.DataFrame, detections: Mapping[str
     if single:
         add("series", overview_caption(marked, hidden),
             partial(overview, frame=frame, name=first_name, det=first, title=title,
-                    events=events, labels=labels, data=data, shown=shown))
+                    events=events, labels=labels, data=data, shown=shown, hidden=hidden))
     else:
         add("series", "The data: true events shaded, the label-free training window in grey, "
             "every alert of each detector as a tick (green inside a true event, red outside) "
