@@ -50,8 +50,8 @@ def test_k_of_n_needs_repeated_flags() -> None:
 def test_cooldown_reopens_instead_of_paging_again() -> None:
     m = _monitor(AlertPolicy(resolve_after=1, cooldown=5))
     out = _feed(m, [90, 40, 40, 90])
-    assert [v.event for v in out] == ["fired", "resolved", None, None]
-    assert out[3].incident_id == 1 and len(m.incidents) == 1
+    assert [v.event for v in out] == ["fired", "resolved", None, "reopened"]
+    assert out[3].incident_id == 1 and len(m.incidents) == 1 and m.incidents[0].reopened == 1
     m2 = _monitor(AlertPolicy(resolve_after=1, cooldown=0))
     assert [v.event for v in _feed(m2, [90, 40, 40, 90])] == ["fired", "resolved", None, "fired"]
 

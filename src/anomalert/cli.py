@@ -170,12 +170,16 @@ def _print_incidents(incidents: Sequence[Any], train_until: Any = None) -> None:
     _out(f"  {'#':>4}  {'start (UTC)':20}  {'end (UTC)':20}  {'peak':>9}  "
          "metrics / explanation at peak")
     for inc, trained in zip(incidents, in_training, strict=True):
-        mark = f"{inc.id}{'T' if trained else ''}"
+        mark = f"{inc.id}{'T' if trained else ''}{'R' if inc.reopened else ''}"
         _out(
             f"  {mark:>4}  {inc.start.strftime('%Y-%m-%d %H:%M:%S'):20}  "
             f"{inc.end.strftime('%Y-%m-%d %H:%M:%S'):20}  {format_value(inc.peak_score, 3):>9}  "
             f"{', '.join(inc.metrics)}: {inc.explanation}"
         )
+    reopened = [inc for inc in incidents if inc.reopened]
+    if reopened:
+        _out(f"  R: resolved, then alerting again within the cooldown: one page, the same "
+             f"incident ({sum(i.reopened for i in reopened)} time(s); --cooldown 0 pages each)")
 
 
 def _many_series(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -305,6 +309,11 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- evaluate
+def _minutes(m: float) -> str:
+    """``"45 min"``, ``"2.5 h"``."""
+    return f"{m / 60:.1f} h" if m >= 90 else f"{m:.0f} min"
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from anomalert.data import split_labels
     from anomalert.evaluation.metrics import evaluate_detection
@@ -341,8 +350,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             f"{s['point_recall']:.3f}, precision vs false alarms {s['precision']:.3f}"
         )
     _out(
-        f"  incidents: {i['total']} total, {i['false']} false ({i['false_per_day']:.2f} per day)"
+        f"  incidents: {i['total']} total, {i['false']} false ({i['false_per_day']:.2f} per day); "
+        f"alerting outside the events {_minutes(i['false_alert_min_per_day'])} a day"
     )
+    reopened = sum(inc.reopened for inc in det.incidents)
+    if reopened:
+        _out(f"             {reopened} time(s) an incident alerted again within the cooldown "
+             "after it resolved: the same incident, no new page (--cooldown 0 pages each)")
     if "heldout" in result:
         h = result["heldout"]
         _out(

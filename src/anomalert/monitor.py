@@ -65,7 +65,9 @@ class Verdict:
     is_alert: bool  # ... and the policy's k-of-n rule holds
     explanation: str
     incident_id: int | None
-    event: str | None = None  # "fired" when an incident opens, "resolved" when it closes
+    #: "fired" when an incident opens (a page), "resolved" when it closes, "reopened" when an
+    #: alert within the cooldown after a resolution opens the same incident again (no page)
+    event: str | None = None
     #: The point's largest deviation from its baselines in σ, before the detector's memory of
     #: deviations it has seen (which scores most points of ``default`` 0): how close the
     #: series runs to the threshold. NaN for detectors that do not measure one.
@@ -302,6 +304,8 @@ class Monitor:
                 if self.would_reopen():
                     incident = self.incidents[-1]
                     incident.resolved_at = None
+                    incident.reopened += 1
+                    event = "reopened"
                 else:
                     incident = Incident(
                         len(self.incidents) + 1, self.series, ts, ts, score, ts, threshold, text
@@ -664,6 +668,7 @@ def _run_compiled(
             )
         elif event[i] == REOPENED:
             incidents[-1].resolved_at = None
+            incidents[-1].reopened += 1
         incidents[inc[i]].record(ts, score, text, top)
 
     def points() -> pd.DataFrame:

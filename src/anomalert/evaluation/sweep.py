@@ -166,6 +166,7 @@ def summarize(scope: dict[str, Any]) -> dict[str, Any]:
         "incidents": i["total"],
         "false_incidents": i["false"],
         "false_incidents_per_day": i["false_per_day"],
+        "false_alert_min_per_day": i["false_alert_min_per_day"],
         "longest_incident_min": i["longest_min"],
         "events_detected": e["detected"],
         "events_total": e["total"],
