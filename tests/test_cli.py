@@ -238,3 +238,30 @@ def test_sweep_and_nab_outputs_that_cannot_be_written_fail_first(
         code, out, err = _run(capsys, *argv)
         assert code == 2 and out == "" and err.count("\n") == 1, (argv, err)
         assert "does not exist" in err or "is a directory" in err
+
+
+def test_detect_minutes_without_traffic_have_no_error_rate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Empty total_requests cells are counted and page nothing (they paged as '4xx_rate=0 is
+    422.7σ below baseline'); minutes of zero traffic are counted and page on total_requests."""
+    from anomalert import scenarios
+
+    frame = scenarios.generate("lb", seed=42).to_csv_frame()
+    quiet = frame["timestamp"].astype(str).str.startswith("2024-01-01T10:0")
+    assert quiet.sum() == 10
+    gap, zero = frame.copy(), frame.copy()
+    gap.loc[quiet, "total_requests"] = np.nan
+    zero.loc[quiet, ["total_requests", "2xx_count", "4xx_count", "5xx_count"]] = 0
+    gap.to_csv(tmp_path / "gap.csv", index=False)
+    zero.to_csv(tmp_path / "zero.csv", index=False)
+    code, out, err = _run(capsys, "detect", str(tmp_path / "gap.csv"))
+    assert code == 0, err
+    assert "column 'total_requests' has 10 missing value(s); not scored" in err
+    assert "3 incident(s)" in out and "2024-01-01 10:0" not in out and "4xx_rate=0 " not in out
+    code, out, err = _run(capsys, "detect", str(tmp_path / "zero.csv"))
+    assert code == 0, err
+    assert (f"note: {tmp_path / 'zero.csv'}: 10 row(s) with total_requests=0 (no traffic): "
+            "4xx_rate, 5xx_rate missing there, not scored") in err
+    row = next(line for line in out.splitlines() if "2024-01-01 10:00" in line)
+    assert "total_requests: total_requests=0 is " in row and "4xx_rate" not in row

@@ -136,7 +136,7 @@ def _run_detection(args: argparse.Namespace, frame: Any) -> Any:
     source = args.file or args.access_log or f"prometheus:{getattr(args, 'query', '')}"
     policy = _policy(args)
     try:
-        return detect(
+        det = detect(
             args.detector,
             frame,
             train_until=args.train_until,
@@ -147,6 +147,9 @@ def _run_detection(args: argparse.Namespace, frame: Any) -> Any:
         if str(exc).startswith(str(source)):
             raise
         raise type(exc)(f"{source}: {exc}") from None
+    for line in det.notes:  # e.g. minutes with no traffic, whose error rates are not scored
+        _note(line if line.startswith(str(source)) else f"{source}: {line}")
+    return det
 
 
 def _policy(args: argparse.Namespace) -> Any:

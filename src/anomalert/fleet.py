@@ -180,7 +180,7 @@ def _score_series(
         return SeriesSummary(sid, "error", message=f"{type(exc).__name__}: {exc}"), None
     scores = run.scores
     alerts = run.alert
-    notes = "; ".join(line.removeprefix(f"{sid}: ") for line in report.lines())
+    notes = "; ".join(line.removeprefix(f"{sid}: ") for line in report.lines() + run.notes)
     summary = SeriesSummary(
         sid, "ok", len(run.index), run.train_rows,
         (policy or AlertPolicy()).paging_threshold(run.detector.threshold_),

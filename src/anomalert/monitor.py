@@ -46,6 +46,7 @@ from anomalert.detectors._compiled import CompiledBaseline
 from anomalert.detectors._kernel import KIND_DEVIATION
 from anomalert.detectors.base import as_frame, metric_names
 from anomalert.errors import InputError, ParameterError
+from anomalert.features import no_traffic_note
 
 __all__ = ["Detection", "Monitor", "Verdict", "detect"]
 
@@ -515,6 +516,9 @@ def _detect(
     # fit(metrics[mask]) on the rows of the frame prepared once (features are row-wise)
     det._begin_fit(metrics)
     t_ns, X, index = det._prepare(metrics)
+    quiet = no_traffic_note(metrics, det.feature_set)  # error rates missing: say how many
+    if quiet:
+        notes.append(quiet)
     det._fit_arrays(t_ns[mask], X[mask])
     monitor = Monitor(det, policy, series=series)
     n = len(index)
