@@ -182,7 +182,8 @@ def test_outputs_that_cannot_be_written_fail_before_any_work(
     missing = tmp_path / "no" / "such" / "dir" / "out.csv"
     for argv, flag in ((["detect", str(path), "-o", str(missing)], "-o"),
                        (["detect", str(path), "-o", str(tmp_path)], "-o"),
-                       (["evaluate", str(path), "--json", str(missing)], "--json"),
+                       (["evaluate", str(path), "--json", str(missing.with_suffix(".json"))],
+                        "--json"),
                        (["generate", "cpu", "-o", str(tmp_path)], "-o")):
         code, out, err = _run(capsys, *argv)
         assert code == 2 and out == "", (argv, out)
@@ -265,3 +266,60 @@ def test_detect_minutes_without_traffic_have_no_error_rate(
             "4xx_rate, 5xx_rate missing there, not scored") in err
     row = next(line for line in out.splitlines() if "2024-01-01 10:00" in line)
     assert "total_requests: total_requests=0 is " in row and "4xx_rate" not in row
+
+
+def test_outputs_are_written_in_the_format_their_extension_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """generate -o x.parquet wrote CSV text (which detect then refused: 'Parquet magic bytes
+    not found'); .csv.gz is gzipped; detect -o follows the extension too."""
+    pq, gz = tmp_path / "cpu.parquet", tmp_path / "cpu.csv.gz"
+    for path in (pq, gz):
+        assert _run(capsys, "generate", "cpu", "--days", "2", "-o", str(path))[0] == 0
+    assert pq.read_bytes()[:4] == b"PAR1" and gz.read_bytes()[:2] == b"\x1f\x8b"
+    pd.testing.assert_frame_equal(pd.read_parquet(pq), pd.read_csv(gz), check_dtype=False)
+    scored = tmp_path / "scored.csv.gz"
+    code, out, err = _run(capsys, "detect", str(pq), "-o", str(scored))
+    assert code == 0, err
+    assert scored.read_bytes()[:2] == b"\x1f\x8b" and len(pd.read_csv(scored)) == 2 * 1440
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag", "allowed"),
+    [
+        (["generate", "cpu", "-o", "{d}/x.txt"], "-o", ".csv, .csv.gz, .parquet, .pq"),
+        (["detect", "{f}", "-o", "{d}/out.json"], "-o", ".csv, .csv.gz, .parquet, .pq"),
+        (["detect", "{f}", "-o", "{d}/out.xlsx"], "-o", ".csv, .csv.gz, .parquet, .pq"),
+        (["detect", "{f}", "-o", "{d}/out"], "-o", ".csv, .csv.gz, .parquet, .pq"),
+        (["evaluate", "{f}", "--json", "{d}/eval.csv"], "--json", ".json"),
+        (["sweep", "{f}", "--detector", "default", "--threshold", "3", "--json", "{d}/s.txt"],
+         "--json", ".json"),
+        (["sweep", "{f}", "--detector", "default", "--threshold", "3", "--plot", "{d}/s.bmp"],
+         "--plot", ".png, .svg"),
+        (["nab", "{d}", "--windows", "{d}/w.json", "--json", "{d}/n.csv"], "--json", ".json"),
+    ],
+)
+def test_an_output_extension_that_names_no_format_fails_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], flag: str, allowed: str
+) -> None:
+    data = _write(tmp_path / "in.csv", "timestamp,v,is_anomaly\n2025-01-01T00:00Z,1,0\n")
+    argv = [a.format(d=tmp_path, f=data) for a in argv]
+    code, out, err = _run(capsys, *argv)
+    assert code == 2 and out == "", err
+    assert err.startswith(f"anomalert: error: {flag} {argv[-1]}: ") and err.count("\n") == 1
+    assert "the format follows the extension: " + allowed in err
+    assert not Path(argv[-1]).exists()
+
+
+def test_sweep_plot_format_follows_the_extension(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--plot out.jpg wrote a PNG under a .jpg name."""
+    data = tmp_path / "cpu.csv"
+    assert _run(capsys, "generate", "cpu", "--days", "2", "-o", str(data))[0] == 0
+    jpg, svg = tmp_path / "sweep.jpg", tmp_path / "sweep.svg"
+    for plot in (jpg, svg):
+        code, _, err = _run(capsys, "sweep", str(data), "--detector", "default",
+                            "--threshold", "4,6", "--plot", str(plot))
+        assert code == 0, err
+    assert jpg.read_bytes()[:3] == b"\xff\xd8\xff" and b"<svg" in svg.read_bytes()[:500]

@@ -219,6 +219,10 @@ class _PointWriter:
         if not self.path.parent.is_dir():
             raise InputError(f"{self.path}: directory {self.path.parent} does not exist")
         self.parquet = self.path.suffix.lower() in (".parquet", ".pq")
+        name = self.path.name.lower()
+        if not self.parquet and not name.endswith((".csv", ".csv.gz")):
+            raise InputError(f"{self.path}: the format follows the extension: .csv, .csv.gz, "
+                             ".parquet or .pq")
         self.rows = 0
         self._writer: Any = None
         self._started = False

@@ -23,10 +23,10 @@ __all__ = ["register"]
 
 def _cmd_nab(args: argparse.Namespace) -> int:
     from anomalert.alerting import AlertPolicy
-    from anomalert.cli import check_output
+    from anomalert.cli import JSON_OUTPUT, check_output
     from anomalert.evaluation.nab_run import NAB_POLICY, OWN_THRESHOLD, FileRun, run_nab
 
-    check_output(args.json, "--json")
+    check_output(args.json, "--json", JSON_OUTPUT)
 
     def progress(i: int, total: int, run: FileRun) -> None:
         print(
@@ -76,7 +76,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--windows", required=True, help="NAB windows JSON")
     p.add_argument("--detector", default="default", help="detector name (default: default)")
     p.add_argument("--results", help="write NAB results files under RESULTS/<detector>/")
-    p.add_argument("--json", help="write the scores as JSON")
+    p.add_argument("--json", help="write the scores as JSON (a .json path)")
     p.add_argument("--suppress", type=int, default=100,
                    help="typical steps (median step x N, a span of time) after a score in which "
                    "only a higher one is reported (default 100)")

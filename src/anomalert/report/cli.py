@@ -67,6 +67,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _sweep_plot(path: Path, rows: list[dict[str, Any]], detector: str, param: str) -> None:
     from matplotlib.figure import Figure
 
+    from anomalert.cli import plot_format
     from anomalert.report.figures import longest_note
 
     fig = Figure(figsize=(11, 4), layout="constrained")
@@ -97,18 +98,18 @@ def _sweep_plot(path: Path, rows: list[dict[str, Any]], detector: str, param: st
                ncol=5)
     right.set_ylabel("false incidents per day\n(as anomalert detect opens them)")
     fig.suptitle(f"{detector}: {param} sweep ({rows[0]['scope']} rows)", fontweight="bold")
-    fig.savefig(path, dpi=100, format="png")
+    fig.savefig(path, dpi=100, format=plot_format(path))
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run the sweep on a labelled file and print one line per value."""
-    from anomalert.cli import check_output
+    from anomalert.cli import JSON_OUTPUT, PLOT_OUTPUT, check_output
     from anomalert.data import split_labels
     from anomalert.evaluation.sweep import parse_values, sweep
     from anomalert.sources.files import read_table
 
-    check_output(args.json, "--json")
-    check_output(args.plot, "--plot")
+    check_output(args.json, "--json", JSON_OUTPUT)
+    check_output(args.plot, "--plot", PLOT_OUTPUT)
     param = "contamination" if args.contamination is not None else "threshold"
     values = parse_values(getattr(args, param), option=param)
     frame, report = read_table(args.file)
@@ -159,6 +160,7 @@ def register(subparsers: Any) -> None:
     group.add_argument("--contamination", help="comma-separated values, e.g. 0.001,0.01,0.1")
     group.add_argument("--threshold", help="comma-separated thresholds in score units")
     s.add_argument("--train-until", help="end of the known-good training window (timestamp)")
-    s.add_argument("--json", help="write the rows as JSON")
-    s.add_argument("--plot", help="write the sweep as a PNG")
+    s.add_argument("--json", help="write the rows as JSON (a .json path)")
+    s.add_argument("--plot", help="write the sweep as a figure: .png, .svg, .pdf or .jpg "
+                   "(the extension decides)")
     s.set_defaults(handler=cmd_sweep)
