@@ -109,6 +109,12 @@ def _write(path: Path, text: str) -> Path:
         ("timestamp,v\n2025-01-01T00:00Z,1\n2025-01-01T00:01Z,oops\n", "row 2, column 'v'"),
         ("timestamp,v\n2025-01-01T00:00Z,\n2025-01-01T00:01Z,\n", "no usable values"),
         ("timestamp,v\n2025-01-01T00:00,1\n2025-01-01T00:01+05:00,2\n", "with and without a UTC offset"),
+        ("timestamp,v\n2025-01-01T00:00Z,1\nnot a date,2\n",
+         "row 2, column 'timestamp': cannot parse timestamp 'not a date'"),
+        ("timestamp,v,is_anomaly\n2025-01-01T00:00Z,1,no\n2025-01-01T00:01Z,2,yes\n",
+         "column 'is_anomaly', row 1, at 2025-01-01T00:00:00Z: 'no' is not a label"),
+        ("timestamp,v,is_anomaly\n2025-01-01T00:00Z,1,0\n2025-01-01T00:01Z,2,\n",
+         "column 'is_anomaly' has 1 missing label(s) (first: row 2, at 2025-01-01T00:01:00Z)"),
         # every row is training by default: nothing would be scored
         ("timestamp,v,is_anomaly\n" + "".join(f"2025-01-01T00:{m:02d}Z,{m},0\n" for m in range(60)),
          "too short to score: 60 row(s)"),
@@ -323,3 +329,36 @@ def test_sweep_plot_format_follows_the_extension(
                             "--threshold", "4,6", "--plot", str(plot))
         assert code == 0, err
     assert jpg.read_bytes()[:3] == b"\xff\xd8\xff" and b"<svg" in svg.read_bytes()[:500]
+
+
+def test_generate_days_past_the_limit_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--days 100000 ran past pandas' year 2262: an OutOfBoundsDatetime traceback."""
+    out = tmp_path / "x.csv"
+    code, printed, err = _run(capsys, "generate", "cpu", "--days", "100000", "-o", str(out))
+    assert code == 2 and printed == "" and not out.exists()
+    assert err == ("anomalert: error: The 'days' parameter of generate must be an int in "
+                   "[1, 3660] (about ten years). Got 100000 instead.\n")
+
+
+def test_train_until_after_the_data_is_refused_and_evaluate_json_counts_are_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--train-until after the last row trained on every row and the held-out line vanished
+    without a word; evaluate --json wrote per_type's point counts as strings ("10")."""
+    data, report = tmp_path / "lb.csv", tmp_path / "eval.json"
+    assert _run(capsys, "generate", "lb", "-o", str(data))[0] == 0
+    for command in ("detect", "evaluate"):
+        code, out, err = _run(capsys, command, str(data), "--train-until", "2030-01-01")
+        assert code == 2 and err.count("\n") == 1, err
+        assert err.startswith(f"anomalert: error: {data}: train_until (--train-until) "
+                              "2030-01-01T00:00:00+00:00 is after the last row "
+                              "(2024-01-01T23:59:00+00:00): every row would be training")
+    code, out, err = _run(capsys, "evaluate", str(data), "--train-until", "2024-01-01T12:00Z",
+                          "--json", str(report))
+    assert code == 0, err
+    assert "held-out (from 2024-01-01T12:00:00+00:00)" in out
+    per_type = json.loads(report.read_text())["events"]["per_type"]
+    assert per_type and all(type(s["points"]) is int and type(s["tp"]) is int
+                            for s in per_type.values())

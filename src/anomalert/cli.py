@@ -171,8 +171,8 @@ def _run_detection(args: argparse.Namespace, frame: Any) -> Any:
     from anomalert.data import split_labels
     from anomalert.monitor import detect
 
-    metrics, truth, _ = split_labels(frame)
     source = args.file or args.access_log or f"prometheus:{getattr(args, 'query', '')}"
+    metrics, truth, _ = split_labels(frame, source=str(source))
     policy = _policy(args)
     try:
         det = detect(
@@ -350,7 +350,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     check_output(args.json, "--json", JSON_OUTPUT)
     frame = _load(args)
-    _, truth, kinds = split_labels(frame)
+    _, truth, kinds = split_labels(frame, source=str(args.file))
     if truth is None:
         raise AnomalertError(
             f"{args.file}: no 'is_anomaly' column; evaluate needs labelled data "
@@ -390,9 +390,21 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             f"{h['incidents']['false']} false incidents"
         )
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2, default=str))
+        Path(args.json).write_text(json.dumps(result, indent=2, default=_json_default))
         _out(f"wrote {args.json}")
     return 0
+
+
+def _json_default(value: Any) -> Any:
+    """What ``json`` cannot write itself: numpy numbers as numbers (a count of 10, not
+    "10"), times as ISO 8601, anything else as text."""
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
 
 
 # --------------------------------------------------------------------------- parser
@@ -501,7 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
     g.add_argument(
         "--days", type=_positive_int, default=None,
-        help="length in days (default: cpu 7, lb 1; realistic: cpu 14, lb 7)",
+        help="length in days, at most 3660 (default: cpu 7, lb 1; realistic: cpu 14, lb 7)",
     )
     g.add_argument("--realistic", action="store_true", help="the realistic variant")
     g.add_argument("-o", "--output", required=True,

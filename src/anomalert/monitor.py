@@ -429,6 +429,12 @@ def _training_mask(
                     "(train_until, --train-until) to train on fewer"
                 )
             train_until = index[k]
+        elif n and train_until > index[-1]:
+            raise InputError(
+                f"train_until (--train-until) {train_until.isoformat()} is after the last row "
+                f"({index[-1].isoformat()}): every row would be training and none scored "
+                "after it; give a time inside the data, or none for the first 10 % of the rows"
+            )
         mask = np.asarray(index < train_until)
         cut = train_until
     if exclude_labelled and labels is not None:

@@ -115,7 +115,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     frame, report = read_table(args.file)
     for line in report.lines():
         print(f"note: {line}", file=sys.stderr)
-    _, truth, kinds = split_labels(frame)
+    _, truth, kinds = split_labels(frame, source=str(args.file))
     if truth is None:
         raise InputError(f"{args.file}: no 'is_anomaly' column; sweep needs labelled data")
     rows = sweep(frame, args.detector, param, values, train_until=args.train_until,
