@@ -152,3 +152,25 @@ def test_one_colour_per_event_type_and_rates_as_fractions():
     assert event_color("5xx_spike") == EVENT_COLORS["5xx_spike"]
     assert event_color("something_new") == event_color("something_new")
     assert unit("4xx_rate") == "fraction" and unit("cpu_usage") == "%"
+
+
+def test_attribution_of_a_detector_without_alerts_warns_nothing(tmp_path: Path) -> None:
+    """`demo --quick` leaked 'RuntimeWarning: All-NaN slice' when one detector had no alerts
+    (its mean contributions are all NaN); the panel is drawn empty, without a warning."""
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+
+    from anomalert.report import figures
+
+    quiet = pd.DataFrame({"true": [np.nan, np.nan], "false": [np.nan, np.nan]},
+                         index=["cpu", "mem"])
+    quiet.attrs = {"n_true": 0, "n_false": 0}
+    busy = pd.DataFrame({"true": [250.0, 3.0], "false": [np.nan, 1.0]}, index=["cpu", "mem"])
+    busy.attrs = {"n_true": 5, "n_false": 1}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = figures.attribution(tmp_path / "a.png", {"quiet": (quiet, "σ"), "busy": (busy, "σ")},
+                                  "attribution")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -46,6 +46,7 @@ from anomalert.detectors._compiled import CompiledBaseline
 from anomalert.detectors._kernel import KIND_DEVIATION
 from anomalert.detectors.base import as_frame, metric_names
 from anomalert.errors import InputError, ParameterError
+from anomalert.features import no_traffic_note
 
 __all__ = ["Detection", "Monitor", "Verdict", "detect"]
 
@@ -432,6 +433,12 @@ def _training_mask(
                     "(train_until, --train-until) to train on fewer"
                 )
             train_until = index[k]
+        elif n and train_until > index[-1]:
+            raise InputError(
+                f"train_until (--train-until) {train_until.isoformat()} is after the last row "
+                f"({index[-1].isoformat()}): every row would be training and none scored "
+                "after it; give a time inside the data, or none for the first 10 % of the rows"
+            )
         mask = np.asarray(index < train_until)
         cut = train_until
     if exclude_labelled and labels is not None:
@@ -519,6 +526,9 @@ def _detect(
     # fit(metrics[mask]) on the rows of the frame prepared once (features are row-wise)
     det._begin_fit(metrics)
     t_ns, X, index = det._prepare(metrics)
+    quiet = no_traffic_note(metrics, det.feature_set)  # error rates missing: say how many
+    if quiet:
+        notes.append(quiet)
     det._fit_arrays(t_ns[mask], X[mask])
     monitor = Monitor(det, policy, series=series)
     n = len(index)

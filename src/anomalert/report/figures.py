@@ -430,7 +430,9 @@ def attribution(path: Path, items: Mapping[str, tuple[pd.DataFrame, str]], title
         ax.set_yticks(y, list(table.index), fontsize=8)
         ax.set_ylim(-0.6, max(len(table), 3) - 0.4)
         ax.invert_yaxis()
-        top = float(np.nanmax(table[["true", "false"]].to_numpy())) if len(table) else 0.0
+        # a detector without alerts (or without false ones) has NaN means: not values
+        shown = table[["true", "false"]].to_numpy(dtype=float)
+        top = float(shown[np.isfinite(shown)].max(initial=0.0))
         if "σ" in what and top > 100:
             ax.set_xscale("symlog", linthresh=1.0)
             ax.set_xlim(left=0)
