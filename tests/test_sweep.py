@@ -215,7 +215,7 @@ def test_cli_threshold_sweep_with_a_training_window(lb_csv: Path, lb: scenarios.
                             "8,16", "--train-until", lb.train_until.isoformat()], capsys)
     assert code == 0
     assert "(heldout rows)" in stdout.splitlines()[0]
-    assert len(stdout.strip().splitlines()) == 4
+    assert len(stdout.strip().splitlines()) == 5 and stdout.splitlines()[4].startswith("outside:")
     header = stdout.splitlines()[1].split()
     assert header.count("threshold") == 1 and "incidents" in header  # the value is the threshold
 

@@ -138,15 +138,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     both = param != "threshold"
     print(f"{param:>13}" + (f" {'threshold':>9}" if both else "")
           + f" {'train flag':>10} {'fpr':>8} {'prec':>6} {'recall':>6} {'f1':>6} "
-          f"{'incidents':>9} {'false/day':>9} {'events':>7}")
+          f"{'incidents':>9} {'false/day':>9} {'outside':>8} {'events':>7}")
     for r in rows:
         prec = f"{r['precision']:6.3f}" if _flagged(r) else f"{'-':>6}"
         print(f"{r['value']:13g}" + (f" {r['threshold']:9.4g}" if both else "")
               + f" {r['train_flagged']:10.4f} {r['fpr']:8.4f} {prec} "
               f"{r['recall']:6.3f} {r['f1']:6.3f} {r['incidents']:9d} "
-              f"{r['false_incidents_per_day']:9.2f} {r['events_detected']:>3}/{r['events_total']}")
+              f"{r['false_incidents_per_day']:9.2f} {r['false_alert_min_per_day']:8.0f} "
+              f"{r['events_detected']:>3}/{r['events_total']}")
     if not all(_flagged(r) for r in rows):
         print(f"prec -: nothing flagged in the {scope} rows, so no precision to speak of")
+    print("outside: minutes a day alerting outside the labelled events (one long incident "
+          "over an event is one true page, and still this many minutes of alerts)")
     if args.json:
         Path(args.json).write_text(json.dumps({"file": str(args.file), "detector": args.detector,
                                                "param": param, "rows": rows}, indent=1))
