@@ -41,6 +41,7 @@ QUICK: dict[str, list[str]] = {
     "bench_accesslog": ["--lines", "200000"],
     "bench_fleet": ["--series", "8"],
     "nab_quality": ["--detectors", "default", "--no-scenarios"],
+    "bench_kernel_parts": ["--series", "4", "--repeat", "2"],
 }
 MARK = "@@results@@ "
 NUMBER = re.compile(r"[-+]?[\d,.]+[x%]?")

@@ -109,6 +109,12 @@ def _write(path: Path, text: str) -> Path:
         ("timestamp,v\n2025-01-01T00:00Z,1\n2025-01-01T00:01Z,oops\n", "row 2, column 'v'"),
         ("timestamp,v\n2025-01-01T00:00Z,\n2025-01-01T00:01Z,\n", "no usable values"),
         ("timestamp,v\n2025-01-01T00:00,1\n2025-01-01T00:01+05:00,2\n", "with and without a UTC offset"),
+        ("timestamp,v\n2025-01-01T00:00Z,1\nnot a date,2\n",
+         "row 2, column 'timestamp': cannot parse timestamp 'not a date'"),
+        ("timestamp,v,is_anomaly\n2025-01-01T00:00Z,1,no\n2025-01-01T00:01Z,2,yes\n",
+         "column 'is_anomaly', row 1, at 2025-01-01T00:00:00Z: 'no' is not a label"),
+        ("timestamp,v,is_anomaly\n2025-01-01T00:00Z,1,0\n2025-01-01T00:01Z,2,\n",
+         "column 'is_anomaly' has 1 missing label(s) (first: row 2, at 2025-01-01T00:01:00Z)"),
         # every row is training by default: nothing would be scored
         ("timestamp,v,is_anomaly\n" + "".join(f"2025-01-01T00:{m:02d}Z,{m},0\n" for m in range(60)),
          "too short to score: 60 row(s)"),
@@ -182,7 +188,8 @@ def test_outputs_that_cannot_be_written_fail_before_any_work(
     missing = tmp_path / "no" / "such" / "dir" / "out.csv"
     for argv, flag in ((["detect", str(path), "-o", str(missing)], "-o"),
                        (["detect", str(path), "-o", str(tmp_path)], "-o"),
-                       (["evaluate", str(path), "--json", str(missing)], "--json"),
+                       (["evaluate", str(path), "--json", str(missing.with_suffix(".json"))],
+                        "--json"),
                        (["generate", "cpu", "-o", str(tmp_path)], "-o")):
         code, out, err = _run(capsys, *argv)
         assert code == 2 and out == "", (argv, out)
@@ -238,3 +245,120 @@ def test_sweep_and_nab_outputs_that_cannot_be_written_fail_first(
         code, out, err = _run(capsys, *argv)
         assert code == 2 and out == "" and err.count("\n") == 1, (argv, err)
         assert "does not exist" in err or "is a directory" in err
+
+
+def test_detect_minutes_without_traffic_have_no_error_rate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Empty total_requests cells are counted and page nothing (they paged as '4xx_rate=0 is
+    422.7σ below baseline'); minutes of zero traffic are counted and page on total_requests."""
+    from anomalert import scenarios
+
+    frame = scenarios.generate("lb", seed=42).to_csv_frame()
+    quiet = frame["timestamp"].astype(str).str.startswith("2024-01-01T10:0")
+    assert quiet.sum() == 10
+    gap, zero = frame.copy(), frame.copy()
+    gap.loc[quiet, "total_requests"] = np.nan
+    zero.loc[quiet, ["total_requests", "2xx_count", "4xx_count", "5xx_count"]] = 0
+    gap.to_csv(tmp_path / "gap.csv", index=False)
+    zero.to_csv(tmp_path / "zero.csv", index=False)
+    code, out, err = _run(capsys, "detect", str(tmp_path / "gap.csv"))
+    assert code == 0, err
+    assert "column 'total_requests' has 10 missing value(s); not scored" in err
+    assert "3 incident(s)" in out and "2024-01-01 10:0" not in out and "4xx_rate=0 " not in out
+    code, out, err = _run(capsys, "detect", str(tmp_path / "zero.csv"))
+    assert code == 0, err
+    assert (f"note: {tmp_path / 'zero.csv'}: 10 row(s) with total_requests=0 (no traffic): "
+            "4xx_rate, 5xx_rate missing there, not scored") in err
+    row = next(line for line in out.splitlines() if "2024-01-01 10:00" in line)
+    assert "total_requests: total_requests=0 is " in row and "4xx_rate" not in row
+
+
+def test_outputs_are_written_in_the_format_their_extension_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """generate -o x.parquet wrote CSV text (which detect then refused: 'Parquet magic bytes
+    not found'); .csv.gz is gzipped; detect -o follows the extension too."""
+    pq, gz = tmp_path / "cpu.parquet", tmp_path / "cpu.csv.gz"
+    for path in (pq, gz):
+        assert _run(capsys, "generate", "cpu", "--days", "2", "-o", str(path))[0] == 0
+    assert pq.read_bytes()[:4] == b"PAR1" and gz.read_bytes()[:2] == b"\x1f\x8b"
+    pd.testing.assert_frame_equal(pd.read_parquet(pq), pd.read_csv(gz), check_dtype=False)
+    scored = tmp_path / "scored.csv.gz"
+    code, out, err = _run(capsys, "detect", str(pq), "-o", str(scored))
+    assert code == 0, err
+    assert scored.read_bytes()[:2] == b"\x1f\x8b" and len(pd.read_csv(scored)) == 2 * 1440
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag", "allowed"),
+    [
+        (["generate", "cpu", "-o", "{d}/x.txt"], "-o", ".csv, .csv.gz, .parquet, .pq"),
+        (["detect", "{f}", "-o", "{d}/out.json"], "-o", ".csv, .csv.gz, .parquet, .pq"),
+        (["detect", "{f}", "-o", "{d}/out.xlsx"], "-o", ".csv, .csv.gz, .parquet, .pq"),
+        (["detect", "{f}", "-o", "{d}/out"], "-o", ".csv, .csv.gz, .parquet, .pq"),
+        (["evaluate", "{f}", "--json", "{d}/eval.csv"], "--json", ".json"),
+        (["sweep", "{f}", "--detector", "default", "--threshold", "3", "--json", "{d}/s.txt"],
+         "--json", ".json"),
+        (["sweep", "{f}", "--detector", "default", "--threshold", "3", "--plot", "{d}/s.bmp"],
+         "--plot", ".png, .svg"),
+        (["nab", "{d}", "--windows", "{d}/w.json", "--json", "{d}/n.csv"], "--json", ".json"),
+    ],
+)
+def test_an_output_extension_that_names_no_format_fails_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], flag: str, allowed: str
+) -> None:
+    data = _write(tmp_path / "in.csv", "timestamp,v,is_anomaly\n2025-01-01T00:00Z,1,0\n")
+    argv = [a.format(d=tmp_path, f=data) for a in argv]
+    code, out, err = _run(capsys, *argv)
+    assert code == 2 and out == "", err
+    assert err.startswith(f"anomalert: error: {flag} {argv[-1]}: ") and err.count("\n") == 1
+    assert "the format follows the extension: " + allowed in err
+    assert not Path(argv[-1]).exists()
+
+
+def test_sweep_plot_format_follows_the_extension(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--plot out.jpg wrote a PNG under a .jpg name."""
+    data = tmp_path / "cpu.csv"
+    assert _run(capsys, "generate", "cpu", "--days", "2", "-o", str(data))[0] == 0
+    jpg, svg = tmp_path / "sweep.jpg", tmp_path / "sweep.svg"
+    for plot in (jpg, svg):
+        code, _, err = _run(capsys, "sweep", str(data), "--detector", "default",
+                            "--threshold", "4,6", "--plot", str(plot))
+        assert code == 0, err
+    assert jpg.read_bytes()[:3] == b"\xff\xd8\xff" and b"<svg" in svg.read_bytes()[:500]
+
+
+def test_generate_days_past_the_limit_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--days 100000 ran past pandas' year 2262: an OutOfBoundsDatetime traceback."""
+    out = tmp_path / "x.csv"
+    code, printed, err = _run(capsys, "generate", "cpu", "--days", "100000", "-o", str(out))
+    assert code == 2 and printed == "" and not out.exists()
+    assert err == ("anomalert: error: The 'days' parameter of generate must be an int in "
+                   "[1, 3660] (about ten years). Got 100000 instead.\n")
+
+
+def test_train_until_after_the_data_is_refused_and_evaluate_json_counts_are_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--train-until after the last row trained on every row and the held-out line vanished
+    without a word; evaluate --json wrote per_type's point counts as strings ("10")."""
+    data, report = tmp_path / "lb.csv", tmp_path / "eval.json"
+    assert _run(capsys, "generate", "lb", "-o", str(data))[0] == 0
+    for command in ("detect", "evaluate"):
+        code, out, err = _run(capsys, command, str(data), "--train-until", "2030-01-01")
+        assert code == 2 and err.count("\n") == 1, err
+        assert err.startswith(f"anomalert: error: {data}: train_until (--train-until) "
+                              "2030-01-01T00:00:00+00:00 is after the last row "
+                              "(2024-01-01T23:59:00+00:00): every row would be training")
+    code, out, err = _run(capsys, "evaluate", str(data), "--train-until", "2024-01-01T12:00Z",
+                          "--json", str(report))
+    assert code == 0, err
+    assert "held-out (from 2024-01-01T12:00:00+00:00)" in out
+    per_type = json.loads(report.read_text())["events"]["per_type"]
+    assert per_type and all(type(s["points"]) is int and type(s["tp"]) is int
+                            for s in per_type.values())

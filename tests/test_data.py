@@ -45,6 +45,10 @@ def test_reports_gaps_nan_and_constant_columns() -> None:
          "row 2 '2025-01-01T00:01\\+02:00'"),
         (pd.DataFrame({"timestamp": ["2025-01-01T00:00Z", "2025-01-01T00:01"], "v": [1, 2]}),
          "mixes timestamps with and without a UTC offset"),
+        # not a timestamp at all among ones with an offset: not "mixes ... offset"
+        (pd.DataFrame({"timestamp": [f"2025-01-01T00:0{m}Z" for m in range(5)] + ["not a date"],
+                       "v": range(6)}),
+         "^bad.csv: row 6, column 'timestamp': cannot parse timestamp 'not a date'; expected "),
         (pd.DataFrame({"timestamp": ["2025-01-01", "2025-01-02"], "v": ["1.0", "high"]}),
          "row 2, column 'v': 'high' is not a number"),
         (pd.DataFrame({"timestamp": ["2025-01-01", "2025-01-02"], "v": [np.nan, np.nan]}),
@@ -85,8 +89,24 @@ def test_split_labels_accepts_text_booleans_and_rejects_junk() -> None:
     _, truth, _ = split_labels(frame)
     assert truth is not None and truth.tolist() == [True, False, True]
     frame["is_anomaly"] = ["yes", "0", "1"]
-    with pytest.raises(InputError, match="row 1"):
+    with pytest.raises(InputError, match="^lb.csv: column 'is_anomaly', row 1, at "
+                       "2025-01-01T00:00:00Z: 'yes' is not a label; expected 0/1 or true/false"):
+        split_labels(frame, source="lb.csv")
+    frame["is_anomaly"] = [0, 1, 2]
+    with pytest.raises(InputError, match="row 3, at 2025-01-01T00:02:00Z: 2 is not a label"):
         split_labels(frame)
+
+
+@pytest.mark.parametrize("missing", [np.nan, None, " "])
+def test_a_missing_label_is_refused_not_taken_as_normal(missing: object) -> None:
+    """A missing is_anomaly value was read as 0 (normal) without a word; it is counted and
+    refused."""
+    idx = pd.date_range("2025-01-01", periods=4, freq="1min", tz="UTC")
+    labels = [0.0, missing, 1.0, missing] if missing is not None else [0, None, 1, None]
+    frame = pd.DataFrame({"v": [1.0, 2, 3, 4], "is_anomaly": labels}, index=idx)
+    with pytest.raises(InputError, match=r"^lb.csv: column 'is_anomaly' has 2 missing label\(s\) "
+                       r"\(first: row 2, at 2025-01-01T00:01:00Z\); expected 0/1 or true/false"):
+        split_labels(frame, source="lb.csv")
 
 
 @pytest.mark.parametrize("order", ["regular", "irregular", "descending", "repeats"])

@@ -46,3 +46,36 @@ def test_bare_flags_are_grouped_as_the_monitor_groups_them(policy: AlertPolicy |
     from_flags = evaluate_flags(truth, alerts, policy=policy)["incidents"]
     from_ids = evaluate_flags(truth, alerts, incident=det.points["incident"])["incidents"]
     assert from_flags == from_ids
+
+
+def test_a_long_incident_over_an_event_still_counts_its_alerting_outside_it():
+    """One incident that covers an event and fires for hours around it is one true page and
+    no false incident; the time it alerted outside the event is what shows its cost."""
+    idx = pd.date_range("2025-01-01", periods=1440, freq="1min", tz="UTC")
+    truth = pd.Series(False, index=idx)
+    truth.iloc[600:610] = True
+    short = pd.Series(False, index=idx)
+    short.iloc[600:610] = True
+    long = pd.Series(False, index=idx)
+    long.iloc[300:900] = True  # 590 minutes of it outside the event
+    a, b = evaluate_flags(truth, short), evaluate_flags(truth, long)
+    assert a["incidents"]["false"] == b["incidents"]["false"] == 0
+    assert a["incidents"]["false_alert_min_per_day"] == 0
+    assert b["incidents"]["false_alert_min_per_day"] == pytest.approx(590 * 1440 / 1439)
+
+
+def test_an_alert_within_the_cooldown_reopens_and_is_counted_on_both_paths():
+    """The batch (compiled) and streaming paths agree: the re-opened incident is one page,
+    counted in ``Incident.reopened``."""
+    idx = pd.date_range("2025-01-01", periods=3000, freq="1min", tz="UTC")
+    import numpy as np
+
+    cpu = 40 + np.random.default_rng(2).normal(0, 1, len(idx))
+    cpu[2000:2005] = 95.0
+    cpu[2030:2035] = 0.0  # a drop 25 minutes after the spike resolved
+    frame = pd.DataFrame({"cpu": cpu}, index=idx)
+    for name in ("default", "zscore"):  # the compiled path and the Monitor's own loop
+        d = detect(name, frame)
+        late = [i for i in d.incidents if i.start <= idx[2034] and i.end >= idx[2000]]
+        assert len(late) == 1 and late[0].reopened == 1, (name, late)
+        assert late[0].end >= idx[2030]

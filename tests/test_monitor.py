@@ -50,8 +50,8 @@ def test_k_of_n_needs_repeated_flags() -> None:
 def test_cooldown_reopens_instead_of_paging_again() -> None:
     m = _monitor(AlertPolicy(resolve_after=1, cooldown=5))
     out = _feed(m, [90, 40, 40, 90])
-    assert [v.event for v in out] == ["fired", "resolved", None, None]
-    assert out[3].incident_id == 1 and len(m.incidents) == 1
+    assert [v.event for v in out] == ["fired", "resolved", None, "reopened"]
+    assert out[3].incident_id == 1 and len(m.incidents) == 1 and m.incidents[0].reopened == 1
     m2 = _monitor(AlertPolicy(resolve_after=1, cooldown=0))
     assert [v.event for v in _feed(m2, [90, 40, 40, 90])] == ["fired", "resolved", None, "fired"]
 
@@ -295,7 +295,8 @@ def test_training_window_alert_is_explained_against_the_state_of_its_time() -> N
 @pytest.mark.parametrize("feature_set", ["raw", "rates", "seed004"])
 def test_prepare_fast_path_equals_transform_frame(feature_set: str) -> None:
     """Float columns go straight to the feature matrix; other frames take transform_frame:
-    the same numbers either way (zero traffic gives a zero rate, NaN stays NaN)."""
+    the same numbers either way (zero traffic gives no rate under ``rates`` and seed004's
+    zero, NaN stays NaN)."""
     from anomalert.detectors import ZScore
     from anomalert.features import transform_frame
 
@@ -349,3 +350,55 @@ def test_a_cooldown_of_n_points_reopens_within_the_n_points_after_a_resolution(
     scores = np.array([9.0, 0.0, 9.0, 0.0])
     _, _, _, event = decide_all(scores, 1.0, k=1, n=1, resolve_after=1, cooldown=cooldown)
     assert int((event == FIRED).sum()) == pages
+
+
+def _lb_with_no_traffic(missing: bool) -> tuple[pd.DataFrame, pd.Timestamp, list[pd.Timestamp]]:
+    """The load-balancer tutorial's day with five minutes of no traffic at 10:00: every count
+    0 (``missing=False``), or ``total_requests`` not reported (``missing=True``)."""
+    from anomalert import scenarios
+
+    sc = scenarios.generate("lb", seed=42)
+    frame = sc.frame[["total_requests", "2xx_count", "4xx_count", "5xx_count",
+                      "avg_response_time_ms"]].astype(float)
+    quiet = list(pd.date_range("2024-01-01 10:00", periods=5, freq="1min", tz="UTC"))
+    if missing:
+        frame.loc[quiet, "total_requests"] = np.nan
+    else:
+        frame.loc[quiet, ["total_requests", "2xx_count", "4xx_count", "5xx_count"]] = 0.0
+    return frame, frame.index[144], quiet
+
+
+@pytest.mark.parametrize("missing", [True, False])
+def test_no_traffic_has_no_error_rate_in_batch_and_streaming(missing: bool) -> None:
+    """A minute with no traffic has no 4xx/5xx rate: missing, not 0 (which paged as '4xx_rate=0
+    is 422.7σ below baseline'). A missing total pages nothing; a total of 0 is a value, and
+    the outage pages on total_requests. detect() and Monitor.check say the same."""
+    from anomalert.features import transform_row
+
+    frame, start, quiet = _lb_with_no_traffic(missing)
+    feats = transform_row(frame.loc[quiet[0]].to_dict(), "rates")
+    assert np.isnan(feats["4xx_rate"]) and np.isnan(feats["5xx_rate"])
+    batch = detect("default", frame, train_until=start)
+    at = batch.points.loc[quiet]
+    monitor = Monitor(make("default").fit(frame[frame.index < start]))
+    verdicts = [monitor.check(ts, row.to_dict()) for ts, row in frame[frame.index >= start].iterrows()]
+    streamed = {v.timestamp: v for v in verdicts}
+    if missing:
+        assert not at["is_anomaly"].any()
+        assert not any(streamed[ts].is_alert for ts in quiet)
+        assert not any(inc.start in quiet for inc in batch.incidents)
+        assert not any("no traffic" in n for n in batch.notes)
+    else:
+        assert at["is_anomaly"].all()
+        assert all(e.startswith("total_requests=0 is ") and "below baseline" in e
+                   and "4xx_rate" not in e for e in at["explanation"])
+        assert [streamed[ts].explanation for ts in quiet] == at["explanation"].tolist()
+        assert batch.notes == [
+            "5 row(s) with total_requests=0 (no traffic): 4xx_rate, 5xx_rate missing there, "
+            "not scored"
+        ]
+    np.testing.assert_allclose([v.score for v in verdicts],
+                               batch.points.loc[batch.points.index >= start, "score"])
+    assert [(i.start, i.end) for i in monitor.incidents] == [
+        (i.start, i.end) for i in batch.incidents if i.start >= start
+    ]

@@ -185,3 +185,60 @@ def test_details_show_each_window_and_false_positives(
     saved = json.loads(out_json.read_text())["details"]
     assert set(saved) == {"standard", "reward_low_FP_rate", "reward_low_FN_rate"}
     assert saved["standard"] == json.loads(json.dumps(details))
+
+
+def test_a_file_not_in_the_windows_file_is_skipped_and_counted(
+    corpus: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file missing from windows.json raised a bare UserWarning (with a source line) and
+    was scored as anomaly-free, which moved the score. NAB scores only the files it lists:
+    it is skipped, and one note says how many."""
+    import shutil
+    import warnings
+
+    data, wpath = corpus
+    extra = tmp_path / "data"
+    shutil.copytree(data, extra)
+    _write(extra, "unlisted", 7, repeat=False)
+    json_out = tmp_path / "n.json"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning escapes
+        assert main(["nab", str(extra), "--windows", str(wpath), "-q", "--json",
+                     str(json_out)]) == 0
+        with_extra = capsys.readouterr()
+        assert main(["nab", str(data), "--windows", str(wpath), "-q"]) == 0
+        listed_only = capsys.readouterr()
+    assert with_extra.err.splitlines() == [
+        "note: 1 file(s) not in the windows file skipped, not scored (synthetic/unlisted.csv); "
+        "NAB scores only the files it lists (list a file with [] to score it as anomaly-free)",
+        *listed_only.err.splitlines(),
+    ]
+    assert "on 2 files" in with_extra.out
+    assert with_extra.out == listed_only.out  # the same scores as without the file
+    summary = json.loads(json_out.read_text())
+    assert summary["files"] == 2 and summary["skipped_files"] == ["synthetic/unlisted.csv"]
+    empty = tmp_path / "w.json"
+    empty.write_text("{}")
+    code = main(["nab", str(data), "--windows", str(empty), "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "none of its 2 CSV file(s) is in the windows file" in err
+
+
+def test_cli_header_gives_the_detectors_own_threshold(
+    corpus: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The header said 'own threshold 0.5' (NAB's rescaled value) while zscore's threshold
+    is in its score units: both are printed, with the mapping between them."""
+    data, wpath = corpus
+    assert main(["nab", str(data), "--windows", str(wpath), "-q", "--detector", "zscore"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    run = run_nab(data, wpath, "zscore")
+    thetas = sorted({f.threshold for f in run.files})
+    assert lines[1].startswith("thresholds on NAB's 0-1 scale: anomaly score a = s / (s + θ), ")
+    shown = (f"θ = {thetas[0]:.4g} on every file" if len(thetas) == 1
+             else f"θ {thetas[0]:.4g} to {thetas[-1]:.4g}, each file its own")
+    assert f"({shown}); 'own' scores at s = θ, a = 0.5" in lines[1]
+    assert lines[2].split() == ["profile", "optimised", "threshold", "(s/θ)", "own"]
+    opt = run.optimised["standard"].threshold
+    assert lines[3].split()[2:4] == [f"{opt:.3f}", f"{opt / (1 - opt):.3g}"]

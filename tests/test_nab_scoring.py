@@ -371,7 +371,7 @@ def test_malformed_csv_names_file_and_line(tmp_path: Path) -> None:
     bad.parent.mkdir(parents=True)
     bad.write_text("timestamp,value\n2014-01-01 00:00:00,1\n2014-01-01 00:05:00,oops\n")
     with pytest.raises(InputError, match=r"sub/bad\.csv: line 3, column 'value'"):
-        list(iter_nab_files(tmp_path / "data", {}))
+        list(iter_nab_files(tmp_path / "data", {"sub/bad.csv": []}))
     bad.write_text("timestamp,value\nyesterday,1\n")
     with pytest.raises(InputError, match="line 2, column 'timestamp'"):
         read_nab_csv(bad)
@@ -380,14 +380,21 @@ def test_malformed_csv_names_file_and_line(tmp_path: Path) -> None:
         read_nab_csv(bad)
 
 
-def test_missing_windows_warn_and_bad_windows_raise(tmp_path: Path) -> None:
+def test_missing_windows_skip_and_bad_windows_raise(tmp_path: Path) -> None:
+    """A file the windows file does not list is skipped (NAB scores only listed files), with
+    a warning or in ``skipped``; one listed with [] is scored as anomaly-free."""
     data = tmp_path / "data"
     (data / "s").mkdir(parents=True)
     (data / "s" / "a.csv").write_text("timestamp,value\n2014-01-01 00:00:00,1\n2014-01-01 00:05:00,2\n")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         files = list(iter_nab_files(data, {}))
-    assert files[0].windows == [] and len(caught) == 1 and "s/a.csv" in str(caught[0].message)
+    assert files == [] and len(caught) == 1 and "s/a.csv" in str(caught[0].message)
+    skipped: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert list(iter_nab_files(data, {}, skipped=skipped)) == [] and skipped == ["s/a.csv"]
+    assert [f.windows for f in iter_nab_files(data, {"s/a.csv": []})] == [[]]
     wfile = tmp_path / "windows.json"
     wfile.write_text('{"s/a.csv": [["2014-01-01 00:01:00", "2014-01-01 00:05:00"]]}')
     with pytest.raises(InputError, match="window 0 start .* is not a timestamp of the file"):

@@ -156,14 +156,36 @@ def test_one_colour_per_event_type_and_rates_as_fractions():
     assert unit("4xx_rate") == "fraction" and unit("cpu_usage") == "%"
 
 
+def test_attribution_of_a_detector_without_alerts_warns_nothing(tmp_path: Path) -> None:
+    """`demo --quick` leaked 'RuntimeWarning: All-NaN slice' when one detector had no alerts
+    (its mean contributions are all NaN); the panel is drawn empty, without a warning."""
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+
+    from anomalert.report import figures
+
+    quiet = pd.DataFrame({"true": [np.nan, np.nan], "false": [np.nan, np.nan]},
+                         index=["cpu", "mem"])
+    quiet.attrs = {"n_true": 0, "n_false": 0}
+    busy = pd.DataFrame({"true": [250.0, 3.0], "false": [np.nan, 1.0]}, index=["cpu", "mem"])
+    busy.attrs = {"n_true": 5, "n_false": 1}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = figures.attribution(tmp_path / "a.png", {"quiet": (quiet, "σ"), "busy": (busy, "σ")},
+                                  "attribution")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 # --------------------------------------------------------------------------- your own data
 # `anomalert detect/evaluate FILE --report out.html --plot out.png`: the page must say what the
 # CLI printed (the Monitor's incidents, anomalert.evaluation's numbers), embed every image,
 # and name what was run.
 
-CLI_INCIDENT = re.compile(r"^\s+(\d+T?)\s+(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s+"
+CLI_INCIDENT = re.compile(r"^\s+(\d+T?R?)\s+(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s+"
                           r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s+(\S+)\s+(\S.*?): (.*)$")
-PAGE_INCIDENT = re.compile(r"<tr(?: class=bad)?><td>#(\d+T?)</td><td>([^<]+) UTC</td>"
+PAGE_INCIDENT = re.compile(r"<tr(?: class=bad)?><td>#(\d+T?R?)</td><td>([^<]+) UTC</td>"
                            r"<td>([^<]+) UTC</td><td class=n>[\d,]+</td><td class=n>([^<]+)</td>"
                            r"(?:<td>(?:true|false)</td>)?<td>([^<]*)</td><td>([^<]*)</td></tr>")
 
@@ -257,6 +279,8 @@ def test_evaluate_report_has_the_numbers_evaluate_printed(
                                                                    p["tn"]]
         assert values[8] == f"{e['detected']} of {e['total']}"
         assert values[10:12] == [str(i["total"]), str(i["false"])]
+        if scope is result:  # as evaluate printed it
+            assert f"alerting outside the events {values[13]} a day" in out
     assert "precision 0.538" in out and "<td class=n>0.538</td>" in page  # as printed
     # every false incident of the evaluation is marked false in the incident table
     assert page.count("<tr class=bad><td>#") == result["incidents"]["false"] == 4
@@ -270,10 +294,11 @@ def test_evaluate_report_has_the_numbers_evaluate_printed(
 
 
 @pytest.mark.parametrize(("flag", "name", "message"), [
-    ("--plot", "out.jpg", "expected a .png file name"),
-    ("--plot", "out.html", "expected a .png file name"),
-    ("--report", "out.htm", "expected a .html file name"),
-    ("--report", "out.png", "expected a .html file name"),
+    ("--plot", "out.txt", "extension '.txt'; the format follows the extension: .png, .svg"),
+    ("--plot", "out.html", "extension '.html'; the format follows the extension: .png"),
+    ("--plot", "out", "no extension; the format follows the extension: .png"),
+    ("--report", "out.htm", "extension '.htm'; the format follows the extension: .html"),
+    ("--report", "out.png", "extension '.png'; the format follows the extension: .html"),
     ("--report", "no/such/dir/out.html", "does not exist"),
     ("--plot", "no/such/dir/out.png", "does not exist"),
     ("--plot", ".", "is a directory"),
@@ -299,10 +324,11 @@ def test_unlabelled_report_calls_nothing_true_or_false(
     v[3500:3505] += 30
     data = tmp_path / "cpu.csv"
     pd.DataFrame({"timestamp": idx, "cpu": v}).to_csv(data, index=False)
-    page_path = tmp_path / "r.html"
+    page_path, svg = tmp_path / "r.html", tmp_path / "r.svg"
     code, out, _ = _cli(capsys, "detect", str(data), "--report", str(page_path),
-                        "--threshold", "5", "--k", "2", "--n", "3")
+                        "--threshold", "5", "--k", "2", "--n", "3", "--plot", str(svg))
     assert code == 0
+    assert "<svg" in svg.read_text()[:1000]  # the plot's format follows its extension
     page = page_path.read_text(encoding="utf-8")
     assert "<th>Labels</th>" not in page and "true / false" not in page
     assert "Evaluation against the labels" not in page

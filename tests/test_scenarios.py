@@ -307,7 +307,8 @@ def test_generate_dispatches(scenarios: dict[tuple[str, bool], Scenario]) -> Non
     ("call", "match"),
     [
         (lambda: generate("disk"), "'name' parameter of generate must be one of 'cpu', 'lb'"),
-        (lambda: generate("cpu", days=0), "'days' parameter of generate must be an int >= 1"),
+        (lambda: generate("cpu", days=0), r"'days' parameter of generate must be an int in \[1, 3660\]"),
+        (lambda: generate("cpu", days=100_000), "Got 100000 instead"),  # past pandas' 2262
         (lambda: generate("lb", days=-3, realistic=True), "Got -3 instead"),
         (lambda: generate("lb", days=1.5), "'days' parameter"),  # type: ignore[arg-type]
         (lambda: generate("cpu", days=True), "'days' parameter"),

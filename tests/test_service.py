@@ -132,9 +132,9 @@ def test_a_spike_within_the_cooldown_reopens_the_incident_without_a_second_page(
     r = client.post("/v1/score", json={"series": "api", "points": points[:200]})
     assert r.status_code == 200, r.text
     verdicts = r.json()["verdicts"]
-    # the Monitor: fired, resolved, re-opened (no event) and resolved again
+    # the Monitor: fired, resolved, re-opened (no page) and resolved again
     assert [(i, v["event"]) for i, v in enumerate(verdicts) if v["event"]] == [
-        (150, "fired"), (155, "resolved"), (175, "resolved")]
+        (150, "fired"), (155, "resolved"), (170, "reopened"), (175, "resolved")]
     assert verdicts[170]["is_alert"] and verdicts[170]["incident_id"] == 1
     # the sinks: still firing, nothing more; the service says the incident is notified open
     assert _events(store) == [("fired", 1)]

@@ -168,6 +168,11 @@ def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
     (["--detector", "iforest", "--contamination", "0.01,abc"], "--contamination: 'abc'"),
     (["--detector", "default", "--contamination", "0.01"], "no parameter 'contamination'"),
     (["--detector", "iforest", "--threshold", "x"], "--threshold: 'x'"),
+    # examples in score units, not contamination's shares (0.01,0.05,0.1)
+    (["--threshold", "2,abc"], "--threshold: 'abc' is not a number; expected a list such as "
+                               "3,4,5,6"),
+    (["--contamination", "0.1,"], "--contamination: '' is not a number; expected a list such "
+                                  "as 0.01,0.05,0.1"),
     (["--detector", "nope", "--threshold", "1"], "unknown detector"),
 ])
 def test_cli_errors_are_one_line_and_exit_2(lb_csv: Path, args: list[str], message: str,
@@ -210,6 +215,50 @@ def test_cli_threshold_sweep_with_a_training_window(lb_csv: Path, lb: scenarios.
                             "8,16", "--train-until", lb.train_until.isoformat()], capsys)
     assert code == 0
     assert "(heldout rows)" in stdout.splitlines()[0]
-    assert len(stdout.strip().splitlines()) == 4
+    assert len(stdout.strip().splitlines()) == 5 and stdout.splitlines()[4].startswith("outside:")
     header = stdout.splitlines()[1].split()
     assert header.count("threshold") == 1 and "incidents" in header  # the value is the threshold
+
+
+def test_cli_sweep_defaults_to_default_and_says_so_in_help(
+    lb_csv: Path, capsys: pytest.CaptureFixture[str]
+):
+    """--detector was required (every other command defaults to 'default'), and --help gave
+    --train-until no default."""
+    code, stdout, err = _run(["sweep", str(lb_csv), "--threshold", "6"], capsys)
+    assert code == 0, err
+    assert stdout.startswith("default threshold sweep on ")
+    with pytest.raises(SystemExit):
+        main(["sweep", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--detector NAME detector or preset name (default: default)" in text
+    assert ("--train-until TS end of the known-good training window (default: after the first "
+            "10% of the rows, at least 60") in text
+
+
+def test_cli_sweep_precision_is_undefined_when_nothing_is_flagged(
+    lb_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """A threshold nothing reaches flagged no point: its precision was shown as 0.000 (as if
+    every alert were false); the table shows '-' with a footnote, the plot leaves it out."""
+    from matplotlib.axes import Axes
+
+    plotted: dict[str, list[float]] = {}
+    real_plot = Axes.plot
+
+    def spy(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if "label" in kwargs:
+            plotted[kwargs["label"]] = list(args[1])
+        return real_plot(self, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "plot", spy)
+    code, stdout, err = _run(["sweep", str(lb_csv), "--threshold", "6,1e9",
+                              "--plot", str(tmp_path / "s.png")], capsys)
+    assert code == 0, err
+    rows = stdout.splitlines()
+    assert rows[2].split()[3] == "1.000"
+    assert rows[3].split()[:4] == ["1e+09", "0.0000", "0.0000", "-"]
+    assert rows[4] == "prec -: nothing flagged in the heldout rows, so no precision to speak of"
+    precision = plotted["precision (none where nothing is flagged: undefined)"]
+    assert precision[0] == 1.0 and np.isnan(precision[1])

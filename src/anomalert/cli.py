@@ -29,35 +29,76 @@ def _note(text: str) -> None:
     print(f"note: {text}", file=sys.stderr, flush=True)
 
 
-def check_output(path: str | Path | None, flag: str) -> None:
+#: Extensions of each kind of output file (the format follows the extension; see
+#: :func:`write_table` and :func:`plot_format`).
+TABLE_OUTPUT = (".csv", ".csv.gz", ".parquet", ".pq")
+JSON_OUTPUT = (".json",)
+PLOT_OUTPUT = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
+
+
+def output_suffix(path: str | Path) -> str:
+    """The extension that decides an output's format, lower case (``.csv.gz`` whole).
+
+    >>> output_suffix("out/Scored.CSV.GZ"), output_suffix("x.parquet"), output_suffix("x")
+    ('.csv.gz', '.parquet', '')
+    """
+    name = Path(path).name.lower()
+    return ".csv.gz" if name.endswith(".csv.gz") else Path(name).suffix
+
+
+def check_output(
+    path: str | Path | None, flag: str, formats: Sequence[str] | None = None
+) -> None:
     """Refuse an output path that cannot be written before any work is done: its directory
-    must exist and it must not be a directory itself."""
+    must exist, it must not be a directory itself, and (given ``formats``, the extensions
+    the option writes) its extension must name one of them."""
     if not path:
         return
     out = Path(path)
     if out.is_dir():
         raise AnomalertError(f"{flag} {out}: is a directory; give a file path")
+    if formats is not None and output_suffix(out) not in formats:
+        ext = f"extension {output_suffix(out)!r}" if output_suffix(out) else "no extension"
+        raise AnomalertError(
+            f"{flag} {out}: {ext}; the format follows the extension: {', '.join(formats)}"
+        )
     if not out.parent.is_dir():
         raise AnomalertError(f"{flag} {out}: directory {out.parent} does not exist")
 
 
+def write_table(frame: Any, path: str | Path) -> None:
+    """Write ``frame`` (no index) as its path's extension says: Parquet for ``.parquet`` /
+    ``.pq``, else CSV (gzipped for ``.csv.gz``); :func:`check_output` checked it."""
+    if output_suffix(path) in (".parquet", ".pq"):
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+
+
+def plot_format(path: str | Path) -> str:
+    """The matplotlib format of a plot path checked against ``PLOT_OUTPUT`` (``png``...)."""
+    return output_suffix(path).lstrip(".")
+
+
+#: Extensions of the HTML report (``--report``).
+REPORT_OUTPUT = (".html",)
+
+
 def _check_visuals(args: argparse.Namespace) -> None:
-    """``--report`` must name an .html file and ``--plot`` a .png one, in a directory that
-    exists (checked before any work)."""
-    for flag, path, suffix in (("--report", args.report, ".html"), ("--plot", args.plot, ".png")):
-        check_output(path, flag)
-        if path and Path(path).suffix.lower() != suffix:
-            raise AnomalertError(f"{flag} {path}: expected a {suffix} file name")
+    """``--report`` must name an .html file and ``--plot`` an image (PNG, SVG, PDF, JPEG),
+    in a directory that exists (checked before any work)."""
+    check_output(args.report, "--report", REPORT_OUTPUT)
+    check_output(args.plot, "--plot", PLOT_OUTPUT)
 
 
 # --------------------------------------------------------------------------- generate
 def _cmd_generate(args: argparse.Namespace) -> int:
     from anomalert import scenarios
 
-    check_output(args.output, "-o")
+    check_output(args.output, "-o", TABLE_OUTPUT)
     sc = scenarios.generate(args.scenario, seed=args.seed, days=args.days, realistic=args.realistic)
     out = Path(args.output)
-    sc.to_csv_frame().to_csv(out, index=False)
+    write_table(sc.to_csv_frame(), out)
     kinds = ", ".join(sorted({e.kind for e in sc.events})) or "none"
     _out(
         f"wrote {out}: {len(sc.frame)} rows, metrics {', '.join(sc.metrics)}; "
@@ -148,11 +189,11 @@ def _run_detection(args: argparse.Namespace, frame: Any) -> Any:
     from anomalert.data import split_labels
     from anomalert.monitor import detect
 
-    metrics, truth, _ = split_labels(frame)
     source = args.file or args.access_log or f"prometheus:{getattr(args, 'query', '')}"
+    metrics, truth, _ = split_labels(frame, source=str(source))
     policy = _policy(args)
     try:
-        return detect(
+        det = detect(
             args.detector,
             frame,
             train_until=args.train_until,
@@ -163,6 +204,9 @@ def _run_detection(args: argparse.Namespace, frame: Any) -> Any:
         if str(exc).startswith(str(source)):
             raise
         raise type(exc)(f"{source}: {exc}") from None
+    for line in det.notes:  # e.g. minutes with no traffic, whose error rates are not scored
+        _note(line if line.startswith(str(source)) else f"{source}: {line}")
+    return det
 
 
 def _policy(args: argparse.Namespace) -> Any:
@@ -186,12 +230,16 @@ def _print_incidents(incidents: Sequence[Any], train_until: Any = None) -> None:
     _out(f"  {'#':>4}  {'start (UTC)':20}  {'end (UTC)':20}  {'peak':>9}  "
          "metrics / explanation at peak")
     for inc, trained in zip(incidents, in_training, strict=True):
-        mark = f"{inc.id}{'T' if trained else ''}"
+        mark = f"{inc.id}{'T' if trained else ''}{'R' if inc.reopened else ''}"
         _out(
             f"  {mark:>4}  {inc.start.strftime('%Y-%m-%d %H:%M:%S'):20}  "
             f"{inc.end.strftime('%Y-%m-%d %H:%M:%S'):20}  {format_value(inc.peak_score, 3):>9}  "
             f"{', '.join(inc.metrics)}: {inc.explanation}"
         )
+    reopened = [inc for inc in incidents if inc.reopened]
+    if reopened:
+        _out(f"  R: resolved, then alerting again within the cooldown: one page, the same "
+             f"incident ({sum(i.reopened for i in reopened)} time(s); --cooldown 0 pages each)")
 
 
 def _many_series(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -298,7 +346,7 @@ def _detect_many(args: argparse.Namespace, source: Any) -> int:
 def _cmd_detect(args: argparse.Namespace) -> int:
     if args.scheduler and args.engine != "dask":
         raise AnomalertError("--scheduler needs --engine dask")
-    check_output(args.output, "-o")
+    check_output(args.output, "-o", TABLE_OUTPUT)
     _check_visuals(args)
     source, frame = _many_series(args)
     if source is not None:
@@ -323,10 +371,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         out.insert(0, "timestamp", out.index.strftime("%Y-%m-%dT%H:%M:%SZ"))
         out["is_anomaly"] = out["is_anomaly"].astype(int)
         out["incident"] = out["incident"].astype("Int64")
-        if Path(args.output).suffix.lower() in (".parquet", ".pq"):
-            out.to_parquet(args.output, index=False)
-        else:
-            out.to_csv(args.output, index=False)
+        write_table(out, args.output)
         _out(f"wrote {args.output}")
     _write_visuals(args, frame, det)
     return 0
@@ -361,6 +406,8 @@ def _write_visuals(args: argparse.Namespace, frame: Any, det: Any,
 
     _, labels, kinds = split_labels(frame)
     run = _run_info(args)
+    source = run.source if not getattr(args, "prometheus", None) else f"prometheus:{run.source}"
+    run.notes += [line if line.startswith(source) else f"{source}: {line}" for line in det.notes]
     if args.plot:
         write_plot(args.plot, run, frame, det, labels=labels, kinds=kinds)
         _out(f"wrote {args.plot}")
@@ -371,14 +418,19 @@ def _write_visuals(args: argparse.Namespace, frame: Any, det: Any,
 
 
 # --------------------------------------------------------------------------- evaluate
+def _minutes(m: float) -> str:
+    """``"45 min"``, ``"2.5 h"``."""
+    return f"{m / 60:.1f} h" if m >= 90 else f"{m:.0f} min"
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from anomalert.data import split_labels
     from anomalert.evaluation.metrics import evaluate_detection
 
-    check_output(args.json, "--json")
+    check_output(args.json, "--json", JSON_OUTPUT)
     _check_visuals(args)
     frame = _load(args)
-    _, truth, kinds = split_labels(frame)
+    _, truth, kinds = split_labels(frame, source=str(args.file))
     if truth is None:
         raise AnomalertError(
             f"{args.file}: no 'is_anomaly' column; evaluate needs labelled data "
@@ -408,8 +460,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             f"{s['point_recall']:.3f}, precision vs false alarms {s['precision']:.3f}"
         )
     _out(
-        f"  incidents: {i['total']} total, {i['false']} false ({i['false_per_day']:.2f} per day)"
+        f"  incidents: {i['total']} total, {i['false']} false ({i['false_per_day']:.2f} per day); "
+        f"alerting outside the events {_minutes(i['false_alert_min_per_day'])} a day"
     )
+    reopened = sum(inc.reopened for inc in det.incidents)
+    if reopened:
+        _out(f"             {reopened} time(s) an incident alerted again within the cooldown "
+             "after it resolved: the same incident, no new page (--cooldown 0 pages each)")
     if "heldout" in result:
         h = result["heldout"]
         _out(
@@ -418,10 +475,22 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             f"{h['incidents']['false']} false incidents"
         )
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2, default=str))
+        Path(args.json).write_text(json.dumps(result, indent=2, default=_json_default))
         _out(f"wrote {args.json}")
     _write_visuals(args, frame, det, result)
     return 0
+
+
+def _json_default(value: Any) -> Any:
+    """What ``json`` cannot write itself: numpy numbers as numbers (a count of 10, not
+    "10"), times as ISO 8601, anything else as text."""
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
 
 
 # --------------------------------------------------------------------------- parser
@@ -544,20 +613,22 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
     g.add_argument(
         "--days", type=_positive_int, default=None,
-        help="length in days (default: cpu 7, lb 1; realistic: cpu 14, lb 7)",
+        help="length in days, at most 3660 (default: cpu 7, lb 1; realistic: cpu 14, lb 7)",
     )
     g.add_argument("--realistic", action="store_true", help="the realistic variant")
-    g.add_argument("-o", "--output", required=True, help="output CSV path")
+    g.add_argument("-o", "--output", required=True,
+                   help="output file: .csv, .csv.gz or .parquet (the extension decides)")
     g.set_defaults(handler=_cmd_generate)
 
     d = sub.add_parser("detect", help="score a file, a Prometheus query or a log; print incidents")
     _add_detection_options(d, sources=True)
-    d.add_argument("-o", "--output", help="write per-point results (CSV or Parquet)")
+    d.add_argument("-o", "--output",
+                   help="write per-point results: .csv, .csv.gz or .parquet (the extension decides)")
     d.set_defaults(handler=_cmd_detect)
 
     e = sub.add_parser("evaluate", help="score a labelled file and report metrics")
     _add_detection_options(e)
-    e.add_argument("--json", help="write every metric as JSON")
+    e.add_argument("--json", help="write every metric as JSON (a .json path)")
     e.set_defaults(handler=_cmd_evaluate)
 
     for register in _extra_commands():

@@ -183,7 +183,11 @@ def _parse_timestamps(values: pd.Series | pd.Index, source: str, column: str) ->
         offsets = text.str.extract(r"(Z|[+-]\d\d:?\d\d)$")[0]
         naive = offsets.isna().to_numpy()
         if naive.any() and not naive.all():
-            # a local time without an offset next to one with: which zone is it in?
+            # a local time without an offset next to one with: which zone is it in? (Unless
+            # the odd one is no timestamp at all: then say that.)
+            parsed = pd.to_datetime(text, utc=True, errors="coerce", format="mixed")
+            if parsed.isna().any():
+                raise _unparsed(text, parsed, source, column)
             row = int(np.flatnonzero(naive != naive[0])[0])
             raise InputError(
                 f"{source}: column '{column}' mixes timestamps with and without a UTC offset "
@@ -196,14 +200,19 @@ def _parse_timestamps(values: pd.Series | pd.Index, source: str, column: str) ->
             parsed = pd.to_datetime(text, utc=True, format="mixed")
         except (ValueError, TypeError):
             parsed = pd.to_datetime(text, utc=True, errors="coerce", format="mixed")
-            bad = int(np.flatnonzero(parsed.isna().to_numpy())[0])
-            raise InputError(
-                f"{source}: row {bad + 1}, column '{column}': cannot parse timestamp "
-                f"{text.iloc[bad]!r}; expected ISO 8601 such as 2025-01-01T00:00:00Z"
-            ) from None
+            raise _unparsed(text, parsed, source, column) from None
         idx = pd.DatetimeIndex(parsed)
     idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
     return pd.DatetimeIndex(idx, name="timestamp").as_unit("ns")
+
+
+def _unparsed(text: pd.Series, parsed: pd.Series, source: str, column: str) -> InputError:
+    """The error for the first of ``text`` that ``parsed`` (coerced) could not read."""
+    bad = int(np.flatnonzero(parsed.isna().to_numpy())[0])
+    return InputError(
+        f"{source}: row {bad + 1}, column '{column}': cannot parse timestamp "
+        f"{text.iloc[bad]!r}; expected ISO 8601 such as 2025-01-01T00:00:00Z"
+    )
 
 
 def _ns(index: pd.DatetimeIndex) -> np.ndarray:
@@ -445,24 +454,61 @@ def _at_most_one_value(values: np.ndarray) -> bool:
     return bool(finite.size == 0 or finite.min() == finite.max())
 
 
-def split_labels(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series | None, pd.Series | None]:
-    """Split a validated frame into (metrics, is_anomaly as bool or None, anomaly_type or None)."""
+def split_labels(
+    frame: pd.DataFrame, *, source: str = "<frame>"
+) -> tuple[pd.DataFrame, pd.Series | None, pd.Series | None]:
+    """Split a validated frame into (metrics, is_anomaly as bool or None, anomaly_type or None).
+
+    Raises
+    ------
+    InputError
+        A label that is missing or not 0/1 or true/false (a missing label is not "normal":
+        the message counts them and names ``source`` and the first one's time).
+
+    Examples
+    --------
+    >>> idx = pd.date_range("2025-01-01", periods=3, freq="1min", tz="UTC")
+    >>> split_labels(pd.DataFrame({"v": [1.0, 2, 3], "is_anomaly": [0, 1, 0]}, index=idx))[1].tolist()
+    [False, True, False]
+    >>> split_labels(pd.DataFrame({"v": [1.0, 2, 3], "is_anomaly": [0, None, None]}, index=idx),
+    ...              source="x.csv")
+    Traceback (most recent call last):
+    anomalert.errors.InputError: x.csv: column 'is_anomaly' has 2 missing label(s) (first: row 2, at 2025-01-01T00:01:00Z); expected 0/1 or true/false on every row
+    """
     metrics = frame[[c for c in frame.columns if c not in LABEL_COLUMNS]]
     truth: pd.Series | None = None
     kinds: pd.Series | None = None
+
+    def at(mask: np.ndarray) -> tuple[int, str]:  # the first row of mask: (row, "row 3, at T")
+        row = int(np.flatnonzero(mask)[0])
+        when = frame.index[row]
+        text = when.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(when, pd.Timestamp) else when
+        return row, f"row {row + 1}, at {text}"
+
     for name in ("is_anomaly", "label"):
         if name in frame.columns:
             raw = frame[name]
+            missing = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
+            if missing.any():
+                _, when = at(missing)
+                raise InputError(
+                    f"{source}: column '{name}' has {int(missing.sum())} missing label(s) "
+                    f"(first: {when}); expected 0/1 or true/false on every row"
+                )
             if not (pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw)):
                 raw = raw.astype(str).str.strip().str.lower().map(
                     {"1": 1, "0": 0, "true": 1, "false": 0, "1.0": 1, "0.0": 0}
                 )
-                if raw.isna().any():
-                    row = int(np.flatnonzero(raw.isna().to_numpy())[0])
-                    raise InputError(
-                        f"column '{name}', row {row + 1}: expected 0/1 or true/false"
-                    )
-            truth = raw.astype(float).fillna(0).astype(bool)
+            bad = raw.isna().to_numpy() | ~np.isin(raw.astype(float).to_numpy(), (0.0, 1.0))
+            if bad.any():
+                row, when = at(bad)
+                value = frame[name].iloc[row]
+                shown = repr(value) if isinstance(value, str) else str(value)
+                raise InputError(
+                    f"{source}: column '{name}', {when}: {shown} is not a label; expected 0/1 "
+                    "or true/false"
+                )
+            truth = raw.astype(float).astype(bool)
             break
     if "anomaly_type" in frame.columns:
         kinds = frame["anomaly_type"].astype(str)

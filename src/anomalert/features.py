@@ -6,9 +6,13 @@ Feature sets are named so a detector can carry one as a plain string parameter:
 - ``rates``: for load-balancer frames (``total_requests`` plus ``4xx_count`` / ``5xx_count``),
   error counts are replaced by error *rates* (a 5xx count that doubles with traffic is not an
   incident; a 5xx rate that doubles is). Other columns pass through. This is what ``default`` uses.
+  A minute with no traffic (``total_requests`` 0, or missing) has no error rate: its rates are
+  missing (NaN, not scored), while ``total_requests=0`` itself is a value and is scored (an
+  outage pages on the traffic, not on an error rate of 0).
 - ``seed004``: the six features of the load-balancer tutorial (``total_requests``,
   ``5xx_error_rate``, ``4xx_error_rate``, ``total_error_rate``, ``avg_response_time_ms``,
-  ``errors_per_minute``), for the preset that reproduces it.
+  ``errors_per_minute``), for the preset that reproduces it (its rates over no traffic are 0,
+  as the tutorial's ``fillna(0)`` makes them).
 
 Examples
 --------
@@ -20,10 +24,14 @@ Examples
 >>> transform_row({"total_requests": 100.0, "2xx_count": 90.0, "4xx_count": 6.0,
 ...                "5xx_count": 4.0}, "rates")["5xx_rate"]
 0.04
+>>> transform_row({"total_requests": 0.0, "2xx_count": 0.0, "4xx_count": 0.0,
+...                "5xx_count": 0.0}, "rates")
+{'total_requests': 0.0, '4xx_rate': nan, '5xx_rate': nan}
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -31,7 +39,15 @@ import pandas as pd
 
 from anomalert.errors import InputError, ParameterError
 
-__all__ = ["FEATURE_SETS", "RowPlan", "feature_names", "row_plan", "transform_frame", "transform_row"]
+__all__ = [
+    "FEATURE_SETS",
+    "RowPlan",
+    "feature_names",
+    "no_traffic_note",
+    "row_plan",
+    "transform_frame",
+    "transform_row",
+]
 
 FEATURE_SETS = ("raw", "rates", "seed004")
 _LB_COUNTS = ("2xx_count", "3xx_count", "4xx_count", "5xx_count")
@@ -109,9 +125,7 @@ class RowPlan:
         out = np.empty((len(raw), self.size))
         out[:, :k] = raw[:, self.keep]
         for i, (num, den) in enumerate(self.rates):
-            total = raw[:, den]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out[:, k + i] = np.where(total > 0, raw[:, num] / np.where(total > 0, total, 1.0), 0.0)
+            out[:, k + i] = _rates(raw[:, num], raw[:, den], np.nan)
         return out
 
 
@@ -129,9 +143,38 @@ def row_plan(columns: Sequence[str], feature_set: str) -> RowPlan | None:
     return RowPlan(keep, rates)
 
 
-def _rate(num: float, den: float) -> float:
-    # The tutorial fills 0/0 with 0; a minute with no traffic has no error rate to speak of.
-    return num / den if den > 0 else 0.0
+def _rate(num: float, den: float, empty: float = math.nan) -> float:
+    # A minute with no traffic (or none known) has no error rate to speak of: missing, not 0
+    # (0 would page as an error rate far below its baseline). The seed004 preset passes
+    # ``empty=0.0``: the tutorial fills 0/0 with 0.
+    return num / den if den > 0 else empty
+
+
+def _rates(num: np.ndarray, den: np.ndarray, empty: float = math.nan) -> np.ndarray:
+    """:func:`_rate` over arrays."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), empty)
+
+
+def no_traffic_note(frame: pd.DataFrame, feature_set: str, source: str = "") -> str | None:
+    """A note counting the rows of ``frame`` whose error rates are missing for want of
+    traffic (``total_requests`` 0 while the counts are there), or None when there are none.
+    Rows whose ``total_requests`` is itself missing are counted by the frame's validation.
+
+    >>> f = pd.DataFrame({"total_requests": [100.0, 0.0], "4xx_count": [6.0, 0.0]})
+    >>> no_traffic_note(f, "rates", "lb.csv")
+    'lb.csv: 1 row(s) with total_requests=0 (no traffic): 4xx_rate missing there, not scored'
+    """
+    cols = [str(c) for c in frame.columns]
+    if feature_set != "rates" or not _is_lb(cols):
+        return None
+    rates = [n for n in feature_names(cols, feature_set) if n not in cols]
+    n = int((frame["total_requests"].to_numpy(dtype=float) == 0).sum())
+    if not n:
+        return None
+    where = f"{source}: " if source else ""
+    return (f"{where}{n} row(s) with total_requests=0 (no traffic): {', '.join(rates)} "
+            "missing there, not scored")
 
 
 def transform_row(values: Mapping[str, float], feature_set: str) -> dict[str, float]:
@@ -150,9 +193,9 @@ def transform_row(values: Mapping[str, float], feature_set: str) -> dict[str, fl
     c4, c5 = float(values["4xx_count"]), float(values["5xx_count"])
     return {
         "total_requests": total,
-        "5xx_error_rate": _rate(c5, total),
-        "4xx_error_rate": _rate(c4, total),
-        "total_error_rate": _rate(c4 + c5, total),
+        "5xx_error_rate": _rate(c5, total, 0.0),
+        "4xx_error_rate": _rate(c4, total, 0.0),
+        "total_error_rate": _rate(c4 + c5, total, 0.0),
         "avg_response_time_ms": float(values["avg_response_time_ms"]),
         "errors_per_minute": c4 + c5,
     }
@@ -166,15 +209,14 @@ def transform_frame(frame: pd.DataFrame, feature_set: str) -> pd.DataFrame:
         return frame.astype(float)
     total = frame["total_requests"].to_numpy(dtype=float)
 
-    def rate(num: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(total > 0, num / np.where(total > 0, total, 1.0), 0.0)
+    def rate(num: np.ndarray) -> np.ndarray:  # seed004: the tutorial's 0 over no traffic
+        return _rates(num, total, 0.0)
 
     if feature_set == "rates":
         out = pd.DataFrame(index=frame.index)
         for name in names:
             if name.endswith("_rate") and name not in cols:
-                out[name] = rate(frame[f"{name[:3]}_count"].to_numpy(dtype=float))
+                out[name] = _rates(frame[f"{name[:3]}_count"].to_numpy(dtype=float), total)
             else:
                 out[name] = frame[name].to_numpy(dtype=float)
         return out

@@ -180,7 +180,7 @@ def _score_series(
         return SeriesSummary(sid, "error", message=f"{type(exc).__name__}: {exc}"), None
     scores = run.scores
     alerts = run.alert
-    notes = "; ".join(line.removeprefix(f"{sid}: ") for line in report.lines())
+    notes = "; ".join(line.removeprefix(f"{sid}: ") for line in report.lines() + run.notes)
     summary = SeriesSummary(
         sid, "ok", len(run.index), run.train_rows,
         (policy or AlertPolicy()).paging_threshold(run.detector.threshold_),
@@ -219,6 +219,10 @@ class _PointWriter:
         if not self.path.parent.is_dir():
             raise InputError(f"{self.path}: directory {self.path.parent} does not exist")
         self.parquet = self.path.suffix.lower() in (".parquet", ".pq")
+        name = self.path.name.lower()
+        if not self.parquet and not name.endswith((".csv", ".csv.gz")):
+            raise InputError(f"{self.path}: the format follows the extension: .csv, .csv.gz, "
+                             ".parquet or .pq")
         self.rows = 0
         self._writer: Any = None
         self._started = False

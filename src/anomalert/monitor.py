@@ -46,6 +46,7 @@ from anomalert.detectors._compiled import CompiledBaseline
 from anomalert.detectors._kernel import KIND_DEVIATION
 from anomalert.detectors.base import as_frame, metric_names
 from anomalert.errors import InputError, ParameterError
+from anomalert.features import no_traffic_note
 
 __all__ = ["Detection", "Monitor", "Verdict", "detect"]
 
@@ -65,7 +66,9 @@ class Verdict:
     is_alert: bool  # ... and the policy's k-of-n rule holds
     explanation: str
     incident_id: int | None
-    event: str | None = None  # "fired" when an incident opens, "resolved" when it closes
+    #: "fired" when an incident opens (a page), "resolved" when it closes, "reopened" when an
+    #: alert within the cooldown after a resolution opens the same incident again (no page)
+    event: str | None = None
     #: The point's largest deviation from its baselines in σ, before the detector's memory of
     #: deviations it has seen (which scores most points of ``default`` 0): how close the
     #: series runs to the threshold. NaN for detectors that do not measure one.
@@ -302,6 +305,8 @@ class Monitor:
                 if self.would_reopen():
                     incident = self.incidents[-1]
                     incident.resolved_at = None
+                    incident.reopened += 1
+                    event = "reopened"
                 else:
                     incident = Incident(
                         len(self.incidents) + 1, self.series, ts, ts, score, ts, threshold, text
@@ -428,6 +433,12 @@ def _training_mask(
                     "(train_until, --train-until) to train on fewer"
                 )
             train_until = index[k]
+        elif n and train_until > index[-1]:
+            raise InputError(
+                f"train_until (--train-until) {train_until.isoformat()} is after the last row "
+                f"({index[-1].isoformat()}): every row would be training and none scored "
+                "after it; give a time inside the data, or none for the first 10 % of the rows"
+            )
         mask = np.asarray(index < train_until)
         cut = train_until
     if exclude_labelled and labels is not None:
@@ -515,6 +526,9 @@ def _detect(
     # fit(metrics[mask]) on the rows of the frame prepared once (features are row-wise)
     det._begin_fit(metrics)
     t_ns, X, index = det._prepare(metrics)
+    quiet = no_traffic_note(metrics, det.feature_set)  # error rates missing: say how many
+    if quiet:
+        notes.append(quiet)
     det._fit_arrays(t_ns[mask], X[mask])
     monitor = Monitor(det, policy, series=series)
     n = len(index)
@@ -664,6 +678,7 @@ def _run_compiled(
             )
         elif event[i] == REOPENED:
             incidents[-1].resolved_at = None
+            incidents[-1].reopened += 1
         incidents[inc[i]].record(ts, score, text, top)
 
     def points() -> pd.DataFrame:

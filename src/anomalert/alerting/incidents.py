@@ -26,6 +26,8 @@ class Incident:
     resolved_at: pd.Timestamp | None = None
     #: Resolved because its series stopped getting points (resolved_at: its last point).
     stale: bool = False
+    #: Times an alert within the cooldown after a resolution opened it again (no new page).
+    reopened: int = 0
 
     @property
     def is_open(self) -> bool:
@@ -53,6 +55,7 @@ class Incident:
             "peak_time": self.peak_time.isoformat(),
             "threshold": self.threshold,
             "alerts": self.alerts,
+            "reopened": self.reopened,
             "metrics": list(self.metrics),
             "explanation": self.explanation,
         }

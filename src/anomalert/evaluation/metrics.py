@@ -173,6 +173,9 @@ def evaluate_flags(
     span_days = (
         max((idx[-1] - idx[0]) / pd.Timedelta("1D"), 1 / 1440) if len(idx) else 0.0
     )
+    # Alerting time outside the labelled events: what one long incident that also covers an
+    # event hides from the count of false incidents (it is one true page, firing for hours).
+    step_min = float(np.median(np.diff(pos))) / 60e9 if len(pos) > 1 else 0.0
     return {
         "point": point_metrics(truth.to_numpy(), pred_values),
         "events": {
@@ -188,6 +191,7 @@ def evaluate_flags(
             "true": len(incidents) - len(false_incidents),
             "false": len(false_incidents),
             "false_per_day": _ratio(len(false_incidents), span_days),
+            "false_alert_min_per_day": _ratio(fp * step_min, span_days),
             "longest_min": max(((i.end - i.start) / pd.Timedelta("1min") for i in incidents),
                                default=0.0),
             "false_periods": [(i.start.isoformat(), i.end.isoformat()) for i in false_incidents],

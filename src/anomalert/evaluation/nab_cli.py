@@ -23,10 +23,10 @@ __all__ = ["register"]
 
 def _cmd_nab(args: argparse.Namespace) -> int:
     from anomalert.alerting import AlertPolicy
-    from anomalert.cli import check_output
+    from anomalert.cli import JSON_OUTPUT, check_output
     from anomalert.evaluation.nab_run import NAB_POLICY, OWN_THRESHOLD, FileRun, run_nab
 
-    check_output(args.json, "--json")
+    check_output(args.json, "--json", JSON_OUTPUT)
 
     def progress(i: int, total: int, run: FileRun) -> None:
         print(
@@ -47,11 +47,16 @@ def _cmd_nab(args: argparse.Namespace) -> int:
                 else "learning as the Monitor does: flagged points not learned")
     print(f"NAB scores of {args.detector} on {len(run.files)} files, {learning} "
           f"(0 = never fires, 100 = perfect); {sum(f.alerts for f in run.files)} alerting rows")
-    print(f"{'profile':<20} {'optimised':>9} {'threshold':>9} {'own':>7} (own threshold "
-          f"{OWN_THRESHOLD})")
+    thetas = sorted({f.threshold for f in run.files})
+    theta = (f"θ = {thetas[0]:.4g} on every file" if len(thetas) == 1 else
+             f"θ {thetas[0]:.4g} to {thetas[-1]:.4g}, each file its own")
+    print(f"thresholds on NAB's 0-1 scale: anomaly score a = s / (s + θ), s the detector's "
+          f"score, θ its own threshold ({theta}); 'own' scores at s = θ, a = {OWN_THRESHOLD}")
+    print(f"{'profile':<20} {'optimised':>9} {'threshold':>9} {'(s/θ)':>7} {'own':>7}")
     for name, res in run.optimised.items():
         own = run.own[name]
-        print(f"{name:<20} {res.score:9.1f} {res.threshold:9.3f} {own.score:7.1f}")
+        ratio = res.threshold / (1 - res.threshold) if res.threshold < 1 else float("inf")
+        print(f"{name:<20} {res.score:9.1f} {res.threshold:9.3f} {ratio:7.3g} {own.score:7.1f}")
     if args.details:
         print(run.details_table())
     for note in run.notes:
@@ -76,7 +81,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--windows", required=True, help="NAB windows JSON")
     p.add_argument("--detector", default="default", help="detector name (default: default)")
     p.add_argument("--results", help="write NAB results files under RESULTS/<detector>/")
-    p.add_argument("--json", help="write the scores as JSON")
+    p.add_argument("--json", help="write the scores as JSON (a .json path)")
     p.add_argument("--suppress", type=int, default=100,
                    help="typical steps (median step x N, a span of time) after a score in which "
                    "only a higher one is reported (default 100)")

@@ -132,12 +132,15 @@ class NabRun:
     own: dict[str, NabResult]
     results_dir: Path | None = None
     notes: list[str] = field(default_factory=list)
+    #: Files under the data directory that the windows file does not list (not scored).
+    skipped: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary: scores per profile, thresholds, per-file counts."""
         return {
             "detector": self.detector,
             "files": len(self.files),
+            "skipped_files": list(self.skipped),
             "rows": int(sum(len(f.index) for f in self.files)),
             "repeated_timestamps": int(sum(f.repeated for f in self.files)),
             "optimised": {
@@ -282,7 +285,9 @@ def run_nab(
     Raises
     ------
     InputError
-        Missing directory, unreadable windows file, malformed CSV, or no CSV at all.
+        Missing directory, unreadable windows file, malformed CSV, or no CSV at all (or
+        none that the windows file lists). Files it does not list are skipped, as NAB does,
+        and counted in :attr:`NabRun.notes`.
     """
     root = Path(data_dir)
     if not root.is_dir():
@@ -298,8 +303,14 @@ def run_nab(
         raise InputError(
             f"detector must be a registry name or a Detector, got {type(detector).__name__}"
         )
-    files = list(iter_nab_files(root, windows))
+    skipped: list[str] = []
+    files = list(iter_nab_files(root, windows, skipped=skipped))
     if not files:
+        if skipped:
+            raise InputError(
+                f"{root}: none of its {len(skipped)} CSV file(s) is in the windows file "
+                f"{windows_path} (e.g. {skipped[0]}); NAB scores only the files it lists"
+            )
         raise InputError(f"{root}: no NAB CSV files found")
     out_dir = Path(results_dir) / name if results_dir is not None else None
     runs: list[FileRun] = []
@@ -320,8 +331,15 @@ def run_nab(
     optimised = nab_scores(inputs)
     own = nab_scores(inputs, threshold=OWN_THRESHOLD)
     notes = []
+    if skipped:
+        shown = ", ".join(skipped[:3]) + (", ..." if len(skipped) > 3 else "")
+        notes.append(
+            f"{len(skipped)} file(s) not in the windows file skipped, not scored ({shown}); "
+            "NAB scores only the files it lists (list a file with [] to score it as "
+            "anomaly-free)"
+        )
     rep = sum(r.repeated for r in runs)
     if rep:
         notes.append(f"{rep} row(s) with a repeated timestamp scored without learning")
     assert set(optimised) == set(PROFILES)
-    return NabRun(name, runs, optimised, own, out_dir, notes)
+    return NabRun(name, runs, optimised, own, out_dir, notes, skipped)

@@ -74,6 +74,8 @@ __all__ = [
 
 #: Parameters :func:`sweep` accepts.
 SWEEP_PARAMS = ("contamination", "threshold")
+#: An example list of values per parameter (error messages): shares vs score units.
+_EXAMPLES = {"contamination": "0.01,0.05,0.1", "threshold": "3,4,5,6"}
 _LOCK = threading.Lock()
 
 
@@ -83,12 +85,19 @@ def parse_values(text: str, *, option: str = "values") -> list[float]:
     Raises
     ------
     ParameterError
-        An empty list or an item that is not a finite number (named in the message).
+        An empty list or an item that is not a finite number (named in the message, with an
+        example list for ``option``).
+
+    >>> parse_values("2,abc", option="threshold")
+    Traceback (most recent call last):
+    anomalert.errors.ParameterError: --threshold: 'abc' is not a number; expected a list such as 3,4,5,6
     """
+    example = _EXAMPLES.get(option, "0.01,0.05,0.1")
     items = [s.strip() for s in str(text).split(",")]
     if not any(items):
         raise ParameterError(
-            f"--{option}: expected a comma-separated list of numbers, got {text!r}"
+            f"--{option}: expected a comma-separated list of numbers such as {example}, "
+            f"got {text!r}"
         )
     out: list[float] = []
     for item in items:
@@ -96,7 +105,7 @@ def parse_values(text: str, *, option: str = "values") -> list[float]:
             value = float(item)
         except ValueError:
             raise ParameterError(
-                f"--{option}: {item!r} is not a number; expected a list such as 0.01,0.05,0.1"
+                f"--{option}: {item!r} is not a number; expected a list such as {example}"
             ) from None
         if not math.isfinite(value):
             raise ParameterError(f"--{option}: {item!r} is not a finite number")
@@ -166,6 +175,7 @@ def summarize(scope: dict[str, Any]) -> dict[str, Any]:
         "incidents": i["total"],
         "false_incidents": i["false"],
         "false_incidents_per_day": i["false_per_day"],
+        "false_alert_min_per_day": i["false_alert_min_per_day"],
         "longest_incident_min": i["longest_min"],
         "events_detected": e["detected"],
         "events_total": e["total"],

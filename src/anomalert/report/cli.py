@@ -1,7 +1,7 @@
 """The ``demo`` and ``sweep`` subcommands (registered by :mod:`anomalert.cli`).
 
 ``anomalert demo [--out DIR] [--seeds 42,...] [--quick]`` writes the report;
-``anomalert sweep FILE --detector NAME (--contamination LIST | --threshold LIST)`` runs one
+``anomalert sweep FILE [--detector NAME] (--contamination LIST | --threshold LIST)`` runs one
 detector per value and prints FPR, precision, recall, F1, incidents (as ``anomalert detect``
 opens them), false incidents per day and events detected per value. User errors raise
 :class:`~anomalert.errors.AnomalertError` subclasses, which the CLI prints as one line (exit
@@ -64,9 +64,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _flagged(row: dict[str, Any]) -> bool:
+    """Whether a sweep row flagged any point in its scope (else its precision is undefined:
+    shown as '-', left out of the plot)."""
+    return bool(row["tp"] + row["fp"])
+
+
 def _sweep_plot(path: Path, rows: list[dict[str, Any]], detector: str, param: str) -> None:
     from matplotlib.figure import Figure
 
+    from anomalert.cli import plot_format
     from anomalert.report.figures import longest_note
 
     fig = Figure(figsize=(11, 4), layout="constrained")
@@ -74,10 +81,14 @@ def _sweep_plot(path: Path, rows: list[dict[str, Any]], detector: str, param: st
     x = [r["value"] for r in rows]
     if param == "contamination":
         left.plot(x, x, ":", color="#999999", label="y = contamination")
+    undefined = [r for r in rows if not _flagged(r)]
+    precision = ("precision (none where nothing is flagged: undefined)" if undefined
+                 else "precision")
     for key, label in (("fpr", "false-positive rate"), ("train_flagged",
                                                         "flagged share of training window"),
-                       ("precision", "precision"), ("recall", "recall")):
-        left.plot(x, [r[key] for r in rows], "o-", label=label)
+                       ("precision", precision), ("recall", "recall")):
+        y = [r[key] if key != "precision" or _flagged(r) else float("nan") for r in rows]
+        left.plot(x, y, "o-", label=label)
     right.plot(x, [r["false_incidents_per_day"] for r in rows], "o-", color="#d62728")
     for r in rows:
         right.annotate(f"{r['events_detected']}/{r['events_total']} ev"
@@ -97,24 +108,24 @@ def _sweep_plot(path: Path, rows: list[dict[str, Any]], detector: str, param: st
                ncol=5)
     right.set_ylabel("false incidents per day\n(as anomalert detect opens them)")
     fig.suptitle(f"{detector}: {param} sweep ({rows[0]['scope']} rows)", fontweight="bold")
-    fig.savefig(path, dpi=100, format="png")
+    fig.savefig(path, dpi=100, format=plot_format(path))
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run the sweep on a labelled file and print one line per value."""
-    from anomalert.cli import check_output
+    from anomalert.cli import JSON_OUTPUT, PLOT_OUTPUT, check_output
     from anomalert.data import split_labels
     from anomalert.evaluation.sweep import parse_values, sweep
     from anomalert.sources.files import read_table
 
-    check_output(args.json, "--json")
-    check_output(args.plot, "--plot")
+    check_output(args.json, "--json", JSON_OUTPUT)
+    check_output(args.plot, "--plot", PLOT_OUTPUT)
     param = "contamination" if args.contamination is not None else "threshold"
     values = parse_values(getattr(args, param), option=param)
     frame, report = read_table(args.file)
     for line in report.lines():
         print(f"note: {line}", file=sys.stderr)
-    _, truth, kinds = split_labels(frame)
+    _, truth, kinds = split_labels(frame, source=str(args.file))
     if truth is None:
         raise InputError(f"{args.file}: no 'is_anomaly' column; sweep needs labelled data")
     rows = sweep(frame, args.detector, param, values, train_until=args.train_until,
@@ -127,12 +138,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     both = param != "threshold"
     print(f"{param:>13}" + (f" {'threshold':>9}" if both else "")
           + f" {'train flag':>10} {'fpr':>8} {'prec':>6} {'recall':>6} {'f1':>6} "
-          f"{'incidents':>9} {'false/day':>9} {'events':>7}")
+          f"{'incidents':>9} {'false/day':>9} {'outside':>8} {'events':>7}")
     for r in rows:
+        prec = f"{r['precision']:6.3f}" if _flagged(r) else f"{'-':>6}"
         print(f"{r['value']:13g}" + (f" {r['threshold']:9.4g}" if both else "")
-              + f" {r['train_flagged']:10.4f} {r['fpr']:8.4f} {r['precision']:6.3f} "
+              + f" {r['train_flagged']:10.4f} {r['fpr']:8.4f} {prec} "
               f"{r['recall']:6.3f} {r['f1']:6.3f} {r['incidents']:9d} "
-              f"{r['false_incidents_per_day']:9.2f} {r['events_detected']:>3}/{r['events_total']}")
+              f"{r['false_incidents_per_day']:9.2f} {r['false_alert_min_per_day']:8.0f} "
+              f"{r['events_detected']:>3}/{r['events_total']}")
+    if not all(_flagged(r) for r in rows):
+        print(f"prec -: nothing flagged in the {scope} rows, so no precision to speak of")
+    print("outside: minutes a day alerting outside the labelled events (one long incident "
+          "over an event is one true page, and still this many minutes of alerts)")
     if args.json:
         Path(args.json).write_text(json.dumps({"file": str(args.file), "detector": args.detector,
                                                "param": param, "rows": rows}, indent=1))
@@ -154,11 +171,16 @@ def register(subparsers: Any) -> None:
 
     s = subparsers.add_parser("sweep", help="sweep contamination or threshold against labels")
     s.add_argument("file", help="labelled CSV or Parquet (timestamp, metrics, is_anomaly)")
-    s.add_argument("--detector", required=True, help="detector or preset name")
+    s.add_argument("--detector", default="default", metavar="NAME",
+                   help="detector or preset name (default: default)")
     group = s.add_mutually_exclusive_group(required=True)
     group.add_argument("--contamination", help="comma-separated values, e.g. 0.001,0.01,0.1")
-    group.add_argument("--threshold", help="comma-separated thresholds in score units")
-    s.add_argument("--train-until", help="end of the known-good training window (timestamp)")
-    s.add_argument("--json", help="write the rows as JSON")
-    s.add_argument("--plot", help="write the sweep as a PNG")
+    group.add_argument("--threshold",
+                       help="comma-separated thresholds in score units, e.g. 3,4,5,6")
+    s.add_argument("--train-until", metavar="TS",
+                   help="end of the known-good training window (default: after the first 10%% "
+                   "of the rows, at least 60; presets keep their own training rows)")
+    s.add_argument("--json", help="write the rows as JSON (a .json path)")
+    s.add_argument("--plot", help="write the sweep as a figure: .png, .svg, .pdf or .jpg "
+                   "(the extension decides)")
     s.set_defaults(handler=cmd_sweep)

@@ -156,6 +156,10 @@ def _summary(det: Detection) -> str:
     n_train = sum(det.train_until is not None and inc.start < det.train_until
                   for inc in det.incidents)
     extra = f", {n_train} of them in the training window (marked T)" if n_train else ""
+    again = sum(int(getattr(inc, "reopened", 0)) for inc in det.incidents)
+    if again:
+        extra += (f"; {again} time(s) an incident alerted again within the cooldown after it "
+                  "resolved (marked R): the same incident, no new page")
     return (f"{int(pts['is_anomaly'].sum()):,} of {len(pts):,} points alert; "
             f"{len(det.incidents)} incident(s){extra}.")
 
@@ -209,7 +213,8 @@ def detection_section(run: Run, frame: pd.DataFrame, det: Detection, *, title: s
         detector_column=False, seconds=True,
         note="As <code>anomalert detect</code> prints them: start and end are the first and "
         "last alert (UTC); T: opened in the training window, while the detector was still "
-        "learning the series' normal; peak: the highest score; the explanation is the "
+        "learning the series' normal; R: resolved, then alerting again within the cooldown "
+        "(the same incident, no new page); peak: the highest score; the explanation is the "
         "detector's at the peak." + (" False: overlaps no labelled event."
                                      if events is not None else "")))
     for suffix, (caption, data) in sorted(shown.items(), key=lambda kv: kv[0] == "status"):
@@ -234,13 +239,16 @@ def evaluation_parts(result: Mapping[str, Any]) -> list[str]:
     for name, s in scopes:
         p, e, i = s["point"], s["events"], s["incidents"]
         delay = f"{e['mean_delay_min']:.1f}" if e["mean_delay_min"] is not None else "–"
+        outside = i.get("false_alert_min_per_day")
         rows.append([name, f"{p['precision']:.3f}", f"{p['recall']:.3f}", f"{p['f1']:.3f}",
                      f"{p['fpr']:.4f}", f"{p['tp']:,}", f"{p['fp']:,}", f"{p['fn']:,}",
                      f"{p['tn']:,}", f"{e['detected']} of {e['total']}", delay,
-                     str(i["total"]), str(i["false"]), f"{i['false_per_day']:.2f}"])
+                     str(i["total"]), str(i["false"]), f"{i['false_per_day']:.2f}",
+                     P.minutes(outside) if outside is not None else "–"])
     parts = [P.table(["scope", "precision", "recall", "F1", "FPR", "tp", "fp", "fn", "tn",
                       "events detected", "mean delay (min)", "incidents", "false",
-                      "false/day"], rows, numeric=range(1, 14))]
+                      "false/day", "alerting outside the events, a day"], rows,
+                     numeric=range(1, 15))]
     e = result["events"]
     delays = ", ".join(f"{d:g}" for d in e["delays_min"]) or "-"
     parts.append(f"<p>Detection delay per detected event (minutes from the event's start to "
@@ -266,7 +274,10 @@ def evaluation_parts(result: Mapping[str, Any]) -> list[str]:
     parts.append("<p class=note>Points: each row's alert against its label. An event is a "
                  "labelled run, detected when an alert falls inside it. An incident is one "
                  "page as the Monitor opens it; a false one overlaps no labelled event. "
-                 "Held-out rows come after the training window.</p>")
+                 "Alerting outside the events: the alert points outside every labelled event, "
+                 "in time, per day (what one long incident that also covers an event hides "
+                 "from the count of false incidents). Held-out rows come after the training "
+                 "window.</p>")
     return parts
 
 

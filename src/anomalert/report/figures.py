@@ -115,8 +115,11 @@ def _figure(rows: int, cols: int = 1, *, width: float = 12.0, height: float = 2.
 
 
 def _save(fig: Any, path: Target, title: str) -> Target:
+    """Title the figure and write it: a file in the format its extension names (PNG, SVG,
+    PDF, JPEG; PNG without one), a stream as PNG."""
     fig.suptitle(title, fontsize=13, fontweight="bold")
-    fig.savefig(path, dpi=100, format="png")
+    kind = path.suffix.lower().lstrip(".") if isinstance(path, Path) else ""
+    fig.savefig(path, dpi=100, format=kind or "png")
     return path
 
 
@@ -446,7 +449,9 @@ def attribution(path: Target, items: Mapping[str, tuple[pd.DataFrame, str]], tit
         ax.set_yticks(y, list(table.index), fontsize=8)
         ax.set_ylim(-0.6, max(len(table), 3) - 0.4)
         ax.invert_yaxis()
-        top = float(np.nanmax(table[["true", "false"]].to_numpy())) if len(table) else 0.0
+        # a detector without alerts (or without false ones) has NaN means: not values
+        shown = table[["true", "false"]].to_numpy(dtype=float)
+        top = float(shown[np.isfinite(shown)].max(initial=0.0))
         if "σ" in what and top > 100:
             ax.set_xscale("symlog", linthresh=1.0)
             ax.set_xlim(left=0)

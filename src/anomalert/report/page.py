@@ -25,8 +25,8 @@ import pandas as pd
 
 from anomalert.detectors import preset as preset_of
 
-__all__ = ["CSS", "describe_detector", "esc", "facts", "image", "incident_table", "page", "pct",
-           "table", "when"]
+__all__ = ["CSS", "describe_detector", "esc", "facts", "image", "incident_table", "minutes",
+           "page", "pct", "table", "when"]
 
 CSS = """
 body{font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#222;
@@ -44,6 +44,11 @@ figcaption{color:#555;font-size:13px}.note{color:#555;font-size:13px}
 p.verdict{background:#f5f8ff;border-left:4px solid #4a78c2;padding:.5em .8em}
 code{font-size:13px}
 """
+
+
+def minutes(m: float) -> str:
+    """A duration in minutes as the CLI prints it: ``"45 min"``, ``"2.5 h"``."""
+    return f"{m / 60:.1f} h" if m >= 90 else f"{m:.0f} min"
 
 
 def pct(x: float) -> str:
@@ -108,8 +113,9 @@ def incident_table(groups: Mapping[str, Sequence[Mapping[str, Any]]], *, limit: 
 
     Each row is a mapping with ``id``, ``start``, ``end``, ``alerts``, ``peak_score``,
     ``explanation``, optionally ``false`` (with labels), ``metrics``, ``carried_over``
-    (opened before the held-out rows) and ``in_training`` (opened in the training window:
-    marked T as the CLI does). ``limit`` rows per group are listed, the rest counted.
+    (opened before the held-out rows), ``in_training`` (opened in the training window:
+    marked T as the CLI does) and ``reopened`` (alerting again within the cooldown after it
+    resolved: marked R). ``limit`` rows per group are listed, the rest counted.
     """
     from anomalert.detectors.base import format_value
 
@@ -123,7 +129,8 @@ def incident_table(groups: Mapping[str, Sequence[Mapping[str, Any]]], *, limit: 
     body = []
     for name, rows in groups.items():
         for k, inc in enumerate(rows[:limit]):
-            mark = f"#{inc['id']}" + ("T" if inc.get("in_training") else "")
+            mark = (f"#{inc['id']}" + ("T" if inc.get("in_training") else "")
+                    + ("R" if inc.get("reopened") else ""))
             if inc.get("carried_over"):
                 mark += " (open before)"
             cells = ([name if k == 0 else ""] if detector_column else []) + [

@@ -108,10 +108,17 @@ def check_seed(seed: object, owner: str) -> int:
     return int(seed)
 
 
+#: The longest scenario: about ten years of minutes (5.3 million rows; far more would not fit
+#: in memory, and pandas' timestamps end in 2262).
+MAX_DAYS = 3660
+
+
 def check_days(days: object, owner: str) -> int:
-    """Return ``days`` as an int, or raise :class:`ParameterError` (needs an int >= 1)."""
-    if isinstance(days, bool) or not isinstance(days, numbers.Integral) or int(days) < 1:
-        raise _param_error("days", owner, "an int >= 1", days)
+    """Return ``days`` as an int, or raise :class:`ParameterError` (needs an int in
+    [1, MAX_DAYS])."""
+    if (isinstance(days, bool) or not isinstance(days, numbers.Integral)
+            or not 1 <= int(days) <= MAX_DAYS):
+        raise _param_error("days", owner, f"an int in [1, {MAX_DAYS}] (about ten years)", days)
     return int(days)
 
 

@@ -24,6 +24,7 @@ from anomalert.alerting.store import Store
 from anomalert.errors import AnomalertError
 from anomalert.server.app import create_app
 from anomalert.server.config import WatchConfig, make_spec
+from anomalert.server.restore import reconfigure_pushed
 from anomalert.server.runtime import ServiceState
 from anomalert.server.watch import (
     PrometheusSource,
@@ -150,6 +151,7 @@ def run_watch(
     )
     state.metrics.init_sinks(state.sinks)
     restored = state.restore()
+    reconfigure_pushed(state)  # the configured policy and labels apply to restored series
     orphans = store.pending_count() - store.pending_count(state.sinks)
     if orphans:
         state.notes.append(f"{orphans} undelivered notification(s) for sinks no longer configured")

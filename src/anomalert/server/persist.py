@@ -49,7 +49,7 @@ import time
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
@@ -57,7 +57,24 @@ from anomalert.alerting.store import SeriesDelta, Store
 from anomalert.errors import AnomalertError
 
 if TYPE_CHECKING:
-    from anomalert.server.runtime import SeriesRuntime, ServiceState
+    import threading as _threading
+
+    from anomalert.monitor import Verdict
+    from anomalert.server.series import SeriesRuntime
+
+
+class Service(Protocol):
+    """What the checkpoints need of the service state
+    (:class:`~anomalert.server.runtime.ServiceState`)."""
+
+    series: dict[str, SeriesRuntime]
+    lock: _threading.RLock
+    notes: Any
+
+    def series_lock(self, name: str) -> _threading.RLock: ...
+
+    def observe(self, rt: SeriesRuntime, verdict: Verdict, values: Mapping[str, Any] | None = ...,
+                *, replay: bool = ...) -> Any: ...
 
 __all__ = ["JOURNAL_MAX", "Checkpointer"]
 
@@ -147,7 +164,7 @@ class Checkpointer:
 
     # -- writing ------------------------------------------------------------------------
     def save(
-        self, state: ServiceState, names: Sequence[str], meta: dict[str, str] | None = None
+        self, state: Service, names: Sequence[str], meta: dict[str, str] | None = None
     ) -> int:
         """Write the series ``names``: in full when due, else their changes; returns count."""
         full: list[tuple[str, str, bytes, str | None]] = []
@@ -204,7 +221,7 @@ class Checkpointer:
         return len(done)
 
     # -- reading ----------------------------------------------------------------------------
-    def restore(self, state: ServiceState) -> int:
+    def restore(self, state: Service) -> int:
         """Load every stored series into ``state``, replaying its journal; returns how many."""
         n = replayed = 0
         for rec in self.store.load_series():

@@ -27,6 +27,7 @@ import pandas as pd
 
 from anomalert.alerting import AlertPolicy
 from anomalert.detectors import make
+from anomalert.server.labels import parse_labels
 
 if TYPE_CHECKING:
     from anomalert.server.config import QuerySpec
@@ -74,7 +75,6 @@ def reconfigure_watched(state: ServiceState, specs: Mapping[str, QuerySpec]) -> 
     """Give the restored watched series of ``state`` their query's policy and labels, mark
     stale those of queries not in ``specs``; returns the queries whose series must be refit
     (detector, parameters or metrics changed)."""
-    from anomalert.server.watch import parse_labels  # (watch imports this module)
 
     changes: dict[str, dict[str, int]] = {}
     refit: set[str] = set()

@@ -31,13 +31,12 @@ Examples
 from __future__ import annotations
 
 import logging
-import math
 import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -48,105 +47,14 @@ from anomalert.alerting.store import SinkHealth, Store
 from anomalert.detectors import make
 from anomalert.monitor import Monitor, Verdict
 from anomalert.server.config import default_stale_after
+from anomalert.server.labels import label_name
 from anomalert.server.persist import Checkpointer
+from anomalert.server.series import CHARTS_KEPT, HISTORY_POINTS, SeriesRuntime, _f, _num
 from anomalert.server.telemetry import Metrics
 
-__all__ = ["Health", "SeriesRuntime", "ServiceState", "label_name"]
+__all__ = ["HISTORY_POINTS", "Health", "SeriesRuntime", "ServiceState"]
 
 log = logging.getLogger("anomalert.server.runtime")
-
-HISTORY_POINTS = 720
-CHARTS_KEPT = 10
-_LABEL = re.compile(r"[^a-zA-Z0-9_]")
-
-
-def label_name(text: str) -> str:
-    """A valid Prometheus label name made from ``text``.
-
-    >>> label_name("2xx-count")
-    '_2xx_count'
-    """
-    out = _LABEL.sub("_", text) or "_"
-    return "_" + out if out[0].isdigit() else out
-
-
-def _f(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
-
-
-def _num(x: Any) -> float | None:
-    try:
-        return float(x)
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-@dataclass
-class SeriesRuntime:
-    """One monitored series: its monitor and what the service shows about it."""
-
-    name: str
-    monitor: Monitor
-    kind: str = "watch"  # "watch" (polled) or "push" (POST /v1/score)
-    group: str | None = None  # the configured query it came from
-    labels: dict[str, str] = field(default_factory=dict)
-    last_ts: pd.Timestamp | None = None
-    first_ts: pd.Timestamp | None = None  # first point scored live (after any backfill)
-    last: Verdict | None = None
-    points: int = 0
-    # the "fired" notification of the incident notified open, kept until its "resolved" is
-    # sent (the cooldown after its resolution, see resolution_due); pickled with the monitor
-    fired: Notification | None = None
-    # the last point's time while the series is stale (no point for its stale_after), else None
-    stale_since: pd.Timestamp | None = None
-    last_wall: float | None = None  # wall-clock time its latest point was scored
-    learning_flagged: bool = False  # the detector learns what it flags (see telemetry)
-    history: deque[tuple[float, float | None, float | None, tuple[float | None, ...]]] = field(
-        default_factory=lambda: deque(maxlen=HISTORY_POINTS)
-    )
-    charts: dict[int, list[Any]] = field(default_factory=dict)
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        # State pickled by an older version may lack newer fields: give them their defaults.
-        for f in fields(self):
-            if f.name not in state:
-                if f.default is not MISSING:
-                    state[f.name] = f.default
-                elif f.default_factory is not MISSING:
-                    state[f.name] = f.default_factory()
-        self.__dict__.update(state)
-
-    @property
-    def alerting(self) -> int | None:
-        """The incident notified as firing whose resolution is not sent yet: open, or
-        resolved less than the policy's cooldown ago (an alert would re-open it)."""
-        return self.fired.incident if self.fired is not None else None
-
-    def resolution_due(self) -> bool:
-        """Whether the notified incident's ``resolved`` can go out: it is resolved and no
-        alert can re-open it any more (the cooldown after its resolution is over, see
-        :meth:`Monitor.would_reopen`), or a later incident has replaced it."""
-        last = self.monitor.incidents[-1] if self.monitor.incidents else None
-        if self.fired is None or last is None:
-            return False
-        if last.id != self.fired.incident:
-            return True
-        return not last.is_open and not self.monitor.would_reopen()
-
-    @property
-    def columns(self) -> list[str]:
-        det = self.monitor.detector
-        return list(det.columns_) if det.is_fitted else []
-
-    def chart(self, incident_id: int) -> list[Any]:
-        """Points around an incident: stored at resolution, else the recent history."""
-        if incident_id in self.charts:
-            return self.charts[incident_id]
-        inc = next((i for i in self.monitor.incidents if i.id == incident_id), None)
-        if inc is None:
-            return []
-        lo = inc.start.timestamp() - 60 * 60
-        return [p for p in self.history if p[0] >= lo]
 
 
 @dataclass
@@ -474,15 +382,9 @@ class ServiceState:
 
     def restore(self) -> int:
         """Load every stored series (after a restart), replaying what was saved since its
-        full state; the configured policy and labels then apply to the pushed series (the
-        watcher reconfigures its own); returns how many."""
-        if self.saver is None:
-            return 0
-        n = self.saver.restore(self)
-        from anomalert.server.restore import reconfigure_pushed  # (it imports this module)
-
-        reconfigure_pushed(self)
-        return n
+        full state; returns how many. (The service then applies the configured policy and
+        labels to them: :mod:`anomalert.server.restore`.)"""
+        return self.saver.restore(self) if self.saver is not None else 0
 
     # -- views -------------------------------------------------------------------------------
     def incidents(

@@ -10,7 +10,7 @@ cooldown after the incident resolved), ``anomalert_learning_flagged`` (0/1: the 
 detector learns what it flags, see ``default``'s flapping rule), ``anomalert_points_total`` and
 ``anomalert_last_point_timestamp_seconds`` and ``anomalert_stale`` (0/1: no point for the
 series' ``stale_after``; its open incident was resolved). They are labelled with the series'
-own labels (see :func:`series_labels`), read from the series at each scrape.
+own labels (see :func:`anomalert.server.labels.series_labels`), read from the series at each scrape.
 Per query: ``anomalert_query_series`` (label sets its latest poll returned; 0: the query returns
 nothing) and ``anomalert_query_series_dropped`` (label sets not monitored: over ``max_series``).
 Health: ``anomalert_last_poll_timestamp_seconds``, ``anomalert_poll_errors_total{query}``,
@@ -28,57 +28,41 @@ Examples
 >>> text = m.exposition()
 >>> b'anomalert_poll_errors_total{query="cpu"} 1.0' in text, b"_created" in text
 (True, False)
->>> labels = series_labels('cpu{instance="web-1",pod="a"}', "cpu")
->>> labels["series"], labels["exported_instance"], labels["pod"]
-('cpu{instance="web-1",pod="a"}', 'web-1', 'a')
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from anomalert.server.labels import series_labels
+
 if TYPE_CHECKING:
-    from anomalert.server.runtime import ServiceState
+    import threading
 
-__all__ = ["Metrics", "series_labels"]
-
-#: Labels the service sets itself, and those Prometheus' scrape attaches (a series label of
-#: one of these names is exported as ``exported_<name>``, as Prometheus itself renames them).
-RESERVED_LABELS = frozenset({"series", "instance", "job"})
-_PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-_INVALID = re.compile(r"[^a-zA-Z0-9_]")
+    from anomalert.alerting.store import Store
+    from anomalert.server.series import SeriesRuntime
 
 
-def series_labels(name: str, query: str | None) -> dict[str, str]:
-    """The labels of a series' samples: ``series`` (its name) and, for a series of the
-    configured ``query`` (named ``query{a="1",...}``), its label set: names made valid, and
-    those of :data:`RESERVED_LABELS` (or clashing after that) prefixed with ``exported_``."""
-    out = {"series": name}
-    if query is None or not name.startswith(query + "{"):
-        return out
-    for key, raw in _PAIR.findall(name[len(query):]):
-        value = re.sub(r"\\(.)", lambda m: {"n": "\n"}.get(m.group(1), m.group(1)), raw)
-        label = _INVALID.sub("_", key)
-        if label[0].isdigit():
-            label = "_" + label
-        if label.startswith("__") or label in RESERVED_LABELS:
-            label = "exported_" + label
-        while label in out:
-            label = "exported_" + label
-        out[label] = value
-    return out
+class Service(Protocol):
+    """What the per-series samples are read from (the service state,
+    :class:`~anomalert.server.runtime.ServiceState`)."""
 
+    series: dict[str, SeriesRuntime]
+    lock: threading.RLock
+    store: Store | None
+    sinks: list[str]
+
+__all__ = ["Metrics"]
 
 class _SeriesCollector:
     """Per-series and per-sink samples, read from the service state at each scrape."""
 
-    def __init__(self, state: ServiceState) -> None:
+    def __init__(self, state: Service) -> None:
         self.state = state
 
     def collect(self) -> Iterator[Metric]:
@@ -219,7 +203,7 @@ class Metrics:
             ["series"], registry=r,
         )
 
-    def track(self, state: ServiceState) -> None:
+    def track(self, state: Service) -> None:
         """Export the series and sinks of ``state`` (read at each scrape)."""
         self.registry.register(_SeriesCollector(state))
 

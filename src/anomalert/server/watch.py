@@ -38,7 +38,6 @@ past time range at a chosen speed; ``--simulate`` uses a replay clock over the b
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -53,6 +52,7 @@ from anomalert.detectors import make
 from anomalert.errors import AnomalertError
 from anomalert.monitor import Monitor
 from anomalert.server.config import QuerySpec
+from anomalert.server.labels import parse_labels
 from anomalert.server.restore import reconfigure_watched
 from anomalert.server.runtime import HISTORY_POINTS, SeriesRuntime, ServiceState
 
@@ -69,7 +69,6 @@ __all__ = [
 log = logging.getLogger("anomalert.server.watch")
 
 MIN_FIT_POINTS = 30
-_PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
 class Clock(Protocol):
@@ -115,14 +114,6 @@ def _labels_part(key: str) -> str:
 def series_name(query: str, labels_part: str) -> str:
     """The series name of one label set of a query: ``cpu{instance="a"}``, or ``cpu``."""
     return query if labels_part in ("", "{}") else query + labels_part
-
-
-def parse_labels(labels_part: str) -> dict[str, str]:
-    """``{a="1",b="x\\"y"}`` -> ``{"a": "1", "b": 'x"y'}``."""
-    out = {}
-    for k, v in _PAIR.findall(labels_part):
-        out[k] = re.sub(r"\\(.)", lambda m: {"n": "\n"}.get(m.group(1), m.group(1)), v)
-    return out
 
 
 class PrometheusSource:

@@ -212,13 +212,15 @@ def _check_boundaries(relpath: str, index: pd.DatetimeIndex, windows: list[Windo
 
 
 def iter_nab_files(
-    data_dir: str | Path, windows: dict[str, list[Window]]
+    data_dir: str | Path, windows: dict[str, list[Window]], *, skipped: list[str] | None = None
 ) -> Iterator[NabFile]:
     """Yield every ``*.csv`` under ``data_dir`` (recursively, sorted) with its windows.
 
-    Hidden files (name starting with ``.``) are skipped, as NAB does. A file absent
-    from ``windows`` gets no windows and a :class:`UserWarning` (catch them with
-    :func:`warnings.catch_warnings` to count them); NAB itself would not score it.
+    Hidden files (name starting with ``.``) are skipped, as NAB does. So is a file absent
+    from ``windows``: NAB scores only the files its windows file lists (a file listed with
+    no windows, ``[]``, is anomaly-free and scored), and scoring an unlisted file as
+    anomaly-free would move the score on a guess. Its path is appended to ``skipped`` when
+    given, else a :class:`UserWarning` says so.
 
     Parameters
     ----------
@@ -226,6 +228,8 @@ def iter_nab_files(
         Root of the corpus; relative paths are taken from it.
     windows
         As returned by :func:`load_windows`.
+    skipped
+        Collects the relative paths of the files not in ``windows`` (not read).
 
     Yields
     ------
@@ -246,16 +250,19 @@ def iter_nab_files(
     )
     for path in paths:
         relpath = path.relative_to(root).as_posix()
+        if relpath not in windows:
+            if skipped is not None:
+                skipped.append(relpath)
+            else:
+                warnings.warn(
+                    f"{relpath}: not in the windows file; skipped (NAB scores only the files "
+                    "it lists)",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            continue
         frame = read_nab_csv(path, source=relpath)
-        if relpath in windows:
-            file_windows = list(windows[relpath])
-        else:
-            warnings.warn(
-                f"{relpath}: not in the windows file; read with no anomaly windows",
-                UserWarning,
-                stacklevel=2,
-            )
-            file_windows = []
+        file_windows = list(windows[relpath])
         _check_boundaries(relpath, pd.DatetimeIndex(frame.index), file_windows)
         yield NabFile(relpath=relpath, frame=frame, windows=file_windows)
 
