@@ -23,8 +23,8 @@ __all__ = ["register"]
 
 def _cmd_nab(args: argparse.Namespace) -> int:
     from anomalert.alerting import AlertPolicy
-    from anomalert.cli import JSON_OUTPUT, check_output
     from anomalert.evaluation.nab_run import NAB_POLICY, OWN_THRESHOLD, FileRun, run_nab
+    from anomalert.outputs import JSON_OUTPUT, check_output
 
     check_output(args.json, "--json", JSON_OUTPUT)
 

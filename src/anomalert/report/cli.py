@@ -73,7 +73,7 @@ def _flagged(row: dict[str, Any]) -> bool:
 def _sweep_plot(path: Path, rows: list[dict[str, Any]], detector: str, param: str) -> None:
     from matplotlib.figure import Figure
 
-    from anomalert.cli import plot_format
+    from anomalert.outputs import plot_format
     from anomalert.report.figures import longest_note
 
     fig = Figure(figsize=(11, 4), layout="constrained")
@@ -113,9 +113,9 @@ def _sweep_plot(path: Path, rows: list[dict[str, Any]], detector: str, param: st
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run the sweep on a labelled file and print one line per value."""
-    from anomalert.cli import JSON_OUTPUT, PLOT_OUTPUT, check_output
     from anomalert.data import split_labels
     from anomalert.evaluation.sweep import parse_values, sweep
+    from anomalert.outputs import JSON_OUTPUT, PLOT_OUTPUT, check_output
     from anomalert.sources.files import read_table
 
     check_output(args.json, "--json", JSON_OUTPUT)
