@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from anomalert.alerting.sinks import DeliveryError, Notification, Sink
 from anomalert.alerting.store import OutboxRow, Store
@@ -175,18 +176,10 @@ class Dispatcher:
         return float(min(self.max_backoff, self.initial_backoff * 2 ** max(0, attempts - 1)))
 
     def result(self, sink: str, ok: bool) -> None:
-        if self.on_result is not None:
-            try:
-                self.on_result(sink, ok)
-            except Exception:
-                log.exception("on_result hook failed")
+        _call(self.on_result, "on_result", sink, ok)
 
     def dead(self, sink: str, error: str) -> None:
-        if self.on_dead is not None:
-            try:
-                self.on_dead(sink, error)
-            except Exception:
-                log.exception("on_dead hook failed")
+        _call(self.on_dead, "on_dead", sink, error)
 
     def start(self) -> Dispatcher:
         """Start the worker threads."""
@@ -224,3 +217,12 @@ class Dispatcher:
                 s.close()
             except Exception:
                 log.exception("closing sink %s", s.name)
+
+
+def _call(hook: Callable[..., Any] | None, name: str, *args: Any) -> None:
+    """Run a caller's hook; its failure is logged, never the dispatcher's."""
+    if hook is not None:
+        try:
+            hook(*args)
+        except Exception:
+            log.exception("%s hook failed", name)
