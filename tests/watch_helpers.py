@@ -218,13 +218,15 @@ class FakePrometheus(_Server):
     Each request takes the next entry of ``script``: ``(status, body_bytes, content_type)``
     or ``"valid"``; when the script is used up every answer is valid: ``instances`` series
     (default one, ``cpu{instance="fake"}``, then ``fake-1``, ``fake-2``...; 0: an empty
-    result) with a smooth daily wave at every step of the range.
+    result) with a smooth daily wave at every step of the range, except in an instance's
+    ``gaps`` (instance -> (start, end): no sample from start until before end).
     """
 
     def __init__(self, script: list[Any] | None = None, instances: int = 1) -> None:
         super().__init__(_FakePromHandler)
         self.script = list(script or [])
         self.instances = instances
+        self.gaps: dict[str, tuple[pd.Timestamp, pd.Timestamp]] = {}
         self.calls = 0
         self.lock = threading.Lock()
 
@@ -237,11 +239,18 @@ class FakePrometheus(_Server):
             values.append([t, repr(v)])
             t += step
         names = ["fake"] + [f"fake-{i}" for i in range(1, self.instances)]
+
+        def of(name: str) -> list[list[Any]]:
+            if name not in self.gaps:
+                return values
+            lo, hi = (t.timestamp() for t in self.gaps[name])
+            return [v for v in values if not lo <= v[0] < hi]
+
         return {
             "status": "success",
             "data": {"resultType": "matrix", "result": [
-                {"metric": {"__name__": "cpu", "instance": name}, "values": values}
-                for name in names[:self.instances]
+                {"metric": {"__name__": "cpu", "instance": name}, "values": of(name)}
+                for name in names[:self.instances] if name not in self.gaps or of(name)
             ]},
         }
 

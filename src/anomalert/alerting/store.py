@@ -42,10 +42,11 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from anomalert.alerting.lockfile import lock_file
+from anomalert.alerting.rows import OutboxRow, SeriesDelta, SeriesRecord, SinkHealth
 from anomalert.errors import AnomalertError
 
 __all__ = ["OutboxRow", "SeriesDelta", "SeriesRecord", "SinkHealth", "Store", "StoreError"]
@@ -108,72 +109,6 @@ class StoreError(AnomalertError):
     """The state database cannot be opened or has an unknown layout."""
 
 
-@dataclass(frozen=True)
-class SeriesRecord:
-    """The stored state of one series: its full state, and what changed since."""
-
-    name: str
-    kind: str  # "watch" (fed by the watch loop) or "push" (fed by POST /v1/score)
-    state: bytes  # the full state
-    last_ts: str | None
-    updated_at: float
-    alert: bytes | None = None  # the alert state at the latest checkpoint (None: in ``state``)
-    journal: tuple[tuple[int, str], ...] = ()  # points scored since ``state``: (ns, JSON)
-
-
-@dataclass(frozen=True)
-class SeriesDelta:
-    """What changed in a series since its full state was saved: its alert state now and the
-    points it scored since the previous checkpoint (unix ns, JSON of the values)."""
-
-    name: str
-    alert: bytes
-    last_ts: str | None
-    points: tuple[tuple[int, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class SinkHealth:
-    """How a sink's deliveries go, from its outbox rows.
-
-    ``failing`` while the latest row the sink was sent failed (it is retried, or it went
-    ``dead``); ``error`` says why (the status code and the start of the body). ``dead``
-    counts the rows given up (kept for 30 days).
-    """
-
-    sink: str
-    failing: bool = False
-    error: str | None = None
-    notification: str | None = None  # the id of the failing row
-    attempts: int = 0
-    dead: int = 0
-    last_dead: str | None = None  # id and error of the latest dead row
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": "failing" if self.failing else "ok", "error": self.error,
-            "notification": self.notification, "attempts": self.attempts, "dead": self.dead,
-            "last_dead": self.last_dead,
-        }
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    """One notification for one sink, as the outbox holds it."""
-
-    seq: int
-    id: str  # notification id + "@" + sink: the idempotency key of the row
-    notification_id: str
-    sink: str
-    notification: dict[str, Any]
-    status: str  # "pending", "delivered" or "dead" (permanently refused by the sink)
-    attempts: int
-    created_at: float
-    next_attempt_at: float
-    delivered_at: float | None
-    last_error: str | None
-
-
 class Store:
     """The SQLite state file (``":memory:"`` for a throwaway one).
 
@@ -198,7 +133,7 @@ class Store:
             if not parent.is_dir():
                 raise StoreError(f"{self.path}: directory {parent} does not exist")
             if lock:
-                self._lockfd = _lock_file(self.path)
+                self._lockfd = lock_file(self.path, StoreError)
         self._lock = threading.RLock()
         try:
             self._db = sqlite3.connect(
@@ -269,10 +204,12 @@ class Store:
         meta: dict[str, str] | None = None,
         *,
         deltas: Iterable[SeriesDelta] = (),
+        forget: Iterable[str] = (),
     ) -> None:
         """Save atomically: full series states ``(name, kind, state, last_ts)`` (each replaces
         the series' journal and alert state), ``deltas`` (alert states, journal rows),
-        incidents and meta."""
+        incidents and meta; first delete the series ``forget`` (their state, alert state,
+        journal and incident rows; their outbox rows stay: what is queued is delivered)."""
         now = time.time()
         full = [(n, k, sqlite3.Binary(s), ts, now) for n, k, s, ts in series]
         changes = list(deltas)
@@ -281,7 +218,11 @@ class Store:
              json.dumps(i, default=str), now)
             for i in incidents
         ]
+        gone = [(n,) for n in forget]
         with self._tx() as db:
+            for table, column in (("series", "name"), ("alert_state", "name"),
+                                  ("journal", "series"), ("incidents", "series")):
+                db.executemany(f"DELETE FROM {table} WHERE {column} = ?", gone)
             db.executemany(
                 "INSERT OR REPLACE INTO series (name, kind, state, last_ts, updated_at) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -399,11 +340,25 @@ class Store:
 
     def resolution_queued(self, series: str, incident: int, sink: str) -> bool:
         """True when a ``resolved`` notification of ``series``' ``incident`` is in ``sink``'s
-        outbox (pending or sent): its ``fired`` must not be re-posted any more."""
-        prefix = f"{series}|{incident}|resolved|"
+        outbox (pending or sent) after its latest ``fired``: that must not be re-posted any
+        more. (A series forgotten and come back numbers its incidents from 1 again: the
+        resolutions of the earlier ones do not count.)
+
+        >>> store = Store(":memory:")
+        >>> for n in ("api|1|fired|t1", "api|1|resolved|t2", "api|1|fired|t9"):
+        ...     _ = store.enqueue(n, ["am"], {})
+        >>> store.resolution_queued("api", 1, "am")
+        False
+        >>> _ = store.enqueue("api|1|resolved|t10", ["am"], {})
+        >>> store.resolution_queued("api", 1, "am")
+        True
+        """
+        fired, resolved = f"{series}|{incident}|fired|", f"{series}|{incident}|resolved|"
         rows = self._query(
-            "SELECT 1 FROM outbox WHERE sink = ? AND substr(notification_id, 1, ?) = ? LIMIT 1",
-            (sink, len(prefix), prefix),
+            "SELECT 1 FROM outbox WHERE sink = ? AND substr(notification_id, 1, ?) = ? AND seq > "
+            "(SELECT COALESCE(MAX(seq), 0) FROM outbox WHERE sink = ? "
+            "AND substr(notification_id, 1, ?) = ?) LIMIT 1",
+            (sink, len(resolved), resolved, sink, len(fired), fired),
         )
         return bool(rows)
 
@@ -491,26 +446,3 @@ class Store:
                 "DELETE FROM outbox WHERE status != 'pending' AND created_at < ?", (older_than,)
             )
             return int(cur.rowcount)
-
-
-def _lock_file(path: str) -> int:
-    """Lock ``path + ".lock"`` for this process (the file says its pid); the open fd."""
-    import fcntl
-
-    name = path + ".lock"
-    try:
-        fd = os.open(name, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise StoreError(f"{name}: cannot create the lock file: {exc.strerror}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        holder = os.read(fd, 64).decode("ascii", "replace").strip() or "unknown"
-        os.close(fd)
-        raise StoreError(
-            f"{path}: in use by another anomalert (pid {holder}, lock {name}); stop it, or give "
-            "this one another state file"
-        ) from None
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode())
-    return fd

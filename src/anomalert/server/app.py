@@ -9,9 +9,10 @@ share anything):
   ``degraded`` (a query failing, or a sink whose latest delivery failed) with the errors;
   ``sinks`` gives each sink's state, its error and the notifications it gave up (``dead``).
   It also lists the queries that return no series (``empty_queries``, query -> since) or
-  more than their ``max_series`` (``dropped_series``), and the stale series
-  (``stale_series``); these leave ``status`` alone: a query can rightly return nothing (no
-  5xx, no series) and a series can rightly end.
+  more than their ``max_series`` (``dropped_series``), the stale series (``stale_series``)
+  and how many were forgotten since the start (``forgotten_count``; ``forgotten_recent``: the
+  latest 20, newest first); these leave ``status`` alone: a query can rightly return nothing
+  (no 5xx, no series) and a series can rightly end.
 - ``GET /metrics``: Prometheus text exposition of the state's registry.
 - ``GET /``: the status page (series, current scores, recent incidents with a chart each).
 - ``GET /v1/alerts``: incidents as JSON (``?series=``, ``?open=true``, ``?limit=``).
@@ -150,12 +151,15 @@ def create_app(state: ServiceState) -> Starlette:
             pending = await run_in_threadpool(state.store.pending_count, state.sinks)
         with state.lock:
             stale = sorted(rt.name for rt in state.series.values() if rt.stale_since is not None)
+            forgotten, recent = h.forgotten, list(reversed(h.forgotten_recent))
         body = {
             "status": state.status(sinks),
             "uptime_s": round(time.time() - state.started, 3),
             "series": len(state.series),
             "stale_series": stale[:100],
             "stale_count": len(stale),
+            "forgotten_count": forgotten,
+            "forgotten_recent": recent,
             "empty_queries": {q: _iso(t) for q, t in dict(h.empty).items()},
             "dropped_series": {
                 q: {"dropped": d, "returned": n} for q, (d, n) in dict(h.dropped).items()

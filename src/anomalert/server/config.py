@@ -17,7 +17,7 @@ Examples
 >>> config_from_dict({"queries": [{"name": "x", "query": "up", "stepp": "1m"}]}, source="w.yaml")
 Traceback (most recent call last):
 ...
-anomalert.server.config.ConfigError: w.yaml: queries[0] has unknown key(s) ['stepp']; allowed: ['delay', 'detector', 'labels', 'lookback', 'max_series', 'metrics', 'name', 'params', 'policy', 'query', 'severity', 'stale_after', 'step']
+anomalert.server.config.ConfigError: w.yaml: queries[0] has unknown key(s) ['stepp']; allowed: ['delay', 'detector', 'forget_after', 'labels', 'lookback', 'max_series', 'metrics', 'name', 'params', 'policy', 'query', 'severity', 'stale_after', 'step']
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from anomalert.alerting import AlertPolicy
 from anomalert.alerting.sinks import make_sink
 from anomalert.detectors import make
 from anomalert.errors import AnomalertError
+from anomalert.server.staleness import STALE_MIN, default_stale_after, forget_after_for
 
 __all__ = [
     "ConfigError",
@@ -42,6 +43,7 @@ __all__ = [
     "WatchConfig",
     "config_from_dict",
     "default_stale_after",
+    "forget_after_for",
     "load_config",
     "make_spec",
 ]
@@ -59,28 +61,9 @@ _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 #: Points a query's backfill may hold per series (lookback / step).
 _MAX_BACKFILL_POINTS = 1_000_000
 _QUERY = {"name", "query", "metrics", "step", "lookback", "delay", "detector", "params", "policy",
-          "labels", "severity", "stale_after", "max_series"}
+          "labels", "severity", "stale_after", "forget_after", "max_series"}
 #: Label sets one query monitors unless its ``max_series`` says otherwise.
 MAX_SERIES_PER_QUERY = 500
-#: A series is stale after this many steps without a point, and never sooner than
-#: STALE_MIN (Prometheus' own staleness: a sample counts for 5 minutes).
-STALE_STEPS = 5
-STALE_MIN = pd.Timedelta("5min")
-
-
-def default_stale_after(step: pd.Timedelta | float | None) -> pd.Timedelta:
-    """How long a series may go without a point before it is stale, unless configured:
-    five steps, at least five minutes. ``step`` in seconds or as a Timedelta (None: unknown,
-    taken as a minute).
-
-    >>> str(default_stale_after(pd.Timedelta("30s"))), str(default_stale_after(300.0))
-    ('0 days 00:05:00', '0 days 00:25:00')
-    """
-    if step is None:
-        step = pd.Timedelta("60s")
-    elif not isinstance(step, pd.Timedelta):
-        step = pd.Timedelta(seconds=float(step))
-    return max(STALE_STEPS * step, STALE_MIN)
 
 
 class ConfigError(AnomalertError):
@@ -101,6 +84,7 @@ class QuerySpec:
     policy: AlertPolicy = field(default_factory=AlertPolicy)
     labels: dict[str, str] = field(default_factory=dict)
     stale_after: pd.Timedelta | None = None  # None: default_stale_after(step)
+    forget_after: pd.Timedelta | None = None  # None: forget_after_for's default; 0: never
     max_series: int = MAX_SERIES_PER_QUERY
 
     @property
@@ -112,6 +96,11 @@ class QuerySpec:
         """Time without a point after which a series of this query is stale."""
         return self.stale_after if self.stale_after is not None else default_stale_after(self.step)
 
+    @property
+    def forgetting(self) -> pd.Timedelta | None:
+        """Time without a point after which a series of this query is forgotten (None: never)."""
+        return forget_after_for(self.forget_after, self.staleness)
+
 
 @dataclass(frozen=True)
 class PushSpec:
@@ -122,6 +111,7 @@ class PushSpec:
     policy: AlertPolicy = field(default_factory=AlertPolicy)
     labels: dict[str, str] = field(default_factory=dict)
     stale_after: pd.Timedelta | None = None  # None: default_stale_after(the series' step)
+    forget_after: pd.Timedelta | None = None  # None: forget_after_for's default; 0: never
 
 
 @dataclass(frozen=True)
@@ -226,6 +216,19 @@ class _Reader:
                 raise self.fail(f"{where}.{k}", f"must be a text value, got {v!r}")
         return {str(k): str(v) for k, v in value.items()}
 
+    def forget(self, value: Any, where: str, stale_after: pd.Timedelta | None) -> pd.Timedelta:
+        """A ``forget_after``: a duration longer than ``stale_after`` (None: at least the
+        least default, five minutes), or 0 / ``never`` (returned as 0)."""
+        if isinstance(value, str) and value.strip().lower() == "never":
+            return pd.Timedelta(0)
+        td = self.duration(value, where, zero=True)
+        least = stale_after if stale_after is not None else STALE_MIN
+        if td != pd.Timedelta(0) and td <= least:
+            raise self.fail(where, f"{td.total_seconds():g}s must be longer than stale_after "
+                            f"({least.total_seconds():g}s): a series is forgotten after it went "
+                            "stale (0 or never: stale series are kept)")
+        return td
+
 
 def _query(r: _Reader, raw: Any, where: str, defaults: dict[str, Any]) -> QuerySpec:
     q = r.mapping(raw, where, _QUERY)
@@ -257,18 +260,22 @@ def _query(r: _Reader, raw: Any, where: str, defaults: dict[str, Any]) -> QueryS
         raise r.fail(f"{where}.stale_after", f"{stale_after.total_seconds():g}s must be at least "
                      f"two steps ({2 * step.total_seconds():g}s): a series is stale only after "
                      "it missed a point")
+    forget_after = None
+    if merged.get("forget_after") is not None:
+        forget_after = r.forget(merged["forget_after"], f"{where}.forget_after", stale_after)
     return QuerySpec(
         name=name, metrics=metrics, step=step, lookback=lookback,
         delay=r.duration(merged.get("delay", 0), f"{where}.delay", zero=True),
         detector=push.detector, params=push.params, policy=push.policy, labels=push.labels,
-        stale_after=stale_after,
+        stale_after=stale_after, forget_after=forget_after_for(forget_after, stale_after)
+        or pd.Timedelta(0),
         max_series=r.integer(merged.get("max_series", MAX_SERIES_PER_QUERY), f"{where}.max_series"),
     )
 
 
 def _push(r: _Reader, merged: dict[str, Any], where: str) -> PushSpec:
-    """The keys a query shares with pushed series: detector, params, policy, labels, severity
-    and stale_after (``where`` is ``defaults`` for pushed series)."""
+    """The keys a query shares with pushed series: detector, params, policy, labels, severity,
+    stale_after and forget_after (``where`` is ``defaults`` for pushed series)."""
     detector = str(merged.get("detector", "default"))
     params = merged.get("params") or {}
     if not isinstance(params, dict):
@@ -289,8 +296,11 @@ def _push(r: _Reader, merged: dict[str, Any], where: str) -> PushSpec:
     stale_after = None
     if merged.get("stale_after") is not None:
         stale_after = r.duration(merged["stale_after"], f"{where}.stale_after")
+    forget_after = None
+    if merged.get("forget_after") is not None:
+        forget_after = r.forget(merged["forget_after"], f"{where}.forget_after", stale_after)
     return PushSpec(detector=detector, params=dict(params), policy=policy, labels=labels,
-                    stale_after=stale_after)
+                    stale_after=stale_after, forget_after=forget_after)
 
 
 def make_spec(config: WatchConfig, raw: dict[str, Any], *, source: str = "<config>") -> QuerySpec:

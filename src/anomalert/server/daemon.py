@@ -142,9 +142,11 @@ def run_watch(
     state = ServiceState(
         store=store, sinks=[s.name for s in sinks], token=cfg.token, max_body=cfg.max_body,
         max_points=cfg.max_points, max_series=cfg.max_series,
-        # pushed series: the config's defaults (detector, policy, labels, stale_after)
+        # pushed series: the config's defaults (detector, policy, labels, stale_after,
+        # forget_after)
         detector=cfg.push.detector, detector_params=dict(cfg.push.params), policy=cfg.push.policy,
         push_labels=cfg.push.labels, push_stale_after=cfg.push.stale_after,
+        push_forget_after=cfg.push.forget_after,
         base_url=cfg.external_url or f"http://{cfg.listen}", alert_labels=cfg.alert_labels,
         title=cfg.title + (" (simulation)" if cfg.simulate is not None else ""),
         full_checkpoint=cfg.full_checkpoint,

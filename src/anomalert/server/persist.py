@@ -19,6 +19,12 @@ journal rows, so what was paged and resolved is exactly what it was before the r
 if the replay decided otherwise (a detector that changed between versions, say). The watch
 loop then re-reads from Prometheus the points after the checkpoint, as it always did.
 
+A series the service forgot (:meth:`Checkpointer.forget`) is deleted from the store by the
+next checkpoint, in the same transaction as what it writes (the deletions first: a series of
+that name created since is written after them). Until then a restart restores it, and it is
+forgotten again. A checkpoint that took a series' state before it was forgotten (or before
+a new series of its name replaced it) does not write it back.
+
 Examples
 --------
 >>> import pandas as pd
@@ -48,6 +54,7 @@ import threading
 import time
 import zlib
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -71,7 +78,7 @@ class Service(Protocol):
     lock: _threading.RLock
     notes: Any
 
-    def series_lock(self, name: str) -> _threading.RLock: ...
+    def series_lock(self, name: str) -> AbstractContextManager[None]: ...
 
     def observe(self, rt: SeriesRuntime, verdict: Verdict, values: Mapping[str, Any] | None = ...,
                 *, replay: bool = ...) -> Any: ...
@@ -143,6 +150,16 @@ class Checkpointer:
         self.full_every = float(full_every)
         self._saved: dict[str, _Saved] = {}
         self._lock = threading.Lock()
+        # series forgotten, not yet deleted from the store: name -> the forgotten runtimes
+        self._forgotten: dict[str, list[Any]] = {}
+        self._commit = threading.Lock()  # from taking the forgotten ones to the commit
+
+    def forget(self, name: str, rt: Any) -> None:
+        """``rt`` (the series ``name``) was forgotten: delete it from the store at the next
+        checkpoint; a series created with that name since is new (written in full)."""
+        with self._lock:
+            self._saved.pop(name, None)
+            self._forgotten.setdefault(name, []).append(rt)
 
     def _first_due(self, name: str) -> float:
         # a phase per series in [0.25, 1) of the period: a fleet created at once (the
@@ -170,15 +187,16 @@ class Checkpointer:
         full: list[tuple[str, str, bytes, str | None]] = []
         deltas: list[SeriesDelta] = []
         incidents: list[dict[str, Any]] = []
-        done: list[str] = []
+        done: list[tuple[str, Any]] = []
         now = time.monotonic()
         for name in names:
-            rt = state.series.get(name)
-            if rt is None:
-                continue
             # (the watch loop and POST /v1/score score a series' points under its lock: none
-            # is scored between taking its state and its journal's new points)
+            # is scored between taking its state and its journal's new points; it is
+            # forgotten under it too)
             with state.series_lock(name):
+                rt = state.series.get(name)
+                if rt is None:
+                    continue
                 with self._lock:
                     saved = self._saved.get(name)
                     due = saved is None or saved.full or now >= saved.full_due or (
@@ -209,16 +227,30 @@ class Checkpointer:
                     for old in sorted(new.incidents)[:-INCIDENTS_KEPT]:
                         del new.incidents[old]
                     self._saved[name] = new
-                    done.append(name)
-        try:
-            self.store.checkpoint(full, incidents, meta, deltas=deltas)
-        except BaseException:
-            with self._lock:  # not written: write them in full next time
-                for name in done:
-                    self._saved[name].full = True
-                    self._saved[name].incidents.clear()
-            raise
-        return len(done)
+                    done.append((name, rt))
+        with self._commit:
+            with state.lock, self._lock:
+                gone, self._forgotten = self._forgotten, {}
+                # taken, then forgotten (or replaced by a new series of its name, written by
+                # a checkpoint since) before this commit: not written back
+                late = {n for n, rt in done if state.series.get(n) is not rt}
+            if late:
+                full = [f for f in full if f[0] not in late]
+                deltas = [d for d in deltas if d.name not in late]
+                incidents = [i for i in incidents if i["series"] not in late]
+            try:
+                self.store.checkpoint(full, incidents, meta, deltas=deltas, forget=sorted(gone))
+            except BaseException:
+                with self._lock:  # not written: write them in full next time
+                    for name, _ in done:
+                        saved = self._saved.get(name)
+                        if saved is not None:
+                            saved.full = True
+                            saved.incidents.clear()
+                    for name, rts in gone.items():  # and delete these next time
+                        self._forgotten[name] = rts + self._forgotten.get(name, [])
+                raise
+        return len(done) - len(late)
 
     # -- reading ----------------------------------------------------------------------------
     def restore(self, state: Service) -> int:

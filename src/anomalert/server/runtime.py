@@ -16,7 +16,10 @@ A series that gets no point for its ``stale_after`` is *stale* (:meth:`ServiceSt
 its open incident is resolved at its last point and the resolution sent at once (also one
 pending in the cooldown); points that come back continue the series, and an alert then opens a
 new incident. Watched series go stale in data time (the watch loop checks after each poll),
-pushed ones in wall-clock time (:meth:`ServiceState.expire_pushed`).
+pushed ones in wall-clock time (:meth:`ServiceState.expire_pushed`). A stale series with no
+point for its ``forget_after`` is *forgotten* (:meth:`ServiceState.forget`, when and which:
+:mod:`anomalert.server.forget`): removed from the service and, at the next checkpoint, from
+the state file; its notifications already in the outbox are delivered all the same.
 
 Examples
 --------
@@ -36,7 +39,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pandas as pd
@@ -46,39 +49,23 @@ from anomalert.alerting.sinks import Notification
 from anomalert.alerting.store import SinkHealth, Store
 from anomalert.detectors import make
 from anomalert.monitor import Monitor, Verdict
-from anomalert.server.config import default_stale_after
+from anomalert.server.health import Health
 from anomalert.server.labels import label_name
 from anomalert.server.persist import Checkpointer
-from anomalert.server.series import CHARTS_KEPT, HISTORY_POINTS, SeriesRuntime, _f, _num
+from anomalert.server.series import (
+    CHARTS_KEPT,
+    HISTORY_POINTS,
+    SeriesLocks,
+    SeriesRuntime,
+    _f,
+    _num,
+)
+from anomalert.server.staleness import default_stale_after
 from anomalert.server.telemetry import Metrics
 
 __all__ = ["HISTORY_POINTS", "Health", "SeriesRuntime", "ServiceState"]
 
 log = logging.getLogger("anomalert.server.runtime")
-
-
-@dataclass
-class Health:
-    """The watch loop's health, shown by ``/healthz`` and ``/metrics``."""
-
-    heartbeat: float | None = None  # time.monotonic() of the loop's latest iteration
-    last_poll: float | None = None  # wall time of the latest successful poll
-    stale_after: float = 120.0
-    errors: dict[str, tuple[int, str]] = field(default_factory=dict)  # query -> (n, message)
-    empty: dict[str, float] = field(default_factory=dict)  # query -> wall time it got empty
-    dropped: dict[str, tuple[int, int]] = field(default_factory=dict)  # query -> (dropped, of)
-
-    def ok(self, query: str) -> None:
-        self.errors.pop(query, None)
-        self.last_poll = time.time()
-
-    def failed(self, query: str, message: str) -> None:
-        n = self.errors.get(query, (0, ""))[0] + 1
-        self.errors[query] = (n, message)
-
-    @property
-    def stalled(self) -> bool:
-        return self.heartbeat is not None and time.monotonic() - self.heartbeat > self.stale_after
 
 
 class ServiceState:
@@ -99,7 +86,10 @@ class ServiceState:
         its alert labels; the policy and labels also apply to pushed series restored.
     push_stale_after
         Wall-clock time without a push after which a pushed series is stale (None: five of
-        its steps, at least five minutes, see :func:`~anomalert.server.config.default_stale_after`).
+        its steps, at least five minutes, see :func:`~anomalert.server.staleness.default_stale_after`).
+    push_forget_after
+        Wall-clock time without a push after which a stale pushed series is forgotten (None:
+        the default of :func:`~anomalert.server.staleness.forget_after_for`; 0: never).
     base_url
         External URL of the service, for the ``generatorURL`` of alerts.
     alert_labels
@@ -126,6 +116,7 @@ class ServiceState:
         title: str = "anomalert",
         push_labels: dict[str, str] | None = None,
         push_stale_after: pd.Timedelta | None = None,
+        push_forget_after: pd.Timedelta | None = None,
         full_checkpoint: float = 1800.0,
     ) -> None:
         self.lock = threading.RLock()
@@ -140,6 +131,7 @@ class ServiceState:
         self.policy = policy or AlertPolicy()
         self.push_labels = dict(push_labels or {})
         self.push_stale_after = push_stale_after
+        self.push_forget_after = push_forget_after
         self.base_url = base_url.rstrip("/")
         self.alert_labels = {"alertname": "AnomalertAnomaly", "severity": "warning"}
         self.alert_labels.update(alert_labels or {})
@@ -152,7 +144,7 @@ class ServiceState:
         self.notes: deque[str] = deque(maxlen=20)  # shown on the status page
         self.wake: Callable[[], None] = lambda: None  # the dispatcher's, once there is one
         self._dirty: set[str] = set()
-        self._locks: dict[str, threading.RLock] = {}
+        self._locks = SeriesLocks()
         self.saver = Checkpointer(store, full_checkpoint) if store is not None else None
         if store is not None:
             names = self.sinks
@@ -160,13 +152,10 @@ class ServiceState:
         make(detector, **self.detector_params)._validate_params()
 
     # -- series ------------------------------------------------------------------------
-    def series_lock(self, name: str) -> threading.RLock:
-        """The lock that serialises the points of one series (held while a batch is scored)."""
-        with self.lock:
-            lock = self._locks.get(name)
-            if lock is None:
-                lock = self._locks[name] = threading.RLock()
-            return lock
+    def series_lock(self, name: str) -> AbstractContextManager[None]:
+        """Hold the lock that serialises the points of one series (while a batch is scored,
+        its state is checkpointed, it goes stale or is forgotten)."""
+        return self._locks.hold(name)
 
     def create_series(
         self,
@@ -278,6 +267,26 @@ class ServiceState:
                     self.mark_stale(rt, after)
                     n += 1
         return n
+
+    def forget(self, rt: SeriesRuntime) -> bool:
+        """Remove the stale ``rt`` from the service; the next checkpoint removes it from the
+        store (its series, alert state, journal and incident rows; its outbox rows stay, so
+        what is queued is still delivered). Its name, if it comes back, is a new series.
+
+        Only a stale series with nothing notified open (its resolution was sent when it went
+        stale) is forgotten; returns whether it was (not when points came back meanwhile).
+        """
+        with self.series_lock(rt.name):
+            with self.lock:
+                if (self.series.get(rt.name) is not rt or rt.stale_since is None
+                        or rt.fired is not None):
+                    return False
+                del self.series[rt.name]
+                self._dirty.discard(rt.name)
+            if self.saver is not None:
+                self.saver.forget(rt.name, rt)
+        self.metrics.simulated.remove(rt.name)  # (the simulator's ground truth, if any)
+        return True
 
     def _send(self, rt: SeriesRuntime, out: list[Notification]) -> None:
         """Write notifications to the outbox (wake the dispatcher) and log them."""

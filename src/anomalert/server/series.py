@@ -6,7 +6,10 @@ per series."""
 from __future__ import annotations
 
 import math
+import threading
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
@@ -15,7 +18,7 @@ import pandas as pd
 from anomalert.alerting.sinks import Notification
 from anomalert.monitor import Monitor, Verdict
 
-__all__ = ["CHARTS_KEPT", "HISTORY_POINTS", "SeriesRuntime"]
+__all__ = ["CHARTS_KEPT", "HISTORY_POINTS", "SeriesLocks", "SeriesRuntime"]
 
 HISTORY_POINTS = 720
 CHARTS_KEPT = 10
@@ -98,3 +101,40 @@ class SeriesRuntime:
             return []
         lo = inc.start.timestamp() - 60 * 60
         return [p for p in self.history if p[0] >= lo]
+
+
+class SeriesLocks:
+    """One re-entrant lock per series name, held while a batch of its points is scored,
+    its state taken for a checkpoint, or it is forgotten. A name's lock exists while someone
+    holds or waits for it: forgotten series leave nothing behind.
+
+    >>> locks = SeriesLocks()
+    >>> with locks.hold("a"), locks.hold("a"):  # re-entrant
+    ...     len(locks)
+    1
+    >>> len(locks)
+    0
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, list[Any]] = {}  # name -> [RLock, holders and waiters]
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    @contextmanager
+    def hold(self, name: str) -> Iterator[None]:
+        with self._guard:
+            entry = self._locks.get(name)
+            if entry is None:
+                entry = self._locks[name] = [threading.RLock(), 0]
+            entry[1] += 1
+        try:
+            with entry[0]:
+                yield
+        finally:
+            with self._guard:
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del self._locks[name]

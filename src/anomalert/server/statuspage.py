@@ -307,7 +307,8 @@ def render_status(state: Any) -> str:
         f'<div class="meta">status <b>{status}</b> · {len(runtimes)} series · last poll '
         f"{_time(h.last_poll)} UTC · outbox pending {pending} · up "
         f"{time.time() - state.started:.0f} s · sinks {escape(', '.join(state.sinks) or 'none')}"
-        f"{f' · {len(stale)} stale series' if stale else ''}</div>{'<ul>' + errors + '</ul>' if errors else ''}"
+        f"{f' · {len(stale)} stale series' if stale else ''}"
+        f"{f' · {h.forgotten} forgotten (stale for their forget_after)' if h.forgotten else ''}</div>{'<ul>' + errors + '</ul>' if errors else ''}"
         f"{'<ul class=meta>' + notes + '</ul>' if notes else ''}"
         f"<h2>Series</h2>{table}"
         f"<h2>Recent incidents</h2>"

@@ -12,7 +12,9 @@ detector learns what it flags, see ``default``'s flapping rule), ``anomalert_poi
 series' ``stale_after``; its open incident was resolved). They are labelled with the series'
 own labels (see :func:`anomalert.server.labels.series_labels`), read from the series at each scrape.
 Per query: ``anomalert_query_series`` (label sets its latest poll returned; 0: the query returns
-nothing) and ``anomalert_query_series_dropped`` (label sets not monitored: over ``max_series``).
+nothing) and ``anomalert_query_series_dropped`` (label sets not monitored: over ``max_series``);
+``anomalert_series_forgotten_total{kind,query}`` counts the series forgotten (stale for their
+``forget_after``: gone from every per-series metric), ``kind`` ``watch`` or ``push``.
 Health: ``anomalert_last_poll_timestamp_seconds``, ``anomalert_poll_errors_total{query}``,
 ``anomalert_source_up{query}``, ``anomalert_alerts_sent_total{sink}``,
 ``anomalert_alerts_failed_total{sink}`` (failed delivery attempts),
@@ -169,6 +171,13 @@ class Metrics:
             "Label sets of the query's latest poll not monitored: more than its max_series",
             ["query"], registry=r,
         )
+        self.forgotten = Counter(
+            "anomalert_series_forgotten",
+            "Series forgotten since the start: stale for their forget_after, removed from the "
+            "service and its state file (kind: watch or push; query: the query, '' for pushed)",
+            ["kind", "query"], registry=r,
+        )
+        self.forgotten.labels("push", "")
         self.last_poll = Gauge(
             "anomalert_last_poll_timestamp_seconds",
             "Wall-clock time of the latest successful poll of the source", registry=r,
@@ -227,6 +236,7 @@ class Metrics:
         for name in names:
             self.poll_errors.labels(name)
             self.query_dropped.labels(name)
+            self.forgotten.labels("watch", name)
 
     def exposition(self) -> bytes:
         """The text exposition format of every metric."""

@@ -17,14 +17,17 @@ After each successful poll, a series of the query with no point for the query's
 open incident resolved (:meth:`~anomalert.server.runtime.ServiceState.mark_stale`); a failed
 poll decides nothing. A gap that long between two points of one poll (a catch-up after an
 outage, a replay after a crash) makes it stale in between too, so staleness depends on the
-data only, not on when the polls ran. A query that returns no series, or more than its ``max_series`` (the
-extra label sets are not monitored), is logged once per change and shown by ``/healthz``,
-``/metrics`` and the status page.
+data only, not on when the polls ran. A stale series with no point for the query's
+``forget_after`` is then forgotten (:mod:`anomalert.server.forget`), also in between two points
+of one poll that far apart: the points after such a gap are a new series. A query that returns
+no series, or more than its ``max_series`` (the extra label sets are not monitored), is logged
+once per change and shown by ``/healthz``, ``/metrics`` and the status page.
 
 Series restored from the state file get the current configuration (:meth:`Watcher.restore`):
 the policy and labels apply to them; a query whose detector, parameters or metrics changed is
 refit on its ``lookback`` as at a first start (incidents and open alerts kept); series of a
-query no longer configured are marked stale at once (their open alerts resolved).
+query no longer configured are marked stale at once (their open alerts resolved), and
+forgotten after the ``defaults``' ``forget_after``.
 
 State is checkpointed to SQLite every few seconds (series states, incidents, the clock).
 After a crash the loop resumes from the checkpoint and re-reads the points since: the same
@@ -42,7 +45,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -52,9 +55,18 @@ from anomalert.detectors import make
 from anomalert.errors import AnomalertError
 from anomalert.monitor import Monitor
 from anomalert.server.config import QuerySpec
+from anomalert.server.forget import forget, forget_orphans, forget_pushed, forget_watched
 from anomalert.server.labels import parse_labels
 from anomalert.server.restore import reconfigure_watched
 from anomalert.server.runtime import HISTORY_POINTS, SeriesRuntime, ServiceState
+from anomalert.server.sources import (
+    Clock,
+    PrometheusSource,
+    ReplayClock,
+    SimulatorSource,
+    Source,
+    WallClock,
+)
 
 __all__ = [
     "PrometheusSource",
@@ -71,80 +83,9 @@ log = logging.getLogger("anomalert.server.watch")
 MIN_FIT_POINTS = 30
 
 
-class Clock(Protocol):
-    def now(self) -> pd.Timestamp: ...
-
-
-class WallClock:
-    """The real time."""
-
-    def now(self) -> pd.Timestamp:
-        return pd.Timestamp.now(tz="UTC")
-
-
-class ReplayClock:
-    """Simulated time: ``start`` plus the elapsed wall time, one minute per ``minute`` seconds.
-
-    >>> clock = ReplayClock(pd.Timestamp("2025-01-01", tz="UTC"), minute=0.1)
-    >>> clock.now() >= pd.Timestamp("2025-01-01", tz="UTC")
-    True
-    """
-
-    def __init__(self, start: pd.Timestamp, minute: float) -> None:
-        self.start = start
-        self.rate = 60.0 / minute
-        self._t0 = time.monotonic()
-
-    def now(self) -> pd.Timestamp:
-        return self.start + pd.Timedelta(seconds=(time.monotonic() - self._t0) * self.rate)
-
-
-class Source(Protocol):
-    """Where points come from: one frame (columns = the spec's metrics) per label set."""
-
-    def fetch(
-        self, spec: QuerySpec, start: pd.Timestamp, end: pd.Timestamp
-    ) -> dict[str, pd.DataFrame]: ...
-
-
-def _labels_part(key: str) -> str:
-    return key[key.index("{"):] if "{" in key else ""
-
-
 def series_name(query: str, labels_part: str) -> str:
     """The series name of one label set of a query: ``cpu{instance="a"}``, or ``cpu``."""
     return query if labels_part in ("", "{}") else query + labels_part
-
-
-class PrometheusSource:
-    """Range queries against Prometheus, the spec's metric columns joined per label set."""
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-
-    def fetch(
-        self, spec: QuerySpec, start: pd.Timestamp, end: pd.Timestamp
-    ) -> dict[str, pd.DataFrame]:
-        parts: dict[str, dict[str, pd.Series]] = {}
-        for column, expr in spec.metrics.items():
-            for key, s in self.client.query_range(expr, start, end, spec.step).items():
-                parts.setdefault(_labels_part(key), {})[column] = s
-        return {
-            k: pd.DataFrame(cols).reindex(columns=spec.columns).sort_index()
-            for k, cols in parts.items()
-        }
-
-
-class SimulatorSource:
-    """The :class:`~anomalert.server.simulator.Simulator` behind the :class:`Source` interface."""
-
-    def __init__(self, simulator: Any) -> None:
-        self.simulator = simulator
-
-    def fetch(
-        self, spec: QuerySpec, start: pd.Timestamp, end: pd.Timestamp
-    ) -> dict[str, pd.DataFrame]:
-        return dict(self.simulator.fetch(spec.name, start, end))
 
 
 @dataclass
@@ -155,8 +96,6 @@ class _Group:
     failures: int = 0
     next_try: float = 0.0
     refit: bool = False  # restored series are refit at the backfill (the detector changed)
-    empty: bool | None = None  # the latest fetch returned no series (None: none yet)
-    dropped: int = 0  # label sets of the latest fetch not monitored (over max_series)
 
 
 class Watcher:
@@ -293,36 +232,8 @@ class Watcher:
             elif history and g.refit:
                 self._refit(g, rt, frame.dropna(how="all"))
             out.append((rt, frame))
-        self._report(g, len(data), dropped)
+        self.state.health.report_size(self.state.metrics, spec, len(data), dropped)
         return out
-
-    def _report(self, g: _Group, found: int, dropped: int) -> None:
-        """Metrics, health and one log line per change of a query's size: empty, or over
-        its max_series."""
-        name, m, h = g.spec.name, self.state.metrics, self.state.health
-        m.query_series.labels(name).set(found)
-        m.query_dropped.labels(name).set(dropped)
-        empty = found == 0
-        if empty != g.empty:
-            if empty:
-                h.empty[name] = time.time()
-                log.warning("%s: the query returns no series (nothing to monitor); reported "
-                            "until it returns some", name)
-            elif g.empty is not None:
-                h.empty.pop(name, None)
-                log.info("%s: the query returns %d series again", name, found)
-            g.empty = empty
-        if dropped:
-            h.dropped[name] = (dropped, found)
-        else:
-            h.dropped.pop(name, None)
-        if found and dropped != g.dropped:  # (an empty answer says nothing about the cap)
-            if dropped:
-                log.warning("%s: the query returns %d series, more than its max_series (%d): "
-                            "%d not monitored", name, found, g.spec.max_series, dropped)
-            else:
-                log.info("%s: every series of the query is monitored again (%d)", name, found)
-            g.dropped = dropped
 
     def _backfill(self, g: _Group) -> None:
         spec = g.spec
@@ -353,9 +264,26 @@ class Watcher:
         data = self.source.fetch(spec, start, end)
         n = 0
         for rt, frame in self._runtimes(g, data, history=False):
-            n += self._ingest(rt, frame.reindex(columns=spec.columns), spec.staleness)
+            n += self._feed(g, rt, frame.reindex(columns=spec.columns))
         g.cursor = end
         self._expire(g, end)
+        forget_watched(self.state, spec.name, end, spec.forgetting)
+        return n
+
+    def _feed(self, g: _Group, rt: SeriesRuntime, frame: pd.DataFrame) -> int:
+        """Score ``frame`` through ``rt``. A gap of the query's forget_after between two of
+        its points (a catch-up, a replay) forgets the series in between, as a poll inside
+        the gap would have: the points after it are a new series of that label set."""
+        spec = g.spec
+        n, rest = self._ingest(rt, frame, spec)
+        while rest is not None:
+            after = spec.forgetting
+            assert after is not None
+            forgotten = forget(self.state, [rt], after, query=spec.name, what="no point for")
+            if forgotten:
+                rt = self._runtime(g, rt.name[len(spec.name):], None)
+            got, rest = self._ingest(rt, rest, spec, forget=bool(forgotten))
+            n += got
         return n
 
     def _expire(self, g: _Group, end: pd.Timestamp) -> None:
@@ -370,17 +298,26 @@ class Watcher:
             with self.state.series_lock(rt.name):
                 self.state.mark_stale(rt, after)
 
-    def _ingest(self, rt: SeriesRuntime, frame: pd.DataFrame, stale_after: pd.Timedelta) -> int:
+    def _ingest(
+        self, rt: SeriesRuntime, frame: pd.DataFrame, spec: QuerySpec, *, forget: bool = True
+    ) -> tuple[int, pd.DataFrame | None]:
+        """Score ``frame``'s points through ``rt``: how many, and the rest of the frame from
+        the first point after a gap of the query's forget_after (if ``forget``; the series
+        is stale, to be forgotten), else None."""
         cols = list(frame.columns)
         n = 0
+        stale_after, forget_after = spec.staleness, spec.forgetting if forget else None
         with self.state.series_lock(rt.name):
-            for ts, row in zip(frame.index, frame.to_numpy(dtype=float), strict=True):
+            for i, (ts, row) in enumerate(zip(frame.index, frame.to_numpy(dtype=float),
+                                              strict=True)):
                 if rt.last_ts is not None and ts <= rt.last_ts:
                     continue
                 if rt.last_ts is not None and ts - rt.last_ts >= stale_after:
                     # a gap within one poll (a catch-up, a replay): stale in between, as a
                     # poll inside the gap would have found; the same data, the same verdicts
                     self.state.mark_stale(rt, stale_after)
+                    if forget_after is not None and ts - rt.last_ts >= forget_after:
+                        return n, frame.iloc[i:]
                 beyond = ~(np.abs(row) <= MAX_ABS_VALUE) & ~np.isnan(row)
                 if beyond.any():  # inf or absurd: that metric is missing at this point
                     self.skipped += 1
@@ -402,7 +339,7 @@ class Watcher:
                 n += 1
                 if self.truth is not None:
                     self._note_truth(rt.name, ts)
-        return n
+        return n, None
 
     def _note_truth(self, name: str, ts: pd.Timestamp) -> None:
         assert self.truth is not None
@@ -442,11 +379,14 @@ class Watcher:
         m.last_poll.set(time.time())
 
     def run_once(self) -> None:
-        """One pass over every query, then the staleness of pushed series."""
+        """One pass over every query, then the staleness of pushed series; forget those
+        stale for their forget_after, and those of queries no longer configured."""
         self.state.health.heartbeat = time.monotonic()
         for g in self.groups.values():
             self.step(g)
         self.state.expire_pushed()
+        forget_pushed(self.state)
+        forget_orphans(self.state, self.groups, self.clock.now())
 
     def run(
         self,
