@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from anomalert.monitor import Detection
+from anomalert.detection import Detection
 
 __all__ = ["found_and_false"]
 

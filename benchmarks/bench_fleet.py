@@ -2,7 +2,7 @@
 
 Generates N seeded series of 10,080 points (daily cycle, noise, one spike each) lazily, and
 scores them with :func:`anomalert.fleet.detect_many` (every series through
-``anomalert.monitor.detect``, the ``anomalert detect`` code path), in separate processes so
+``anomalert.detection.detect``, the ``anomalert detect`` code path), in separate processes so
 each peak RSS is its own:
 
 - local: the ``local`` engine in one process (one core);

@@ -29,8 +29,8 @@ import sys
 import numpy as np
 import pandas as pd
 
+from anomalert.detection import detect
 from anomalert.detectors import Context, Default, Detector
-from anomalert.monitor import detect
 
 _MIN = pd.Timedelta("1min")
 

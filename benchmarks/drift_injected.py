@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from anomalert.detection import detect
 from anomalert.evaluation.nab import probationary_length
-from anomalert.monitor import detect
 from anomalert.sources.nab import iter_nab_files, load_windows
 
 _DAY = pd.Timedelta("1D")

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from _injected import found_and_false
 
+from anomalert.detection import detect
 from anomalert.detectors import Default
-from anomalert.monitor import detect
 
 _DAY = 1440
 #: name -> (start minute, minutes, factor)

@@ -17,9 +17,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from anomalert.detection import detect
 from anomalert.detectors import make
 from anomalert.evaluation.nab import probationary_length
-from anomalert.monitor import detect
 from anomalert.sources.nab import iter_nab_files, load_windows
 
 

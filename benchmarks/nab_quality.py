@@ -64,8 +64,8 @@ def scenario_rows(
     ``days`` overrides the generators' length (the training window stays the same).
     """
     from anomalert import scenarios
+    from anomalert.detection import detect
     from anomalert.evaluation.metrics import evaluate_detection
-    from anomalert.monitor import detect
 
     rows = []
     for scen in ("cpu", "lb"):

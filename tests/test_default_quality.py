@@ -77,7 +77,7 @@ def test_a_daily_rhythm_flagged_from_the_start_is_learned_and_stops_paging() -> 
     would start there is no news (it used to page the first monitored morning, and the
     shift test "value has shifted" at 11:05 until it knew the plateau as the rhythm). The
     rhythm hides nothing once learned: a spike in business hours on day 6 pages."""
-    from anomalert.monitor import detect
+    from anomalert.detection import detect
 
     frame = _business_hours(12)
     spike = 5 * 288 + 11 * 12  # day 6, 11:00
@@ -124,7 +124,7 @@ def test_a_quiet_weekend_is_learned_once_it_has_come_twice() -> None:
     move to a week paged while the move's stand-in stayed two weeks; the Monday after paged
     a point while its first minutes had one week of values to Sunday's two, until each
     neighbour of a slot weighed the same)."""
-    from anomalert.monitor import detect
+    from anomalert.detection import detect
 
     idx = pd.date_range("2025-01-06", periods=35 * 288, freq="5min", tz="UTC")  # a Monday
     day = 50 + 15 * np.sin((idx.hour + idx.minute / 60 - 6) / 24 * 2 * np.pi)
@@ -154,7 +154,7 @@ def test_a_lasting_level_change_is_not_counted_twice_when_the_shape_catches_up()
     Monitor learns it as the new normal, a day on ("cpu has shifted: its mean 45.08 is 7.0σ
     above the 7-day high of its 2-hour means 36.86" paged for three hours on day 9: its
     history held the incident's means, each held near the old baseline)."""
-    from anomalert.monitor import detect
+    from anomalert.detection import detect
 
     frame = _deploy_frame()
     idx = frame.index
@@ -204,7 +204,7 @@ def test_white_noise_pages_nothing() -> None:
     pages. The shift test used to page twice in the first two monitored days ("x has
     shifted: its mean 0.5543 is 3.1σ above the 7-day high of its 2-hour means 0.2369"),
     comparing two-hour means with the high of a single day of them."""
-    from anomalert.monitor import detect
+    from anomalert.detection import detect
 
     idx = pd.date_range("2025-01-06", periods=3000, freq="5min", tz="UTC")
     frame = pd.DataFrame({"x": np.random.default_rng(1).normal(0, 1, len(idx))}, index=idx)
@@ -217,7 +217,7 @@ def test_a_rhythm_keeps_its_own_size_from_paging_not_an_incident_far_past_it() -
     is no news while it is no more than twice the rhythm's size there (the "seen before"
     margin). A spike to 1000 inside the window that night is far past it and pages at
     once (with no size, the rule used to keep it quiet too)."""
-    from anomalert.monitor import detect
+    from anomalert.detection import detect
 
     idx = pd.date_range("2025-01-06", periods=5 * 1440, freq="1min", tz="UTC")
     rng = np.random.default_rng(9)

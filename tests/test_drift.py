@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from anomalert.detection import detect
 from anomalert.detectors import Default, make
-from anomalert.monitor import detect
 
 _DAY = 1440
 _START = 4 * _DAY  # the leak starts on the fifth day

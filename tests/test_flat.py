@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 from stream_helpers import first_paging
 
+from anomalert.detection import detect
 from anomalert.detectors import Default, Flat
 from anomalert.detectors import _kernel as K
-from anomalert.monitor import detect
 
 _STOP = 5 * 288  # the job stops after five days (5-minute steps)
 _LAST_JOB = _STOP - 36 + 2  # the last point of the last run

@@ -63,8 +63,8 @@ def test_label_columns_give_canonical_ids_and_series_scored_independently() -> N
     assert list(table.index) == ['{host="a",job="api"}', '{host="b",job="api"}', '{host="c",job="api"}']
     assert (table["points"] == len(IDX)).all() and (table["status"] == "ok").all()
     assert table["incidents"].tolist() == [1, 0, 1]
-    # the same numbers as scoring one series alone through monitor.detect
-    from anomalert.monitor import detect
+    # the same numbers as scoring one series alone through detection.detect
+    from anomalert.detection import detect
 
     alone = detect("default", pd.DataFrame({"value": _values(2)}, index=IDX))
     row = table.loc['{host="c",job="api"}']
@@ -284,7 +284,7 @@ def test_cli_detect_prometheus_many_label_sets(
 
 def test_summaries_without_an_output_file_equal_those_with_one(tmp_path: Path) -> None:
     """Without an output file no per-point frame is built; the summaries are the same."""
-    from anomalert.monitor import detect
+    from anomalert.detection import detect
 
     plain = detect_many(_mixed(), chunk_size=3)
     written = detect_many(_mixed(), chunk_size=3, output=tmp_path / "points.csv")

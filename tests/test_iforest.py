@@ -8,10 +8,10 @@ import pytest
 
 from anomalert import scenarios
 from anomalert.data import split_labels
+from anomalert.detection import detect
 from anomalert.detectors import IForest
 from anomalert.detectors.iforest import AUTO_CONTAMINATION
 from anomalert.evaluation.metrics import evaluate_detection
-from anomalert.monitor import detect
 
 
 def _frame(X: np.ndarray, start: int = 0) -> pd.DataFrame:

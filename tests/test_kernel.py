@@ -451,7 +451,7 @@ def test_a_nightly_job_stops_paging_but_a_spike_at_another_hour_does_not() -> No
     """A 5-minute spike near 03:00 every night pages on the first two nights and then is
     routine (isolated, short, at the same time of day on each of the last two days); the
     same spike at 15:00 still pages, and so does a night's spike with recurrence off."""
-    from anomalert.monitor import detect
+    from anomalert.detection import detect
 
     days = 8
     idx = pd.date_range("2025-01-01", periods=days * 1440, freq="1min", tz="UTC")
@@ -493,7 +493,7 @@ def _idle_cpu_with_a_nightly_job(blips: bool, days: int = 10) -> pd.DataFrame:
 
 def _paging_nights(frame: pd.DataFrame) -> int:
     """Incidents ``default`` opens between 02:00 and 04:00 after two days of training."""
-    from anomalert.monitor import detect
+    from anomalert.detection import detect
 
     start = frame.index[2 * 288]
     d = detect(Default(), frame, train_until=start)
@@ -565,7 +565,7 @@ def test_a_series_that_pages_all_day_learns_what_it_flags() -> None:
     flagged points are not learned, so without the flapping rule every dip pages, all day.
     With it, once runs start at six a day the flagged points are learned and the paging
     stops within the first monitored day."""
-    from anomalert.monitor import detect
+    from anomalert.detection import detect
 
     days = 6
     idx = pd.date_range("2025-01-01", periods=days * 288, freq="5min", tz="UTC")
@@ -620,7 +620,7 @@ def test_a_sparse_error_count_pages_on_its_burst_not_on_every_single_error() -> 
     errors[rng.choice(n - 200, 20, replace=False)] = 1.0
     errors[2400:2420] = 25.0  # the burst
     frame = pd.DataFrame({"cpu": 40 + rng.normal(0, 2, n), "errors": errors}, index=idx)
-    from anomalert.monitor import detect
+    from anomalert.detection import detect
 
     d = detect("default", frame)
     assert any(i.start <= idx[2400] <= i.end for i in d.incidents)

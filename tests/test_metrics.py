@@ -7,9 +7,9 @@ import pytest
 
 from anomalert import scenarios
 from anomalert.alerting import AlertPolicy
+from anomalert.detection import detect
 from anomalert.detectors import make
 from anomalert.evaluation.metrics import evaluate_detection, evaluate_flags, incident_ids
-from anomalert.monitor import detect
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 
 from anomalert.alerting import AlertPolicy
+from anomalert.detection import detect
 from anomalert.detectors import ZScore, make
 from anomalert.errors import InputError, ParameterError
-from anomalert.monitor import Monitor, detect
+from anomalert.monitor import Monitor
 
 T0 = pd.Timestamp("2025-01-01", tz="UTC")
 

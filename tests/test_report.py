@@ -130,7 +130,7 @@ def test_cli_demo_rejects_bad_seeds(capsys: pytest.CaptureFixture[str], tmp_path
 
 def test_incidents_are_counted_as_detect_opens_them(demo: DemoResult, metrics: dict[str, Any]):
     from anomalert import scenarios
-    from anomalert.monitor import detect
+    from anomalert.detection import detect
     from anomalert.report.demo import QUICK_DAYS
 
     sc = scenarios.generate("cpu", seed=42, days=QUICK_DAYS[("cpu", "tutorial")])
@@ -437,7 +437,7 @@ def test_the_demo_and_detect_share_the_figures(demo: DemoResult) -> None:
 
 
 def test_a_wide_frame_draws_the_metrics_its_incidents_name(tmp_path: Path) -> None:
-    from anomalert.monitor import detect
+    from anomalert.detection import detect
     from anomalert.report.draw import MAX_METRICS, features_shown, overview
 
     idx = pd.date_range("2025-01-01", periods=2 * 1440, freq="1min", tz="UTC")

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from stream_helpers import first_paging
 
+from anomalert.detection import detect
 from anomalert.detectors import Default, Shift
 from anomalert.detectors import _kernel as K
-from anomalert.monitor import detect
 
 _START = 4 * 1440  # the shift starts after four days
 _HOURS = 3  # and lasts three hours

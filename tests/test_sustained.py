@@ -9,8 +9,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from anomalert.detection import detect
 from anomalert.detectors import Default, Sustained
-from anomalert.monitor import detect
 
 _DAY = 1440
 _SAG = 6 * _DAY + 600  # day 7, 10:00

@@ -11,11 +11,11 @@ import pytest
 from anomalert import scenarios
 from anomalert.alerting import AlertPolicy
 from anomalert.cli import main
+from anomalert.detection import detect
 from anomalert.detectors import PRESETS, make
 from anomalert.errors import InputError, ParameterError
 from anomalert.evaluation.metrics import evaluate_detection
 from anomalert.evaluation.sweep import parse_values, sweep
-from anomalert.monitor import detect
 
 
 @pytest.fixture(scope="module")

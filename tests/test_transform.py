@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from anomalert.cli import main
+from anomalert.detection import detect
 from anomalert.detectors import Default
 from anomalert.detectors._compiled import log_suits
 from anomalert.errors import InputError, ParameterError
-from anomalert.monitor import detect
 
 _DAY = 1440
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from anomalert.alerting import AlertPolicy, Incident
 from anomalert.data import Event, validate_frame
+from anomalert.detection import Detection, detect
 from anomalert.detectors import Detector, available, make
 from anomalert.errors import AnomalertError, InputError, NotFittedError, ParameterError
-from anomalert.monitor import Detection, Monitor, Verdict, detect
+from anomalert.monitor import Monitor, Verdict
 
 __all__ = [
     "AlertPolicy",

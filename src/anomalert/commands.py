@@ -140,7 +140,7 @@ def _prometheus_frame(args: argparse.Namespace, series: dict[str, Any]) -> Any:
 
 def _run_detection(args: argparse.Namespace, frame: Any) -> Any:
     from anomalert.data import split_labels
-    from anomalert.monitor import detect
+    from anomalert.detection import detect
 
     source = args.file or args.access_log or f"prometheus:{getattr(args, 'query', '')}"
     metrics, truth, _ = split_labels(frame, source=str(source))

@@ -1,6 +1,6 @@
 """Many series at once: every series scored on its own, in bounded memory, locally or on Dask.
 
-:func:`detect_many` runs each series through :func:`anomalert.monitor.detect` (the same code
+:func:`detect_many` runs each series through :func:`anomalert.detection.detect` (the same code
 path as ``anomalert detect`` on one file), reduces it to a :class:`SeriesSummary` and, when
 asked, appends its per-point results to one CSV or Parquet file. Series are read lazily and
 processed ``chunk_size`` at a time, so memory is bounded by the chunk, not by the fleet. A
@@ -46,9 +46,9 @@ import pandas as pd
 
 from anomalert.alerting import AlertPolicy
 from anomalert.data import LABEL_COLUMNS, validate_frame
+from anomalert.detection import Detection, _detect
 from anomalert.detectors import Detector, preset
 from anomalert.errors import AnomalertError, InputError, ParameterError
-from anomalert.monitor import Detection, _detect
 from anomalert.sources.longformat import Item, Source, iter_series
 
 __all__ = [

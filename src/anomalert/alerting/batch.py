@@ -2,7 +2,7 @@
 
 :func:`decide_all` makes, for every point, the decision :meth:`anomalert.monitor.Monitor._decide`
 makes one point at a time (k-of-n, resolve hysteresis, cooldown re-opening), so
-:func:`anomalert.monitor.detect` can run a long series without a Python step per point and
+:func:`anomalert.detection.detect` can run a long series without a Python step per point and
 build :class:`~anomalert.alerting.Incident` objects only where something happened.
 tests/test_monitor.py checks the two agree point for point.
 

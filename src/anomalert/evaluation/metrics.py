@@ -5,7 +5,7 @@
   one page from its first alert to its last, held open until ``resolve_after`` clean points
   and re-opened, not paged again, by an alert within the ``cooldown`` (see
   :class:`~anomalert.alerting.AlertPolicy`). The ids come from the ``incident`` column of
-  :attr:`anomalert.monitor.Detection.points`; bare alert flags are grouped by the same
+  :attr:`anomalert.detection.Detection.points`; bare alert flags are grouped by the same
   compiled policy (:func:`~anomalert.alerting.batch.decide_all`). A *false* incident overlaps
   no labelled event. In a scope (held-out rows), an incident counts by its alerts there.
 - An *event* is a labelled run; it is detected when an alert falls inside it, and its delay
@@ -103,7 +103,7 @@ def incident_ids(pred: pd.Series, policy: AlertPolicy | None = None) -> pd.Serie
 
 def incident_spans(ids: pd.Series) -> list[Event]:
     """Each incident's first and last alert, from per-point incident ids (NaN, None or 0
-    where no alert: the ``incident`` column of :attr:`anomalert.monitor.Detection.points`)."""
+    where no alert: the ``incident`` column of :attr:`anomalert.detection.Detection.points`)."""
     ids = pd.to_numeric(ids, errors="coerce").fillna(0)
     hot = ids[ids > 0]
     if hot.empty:
@@ -131,7 +131,7 @@ def evaluate_flags(
         ``anomaly_type`` per point (``"normal"`` outside events), for per-type results.
     incident
         The incident id of each alert point, as the Monitor opened them (the ``incident``
-        column of :attr:`~anomalert.monitor.Detection.points`). Default: ``pred`` grouped
+        column of :attr:`~anomalert.detection.Detection.points`). Default: ``pred`` grouped
         by :func:`incident_ids` under ``policy`` (default :class:`AlertPolicy`).
     """
     truth = truth.astype(bool)
@@ -208,7 +208,7 @@ def evaluate_detection(
 ) -> dict[str, Any]:
     """Metrics over every row (``scope="all"``) and, separately, over the held-out rows.
 
-    ``points`` is :attr:`anomalert.monitor.Detection.points`. The held-out scope holds the
+    ``points`` is :attr:`anomalert.detection.Detection.points`. The held-out scope holds the
     rows at or after ``train_until``; it is absent when there is no such boundary. Incidents
     are the Monitor's, from the ``incident`` column (an incident open across the boundary
     counts in the held-out scope by its alerts there).

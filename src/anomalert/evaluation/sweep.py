@@ -4,7 +4,7 @@ The CPU tutorial asks how Isolation Forest's ``contamination`` changes the false
 rate. The answer is structural: scikit-learn puts the decision boundary at the training
 window's ``1 - contamination`` score quantile, so a contamination of ``c`` flags a fraction
 ``c`` *of the training window* whatever the data holds. :func:`sweep` runs the detector once
-per value of ``contamination`` through :func:`anomalert.monitor.detect`.
+per value of ``contamination`` through :func:`anomalert.detection.detect`.
 
 A ``threshold`` sweep answers the question an on-call engineer tuning a threshold asks: "if
 this detector paged above ``v``, what would I get?" The detector runs once, as configured
@@ -56,10 +56,11 @@ import pandas as pd
 from anomalert.alerting import AlertPolicy
 from anomalert.alerting.batch import decide_all
 from anomalert.data import split_labels, validate_frame
+from anomalert.detection import Detection, detect
 from anomalert.detectors import PRESETS, make, preset
 from anomalert.errors import InputError, ParameterError
 from anomalert.evaluation.metrics import evaluate_detection
-from anomalert.monitor import Detection, _utc, detect
+from anomalert.monitor import _utc
 
 __all__ = [
     "SWEEP_PARAMS",
@@ -122,7 +123,7 @@ def run_with(
     policy: AlertPolicy | None = None,
     labels: pd.Series | None = None,
 ) -> Detection:
-    """:func:`~anomalert.monitor.detect` for ``detector`` with ``params`` overridden.
+    """:func:`~anomalert.detection.detect` for ``detector`` with ``params`` overridden.
 
     A preset keeps its own training plan (every row, the first N rows, labelled rows removed):
     the overridden configuration is registered under a temporary preset name for the call.
@@ -215,7 +216,7 @@ def sweep(
     values
         The values to try, in the order given.
     train_until
-        End of the training window (see :func:`~anomalert.monitor.detect`). The held-out
+        End of the training window (see :func:`~anomalert.detection.detect`). The held-out
         scope starts there, or where the detector's own training ended, whichever is later.
     labels, kinds
         Ground truth per row (bool) and ``anomaly_type`` per row.
@@ -293,7 +294,7 @@ def _timestamp(value: Any) -> pd.Timestamp | None:
 def paged(detection: Detection, policy: AlertPolicy) -> pd.DataFrame:
     """``detection``'s scores decided again under ``policy``: the ``score``, ``threshold``,
     ``is_anomalous``, ``is_anomaly`` and ``incident`` columns that
-    :func:`~anomalert.monitor.detect` gives with that policy (the detector learns at its own
+    :func:`~anomalert.detection.detect` gives with that policy (the detector learns at its own
     threshold whatever the policy's, so the scores are the same; explanations are not
     rebuilt). ``detection`` must come from a policy with the same learning settings."""
     points = detection.points

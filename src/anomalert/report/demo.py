@@ -3,7 +3,7 @@
 For each scenario (``cpu``, ``lb``) and variant (``tutorial``, ``realistic``) the demo runs the
 tutorial preset for that scenario (``seed000-iforest`` / ``seed004-iforest``), plain
 ``iforest`` (defaults; threshold calibrated on the label-free training window) and ``default``
-through :func:`anomalert.monitor.detect`, measures every run over all rows and over the held-out
+through :func:`anomalert.detection.detect`, measures every run over all rows and over the held-out
 rows (from the scenario's ``train_until``), sweeps the preset's ``contamination`` and ``default``'s
 threshold, draws the figures and writes ``report.html`` and ``metrics.json``.
 
@@ -27,12 +27,12 @@ import numpy as np
 import pandas as pd
 
 from anomalert import scenarios
+from anomalert.detection import Detection, detect
 from anomalert.detectors import IForest
 from anomalert.errors import InputError
 from anomalert.evaluation.metrics import evaluate_detection
 from anomalert.evaluation.sweep import measure, sweep
 from anomalert.features import transform_frame
-from anomalert.monitor import Detection, detect
 from anomalert.report.draw import draw_detections, incident_rows
 from anomalert.report.results import PRESET_FOR, CaseResult, DemoResult
 

@@ -3,7 +3,7 @@
 
 The page says what was run (the data, the detector and its threshold, the training window,
 the alert policy), then shows what ``anomalert detect`` printed: the alerts and incidents
-as the Monitor opened them (the same :class:`~anomalert.monitor.Detection`, not a recount),
+as the Monitor opened them (the same :class:`~anomalert.detection.Detection`, not a recount),
 drawn by the figures the demo uses (:func:`anomalert.report.draw.draw_detections`). With
 ``evaluate`` it adds the evaluation against the labels, the numbers of
 :func:`anomalert.evaluation.metrics.evaluate_detection` that the CLI printed. Times are UTC.
@@ -23,9 +23,9 @@ import pandas as pd
 
 from anomalert.alerting import AlertPolicy
 from anomalert.data import Event, to_events
+from anomalert.detection import Detection
 from anomalert.detectors import preset
 from anomalert.detectors.base import format_value
-from anomalert.monitor import Detection
 from anomalert.report import page as P
 from anomalert.report.draw import (
     draw_detections,

@@ -9,7 +9,7 @@ detector's incidents against the baseline its explanations give. Each figure goe
 ``add(suffix, caption, draw)`` callback, which decides where (a PNG file beside the demo's
 report, or bytes embedded in a report page).
 
-Incidents are the :class:`~anomalert.monitor.Detection`'s own (the Monitor's, as
+Incidents are the :class:`~anomalert.detection.Detection`'s own (the Monitor's, as
 ``anomalert detect`` prints them); nothing here recounts them.
 """
 
@@ -24,10 +24,11 @@ import pandas as pd
 
 from anomalert.alerting import AlertPolicy, Incident
 from anomalert.data import Event
+from anomalert.detection import Detection
 from anomalert.detectors import IForest, make
 from anomalert.evaluation.sweep import training_mask
 from anomalert.features import transform_frame
-from anomalert.monitor import Detection, Monitor
+from anomalert.monitor import Monitor
 from anomalert.report import figures as fig
 from anomalert.report.panels import incident_panels, incident_window, panels_for
 

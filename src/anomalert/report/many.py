@@ -4,7 +4,7 @@ one table of every series by incidents, and the charts of the worst few, not one
 The table is the CLI's (:class:`~anomalert.fleet.FleetResult`'s summaries, as
 ``anomalert detect`` printed them). The worst series (most incidents, then highest score)
 are read again from the same source and run through the same
-:func:`~anomalert.monitor.detect` as the fleet did, which gives the same incidents (the page
+:func:`~anomalert.detection.detect` as the fleet did, which gives the same incidents (the page
 says so if it ever did not), and drawn as a single series' report draws them.
 """
 
@@ -19,9 +19,9 @@ from typing import Any
 import pandas as pd
 
 from anomalert.data import validate_frame
+from anomalert.detection import Detection, detect
 from anomalert.detectors.base import format_value
 from anomalert.fleet import FleetResult, SeriesSummary
-from anomalert.monitor import Detection, detect
 from anomalert.report import figures as fig
 from anomalert.report import page as P
 from anomalert.report.detection import READING, Run, detection_section, policy_text

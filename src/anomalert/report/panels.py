@@ -30,8 +30,8 @@ from anomalert.report.figures import (
 
 if TYPE_CHECKING:
     from anomalert.alerting import Incident
+    from anomalert.detection import Detection
     from anomalert.detectors import Contribution
-    from anomalert.monitor import Detection
 
 __all__ = ["Panel", "incident_panels", "incident_window", "panels_for"]
 
