@@ -289,6 +289,24 @@ def _beyond_totals(
 
 
 @njit(cache=True, nogil=True)
+def _score_one_beyond(
+    x: Array, roots: Array, depths: Array, child: Array, feature: Array, threshold: Array,
+    nan_right: Array, value: Array, lo: Array, hi: Array, past_lo: Array, past_hi: Array,
+    denominator: float,
+) -> float:
+    """``score_samples(beyond=True)`` of one float64 row, in one compiled call."""
+    row = np.empty(x.shape[0], dtype=np.float32)
+    for j in range(x.shape[0]):
+        row[j] = x[j]
+    out = np.empty(1)
+    out[0] = _row_total(row, roots, depths, child, feature, threshold, nan_right, value)
+    _beyond_totals(x.reshape((1, x.shape[0])), roots, child, feature, threshold, nan_right,
+                   value, lo, hi, past_lo, past_hi, out)
+    ratio = out[0] / denominator if denominator != 0.0 else 1.0
+    return -(2.0 ** (-ratio))
+
+
+@njit(cache=True, nogil=True)
 def _route_boxes(
     X: Array, roots: Array, child: Array, feature: Array, threshold: Array, nan_right: Array,
     lo: Array, hi: Array,
@@ -600,13 +618,19 @@ class CompiledForest:
             The row's score; lower is more abnormal.
         """
         if beyond:
-            row = np.asarray(x, dtype=np.float64).reshape(1, -1)
-            lo, hi = getattr(self, "past_lo_", None), getattr(self, "past_hi_", None)
-            if lo is None or hi is None or row.shape[1] != self.n_features_in_ or not (
-                (row[0] >= lo).all() and (row[0] <= hi).all()
-            ):
+            past_lo = getattr(self, "past_lo_", None)
+            if past_lo is None or not (
+                type(x) is np.ndarray and x.dtype == np.float64
+                and x.shape == (self.n_features_in_,) and x.flags.c_contiguous
+                and self.allow_nan_
+            ):  # checks and errors as the batch path gives them
+                row = np.asarray(x, dtype=np.float64).reshape(1, -1)
                 return float(self.score_samples(row, beyond=True)[0])
-            x = row[0]  # within the range: scikit-learn's score, on the fast path below
+            return float(_score_one_beyond(
+                x, self.roots_, self.depths_, self.child_, self.feature_, self.threshold_,
+                self.nan_right_, self.value_, self.lo_, self.hi_, past_lo, self.past_hi_,
+                self.denominator_,
+            ))
         if not (  # fast path: a float64 row, cast to float32 inside the compiled call
             type(x) is np.ndarray
             and x.dtype == np.float64
