@@ -144,3 +144,15 @@ def test_a_detector_serves_one_monitor_at_a_time() -> None:
     del first
     gc.collect()
     Monitor(det)  # once its Monitor is gone, the detector can serve another
+
+
+def test_a_preset_made_by_name_scores_its_own_metrics() -> None:
+    from anomalert import scenarios
+
+    frame = scenarios.generate("cpu", seed=42).frame  # cpu_usage and memory_usage
+    det = make("seed000-iforest").fit(frame)
+    assert det.columns_ == ["cpu_usage"]  # as detect() scores it, not memory_usage too
+    d = detect("seed000-iforest", frame)
+    np.testing.assert_array_equal(det.score(frame).to_numpy(), d.points["score"].to_numpy())
+    with pytest.raises(InputError, match="cpu_usage"):
+        make("seed000-iforest").fit(frame[["memory_usage"]])

@@ -118,6 +118,10 @@ def preset(name: str) -> Preset:
 
 
 def make(name: str, **params: Any) -> Detector:
-    """A new detector by registry or preset name, with parameters overridden."""
-    det = preset(name).factory()
+    """A new detector by registry or preset name, with parameters overridden. A preset that
+    names its metrics (``seed000-iforest``: ``cpu_usage``) fits on those columns only."""
+    plan = preset(name)
+    det = plan.factory()
+    if plan.metrics is not None:  # fit() then scores those columns only, as detect() does
+        det._preset_metrics = tuple(plan.metrics)  # type: ignore[attr-defined]
     return det.set_params(**params) if params else det

@@ -552,6 +552,13 @@ class Detector:
         for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
             delattr(self, attr)
         cols = [c for c in frame.columns if c not in LABEL_COLUMNS and c != "timestamp"]
+        only = getattr(self, "_preset_metrics", None)  # a preset's own metrics (see make)
+        if only:
+            missing = [m for m in only if m not in cols]
+            if missing:
+                raise InputError(f"this detector scores the column(s) {list(only)}; the frame "
+                                 f"lacks {missing}")
+            cols = list(only)
         self._start(cols)
 
     def _fit_arrays(self, t: np.ndarray, X: np.ndarray) -> Self:
