@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from anomalert.data import Event, split_labels, to_events, to_labels, validate_frame
+from anomalert.data import validate_frame
 from anomalert.errors import InputError
+from anomalert.events import Event, split_labels, to_events, to_labels
 
 
 def test_sorts_and_deduplicates_with_counts() -> None:

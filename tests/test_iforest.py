@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from anomalert import scenarios
-from anomalert.data import split_labels
 from anomalert.detection import detect
 from anomalert.detectors import IForest
 from anomalert.detectors.iforest import AUTO_CONTAMINATION
 from anomalert.evaluation.metrics import evaluate_detection
+from anomalert.events import split_labels
 
 
 def _frame(X: np.ndarray, start: int = 0) -> pd.DataFrame:

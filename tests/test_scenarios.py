@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from anomalert.data import to_labels, validate_frame
+from anomalert.data import validate_frame
 from anomalert.errors import ParameterError
+from anomalert.events import to_labels
 from anomalert.scenarios import SCENARIOS, Scenario, cpu, generate, lb
 from anomalert.scenarios.realistic import daily_shape, realistic_cpu, realistic_lb
 

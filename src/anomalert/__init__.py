@@ -8,10 +8,11 @@
 from __future__ import annotations
 
 from anomalert.alerting import AlertPolicy, Incident
-from anomalert.data import Event, validate_frame
+from anomalert.data import validate_frame
 from anomalert.detection import Detection, detect
 from anomalert.detectors import Detector, available, make
 from anomalert.errors import AnomalertError, InputError, NotFittedError, ParameterError
+from anomalert.events import Event
 from anomalert.monitor import Monitor, Verdict
 
 __all__ = [

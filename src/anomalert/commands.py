@@ -139,8 +139,8 @@ def _prometheus_frame(args: argparse.Namespace, series: dict[str, Any]) -> Any:
 
 
 def _run_detection(args: argparse.Namespace, frame: Any) -> Any:
-    from anomalert.data import split_labels
     from anomalert.detection import detect
+    from anomalert.events import split_labels
 
     source = args.file or args.access_log or f"prometheus:{getattr(args, 'query', '')}"
     metrics, truth, _ = split_labels(frame, source=str(source))
@@ -354,7 +354,7 @@ def _write_visuals(args: argparse.Namespace, frame: Any, det: Any,
     """``--plot`` and ``--report`` of one detection."""
     if not (args.report or args.plot):
         return
-    from anomalert.data import split_labels
+    from anomalert.events import split_labels
     from anomalert.report.detection import write_plot, write_report
 
     _, labels, kinds = split_labels(frame)
@@ -377,8 +377,8 @@ def _minutes(m: float) -> str:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from anomalert.data import split_labels
     from anomalert.evaluation.metrics import evaluate_detection
+    from anomalert.events import split_labels
 
     check_output(args.json, "--json", JSON_OUTPUT)
     _check_visuals(args)

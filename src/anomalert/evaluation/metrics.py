@@ -47,7 +47,7 @@ import pandas as pd
 
 from anomalert.alerting import AlertPolicy
 from anomalert.alerting.batch import decide_all
-from anomalert.data import Event, to_events
+from anomalert.events import Event, to_events
 
 __all__ = ["evaluate_detection", "evaluate_flags", "incident_ids", "incident_spans",
            "point_metrics"]

@@ -55,11 +55,12 @@ import pandas as pd
 
 from anomalert.alerting import AlertPolicy
 from anomalert.alerting.batch import decide_all
-from anomalert.data import split_labels, validate_frame
+from anomalert.data import validate_frame
 from anomalert.detection import Detection, detect
 from anomalert.detectors import PRESETS, make, preset
 from anomalert.errors import InputError, ParameterError
 from anomalert.evaluation.metrics import evaluate_detection
+from anomalert.events import split_labels
 from anomalert.monitor import _utc
 
 __all__ = [

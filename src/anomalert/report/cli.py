@@ -113,8 +113,8 @@ def _sweep_plot(path: Path, rows: list[dict[str, Any]], detector: str, param: st
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run the sweep on a labelled file and print one line per value."""
-    from anomalert.data import split_labels
     from anomalert.evaluation.sweep import parse_values, sweep
+    from anomalert.events import split_labels
     from anomalert.outputs import JSON_OUTPUT, PLOT_OUTPUT, check_output
     from anomalert.sources.files import read_table
 

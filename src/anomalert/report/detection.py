@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 
 from anomalert.alerting import AlertPolicy
-from anomalert.data import Event, to_events
 from anomalert.detection import Detection
 from anomalert.detectors import preset
 from anomalert.detectors.base import format_value
+from anomalert.events import Event, to_events
 from anomalert.report import page as P
 from anomalert.report.draw import (
     draw_detections,

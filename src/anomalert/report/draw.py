@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 
 from anomalert.alerting import AlertPolicy, Incident
-from anomalert.data import Event
 from anomalert.detection import Detection
 from anomalert.detectors import IForest, make
 from anomalert.evaluation.sweep import training_mask
+from anomalert.events import Event
 from anomalert.features import transform_frame
 from anomalert.monitor import Monitor
 from anomalert.report import figures as fig

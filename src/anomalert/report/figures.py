@@ -27,7 +27,7 @@ from typing import IO, Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from anomalert.data import Event
+from anomalert.events import Event
 
 __all__ = [
     "ScoreLine",

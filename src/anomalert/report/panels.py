@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from anomalert.data import Event
+from anomalert.events import Event
 from anomalert.report.figures import (
     FALSE_COLOR,
     INCIDENT_COLOR,

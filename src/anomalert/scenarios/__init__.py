@@ -11,7 +11,7 @@ Two generators, each in two variants:
   random incidents (5xx bursts, traffic surges, 4xx bursts).
 
 Every :class:`Scenario` carries its ground truth twice (the ``is_anomaly`` /
-``anomaly_type`` columns and a list of :class:`~anomalert.data.Event`) and a
+``anomaly_type`` columns and a list of :class:`~anomalert.events.Event`) and a
 ``train_until`` cut for a known-good training window fixed in advance.
 
 Examples

@@ -2,7 +2,7 @@
 
 A scenario is a labelled synthetic data set: a frame with a UTC minute index,
 float metric columns and the ground-truth columns ``is_anomaly`` / ``anomaly_type``,
-plus the same ground truth as a list of :class:`~anomalert.data.Event` and a
+plus the same ground truth as a list of :class:`~anomalert.events.Event` and a
 suggested known-good training window.
 """
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from anomalert.data import Event, to_labels
 from anomalert.errors import ParameterError
+from anomalert.events import Event, to_labels
 
 __all__ = [
     "LABEL_COLUMNS",
