@@ -74,7 +74,7 @@ def _sweep_plot(path: Path, rows: list[dict[str, Any]], detector: str, param: st
     from matplotlib.figure import Figure
 
     from anomalert.outputs import plot_format
-    from anomalert.report.figures import longest_note
+    from anomalert.report.figures import sweep_note
 
     fig = Figure(figsize=(11, 4), layout="constrained")
     left, right = fig.subplots(1, 2)
@@ -89,11 +89,11 @@ def _sweep_plot(path: Path, rows: list[dict[str, Any]], detector: str, param: st
                        ("precision", precision), ("recall", "recall")):
         y = [r[key] if key != "precision" or _flagged(r) else float("nan") for r in rows]
         left.plot(x, y, "o-", label=label)
-    right.plot(x, [r["false_incidents_per_day"] for r in rows], "o-", color="#d62728")
+    # minutes alerting outside the events, not false incidents: a high contamination merges
+    # alerts into long incidents over an event that count as true
+    right.plot(x, [r["false_alert_min_per_day"] for r in rows], "o-", color="#d62728")
     for r in rows:
-        right.annotate(f"{r['events_detected']}/{r['events_total']} ev"
-                       + longest_note(r),
-                       (r["value"], r["false_incidents_per_day"]), fontsize=8,
+        right.annotate(sweep_note(r), (r["value"], r["false_alert_min_per_day"]), fontsize=8,
                        textcoords="offset points", xytext=(0, 6), ha="center")
     for ax in (left, right):
         if param == "contamination":
@@ -101,12 +101,12 @@ def _sweep_plot(path: Path, rows: list[dict[str, Any]], detector: str, param: st
         ax.set_xlabel(param + (" (score units)" if param == "threshold" else ""))
         ax.grid(alpha=0.3)
     left.set_ylabel("share / rate")
-    top = max(r["false_incidents_per_day"] for r in rows)
-    right.set_ylim(-0.03 * max(top, 1.0), 1.15 * max(top, 1.0))  # room for the labels
+    top = max(r["false_alert_min_per_day"] for r in rows)
+    right.set_ylim(-0.03 * max(top, 1.0), 1.2 * max(top, 1.0))  # room for the labels
     # below the plots, not over the curves (precision sits where a corner legend would go)
     fig.legend(*left.get_legend_handles_labels(), loc="outside lower center", fontsize=8,
                ncol=5)
-    right.set_ylabel("false incidents per day\n(as anomalert detect opens them)")
+    right.set_ylabel("minutes a day alerting\noutside the labelled events")
     fig.suptitle(f"{detector}: {param} sweep ({rows[0]['scope']} rows)", fontweight="bold")
     fig.savefig(path, dpi=100, format=plot_format(path))
 
