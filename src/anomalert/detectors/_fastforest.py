@@ -18,7 +18,8 @@ Nodes are renumbered breadth-first per tree so that siblings are adjacent (right
 and a leaf is its own child behind a ``+inf`` threshold: a tree is then walked in a fixed
 number of branch-free steps, and several walks overlap in the CPU. The batch walk compares
 uint32 keys that sort like the float32 values (an integer compare has a shorter latency);
-rows holding a NaN are walked again on floats.
+rows holding a NaN are walked again on floats. The compiled walks are in
+:mod:`anomalert.detectors._forestwalk`.
 
 Examples
 --------
@@ -39,15 +40,21 @@ import math
 from typing import Any, Self
 
 import numpy as np
-from numba import njit
 from sklearn.ensemble import IsolationForest
 
+from anomalert.detectors._forestwalk import (
+    LANES,
+    batch_totals,
+    beyond_totals,
+    order_key,
+    route_boxes,
+    score_one,
+    score_one_beyond,
+)
 from anomalert.errors import InputError, NotFittedError
 
 __all__ = ["CompiledForest", "average_path_length"]
 
-_BLOCK = 1024  # rows walked through one tree while it sits in L1 cache
-_LANES = 8  # rows walked together (independent walks the CPU can overlap)
 _NODE_ARRAYS = ("child", "feature", "threshold", "nan_right", "value")
 
 Array = np.ndarray
@@ -90,251 +97,6 @@ def _float32_floor(threshold: Array) -> Array:
     above = t32.astype(np.float64) > threshold
     t32[above] = np.nextafter(t32[above], np.float32(-np.inf))
     return t32
-
-
-# ---------------------------------------------------------------------- compiled walks
-@njit(inline="always")
-def _step_nan(
-    x: Array, node: int, child: Array, feature: Array, threshold: Array, nan_right: Array
-) -> int:
-    """One branch-free step down a tree (a leaf is its own child); NaN goes to its side."""
-    v = x[feature[node]]
-    return child[node] + np.uint32((v > threshold[node]) | ((v != v) & nan_right[node]))
-
-
-@njit(inline="always")
-def _step_key(
-    x: Array, at: np.uint64, node: int, child: Array, feature: Array, key: Array
-) -> int:
-    """One step on order keys (see ``_order_key``): an integer compare, shorter than a
-    float one. The row's feature ``j`` is ``x[at + 8 j]`` (``feature`` holds ``8 j``)."""
-    return child[node] + np.uint32(key[node] < x[at + feature[node]])
-
-
-@njit(cache=True, nogil=True)
-def _row_total(
-    x: Array, roots: Array, depths: Array, child: Array, feature: Array, threshold: Array,
-    nan_right: Array, value: Array,
-) -> float:
-    """Sum, in tree order, of the leaf values one float32 row reaches (NaN allowed).
-
-    Four trees are walked together so that their independent walks overlap in the CPU;
-    walking past a leaf is harmless since a leaf is its own child.
-    """
-    total = 0.0
-    n_trees = roots.shape[0]
-    t = 0
-    while t + 4 <= n_trees:
-        a, b, c, d = roots[t], roots[t + 1], roots[t + 2], roots[t + 3]
-        for _ in range(max(depths[t], depths[t + 1], depths[t + 2], depths[t + 3])):
-            a = _step_nan(x, a, child, feature, threshold, nan_right)
-            b = _step_nan(x, b, child, feature, threshold, nan_right)
-            c = _step_nan(x, c, child, feature, threshold, nan_right)
-            d = _step_nan(x, d, child, feature, threshold, nan_right)
-        total += value[a]
-        total += value[b]
-        total += value[c]
-        total += value[d]
-        t += 4
-    for rest in range(t, n_trees):
-        a = roots[rest]
-        for _ in range(depths[rest]):
-            a = _step_nan(x, a, child, feature, threshold, nan_right)
-        total += value[a]
-    return total
-
-
-@njit(cache=True, nogil=True)
-def _score_one(
-    x: Array, roots: Array, depths: Array, child: Array, feature: Array, threshold: Array,
-    nan_right: Array, value: Array, denominator: float,
-) -> float:
-    """``score_samples`` of one float64 row (cast to float32 here, as numpy casts)."""
-    row = np.empty(x.shape[0], dtype=np.float32)
-    for j in range(x.shape[0]):
-        row[j] = x[j]
-    total = _row_total(row, roots, depths, child, feature, threshold, nan_right, value)
-    ratio = total / denominator if denominator != 0.0 else 1.0
-    return -(2.0 ** (-ratio))
-
-
-@njit(cache=True, nogil=True)
-def _batch_totals(
-    X: Array, roots: Array, depths: Array, child: Array, feature: Array, lane_feature: Array,
-    threshold: Array, key: Array, nan_right: Array, value: Array, out: Array,
-) -> None:
-    """Per-row leaf-value sums of a C-ordered float32 matrix, written to ``out``.
-
-    Rows go in blocks of ``_BLOCK``, so one tree stays in L1 cache while it is walked for
-    the whole block, eight rows at a time (eight independent walks in flight), comparing
-    order keys. Each group of eight rows is copied feature-major (row ``k``'s feature ``j``
-    at ``8 j + k``), so the walks read at constant offsets from one pointer. Rows with a NaN
-    are then redone on floats with the missing-value rule.
-    """
-    n_rows, n_features = X.shape
-    group = np.uint64(_LANES * n_features)
-    xt = np.zeros(_BLOCK * n_features, dtype=np.uint32)
-    acc = np.zeros(_BLOCK)
-    has_nan = np.zeros(_BLOCK, dtype=np.bool_)
-    one = np.zeros(1, dtype=np.float32)
-    bits = one.view(np.uint32)
-    for start in range(0, n_rows, _BLOCK):
-        m = min(_BLOCK, n_rows - start)
-        for r in range(m):
-            at = (r // _LANES) * _LANES * n_features + r % _LANES
-            has_nan[r] = False
-            for j in range(n_features):
-                v = X[start + r, j]
-                if v != v:  # any number will do: the row is redone below
-                    has_nan[r] = True
-                    v = np.float32(0.0)
-                one[0] = v + np.float32(0.0)  # -0.0 -> +0.0, as in the keys
-                k = bits[0]
-                xt[at + _LANES * j] = ~k if k >> np.uint32(31) else k | np.uint32(0x80000000)
-        for r in range(_BLOCK):  # explicit loops: slice assignment is slow to compile
-            acc[r] = 0.0
-        for t in range(roots.shape[0]):
-            root, steps = roots[t], depths[t]
-            at = np.uint64(0)
-            for r in range(0, m, _LANES):  # the last group may read stale padding: harmless
-                n0 = n1 = n2 = n3 = n4 = n5 = n6 = n7 = root
-                for _ in range(steps):
-                    n0 = _step_key(xt, at, n0, child, lane_feature, key)
-                    n1 = _step_key(xt, at + np.uint64(1), n1, child, lane_feature, key)
-                    n2 = _step_key(xt, at + np.uint64(2), n2, child, lane_feature, key)
-                    n3 = _step_key(xt, at + np.uint64(3), n3, child, lane_feature, key)
-                    n4 = _step_key(xt, at + np.uint64(4), n4, child, lane_feature, key)
-                    n5 = _step_key(xt, at + np.uint64(5), n5, child, lane_feature, key)
-                    n6 = _step_key(xt, at + np.uint64(6), n6, child, lane_feature, key)
-                    n7 = _step_key(xt, at + np.uint64(7), n7, child, lane_feature, key)
-                acc[r] += value[n0]
-                acc[r + 1] += value[n1]
-                acc[r + 2] += value[n2]
-                acc[r + 3] += value[n3]
-                acc[r + 4] += value[n4]
-                acc[r + 5] += value[n5]
-                acc[r + 6] += value[n6]
-                acc[r + 7] += value[n7]
-                at += group
-        for r in range(m):
-            if has_nan[r]:
-                acc[r] = _row_total(
-                    X[start + r], roots, depths, child, feature, threshold, nan_right, value
-                )
-            out[start + r] = acc[r]
-
-
-@njit(cache=True, nogil=True)
-def _beyond_totals(
-    X: Array, roots: Array, child: Array, feature: Array, threshold: Array, nan_right: Array,
-    value: Array, lo: Array, hi: Array, past_lo: Array, past_hi: Array, out: Array,
-) -> None:
-    """Expected path-length sums of the rows past ``[past_lo, past_hi]`` (the training
-    window's range and its gate) in some feature, written to ``out`` (other rows are left as
-    they are: the caller's plain sums). See :meth:`CompiledForest.score_samples`.
-
-    At a node whose training values span ``[a, b]`` in such a feature ``j``, a value
-    ``v > b`` would be cut off alone by a uniform split of ``[a, v]`` with chance
-    ``(v - b) / (v - a)`` (and symmetrically below); summed over those features and divided
-    by the number of features (each is drawn with equal chance), that is the chance ``p``
-    the row is isolated one level below this node. The row goes on down its real path with
-    chance ``1 - p``. Features within the gate add nothing: a new point within it scores
-    exactly as scikit-learn's, like the training rows the threshold was set on."""
-    n_rows, m = X.shape
-    row = np.empty(m, dtype=np.float32)
-    past = np.empty(m, dtype=np.int64)
-    for r in range(n_rows):
-        n_past = 0
-        for j in range(m):
-            row[j] = X[r, j]
-            if X[r, j] < past_lo[j] or X[r, j] > past_hi[j]:
-                past[n_past] = j  # past the training window's range (every root's box)
-                n_past += 1
-        if n_past == 0:
-            continue
-        total = 0.0
-        for t in range(roots.shape[0]):
-            node = roots[t]
-            depth = 0.0
-            stay = 1.0  # chance the row was not isolated above this node
-            expected = 0.0
-            while True:
-                p = 0.0
-                for k in range(n_past):
-                    j = past[k]
-                    v = X[r, j]
-                    a = lo[node, j]
-                    b = hi[node, j]
-                    if v > b:
-                        p += (v - b) / (v - a)
-                    elif v < a:
-                        p += (a - v) / (b - v)
-                leaf = child[node] == node
-                if p > 0.0:
-                    p /= m
-                    cut = depth + 1.0
-                    if leaf:
-                        cut = min(cut, value[node])
-                    expected += stay * p * cut
-                    stay *= 1.0 - p
-                if leaf:
-                    break
-                node = _step_nan(row, node, child, feature, threshold, nan_right)
-                depth += 1.0
-            if stay == 1.0:
-                total += value[node]
-            else:
-                total += expected + stay * value[node]
-        out[r] = total
-
-
-@njit(cache=True, nogil=True)
-def _score_one_beyond(
-    x: Array, roots: Array, depths: Array, child: Array, feature: Array, threshold: Array,
-    nan_right: Array, value: Array, lo: Array, hi: Array, past_lo: Array, past_hi: Array,
-    denominator: float,
-) -> float:
-    """``score_samples(beyond=True)`` of one float64 row, in one compiled call."""
-    row = np.empty(x.shape[0], dtype=np.float32)
-    for j in range(x.shape[0]):
-        row[j] = x[j]
-    out = np.empty(1)
-    out[0] = _row_total(row, roots, depths, child, feature, threshold, nan_right, value)
-    _beyond_totals(x.reshape((1, x.shape[0])), roots, child, feature, threshold, nan_right,
-                   value, lo, hi, past_lo, past_hi, out)
-    ratio = out[0] / denominator if denominator != 0.0 else 1.0
-    return -(2.0 ** (-ratio))
-
-
-@njit(cache=True, nogil=True)
-def _route_boxes(
-    X: Array, roots: Array, child: Array, feature: Array, threshold: Array, nan_right: Array,
-    lo: Array, hi: Array,
-) -> None:
-    """Widen each node's box to hold every row of ``X`` that reaches it."""
-    n_rows, m = X.shape
-    row = np.empty(m, dtype=np.float32)
-    for r in range(n_rows):
-        for j in range(m):
-            row[j] = X[r, j]
-        for t in range(roots.shape[0]):
-            node = roots[t]
-            while True:
-                for j in range(m):
-                    v = X[r, j]
-                    if v < lo[node, j]:
-                        lo[node, j] = v
-                    if v > hi[node, j]:
-                        hi[node, j] = v
-                if child[node] == node:
-                    break
-                node = _step_nan(row, node, child, feature, threshold, nan_right)
-
-
-def _order_key(values: Array) -> Array:
-    """uint32 keys ordered as the float32 values (-0.0 taken as +0.0; NaN excluded)."""
-    bits = (np.asarray(values, dtype=np.float32) + np.float32(0.0)).view(np.uint32)
-    return np.where(bits >> 31, ~bits, bits | np.uint32(0x80000000)).astype(np.uint32)
 
 
 # ---------------------------------------------------------------------- flattening
@@ -422,9 +184,9 @@ class CompiledForest:
         nodes = {a.size for a in (self.feature_, self.threshold_, self.nan_right_, self.value_)}
         if nodes != {self.child_.size} or self.roots_.size != self.depths_.size:
             raise ValueError("node arrays and tree arrays must have matching lengths")
-        self._lane_feature = self.feature_ * np.uint32(_LANES)  # where the walks read
+        self._lane_feature = self.feature_ * np.uint32(LANES)  # where the walks read
         # integer keys of the thresholds; a leaf's is the largest, so any row stays there
-        self._key = _order_key(self.threshold_)
+        self._key = order_key(self.threshold_)
         self._key[self.child_ == np.arange(self.child_.size)] = np.iinfo(np.uint32).max
         self.denominator_ = float(denominator)
         self.n_features_in_ = int(n_features_in)
@@ -535,7 +297,7 @@ class CompiledForest:
         n = self.child_.size
         lo = np.full((n, self.n_features_in_), np.inf)
         hi = np.full((n, self.n_features_in_), -np.inf)
-        _route_boxes(raw, self.roots_, self.child_, self.feature_, self.threshold_,
+        route_boxes(raw, self.roots_, self.child_, self.feature_, self.threshold_,
                      self.nan_right_, lo, hi)
         # a node no row reached (none: every node has training samples) stays unbounded
         self.lo_, self.hi_ = lo, hi
@@ -550,11 +312,11 @@ class CompiledForest:
         arr = self._as_array(X, ndim=2)  # the same checks as the plain path
         raw = np.ascontiguousarray(np.asarray(X, dtype=np.float64))
         out = np.empty(raw.shape[0], dtype=np.float64)
-        _batch_totals(
+        batch_totals(
             arr, self.roots_, self.depths_, self.child_, self.feature_, self._lane_feature,
             self.threshold_, self._key, self.nan_right_, self.value_, out,
         )
-        _beyond_totals(raw, self.roots_, self.child_, self.feature_, self.threshold_,
+        beyond_totals(raw, self.roots_, self.child_, self.feature_, self.threshold_,
                        self.nan_right_, self.value_, self.lo_, self.hi_, self.past_lo_,
                        self.past_hi_, out)
         return out
@@ -591,7 +353,7 @@ class CompiledForest:
         else:
             arr = self._as_array(X, ndim=2)
             out = np.empty(arr.shape[0], dtype=np.float64)
-            _batch_totals(
+            batch_totals(
                 arr, self.roots_, self.depths_, self.child_, self.feature_, self._lane_feature,
                 self.threshold_, self._key, self.nan_right_, self.value_, out,
             )
@@ -626,7 +388,7 @@ class CompiledForest:
             ):  # checks and errors as the batch path gives them
                 row = np.asarray(x, dtype=np.float64).reshape(1, -1)
                 return float(self.score_samples(row, beyond=True)[0])
-            return float(_score_one_beyond(
+            return float(score_one_beyond(
                 x, self.roots_, self.depths_, self.child_, self.feature_, self.threshold_,
                 self.nan_right_, self.value_, self.lo_, self.hi_, past_lo, self.past_hi_,
                 self.denominator_,
@@ -640,7 +402,7 @@ class CompiledForest:
         ):  # float32 -> float64 -> float32 is exact
             x = self._as_array(x, ndim=1).astype(np.float64)
         return float(
-            _score_one(
+            score_one(
                 x, self.roots_, self.depths_, self.child_, self.feature_, self.threshold_,
                 self.nan_right_, self.value_, self.denominator_,
             )
