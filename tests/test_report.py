@@ -164,7 +164,7 @@ def test_attribution_of_a_detector_without_alerts_warns_nothing(tmp_path: Path) 
     import numpy as np
     import pandas as pd
 
-    from anomalert.report import figures
+    from anomalert.report import evalfigures as figures
 
     quiet = pd.DataFrame({"true": [np.nan, np.nan], "false": [np.nan, np.nan]},
                          index=["cpu", "mem"])

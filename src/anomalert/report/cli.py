@@ -74,7 +74,7 @@ def _sweep_plot(path: Path, rows: list[dict[str, Any]], detector: str, param: st
     from matplotlib.figure import Figure
 
     from anomalert.outputs import plot_format
-    from anomalert.report.figures import sweep_note
+    from anomalert.report.evalfigures import sweep_note
 
     fig = Figure(figsize=(11, 4), layout="constrained")
     left, right = fig.subplots(1, 2)

@@ -164,7 +164,7 @@ def draw_case(case: CaseResult, sc: Any, detections: dict[str, Detection], out: 
     """Draw every figure of one case into ``out`` and list them in ``case.figures``: the
     shared figures of :func:`~anomalert.report.draw.draw_detections`, then the attribution
     and the contamination sweep."""
-    from anomalert.report import figures as fig
+    from anomalert.report import evalfigures as evalfig
 
     frame, events, cut = sc.frame, sc.events, sc.train_until
     index = pd.DatetimeIndex(frame.index)
@@ -202,10 +202,10 @@ def draw_case(case: CaseResult, sc: Any, detections: dict[str, Detection], out: 
         attributions[n][0].attrs.update(of_true=int(inside.sum()), of_false=int((~inside).sum()))
     add("attribution", "What drove the alerts: per-feature contribution at alert time "
         "(held-out alerts), inside true events vs false alerts.",
-        lambda p: fig.attribution(p, attributions, f"{name}: per-feature attribution at alerts"))
+        lambda p: evalfig.attribution(p, attributions, f"{name}: per-feature attribution at alerts"))
     add("sweep", f"The contamination challenge: {case.preset}'s contamination against "
         "default's label-free threshold (and default's threshold swept).",
-        lambda p: fig.sweep_curves(p, case.sweeps["contamination"], case.preset,
+        lambda p: evalfig.sweep_curves(p, case.sweeps["contamination"], case.preset,
                                    case.summary["default"], case.sweeps["threshold"],
                                    f"{name}: contamination sweep vs label-free threshold"))
     log(f"  {case.scenario}/{case.variant}: {len(case.figures)} figures written")

@@ -29,6 +29,7 @@ from anomalert.evaluation.sweep import training_mask
 from anomalert.events import Event
 from anomalert.features import transform_frame
 from anomalert.monitor import Monitor
+from anomalert.report import evalfigures as evalfig
 from anomalert.report import figures as fig
 from anomalert.report.panels import incident_panels, incident_window, panels_for
 
@@ -279,7 +280,7 @@ def draw_detections(add: AddFigure, frame: pd.DataFrame, detections: Mapping[str
     if truth is not None:
         add("distributions", f"Score distributions of normal and labelled rows ({rows}, "
             "log-scale counts so both classes show), with the threshold.",
-            partial(fig.distributions,
+            partial(evalfig.distributions,
                     items={n: (d.points["score"].to_numpy()[held], truth[held],
                                float(d.points["threshold"].iloc[0]))
                            for n, d in detections.items()},
@@ -288,7 +289,7 @@ def draw_detections(add: AddFigure, frame: pd.DataFrame, detections: Mapping[str
         scope, counts = confusion
         add("confusion", f"Confusion matrices ({scope}): rows are the labels, columns the "
             "alerts; counts and the share of each labelled class.",
-            partial(fig.confusion, items=counts, title=f"{title}: confusion matrix ({scope})"))
+            partial(evalfig.confusion, items=counts, title=f"{title}: confusion matrix ({scope})"))
     exps: dict[str, dict[int, Any]] = {}
     for n, d in detections.items():
         chosen = pick_incidents(d, events, cut) if n not in skip_panels else []
