@@ -57,7 +57,7 @@ def test_config_errors_name_the_file_and_key(tmp_path):
         ({**base, "queries": [{"name": "a", "query": "up"}, {"name": "a", "query": "up"}]}, "unique"),
         ({**base, "sinks": [{"type": "pagerduty"}]}, "sinks[0].type"),
         ({**base, "limits": {"max_points": 0}}, "limits.max_points"),
-        ({**base, "colour": "blue"}, "unknown key(s) ['colour']"),
+        ({**base, "colour": "blue"}, "the top level has unknown key(s) ['colour']"),
         ({**base, "queries": [{"name": "cpu", "query": "up", "step": "0.001s"}]},
          "queries[0].step: 3 days 00:00:00 of lookback"),
         ({**base, "alert_labels": {"bad-label": "x"}}, "alert_labels.bad-label: label names"),

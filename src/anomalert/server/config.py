@@ -173,7 +173,8 @@ class _Reader:
         unknown = sorted(str(k) for k in value if k not in allowed)
         if unknown:
             raise ConfigError(
-                f"{self.source}: {where} has unknown key(s) {unknown}; allowed: {sorted(allowed)}"
+                f"{self.source}: {where or 'the top level'} has unknown key(s) {unknown}; "
+                f"allowed: {sorted(allowed)}"
             )
         return value
 
