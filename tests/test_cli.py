@@ -358,7 +358,7 @@ def test_train_until_after_the_data_is_refused_and_evaluate_json_counts_are_numb
     code, out, err = _run(capsys, "evaluate", str(data), "--train-until", "2024-01-01T12:00Z",
                           "--json", str(report))
     assert code == 0, err
-    assert "held-out (from 2024-01-01T12:00:00+00:00)" in out
+    assert "held-out rows (from 2024-01-01T12:00:00+00:00, 720: after the training window)" in out
     per_type = json.loads(report.read_text())["events"]["per_type"]
     assert per_type and all(type(s["points"]) is int and type(s["tp"]) is int
                             for s in per_type.values())

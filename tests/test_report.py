@@ -279,7 +279,7 @@ def test_evaluate_report_has_the_numbers_evaluate_printed(
                                                                    p["tn"]]
         assert values[8] == f"{e['detected']} of {e['total']}"
         assert values[10:12] == [str(i["total"]), str(i["false"])]
-        if scope is result:  # as evaluate printed it
+        if scope is result["heldout"]:  # as evaluate printed it (its headline)
             assert f"alerting outside the events {values[13]} a day" in out
     assert "precision 0.538" in out and "<td class=n>0.538</td>" in page  # as printed
     # every false incident of the evaluation is marked false in the incident table

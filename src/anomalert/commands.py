@@ -399,8 +399,32 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         "train_until": det.train_until.isoformat() if det.train_until is not None else None,
         **result,
     }
-    p, e, i = result["point"], result["events"], result["incidents"]
-    _out(f"{args.detector} on {args.file} (all {len(frame)} rows; trained on {det.train_rows})")
+    held = result.get("heldout")
+    _out(f"{args.detector} on {args.file} ({len(frame)} rows; trained on {det.train_rows})")
+    if held is not None:  # the headline is what the detector had not trained on
+        rows = int(sum(held["point"][k] for k in ("tp", "fp", "fn", "tn")))
+        _out(f"held-out rows (from {held['from']}, {rows}: after the training window):")
+        _print_scope(held, det.incidents)
+        a = result
+        ap = a["point"]
+        _out(f"all rows, the training window included: precision {ap['precision']:.3f}  recall "
+             f"{ap['recall']:.3f}  f1 {ap['f1']:.3f}, {a['events']['detected']}/"
+             f"{a['events']['total']} events, {a['incidents']['false']} false incidents")
+    else:
+        _out("all rows (none after the training window: the detector trained on these rows, "
+             "so the numbers are in-sample):")
+        _print_scope(result, det.incidents)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=_json_default))
+        _out(f"wrote {args.json}")
+    _write_visuals(args, frame, det, result)
+    return 0
+
+
+def _print_scope(scope: dict[str, Any], incidents: Sequence[Any]) -> None:
+    """One scope of :func:`~anomalert.evaluation.metrics.evaluate_detection`, as evaluate
+    prints it."""
+    p, e, i = scope["point"], scope["events"], scope["incidents"]
     _out(
         f"  points:    precision {p['precision']:.3f}  recall {p['recall']:.3f}  f1 {p['f1']:.3f}  "
         f"fpr {p['fpr']:.4f}  (tp {p['tp']}, fp {p['fp']}, fn {p['fn']}, tn {p['tn']})"
@@ -416,22 +440,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         f"  incidents: {i['total']} total, {i['false']} false ({i['false_per_day']:.2f} per day); "
         f"alerting outside the events {_minutes(i['false_alert_min_per_day'])} a day"
     )
-    reopened = sum(inc.reopened for inc in det.incidents)
+    reopened = sum(inc.reopened for inc in incidents)
     if reopened:
         _out(f"             {reopened} time(s) an incident alerted again within the cooldown "
              "after it resolved: the same incident, no new page (--cooldown 0 pages each)")
-    if "heldout" in result:
-        h = result["heldout"]
-        _out(
-            f"  held-out (from {h['from']}): f1 {h['point']['f1']:.3f}, "
-            f"{h['events']['detected']}/{h['events']['total']} events, "
-            f"{h['incidents']['false']} false incidents"
-        )
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2, default=_json_default))
-        _out(f"wrote {args.json}")
-    _write_visuals(args, frame, det, result)
-    return 0
 
 
 def _json_default(value: Any) -> Any:
