@@ -19,6 +19,7 @@ from anomalert.outputs import (
     REPORT_OUTPUT,
     TABLE_OUTPUT,
     check_output,
+    json_default,
     write_table,
 )
 
@@ -33,8 +34,6 @@ def note(text: str) -> None:
     """A note for the user on stderr (``note: ...``)."""
     print(f"note: {text}", file=sys.stderr, flush=True)
 
-
-_note = note
 
 
 def _check_visuals(args: argparse.Namespace) -> None:
@@ -93,7 +92,7 @@ def _load(args: argparse.Namespace) -> Any:
 
 def _input_note(args: argparse.Namespace, line: str) -> None:
     """A note about the input, printed and kept for the report."""
-    _note(line)
+    note(line)
     args.__dict__.setdefault("input_notes", []).append(line)
 
 
@@ -143,7 +142,7 @@ def _run_detection(args: argparse.Namespace, frame: Any) -> Any:
     from anomalert.events import split_labels
 
     source = args.file or args.access_log or f"prometheus:{getattr(args, 'query', '')}"
-    metrics, truth, _ = split_labels(frame, source=str(source))
+    _, truth, _ = split_labels(frame, source=str(source))
     policy = _policy(args)
     try:
         det = detect(
@@ -158,7 +157,7 @@ def _run_detection(args: argparse.Namespace, frame: Any) -> Any:
             raise
         raise type(exc)(f"{source}: {exc}") from None
     for line in det.notes:  # e.g. minutes with no traffic, whose error rates are not scored
-        _note(line if line.startswith(str(source)) else f"{source}: {line}")
+        note(line if line.startswith(str(source)) else f"{source}: {line}")
     return det
 
 
@@ -208,7 +207,7 @@ def _many_series(args: argparse.Namespace) -> tuple[Any, Any]:
     if len(chosen) == 1 and args.prometheus:
         series = _prometheus_series(args)
         if len(series) > 1 or dask:
-            _note(f"{args.prometheus}: {len(series)} series for {args.query}")
+            note(f"{args.prometheus}: {len(series)} series for {args.query}")
             return series, None
         return None, _prometheus_frame(args, series)
     if len(chosen) == 1 and args.file:
@@ -254,7 +253,7 @@ def _detect_many(args: argparse.Namespace, source: Any) -> int:
     def progress(series: int, points: int) -> None:
         if time.monotonic() - last[0] >= 10:
             last[0] = time.monotonic()
-            _note(f"scored {series} series ({points} points) so far")
+            note(f"scored {series} series ({points} points) so far")
 
     result = detect_many(
         source,
@@ -269,7 +268,7 @@ def _detect_many(args: argparse.Namespace, source: Any) -> int:
         progress=progress,
     )
     for line in result.notes:
-        _note(line)
+        note(line)
     _out(f"{args.detector}: {len(result.summaries)} series, each scored on its own")
     _print_fleet(result)
     if args.output:
@@ -350,14 +349,16 @@ def _run_info(args: argparse.Namespace) -> Any:
 
 
 def _write_visuals(args: argparse.Namespace, frame: Any, det: Any,
-                   evaluation: dict[str, Any] | None = None) -> None:
-    """``--plot`` and ``--report`` of one detection."""
+                   evaluation: dict[str, Any] | None = None,
+                   truth: tuple[Any, Any] | None = None) -> None:
+    """``--plot`` and ``--report`` of one detection (``truth``: its labels and kinds, when
+    the caller split them already)."""
     if not (args.report or args.plot):
         return
     from anomalert.events import split_labels
     from anomalert.report.detection import write_plot, write_report
 
-    _, labels, kinds = split_labels(frame)
+    labels, kinds = truth if truth is not None else split_labels(frame)[1:]
     run = _run_info(args)
     source = run.source if not getattr(args, "prometheus", None) else f"prometheus:{run.source}"
     run.notes += [line if line.startswith(source) else f"{source}: {line}" for line in det.notes]
@@ -371,11 +372,6 @@ def _write_visuals(args: argparse.Namespace, frame: Any, det: Any,
 
 
 # --------------------------------------------------------------------------- evaluate
-def _minutes(m: float) -> str:
-    """``"45 min"``, ``"2.5 h"``."""
-    return f"{m / 60:.1f} h" if m >= 90 else f"{m:.0f} min"
-
-
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from anomalert.evaluation.metrics import evaluate_detection
     from anomalert.events import split_labels
@@ -415,15 +411,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
              "so the numbers are in-sample):")
         _print_scope(result, det.incidents)
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2, default=_json_default))
+        Path(args.json).write_text(json.dumps(result, indent=2, default=json_default))
         _out(f"wrote {args.json}")
-    _write_visuals(args, frame, det, result)
+    _write_visuals(args, frame, det, result, (truth, kinds))
     return 0
 
 
 def _print_scope(scope: dict[str, Any], incidents: Sequence[Any]) -> None:
     """One scope of :func:`~anomalert.evaluation.metrics.evaluate_detection`, as evaluate
     prints it."""
+    from anomalert.report.page import minutes
+
     p, e, i = scope["point"], scope["events"], scope["incidents"]
     _out(
         f"  points:    precision {p['precision']:.3f}  recall {p['recall']:.3f}  f1 {p['f1']:.3f}  "
@@ -438,24 +436,12 @@ def _print_scope(scope: dict[str, Any], incidents: Sequence[Any]) -> None:
         )
     _out(
         f"  incidents: {i['total']} total, {i['false']} false ({i['false_per_day']:.2f} per day); "
-        f"alerting outside the events {_minutes(i['false_alert_min_per_day'])} a day"
+        f"alerting outside the events {minutes(i['false_alert_min_per_day'])} a day"
     )
     reopened = sum(inc.reopened for inc in incidents)
     if reopened:
         _out(f"             {reopened} time(s) an incident alerted again within the cooldown "
              "after it resolved: the same incident, no new page (--cooldown 0 pages each)")
-
-
-def _json_default(value: Any) -> Any:
-    """What ``json`` cannot write itself: numpy numbers as numbers (a count of 10, not
-    "10"), times as ISO 8601, anything else as text."""
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
 
 
 # --------------------------------------------------------------------------- command line

@@ -14,7 +14,7 @@ from typing import Any
 from anomalert.errors import AnomalertError
 
 __all__ = ["JSON_OUTPUT", "PLOT_OUTPUT", "REPORT_OUTPUT", "TABLE_OUTPUT", "check_output",
-           "output_suffix", "plot_format", "write_table"]
+           "json_default", "output_suffix", "plot_format", "write_table"]
 
 #: Extensions of each kind of output file (the format follows the extension; see
 #: :func:`write_table` and :func:`plot_format`).
@@ -65,3 +65,15 @@ def plot_format(path: str | Path) -> str:
 
 #: Extensions of the HTML report (``--report``).
 REPORT_OUTPUT = (".html",)
+
+
+def json_default(value: Any) -> Any:
+    """What ``json`` cannot write itself: numpy numbers as numbers (a count of 10, not
+    "10"), times as ISO 8601, anything else as text."""
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)

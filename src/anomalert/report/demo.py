@@ -33,6 +33,7 @@ from anomalert.errors import InputError
 from anomalert.evaluation.metrics import evaluate_detection
 from anomalert.evaluation.sweep import measure, sweep
 from anomalert.features import transform_frame
+from anomalert.outputs import json_default
 from anomalert.report.draw import draw_detections, incident_rows
 from anomalert.report.results import PRESET_FOR, CaseResult, DemoResult
 
@@ -257,15 +258,7 @@ def run_demo(out: Path | str = "report", *, seeds: Sequence[int] = (42,), quick:
         "checks": acceptance(cases),
         "seconds": {c.key: c.seconds for c in cases},
     }
-    result.metrics_json.write_text(json.dumps(payload, indent=1, default=_json_default))
+    result.metrics_json.write_text(json.dumps(payload, indent=1, default=json_default))
     write_report(result)
     result.seconds = time.perf_counter() - t0
     return result
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return str(value)

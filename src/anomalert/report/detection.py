@@ -156,7 +156,7 @@ def _summary(det: Detection) -> str:
     n_train = sum(det.train_until is not None and inc.start < det.train_until
                   for inc in det.incidents)
     extra = f", {n_train} of them in the training window (marked T)" if n_train else ""
-    again = sum(int(getattr(inc, "reopened", 0)) for inc in det.incidents)
+    again = sum(int(inc.reopened) for inc in det.incidents)
     if again:
         extra += (f"; {again} time(s) an incident alerted again within the cooldown after it "
                   "resolved (marked R): the same incident, no new page")

@@ -64,7 +64,7 @@ def incident_rows(det: Detection, events: Sequence[Event] | None,
     return [{"id": inc.id, "start": inc.start.isoformat(), "end": inc.end.isoformat(),
              "alerts": inc.alerts, "peak_score": float(inc.peak_score),
              "false": is_false(inc, events), "explanation": inc.explanation,
-             "metrics": list(inc.metrics), "reopened": int(getattr(inc, "reopened", 0)),
+             "metrics": list(inc.metrics), "reopened": int(inc.reopened),
              "carried_over": bool(cut is not None and inc.start < cut),
              "in_training": bool(train_end is not None and inc.start < train_end)}
             for inc in det.incidents if cut is None or inc.end >= cut]

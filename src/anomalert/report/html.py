@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from anomalert.detectors import preset as preset_of
-from anomalert.report.page import describe_detector, esc, image, page, pct, when
+from anomalert.report.page import describe_detector, esc, image, minutes, page, pct, when
 from anomalert.report.page import incident_table as _incidents
 
 if TYPE_CHECKING:
@@ -81,11 +81,6 @@ def _run(case: CaseResult, detector: str, scope: str = "heldout") -> dict[str, A
     return next(r for r in case.runs if r["detector"] == detector and r["scope"] == scope)
 
 
-def _minutes(m: float) -> str:
-    """``"45 min"``, ``"2.5 h"``."""
-    return f"{m / 60:.1f} h" if m >= 90 else f"{m:.0f} min"
-
-
 def _duration(minutes: float) -> str:
     """``90`` -> ``"1.5 hours"``; days from two days up, minutes below an hour."""
     if minutes >= 2880:
@@ -102,7 +97,7 @@ def _describe(r: dict[str, Any]) -> str:
             if longest >= 60 else "")
     return (f"detected {e['detected']} of {e['total']} events{delay}; {i['total']} "
             f"incident(s), {i['false']} of them false ({i['false_per_day']:.2f} per day){held}, "
-            f"alerting outside the events {_minutes(i['false_alert_min_per_day'])} a day; "
+            f"alerting outside the events {minutes(i['false_alert_min_per_day'])} a day; "
             f"point precision {p['precision']:.3f}, recall {p['recall']:.3f}, false-positive "
             f"rate {_pct(p['fpr'])}.")
 
@@ -201,7 +196,7 @@ def sweep_paragraphs(case: CaseResult) -> list[str]:
     else:
         text += (f"Among the values that detected every event, the least alerting outside the "
                  f"events came at contamination {best['value']:g}: "
-                 f"{_minutes(best['false_alert_min_per_day'])} a day, in "
+                 f"{minutes(best['false_alert_min_per_day'])} a day, in "
                  f"{best['false_incidents_per_day']:.2f} false incidents per day (fewer false "
                  "incidents at a higher contamination can mean longer ones, not fewer alerts).")
     d = case.summary["default"]
@@ -218,7 +213,7 @@ def sweep_paragraphs(case: CaseResult) -> list[str]:
              f"own training scores. It flagged {_pct(d['train_flagged'])} of its training window "
              f"and {_pct(d['fpr'])} of normal {_scope(d['scope'])} rows, with {mine:.2f} false "
              f"incidents per day ({versus}), alerting outside the events "
-             f"{_minutes(d['false_alert_min_per_day'])} a day, and {d['events_detected']} of "
+             f"{minutes(d['false_alert_min_per_day'])} a day, and {d['events_detected']} of "
              f"{d['events_total']} events.")
     th = sorted(case.sweeps.get("threshold", []), key=lambda r: r["threshold"])
     if th:
