@@ -29,7 +29,6 @@ from anomalert.events import Event, to_events
 from anomalert.report import page as P
 from anomalert.report.draw import (
     draw_detections,
-    features_shown,
     incident_rows,
     overview,
     overview_caption,
@@ -85,11 +84,14 @@ def _td(step: pd.Timedelta) -> str:
     return f"{seconds:g} s"
 
 
-def policy_text(policy: AlertPolicy, index: pd.DatetimeIndex) -> str:
+def policy_text(policy: AlertPolicy, index: pd.DatetimeIndex, *, each: bool = False) -> str:
+    """The alert policy in words, its cooldown at ``index``'s step (``each``: the default
+    cooldown is said to follow each series' step, for a report on many series)."""
     steps = np.diff(index.asi8)
     step_s = float(np.median(steps)) / 1e9 if steps.size else None
     cool = policy.cooldown_points(step_s)
-    how = "" if policy.cooldown is not None else " (the default: an hour of points)"
+    at = " at each series' step" if each else ""
+    how = "" if policy.cooldown is not None else f" (the default: an hour of points{at})"
     when = ("every point over the threshold alerts" if policy.k == policy.n == 1 else
             f"a point over the threshold alerts when {policy.k} of the last {policy.n} points "
             "are over it")
@@ -104,9 +106,8 @@ def facts(run: Run, frame: pd.DataFrame, det: Detection, labels: pd.Series | Non
     many series says once for all (detector, policy, command)."""
     esc = P.esc
     index = pd.DatetimeIndex(det.points.index)
-    data, _, _ = features_shown(det, frame)
     metrics = list(det.detector.columns_)
-    scored = list(data.columns)
+    scored = list(dict.fromkeys(det.detector.features_))  # transform_frame's columns
     rows = [("Data", f"<code>{esc(run.source)}</code> ({esc(run.kind)}): {len(index):,} rows "
                    f"from {P.when(index[0])} to {P.when(index[-1])}, every {_step(index)}"),
             ("Metrics", esc(", ".join(metrics))

@@ -121,7 +121,7 @@ def render_fleet(result: FleetResult, run: Run, chosen: Sequence[SeriesSummary],
     t = result.totals
     title = f"anomalert {run.command}: {t['series']} series from {run.source}"
     steps = [pd.DatetimeIndex(d.points.index) for _, d in scored.values()]
-    policy = policy_text(run.policy, steps[0]) if steps else ""
+    policy = policy_text(run.policy, steps[0], each=True) if steps else ""
     thr = ("each series' own, learned from its training window without labels"
            + (f"; paging at {format_value(run.policy.threshold, 4)} (--threshold)"
               if run.policy.threshold is not None else ""))
@@ -135,9 +135,7 @@ def render_fleet(result: FleetResult, run: Run, chosen: Sequence[SeriesSummary],
              ("Training window", P.esc(f"--train-until {run.train_until} for every series"
                                        if run.train_until else "each series' first 10% of "
                                        "rows, at least 60")),
-             ("Alert policy", P.esc(policy.replace("(the default: an hour of points)",
-                                                   "(the default: an hour of points at each "
-                                                   "series' step)")) if policy else "-")]
+             ("Alert policy", P.esc(policy) if policy else "-")]
     if run.command_line:
         facts.append(("Command", f"<code>{P.esc(run.command_line)}</code>"))
     summary = (f"totals: {t['series']} series ({t['ok']} scored, {t['skipped']} skipped, "
