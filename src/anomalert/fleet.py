@@ -215,14 +215,15 @@ class _PointWriter:
     """Appends per-point frames to one CSV or Parquet file, chunk by chunk."""
 
     def __init__(self, path: str | Path) -> None:
+        from anomalert.outputs import TABLE_OUTPUT, output_suffix
+
         self.path = Path(path)
         if not self.path.parent.is_dir():
             raise InputError(f"{self.path}: directory {self.path.parent} does not exist")
-        self.parquet = self.path.suffix.lower() in (".parquet", ".pq")
-        name = self.path.name.lower()
-        if not self.parquet and not name.endswith((".csv", ".csv.gz")):
-            raise InputError(f"{self.path}: the format follows the extension: .csv, .csv.gz, "
-                             ".parquet or .pq")
+        if output_suffix(self.path) not in TABLE_OUTPUT:
+            raise InputError(f"{self.path}: the format follows the extension: "
+                             f"{', '.join(TABLE_OUTPUT)}")
+        self.parquet = output_suffix(self.path) in (".parquet", ".pq")
         self.rows = 0
         self._writer: Any = None
         self._started = False
