@@ -102,6 +102,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_by_sink ON outbox (sink, status, seq);
+CREATE INDEX IF NOT EXISTS outbox_by_sink_seq ON outbox (sink, seq);
 """
 
 
@@ -354,11 +355,16 @@ class Store:
         True
         """
         fired, resolved = f"{series}|{incident}|fired|", f"{series}|{incident}|resolved|"
+        # ids are ``notification_id@sink``: a range of the (UNIQUE, indexed) id column finds
+        # the ids starting with a prefix (0xff sorts after every UTF-8 byte); the prefix test
+        # on notification_id keeps exactly the rows it selects
         rows = self._query(
-            "SELECT 1 FROM outbox WHERE sink = ? AND substr(notification_id, 1, ?) = ? AND seq > "
-            "(SELECT COALESCE(MAX(seq), 0) FROM outbox WHERE sink = ? "
-            "AND substr(notification_id, 1, ?) = ?) LIMIT 1",
-            (sink, len(resolved), resolved, sink, len(fired), fired),
+            "SELECT 1 FROM outbox WHERE id >= ? AND id < ? || x'ff' AND sink = ? "
+            "AND substr(notification_id, 1, ?) = ? AND seq > "
+            "(SELECT COALESCE(MAX(seq), 0) FROM outbox WHERE id >= ? AND id < ? || x'ff' "
+            "AND sink = ? AND substr(notification_id, 1, ?) = ?) LIMIT 1",
+            (resolved, resolved, sink, len(resolved), resolved,
+             fired, fired, sink, len(fired), fired),
         )
         return bool(rows)
 
@@ -404,16 +410,13 @@ class Store:
                 "WHERE sink = ? AND attempts > 0 ORDER BY seq DESC LIMIT 1",
                 (sink,),
             )
+            # (the one MAX() makes SQLite take the bare columns from the row of the maximum)
             dead = self._query(
-                "SELECT COUNT(*), MAX(seq) FROM outbox WHERE sink = ? AND status = 'dead'",
+                "SELECT COUNT(*), MAX(seq), notification_id, last_error FROM outbox "
+                "WHERE sink = ? AND status = 'dead'",
                 (sink,),
             )[0]
-            last_dead = None
-            if dead[1] is not None:
-                nid, error = self._query(
-                    "SELECT notification_id, last_error FROM outbox WHERE seq = ?", (dead[1],)
-                )[0]
-                last_dead = f"{nid}: {error}"
+            last_dead = None if dead[1] is None else f"{dead[2]}: {dead[3]}"
             failing = bool(latest) and latest[0][3] is not None
             out.append(SinkHealth(
                 sink, failing=failing, error=latest[0][3] if failing else None,

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from anomalert.server.staleness import default_stale_after, forget_after_for
+from anomalert.server.staleness import forget_after_for
 
 if TYPE_CHECKING:
     from anomalert.server.runtime import ServiceState
@@ -85,8 +85,7 @@ def forget_watched(
 
 def pushed_forget_after(state: ServiceState, rt: SeriesRuntime) -> pd.Timedelta | None:
     """The ``forget_after`` of a pushed series (the ``defaults``'; None: never)."""
-    stale = state.push_stale_after or default_stale_after(rt.monitor._step_seconds())
-    return forget_after_for(state.push_forget_after, stale)
+    return forget_after_for(state.push_forget_after, state.push_stale_after_for(rt))
 
 
 def forget_pushed(state: ServiceState, now: float | None = None) -> list[str]:
@@ -100,7 +99,7 @@ def forget_pushed(state: ServiceState, now: float | None = None) -> list[str]:
     due, shortest = [], None
     for rt in stale:
         after = pushed_forget_after(state, rt)
-        if after is not None and now - max(rt.last_wall or 0.0, state.started) >= after.total_seconds():
+        if after is not None and state.idle_seconds(rt, now) >= after.total_seconds():
             due.append(rt)
             shortest = after if shortest is None else min(shortest, after)
     if not due:
@@ -116,16 +115,18 @@ def forget_orphans(
     were marked stale at start-up and are not polled) once ``now`` (the watch loop's clock)
     is the ``defaults``' ``forget_after`` past their last point."""
     by_query: dict[str, list[SeriesRuntime]] = {}
+    shortest: dict[str, pd.Timedelta] = {}
     with state.lock:
         for rt in state.series.values():
             if (rt.kind == "watch" and rt.group not in queries and rt.stale_since is not None
                     and rt.last_ts is not None):
                 after = pushed_forget_after(state, rt)
                 if after is not None and now - rt.last_ts >= after:
-                    by_query.setdefault(str(rt.group), []).append(rt)
+                    query = str(rt.group)
+                    by_query.setdefault(query, []).append(rt)
+                    shortest[query] = min(shortest.get(query, after), after)
     out = []
     for query, due in by_query.items():
-        after = min(a for a in (pushed_forget_after(state, rt) for rt in due) if a is not None)
-        out += forget(state, due, after, query=query,
+        out += forget(state, due, shortest[query], query=query,
                       what="no longer configured, no point for at least")
     return out

@@ -17,8 +17,9 @@ Examples
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
-__all__ = ["RESERVED_LABELS", "label_name", "parse_labels", "series_labels"]
+__all__ = ["RESERVED_LABELS", "label_name", "parse_labels", "query_labels", "series_labels"]
 
 #: Labels the service sets itself, and those Prometheus' scrape attaches (a series label of
 #: one of these names is exported as ``exported_<name>``, as Prometheus itself renames them).
@@ -39,6 +40,12 @@ def parse_labels(labels_part: str) -> dict[str, str]:
     for k, v in _PAIR.findall(labels_part):
         out[k] = re.sub(r"\\(.)", lambda m: {"n": "\n"}.get(m.group(1), m.group(1)), v)
     return out
+
+
+def query_labels(labels_part: str, configured: Mapping[str, str]) -> dict[str, str]:
+    """The labels of a query's series: those of its ``labels_part`` (``{a="1",...}``, what
+    follows the query in its name), and over them the query's ``configured`` ones."""
+    return {**parse_labels(labels_part), **configured}
 
 
 def series_labels(name: str, query: str | None) -> dict[str, str]:

@@ -150,16 +150,16 @@ class Checkpointer:
         self.full_every = float(full_every)
         self._saved: dict[str, _Saved] = {}
         self._lock = threading.Lock()
-        # series forgotten, not yet deleted from the store: name -> the forgotten runtimes
-        self._forgotten: dict[str, list[Any]] = {}
+        # names of series forgotten, not yet deleted from the store
+        self._forgotten: set[str] = set()
         self._commit = threading.Lock()  # from taking the forgotten ones to the commit
 
-    def forget(self, name: str, rt: Any) -> None:
-        """``rt`` (the series ``name``) was forgotten: delete it from the store at the next
+    def forget(self, name: str) -> None:
+        """The series ``name`` was forgotten: delete it from the store at the next
         checkpoint; a series created with that name since is new (written in full)."""
         with self._lock:
             self._saved.pop(name, None)
-            self._forgotten.setdefault(name, []).append(rt)
+            self._forgotten.add(name)
 
     def _first_due(self, name: str) -> float:
         # a phase per series in [0.25, 1) of the period: a fleet created at once (the
@@ -230,7 +230,7 @@ class Checkpointer:
                     done.append((name, rt))
         with self._commit:
             with state.lock, self._lock:
-                gone, self._forgotten = self._forgotten, {}
+                gone, self._forgotten = self._forgotten, set()
                 # taken, then forgotten (or replaced by a new series of its name, written by
                 # a checkpoint since) before this commit: not written back
                 late = {n for n, rt in done if state.series.get(n) is not rt}
@@ -247,8 +247,7 @@ class Checkpointer:
                         if saved is not None:
                             saved.full = True
                             saved.incidents.clear()
-                    for name, rts in gone.items():  # and delete these next time
-                        self._forgotten[name] = rts + self._forgotten.get(name, [])
+                    self._forgotten |= gone  # and delete these next time
                 raise
         return len(done) - len(late)
 

@@ -27,7 +27,7 @@ import pandas as pd
 
 from anomalert.alerting import AlertPolicy
 from anomalert.detectors import make
-from anomalert.server.labels import parse_labels
+from anomalert.server.labels import query_labels
 
 if TYPE_CHECKING:
     from anomalert.server.config import QuerySpec
@@ -86,7 +86,7 @@ def reconfigure_watched(state: ServiceState, specs: Mapping[str, QuerySpec]) -> 
         if spec is None:
             orphans.setdefault(str(rt.group), []).append(rt)
             continue
-        labels = {**parse_labels(rt.name[len(spec.name):]), **spec.labels}
+        labels = query_labels(rt.name[len(spec.name):], spec.labels)
         _count(changes.setdefault(spec.name, {}), reconfigure(rt, spec.policy, labels))
         det = rt.monitor.detector
         if (det.is_fitted and list(rt.columns) != spec.columns) or not same_detector(

@@ -249,6 +249,16 @@ class ServiceState:
         self._send(rt, out)
         return out
 
+    def push_stale_after_for(self, rt: SeriesRuntime) -> pd.Timedelta:
+        """The stale_after of a pushed series: the configured one, else the default of its
+        steps (see :func:`~anomalert.server.staleness.default_stale_after`)."""
+        return self.push_stale_after or default_stale_after(rt.monitor._step_seconds())
+
+    def idle_seconds(self, rt: SeriesRuntime, now: float) -> float:
+        """Wall-clock seconds at ``now`` since ``rt``'s last push, counted from the service's
+        start at the earliest (clients could not push while it was down)."""
+        return now - max(rt.last_wall or 0.0, self.started)
+
     def expire_pushed(self, now: float | None = None) -> int:
         """Mark stale every pushed series that got no push for its stale_after of wall-clock
         time (counted from the service's start at the earliest: clients could not push
@@ -259,11 +269,11 @@ class ServiceState:
                       if rt.kind == "push" and rt.stale_since is None and rt.last_ts is not None]
         n = 0
         for rt in pushed:
-            after = self.push_stale_after or default_stale_after(rt.monitor._step_seconds())
-            if now - max(rt.last_wall or 0.0, self.started) < after.total_seconds():
+            after = self.push_stale_after_for(rt)
+            if self.idle_seconds(rt, now) < after.total_seconds():
                 continue
             with self.series_lock(rt.name):  # not while a push to it is being scored
-                if now - max(rt.last_wall or 0.0, self.started) >= after.total_seconds():
+                if self.idle_seconds(rt, now) >= after.total_seconds():
                     self.mark_stale(rt, after)
                     n += 1
         return n
@@ -284,7 +294,7 @@ class ServiceState:
                 del self.series[rt.name]
                 self._dirty.discard(rt.name)
             if self.saver is not None:
-                self.saver.forget(rt.name, rt)
+                self.saver.forget(rt.name)
         self.metrics.simulated.remove(rt.name)  # (the simulator's ground truth, if any)
         return True
 

@@ -66,6 +66,9 @@ class _SeriesCollector:
 
     def __init__(self, state: Service) -> None:
         self.state = state
+        # each series' labels, by (name, query): kept from one scrape to the next for the
+        # series still there
+        self._labels: dict[tuple[str, str | None], dict[str, str]] = {}
 
     def collect(self) -> Iterator[Metric]:
         g = {
@@ -99,12 +102,17 @@ class _SeriesCollector:
         }
         points = CounterMetricFamily("anomalert_points", "Points scored")
         state = self.state
+        cached, kept = self._labels, {}
         with state.lock:
             for rt in state.series.values():
                 v = rt.last
                 if v is None:
                     continue
-                labels = series_labels(rt.name, rt.group)
+                key = (rt.name, rt.group)
+                labels = cached.get(key)
+                if labels is None:
+                    labels = series_labels(rt.name, rt.group)
+                kept[key] = labels
                 g["score"].add_sample("anomalert_anomaly_score", labels, _val(v.score))
                 g["threshold"].add_sample("anomalert_threshold", labels, _val(v.threshold))
                 stale = rt.stale_since is not None
@@ -121,6 +129,7 @@ class _SeriesCollector:
                 g["last"].add_sample(
                     "anomalert_last_point_timestamp_seconds", labels, v.timestamp.timestamp())
                 points.add_sample("anomalert_points_total", labels, float(rt.points))
+            self._labels = kept
         yield from g.values()
         yield points
         if state.store is not None and state.sinks:

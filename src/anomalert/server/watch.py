@@ -56,7 +56,7 @@ from anomalert.errors import AnomalertError
 from anomalert.monitor import Monitor
 from anomalert.server.config import QuerySpec
 from anomalert.server.forget import forget, forget_orphans, forget_pushed, forget_watched
-from anomalert.server.labels import parse_labels
+from anomalert.server.labels import query_labels
 from anomalert.server.restore import reconfigure_watched
 from anomalert.server.runtime import HISTORY_POINTS, SeriesRuntime, ServiceState
 from anomalert.server.sources import (
@@ -187,7 +187,7 @@ class Watcher:
         spec = g.spec
         name = series_name(spec.name, part)
         det, fitted = self._fit(spec, name, history)
-        labels = {**parse_labels(part), **spec.labels}
+        labels = query_labels(part, spec.labels)
         rt = self.state.create_series(
             name, kind="watch", monitor=Monitor(det, spec.policy, series=name), group=spec.name,
             labels=labels,
