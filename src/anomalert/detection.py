@@ -27,7 +27,6 @@ from anomalert.alerting import AlertPolicy, Incident
 from anomalert.alerting.batch import FIRED, REOPENED, RESOLVED, decide_all
 from anomalert.data import LABEL_COLUMNS, clean_frame
 from anomalert.detectors import Detector, available, make, preset
-from anomalert.detectors._compiled import CompiledBaseline
 from anomalert.detectors.base import as_frame
 from anomalert.errors import InputError, ParameterError
 from anomalert.features import no_traffic_note
@@ -220,7 +219,7 @@ def _detect(
         explained = _training_explanations(
             det, X, scores, last_train + 1, mask, monitor.policy.paging_threshold(det.threshold_)
         )
-    if isinstance(det, CompiledBaseline):
+    if det._batch_run:
         flagged, alert, incidents, build = _run_compiled(
             det, monitor.policy, t_ns, X, index, pre, mask, scores, series
         )
@@ -278,7 +277,7 @@ def _training_explanations(
 
 
 def _run_compiled(
-    det: CompiledBaseline,
+    det: Any,
     policy: AlertPolicy,
     t_ns: np.ndarray,
     X: np.ndarray,
@@ -288,7 +287,8 @@ def _run_compiled(
     scores: np.ndarray,
     series: str,
 ) -> tuple[np.ndarray, np.ndarray, list[Incident], Callable[[], pd.DataFrame]]:
-    """:func:`detect`'s loop for compiled detectors, with the very same decisions.
+    """:func:`detect`'s loop for detectors with a compiled loop (``Detector._batch_run``),
+    with the very same decisions as a Monitor's.
 
     Returns the flagged and alerting rows, the incidents, and a function that builds the
     per-point frame (``scores`` is filled in place).
@@ -302,6 +302,9 @@ def _run_compiled(
     n = len(index)
     own = float(det.threshold_)
     threshold = policy.paging_threshold(own)
+    # the step the Monitor goes by: the detector's, else the first gap it saw
+    step = getattr(det, "step_seconds_", None) or (
+        (index[1] - index[0]).total_seconds() if n > 1 else None)
     pre_idx = np.flatnonzero(pre)
     start = int(pre_idx[-1]) + 1 if pre_idx.size else 0
     explained = _training_explanations(det, X, scores, start, train_mask, threshold)
@@ -317,12 +320,12 @@ def _run_compiled(
     record = det.new_record(n - start, m)
     scores[start:] = det.run(
         t_ns[start:], X[start:], threshold=own, learn_flagged=policy.learn_flagged,
-        relearn_after=policy.relearn_points(det.step_seconds_), flag_run=flag_run,
+        relearn_after=policy.relearn_points(step), flag_run=flag_run,
         record=record,
     )[0]
     flagged, alert, inc, event = decide_all(
         scores, threshold, k=policy.k, n=policy.n, resolve_after=policy.resolve_after,
-        cooldown=policy.cooldown_points(det.step_seconds_),
+        cooldown=policy.cooldown_points(step),
     )
     texts: dict[int, str] = {}  # row -> explanation; every other row's is ""
     incidents: list[Incident] = []

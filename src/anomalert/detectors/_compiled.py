@@ -111,6 +111,7 @@ class CompiledBaseline(Detector):
     #: cycle while running (0: only at fit), and the weeks a weekly model then remembers.
     _week_hours: ClassVar[int] = 21 * 24
     _week_history: ClassVar[int] = 3
+    _batch_run: ClassVar[bool] = True
 
     def _kernel_config(self) -> dict[str, Any]:
         """Keyword arguments of :func:`._kernel.new_state` besides ``m``, period and threshold."""

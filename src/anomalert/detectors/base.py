@@ -85,6 +85,11 @@ class Detector:
     _default_threshold: ClassVar[float] = 5.0
     #: True for detectors whose score does not depend on the order of points (no learning).
     _static: ClassVar[bool] = False
+    #: True for detectors with a compiled score-then-learn loop over many rows, ``run(t, X,
+    #: threshold=, learn_flagged=, relearn_after=, flag_run=, record=)``, with
+    #: ``new_record(n, m)`` and ``explanation_from(score, x, *record_row)``: ``detect`` then
+    #: scores every row after training in one call instead of one Monitor step per row.
+    _batch_run: ClassVar[bool] = False
     #: Consecutive over-threshold training points after which fit learns them anyway
     #: (None: a day's worth of points at the training window's step, see _relearn_points).
     _relearn_after: ClassVar[int | None] = None

@@ -1,0 +1,219 @@
+"""The z-score detector's score-then-learn loop, compiled: ``detect``'s path for ``zscore``.
+
+:class:`~anomalert.detectors.zscore.ZScore` learns in Python (:class:`~anomalert.detectors._stats.
+RollingStats`, one point at a time: the Monitor's path) and scores a whole frame with pandas'
+rolling statistics (``score``: every point learned). ``detect`` needs a third thing: every
+point scored against what was learned before it, where a flagged point is *not* learned
+(unless the policy says so). That loop ran per point in Python, at about 25 us a point; here it
+is compiled, on the very same state, with the very same arithmetic as ``RollingStats`` (the
+sorted copy's order statistics, Neumaier's compensated sums in the same order), so the scores
+are identical to the Monitor's, bit for bit.
+
+The state of feature ``j`` is laid out as arrays (see :func:`export_stats` /
+:func:`import_stats`): ``ring[j, :count]`` the window's values oldest first from ``head[j]``
+(a trailing window; unused for the global z-score), ``srt[j, :count]`` the same values sorted,
+``sums[j]`` (sum, its compensation, sum of squares, its compensation), ``adds[j]`` the values
+it has learned.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from anomalert.detectors._stats import _IQR_TO_SIGMA, _VAR_EPS, RollingStats
+
+__all__ = ["export_stats", "import_stats", "run"]
+
+
+@njit(cache=True, inline="always")
+def _neumaier(S: np.ndarray, j: int, k: int, value: float) -> None:
+    total = S[j, k]
+    new = total + value
+    if abs(total) >= abs(value):
+        S[j, k + 1] += (total - new) + value
+    else:
+        S[j, k + 1] += (value - new) + total
+    S[j, k] = new
+
+
+@njit(cache=True, inline="always")
+def _quantile(srt: np.ndarray, j: int, n: int, q: float) -> float:
+    if n == 0:
+        return math.nan
+    pos = q * (n - 1)
+    lo = int(pos)
+    hi = min(lo + 1, n - 1)
+    return srt[j, lo] + (srt[j, hi] - srt[j, lo]) * (pos - lo)
+
+
+@njit(cache=True, inline="always")
+def _std(sums: np.ndarray, j: int, n: int) -> float:
+    if n < 2:
+        return math.nan
+    total = sums[j, 0] + sums[j, 1]
+    mean = total / n
+    var = (sums[j, 2] + sums[j, 3] - total * mean) / (n - 1)
+    return math.sqrt(var) if var > _VAR_EPS * (mean * mean + 1.0) else 0.0
+
+
+@njit(cache=True)
+def _baseline(srt: np.ndarray, sums: np.ndarray, j: int, n: int, robust: bool) -> tuple[float, float]:
+    """(center, scale) of feature ``j``: ``ZScore.baseline``."""
+    if robust:
+        median = _quantile(srt, j, n, 0.5)
+        scale = (_quantile(srt, j, n, 0.75) - _quantile(srt, j, n, 0.25)) * _IQR_TO_SIGMA
+        if not scale > 0:
+            sd = _std(sums, j, n)
+            scale = sd if sd > 0 else 0.0
+        return median, max(scale, 1e-9 + 1e-6 * abs(median))
+    center = (sums[j, 0] + sums[j, 1]) / n if n else math.nan
+    sd = _std(sums, j, n)
+    return center, max(sd if sd > 0 else 0.0, 1e-9 + 1e-6 * abs(center))
+
+
+@njit(cache=True)
+def _add(ring: np.ndarray, head: np.ndarray, srt: np.ndarray, count: np.ndarray,
+         sums: np.ndarray, adds: np.ndarray, j: int, window: int, ordered: bool,
+         value: float) -> None:
+    """``RollingStats.add``: the oldest value leaves a full window, then ``value`` joins.
+    Unless ``ordered``, the sorted copy is not kept (a mean and standard deviation need only
+    the sums): a global window's values are appended to it, to be sorted once at the end."""
+    if math.isnan(value):
+        return
+    adds[j] += 1
+    n = count[j]
+    if not ordered:
+        if window > 0 and n == window:
+            h = head[j]
+            old = ring[j, h]
+            ring[j, h] = value
+            head[j] = (h + 1) % window
+            _neumaier(sums, j, 0, -old)
+            _neumaier(sums, j, 2, -old * old)
+        else:
+            if window > 0:
+                ring[j, (head[j] + n) % window] = value
+            else:
+                srt[j, n] = value
+            count[j] = n + 1
+        _neumaier(sums, j, 0, value)
+        _neumaier(sums, j, 2, value * value)
+        return
+    if window > 0 and n == window:
+        h = head[j]
+        old = ring[j, h]
+        ring[j, h] = value
+        head[j] = (h + 1) % window
+        lo, hi = 0, n  # bisect_left: the first copy of the leaving value
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if srt[j, mid] < old:
+                lo = mid + 1
+            else:
+                hi = mid
+        for q in range(lo, n - 1):
+            srt[j, q] = srt[j, q + 1]
+        n -= 1
+        _neumaier(sums, j, 0, -old)
+        _neumaier(sums, j, 2, -old * old)
+    elif window > 0:
+        ring[j, (head[j] + n) % window] = value
+    lo, hi = 0, n  # bisect_right: after any equal values (insort)
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if value < srt[j, mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    for q in range(n, lo, -1):
+        srt[j, q] = srt[j, q - 1]
+    srt[j, lo] = value
+    count[j] = n + 1
+    _neumaier(sums, j, 0, value)
+    _neumaier(sums, j, 2, value * value)
+
+
+@njit(cache=True)
+def run(
+    ring: np.ndarray, head: np.ndarray, srt: np.ndarray, count: np.ndarray, sums: np.ndarray,
+    adds: np.ndarray, window: int, robust: bool, min_periods: int, X: np.ndarray, threshold: float,
+    learn_flagged: bool, relearn_after: int, carry: np.ndarray, scores: np.ndarray,
+    B: np.ndarray, SS: np.ndarray,
+) -> int:
+    """Score then learn every row of ``X`` in order; returns how many rows were learned.
+
+    A row scoring above ``threshold`` is not learned unless ``learn_flagged`` or it ends a run
+    of more than ``relearn_after`` such rows (``carry[0]`` holds the run, in and out): the
+    Monitor's rule. ``B``/``SS`` (when they have rows) receive each row's centers and scales
+    (NaN where a feature was not scored: missing, or too few values yet).
+    """
+    m = X.shape[1]
+    record = B.shape[0] > 0
+    flag_run = carry[0]
+    learned = 0
+    for i in range(X.shape[0]):
+        best = math.nan
+        for j in range(m):
+            v = X[i, j]
+            n = count[j]
+            center, scale = math.nan, math.nan
+            if not math.isnan(v) and n >= min_periods:
+                center, scale = _baseline(srt, sums, j, n, robust)
+                z = abs(v - center) / scale
+                if not z <= best:
+                    best = z
+            if record:
+                B[i, j], SS[i, j] = center, scale
+        scores[i] = best
+        flag_run = flag_run + 1 if best > threshold else 0
+        if learn_flagged or flag_run == 0 or flag_run > relearn_after:
+            for j in range(m):
+                _add(ring, head, srt, count, sums, adds, j, window, robust, X[i, j])
+            learned += 1
+    carry[0] = flag_run
+    return learned
+
+
+def export_stats(stats: list[RollingStats], window: int | None, extra: int) -> tuple[Any, ...]:
+    """The arrays :func:`run` works on, from each feature's stats, with room for ``extra``
+    more values of a global (unwindowed) one."""
+    m = len(stats)
+    cap = window if window is not None else max((s.count for s in stats), default=0) + extra
+    cap = max(cap, 1)
+    ring = np.zeros((m, cap if window is not None else 1))
+    srt = np.zeros((m, cap))
+    head = np.zeros(m, dtype=np.int64)
+    count = np.zeros(m, dtype=np.int64)
+    sums = np.zeros((m, 4))
+    adds = np.zeros(m, dtype=np.int64)
+    for j, s in enumerate(stats):
+        n = s.count
+        count[j] = n
+        srt[j, :n] = s._sorted
+        if window is not None:
+            ring[j, :n] = list(s._ring)
+        sums[j] = (s._sum, s._c, s._sumsq, s._csq)
+        adds[j] = s._adds
+    return ring, head, srt, count, sums, adds
+
+
+def import_stats(
+    stats: list[RollingStats], arrays: tuple[Any, ...], window: int | None, ordered: bool
+) -> None:
+    """Write :func:`run`'s state back into ``stats`` (``ordered``: as :func:`run` had it)."""
+    ring, head, srt, count, sums, adds = arrays
+    for j, s in enumerate(stats):
+        n = int(count[j])
+        if window is not None:
+            values = ring[j, (int(head[j]) + np.arange(n)) % window]
+            s._ring = deque(values.tolist())
+            s._sorted = srt[j, :n].tolist() if ordered else np.sort(values).tolist()
+        else:
+            s._sorted = srt[j, :n].tolist() if ordered else np.sort(srt[j, :n]).tolist()
+        s._sum, s._c, s._sumsq, s._csq = (float(v) for v in sums[j])
+        s._adds = int(adds[j])
