@@ -36,9 +36,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from anomalert.detectors import _rolling
 from anomalert.detectors._stats import RollingStats, robust_scale_floor
 from anomalert.detectors.base import Contribution, Detector, Interval, Options
+from anomalert.detectors.explain import Explanation
 from anomalert.features import FEATURE_SETS
+
+_R: Any = _rolling  # (numba's dispatchers: mypy cannot see through them)
 
 __all__ = ["Likelihood", "tail_score"]
 
@@ -74,6 +78,7 @@ class Likelihood(Detector):
 
     name: ClassVar[str] = "likelihood"
     _default_threshold: ClassVar[float] = 3.0
+    _batch_run: ClassVar[bool] = True  # see run()
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "window": [Interval(int, 2, None)],
         "history": [Interval(int, 2, None)],
@@ -140,7 +145,10 @@ class Likelihood(Detector):
                 continue
             recent = self.recent_[j]
             past = list(recent)[-(self.short - 1):] if self.short > 1 else []
-            short_mean = (sum(past) + r) / (len(past) + 1)
+            total = 0.0  # (a plain sum, in order: the compiled loop's; sum() may compensate)
+            for p in past:
+                total += p
+            short_mean = (total + r) / (len(past) + 1)
             mean = hist.mean()
             sd = max(hist.std(), 1e-3 + 0.05 * abs(mean))
             # A sustained run (short mean) or one large point; the single point pays for the
@@ -160,6 +168,63 @@ class Likelihood(Detector):
                 self.raw_[j].add(r)
                 self.recent_[j].append(r)
             self.base_[j].add(float(v))
+
+    # -- the compiled score-then-learn loop (fit, and ``detect``'s path; see _rolling) -------
+    def _fit_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """The base class's training loop, compiled."""
+        return self.run(t, X, threshold=self.threshold_, learn_flagged=False,
+                        relearn_after=self._relearn_points(t))[0]
+
+    def run(
+        self, t: np.ndarray, X: np.ndarray, *, threshold: float, learn_flagged: bool,
+        relearn_after: int, flag_run: int = 0, record: tuple[np.ndarray, ...] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Score then learn every row in order, as the Monitor does point by point (see
+        ``ZScore.run``). Returns (scores, scores). ``record`` (see :meth:`new_record`)
+        receives every row's centers, scales and per-feature scores."""
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        n, m = X.shape
+        base = _R.export_stats(self.base_, self.window, n)
+        raw = _R.export_stats(self.raw_, self.history, n)
+        recent = np.zeros((m, self.short))
+        rcount = np.zeros(m, dtype=np.int64)
+        for j, q in enumerate(self.recent_):
+            rcount[j] = len(q)
+            recent[j, : len(q)] = list(q)
+        scores = np.full(n, np.nan)
+        carry = np.array([flag_run], dtype=np.int64)
+        B, SS, SH = record if record is not None else self.new_record(0, m)
+        learned = _R.likelihood_run(
+            *base, *raw, recent, rcount, int(self.window), int(self.history), int(self.short),
+            int(self.min_periods), X, float(threshold), bool(learn_flagged),
+            int(relearn_after), carry, scores, B, SS, SH,
+        )
+        _R.import_stats(self.base_, base, self.window, True)
+        _R.import_stats(self.raw_, raw, self.history, False)
+        for j in range(m):
+            self.recent_[j] = deque(recent[j, : rcount[j]].tolist(), maxlen=self.short)
+        self.n_seen_ += int(learned)
+        return scores, scores
+
+    @staticmethod
+    def new_record(n: int | None, m: int) -> tuple[np.ndarray, ...]:
+        """Empty arrays for what scores come from (centers, scales, per-feature scores),
+        ``(n, m)`` (``(m,)`` for ``n=None``)."""
+        shape = (m,) if n is None else (n, m)
+        return np.empty(shape), np.empty(shape), np.empty(shape)
+
+    def explanation_from(
+        self, score: float, x: np.ndarray, center: np.ndarray, scale: np.ndarray,
+        share: np.ndarray,
+    ) -> Explanation:
+        """The explanation of a point from one row of :meth:`run`'s ``record``."""
+        contribs = [
+            Contribution(self.features_[j], float(v), float(c), float(s), (v - c) / s,
+                         float(h) if math.isfinite(h) else None)
+            for j, (v, c, s, h) in enumerate(zip(x, center, scale, share, strict=True))
+            if not math.isnan(c)
+        ]
+        return Explanation(score, tuple(sorted(contribs, key=lambda c: -c.weight)))
 
     def _explain_point(self, t: int, x: np.ndarray) -> list[Contribution]:
         s = self._feature_scores(x)

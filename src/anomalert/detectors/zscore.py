@@ -23,13 +23,13 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from anomalert.detectors import _zloop
+from anomalert.detectors import _rolling
 from anomalert.detectors._stats import _IQR_TO_SIGMA, _VAR_EPS, RollingStats, robust_scale_floor
 from anomalert.detectors.base import Contribution, Detector, Interval, Options
 from anomalert.detectors.explain import Explanation
 from anomalert.features import FEATURE_SETS
 
-_Z: Any = _zloop  # (numba's dispatchers: mypy cannot see through them)
+_Z: Any = _rolling  # (numba's dispatchers: mypy cannot see through them)
 
 __all__ = ["ZScore"]
 
@@ -146,7 +146,7 @@ class ZScore(Detector):
         out[has] = np.nanmax(z[has], axis=1)
         return out
 
-    # -- the compiled score-then-learn loop (fit, and ``detect``'s path; see _zloop) ---------
+    # -- the compiled score-then-learn loop (fit, and ``detect``'s path; see _rolling) ---------
     def _fit_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
         """The base class's training loop (a flagged point is not learned unless its run
         lasts a day), compiled."""
@@ -168,7 +168,7 @@ class ZScore(Detector):
         scores = np.full(n, np.nan)
         carry = np.array([flag_run], dtype=np.int64)
         B, SS = record if record is not None else self.new_record(0, X.shape[1])
-        learned = _Z.run(*arrays, 0 if self.window is None else int(self.window),
+        learned = _Z.zscore_run(*arrays, 0 if self.window is None else int(self.window),
                              bool(self.robust), int(self.min_periods), X, float(threshold),
                              bool(learn_flagged), int(relearn_after), carry, scores, B, SS)
         _Z.import_stats(self.stats_, arrays, self.window, bool(self.robust))
