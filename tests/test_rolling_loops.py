@@ -82,3 +82,13 @@ def test_compiled_fit_equals_the_streaming_fit(cls: Any, params: dict) -> None:
         assert a == b or (np.isnan(a) and np.isnan(b))
         fast._learn_point(int(t[i]), X[i])
         slow._learn_point(int(t[i]), X[i])
+
+
+def test_likelihood_batch_score_equals_streaming() -> None:
+    frame = _incident_frame(6)
+    det = Likelihood(window=200, history=400).fit(frame.iloc[:1500])
+    fast = det.score(frame.iloc[1500:]).to_numpy()
+    t, X, _ = det._prepare(frame.iloc[1500:])
+    slow = Detector._score_frame(det, t, X)  # the generic point-by-point loop
+    assert np.isfinite(slow).sum() > 4000
+    assert np.array_equal(fast, slow, equal_nan=True)

@@ -30,6 +30,7 @@ True
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import deque
 from typing import Any, ClassVar
@@ -174,6 +175,11 @@ class Likelihood(Detector):
         """The base class's training loop, compiled."""
         return self.run(t, X, threshold=self.threshold_, learn_flagged=False,
                         relearn_after=self._relearn_points(t))[0]
+
+    def _score_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """``score``: every row scored, then learned (on a copy), compiled."""
+        work = copy.deepcopy(self)
+        return work.run(t, X, threshold=math.inf, learn_flagged=True, relearn_after=0)[0]
 
     def run(
         self, t: np.ndarray, X: np.ndarray, *, threshold: float, learn_flagged: bool,
