@@ -137,6 +137,9 @@ def test_rejects_out_of_order_and_bad_values() -> None:
         m.check(T0 + pd.Timedelta(days=1), {"cpu": "hot"})
     with pytest.raises(InputError, match="cannot parse timestamp"):
         m.check("not a time", {"cpu": 1.0})
+    # the arguments swapped: said so, not read as a 1970 timestamp out of order
+    with pytest.raises(InputError, match=r"got Timestamp \(the arguments are check\(timestamp"):
+        m.check(40.0, T0 + pd.Timedelta(days=1))  # type: ignore[arg-type]
 
 
 def test_policy_validation() -> None:

@@ -232,6 +232,11 @@ class Monitor:
 
     def check(self, timestamp: Any, values: Mapping[str, float]) -> Verdict:
         """Score one point, decide, and learn from it unless it was flagged."""
+        if type(values) is not dict and not isinstance(values, Mapping):
+            raise InputError(
+                f"values must be a mapping metric -> number, got {type(values).__name__} "
+                "(the arguments are check(timestamp, values))"
+            )
         ts = _utc(timestamp)
         if self._last_ts is not None and ts <= self._last_ts:
             raise InputError(
