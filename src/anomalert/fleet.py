@@ -52,6 +52,7 @@ from anomalert.data import LABEL_COLUMNS, validate_frame
 from anomalert.detection import Detection, _detect
 from anomalert.detectors import Detector, preset
 from anomalert.errors import AnomalertError, InputError, ParameterError
+from anomalert.outputs import POINT_COLUMNS, PointWriter
 from anomalert.ranking import Kept, Rank, WorstKept
 from anomalert.sources.longformat import Item, Source, iter_series
 
@@ -63,8 +64,6 @@ __all__ = [
     "points_frame",
     "score_chunk",
 ]
-
-_POINT_COLUMNS = ("series", "timestamp", "score", "threshold", "is_anomaly", "explanation", "incident")
 
 
 @dataclass(frozen=True)
@@ -156,7 +155,7 @@ def points_frame(det: Detection, series: str) -> pd.DataFrame:
             "explanation": pts["explanation"].to_numpy(dtype=object),
             "incident": pd.array(pts["incident"].to_numpy(dtype=object), dtype="Int64"),
         },
-        columns=list(_POINT_COLUMNS),
+        columns=list(POINT_COLUMNS),
     )
 
 
@@ -240,56 +239,6 @@ def score_chunk(
             parts.append(part)
     return ChunkResult(out, pd.concat(parts, ignore_index=True) if parts else None,
                        keeper.kept)
-
-
-class _PointWriter:
-    """Appends per-point frames to one CSV or Parquet file, chunk by chunk."""
-
-    def __init__(self, path: str | Path) -> None:
-        from anomalert.outputs import TABLE_OUTPUT, output_suffix
-
-        self.path = Path(path)
-        if not self.path.parent.is_dir():
-            raise InputError(f"{self.path}: directory {self.path.parent} does not exist")
-        if output_suffix(self.path) not in TABLE_OUTPUT:
-            raise InputError(f"{self.path}: the format follows the extension: "
-                             f"{', '.join(TABLE_OUTPUT)}")
-        self.parquet = output_suffix(self.path) in (".parquet", ".pq")
-        self.rows = 0
-        self._writer: Any = None
-        self._started = False
-
-    def _schema(self) -> Any:
-        import pyarrow as pa
-
-        return pa.schema([("series", pa.string()), ("timestamp", pa.string()),
-                          ("score", pa.float64()), ("threshold", pa.float64()),
-                          ("is_anomaly", pa.int64()), ("explanation", pa.string()),
-                          ("incident", pa.int64())])
-
-    def write(self, part: pd.DataFrame) -> None:
-        if self.parquet:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            if self._writer is None:
-                self._writer = pq.ParquetWriter(self.path, self._schema())
-            self._writer.write_table(pa.Table.from_pandas(part, self._schema(), preserve_index=False))
-        else:
-            part.to_csv(self.path, mode="a" if self._started else "w",
-                        header=not self._started, index=False)
-        self._started = True
-        self.rows += len(part)
-
-    def close(self) -> None:
-        if self.parquet:
-            import pyarrow.parquet as pq
-
-            if self._writer is None:
-                self._writer = pq.ParquetWriter(self.path, self._schema())
-            self._writer.close()
-        elif not self._started:
-            pd.DataFrame(columns=list(_POINT_COLUMNS)).to_csv(self.path, index=False)
 
 
 def _local_results(run: Callable[..., ChunkResult], chunks: Iterator[list[Item]],
@@ -429,7 +378,7 @@ def detect_many(
         results = _local_results(run, chunks, keeper.bar)
     else:
         results = _dask_results(run, chunks, keeper.bar, scheduler, workers, max_pending)
-    writer = _PointWriter(output) if output is not None else None
+    writer = PointWriter(output) if output is not None else None
     summaries: list[SeriesSummary] = []
     n_chunks = points = 0
     for done, part, kept in results:
