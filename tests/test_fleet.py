@@ -133,6 +133,28 @@ def test_per_point_output_csv_and_parquet_agree(tmp_path: Path) -> None:
     assert x.groupby("series")["is_anomaly"].sum().tolist() == [s.alerts for s in a.summaries[:5]]
 
 
+# --------------------------------------------------------------------------- the worst kept
+@pytest.mark.parametrize(("chunk_size", "keep"), [(1, 2), (3, 2), (2, 9)])
+def test_the_worst_series_are_kept_as_they_were_scored(chunk_size: int, keep: int) -> None:
+    """keep=N: the N worst by the report's ranking, with the detection detect() gives."""
+    from anomalert.detection import detect
+    from anomalert.ranking import worst
+
+    frames = {f"s{i}": pd.DataFrame({"value": _values(i, spike=i % 3 != 1)}, index=IDX)
+              for i in range(7)}
+    for i in (0, 3):  # two series with a second incident: they lead the ranking
+        frames[f"s{i}"].iloc[150:153, 0] = -20.0
+    result = detect_many(frames, chunk_size=chunk_size, keep=keep)
+    expected = worst(result.summaries, keep)
+    assert [k.summary for k in result.worst] == expected
+    assert [s.series for s in expected][:2] == ["s0", "s3"] and len(expected) == min(keep, 5)
+    for k in result.worst:
+        alone = detect("default", frames[k.summary.series], series=k.summary.series)
+        pd.testing.assert_frame_equal(k.detection.points, alone.points)
+        assert len(k.detection.incidents) == k.summary.incidents > 0
+    assert detect_many(frames, chunk_size=chunk_size).worst == []  # keep=0: nothing kept
+
+
 # --------------------------------------------------------------------------- memory bound
 class _Counting:
     """Yields fresh frames; records how many it has handed out that are still alive."""
@@ -179,12 +201,19 @@ def dask_address() -> Iterator[str]:
 
 
 def test_dask_gives_the_same_results_as_local(tmp_path: Path, dask_address: str) -> None:
-    local = detect_many(_mixed(), chunk_size=2, output=tmp_path / "local.csv")
+    local = detect_many(_mixed(), chunk_size=2, output=tmp_path / "local.csv", keep=2)
     remote = detect_many(_mixed(), chunk_size=2, engine="dask", scheduler=dask_address,
-                         output=tmp_path / "dask.csv")
+                         output=tmp_path / "dask.csv", keep=2)
     assert remote.engine == "dask" and remote.chunks == local.chunks
     pd.testing.assert_frame_equal(local.table(), remote.table())
     assert (tmp_path / "local.csv").read_bytes() == (tmp_path / "dask.csv").read_bytes()
+    # the worst series kept on the workers are the ones kept locally, scored the same
+    assert [k.summary for k in remote.worst] == [k.summary for k in local.worst]
+    assert len(local.worst) == 2
+    for a, b in zip(local.worst, remote.worst, strict=True):
+        pd.testing.assert_frame_equal(a.frame, b.frame)
+        pd.testing.assert_frame_equal(a.detection.points, b.detection.points)
+        assert a.detection.incidents == b.detection.incidents
 
 
 def test_dask_without_an_address_starts_its_own_local_cluster() -> None:
@@ -302,3 +331,63 @@ def test_summaries_without_an_output_file_equal_those_with_one(tmp_path: Path) -
 def test_what_is_not_a_source_of_series_is_one_clear_error(source: object) -> None:
     with pytest.raises(InputError, match="cannot read series from|expected a \\(series id, frame\\) pair"):
         detect_many(source, "zscore")  # type: ignore[arg-type]
+
+
+def test_detect_report_reads_and_scores_each_series_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``detect DIR --report --plot`` charts the detections the run kept: every file is read
+    once and every series scored once (not the worst again for the charts), and the page
+    is the one scoring them again would give."""
+    import re
+
+    import anomalert.detection as detection
+    import anomalert.fleet as fleet
+    from anomalert.report import many
+    from anomalert.report.detection import Run
+    from anomalert.sources import longformat
+
+    data, out = tmp_path / "hosts", tmp_path / "out"
+    data.mkdir()
+    out.mkdir()
+    for i in range(8):
+        pd.DataFrame({"timestamp": IDX, "cpu": _values(i, spike=i % 4 != 1)}).to_csv(
+            data / f"h{i}.csv", index=False)
+    reads: list[str] = []
+    scored: list[str] = []
+    real_read, real_detect = longformat.read_raw, detection._detect
+
+    def read_raw(path: str | Path, **kw: object) -> pd.DataFrame:
+        reads.append(Path(path).stem)
+        return real_read(path, **kw)  # type: ignore[arg-type]
+
+    def detect_counted(*args: object, **kw: object) -> object:
+        scored.append(str(kw["series"]))
+        return real_detect(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(longformat, "read_raw", read_raw)
+    monkeypatch.setattr(detection, "_detect", detect_counted)  # what detect() calls
+    monkeypatch.setattr(fleet, "_detect", detect_counted)  # what the fleet calls
+    page_path = out / "fleet.html"
+    code, _, err = _run(capsys, "detect", str(data), "--report", str(page_path),
+                        "--plot", str(out / "fleet.png"))
+    assert code == 0, err
+    hosts = [f"h{i}" for i in range(8)]
+    assert sorted(reads) == hosts  # each file once
+    assert sorted(scored) == hosts  # each series once
+    page = page_path.read_text(encoding="utf-8")
+    from anomalert.ranking import worst
+
+    result = detect_many(data)
+    charted = [s.series for s in worst(result.summaries, many.WORST)]
+    assert len(charted) == many.WORST < 6  # 6 series with an incident: the charts choose
+    assert re.findall(r"<h2 id=s\d>([^<]+)</h2>", page) == charted
+    assert "Scored again for this page" not in page
+    # the same page as reading and scoring the worst again gives (a run that kept none)
+    run = Run("detect", str(data), "directory of CSV/Parquet files", "default")
+    kept, again = out / "kept.html", out / "again.html"
+    many.write_fleet(detect_many(data, keep=many.WORST), data, run, report=kept)
+    many.write_fleet(result, data, run, report=again)
+    written = re.compile(r"<p class=meta>Written [^<]*</p>")
+    assert (written.sub("", kept.read_text(encoding="utf-8"))
+            == written.sub("", again.read_text(encoding="utf-8")))

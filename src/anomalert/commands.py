@@ -255,6 +255,12 @@ def _detect_many(args: argparse.Namespace, source: Any) -> int:
             last[0] = time.monotonic()
             note(f"scored {series} series ({points} points) so far")
 
+    keep = 0
+    if args.report or args.plot:  # the report charts the worst series: keep them as scored
+        from anomalert.report import many
+
+        keep = many.WORST
+
     result = detect_many(
         source,
         args.detector,
@@ -266,6 +272,7 @@ def _detect_many(args: argparse.Namespace, source: Any) -> int:
         output=args.output,
         timestamp_column=args.timestamp_column,
         progress=progress,
+        keep=keep,
     )
     for line in result.notes:
         note(line)

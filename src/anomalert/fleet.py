@@ -6,6 +6,9 @@ asked, appends its per-point results to one CSV or Parquet file. Series are read
 processed ``chunk_size`` at a time, so memory is bounded by the chunk, not by the fleet. A
 series that cannot be scored (unparseable, too short, constant) gets a summary saying why; it
 never stops the job. ``engine="dask"`` ships the same chunks to a ``dask.distributed`` cluster.
+With ``keep=N`` it also keeps the frames and detections of the N worst series (most
+incidents, then highest score: :mod:`anomalert.ranking`), never more than N at a time, for the
+many-series report to chart without reading or scoring them again.
 
 Inputs: ``(series_id, frame)`` pairs, a mapping id -> frame or series, a long-format frame
 (``series``, ``timestamp``, ``value``; or label columns such as ``host``, ``job`` plus
@@ -39,7 +42,7 @@ from dataclasses import asdict, dataclass, field
 from functools import partial
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -49,17 +52,18 @@ from anomalert.data import LABEL_COLUMNS, validate_frame
 from anomalert.detection import Detection, _detect
 from anomalert.detectors import Detector, preset
 from anomalert.errors import AnomalertError, InputError, ParameterError
+from anomalert.outputs import POINT_COLUMNS, PointWriter
+from anomalert.ranking import Kept, Rank, WorstKept
 from anomalert.sources.longformat import Item, Source, iter_series
 
 __all__ = [
+    "ChunkResult",
     "FleetResult",
     "SeriesSummary",
     "detect_many",
     "points_frame",
     "score_chunk",
 ]
-
-_POINT_COLUMNS = ("series", "timestamp", "score", "threshold", "is_anomaly", "explanation", "incident")
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,9 @@ class FleetResult:
     seconds: float
     output: Path | None = None
     notes: list[str] = field(default_factory=list)
+    #: The ``keep`` worst series (:func:`anomalert.ranking.rank`), worst first, with their
+    #: frames and detections as they were scored.
+    worst: list[Kept] = field(default_factory=list)
 
     def table(self) -> pd.DataFrame:
         """One row per series (the :class:`SeriesSummary` fields)."""
@@ -148,14 +155,16 @@ def points_frame(det: Detection, series: str) -> pd.DataFrame:
             "explanation": pts["explanation"].to_numpy(dtype=object),
             "incident": pd.array(pts["incident"].to_numpy(dtype=object), dtype="Int64"),
         },
-        columns=list(_POINT_COLUMNS),
+        columns=list(POINT_COLUMNS),
     )
 
 
 def _score_series(
     sid: str, data: Any, detector: str | Detector, train_until: Any, policy: AlertPolicy | None,
-    min_points: int, want_points: bool,
+    min_points: int, want_points: bool, keeper: WorstKept,
 ) -> tuple[SeriesSummary, pd.DataFrame | None]:
+    """The series' summary and (``want_points``) per-point frame; ``keeper`` gets its frame
+    and detection when it wants them."""
     if isinstance(data, BaseException):
         return SeriesSummary(sid, "error", message=str(data)), None
     try:
@@ -171,24 +180,36 @@ def _score_series(
             return SeriesSummary(sid, "skipped", points=len(frame), message=(
                 f"constant ({held}{', ...' if len(metrics) > 3 else ''} throughout); "
                 "it cannot show anomalies")), None
-        # detect() up to its per-point frame, which only an output file needs
+        # detect() up to its per-point frame, which only an output file or the keeper needs
         run = _detect(detector, frame, train_until=train_until, policy=policy, series=sid)
-        det = run.detection() if want_points else None
+        scores = run.scores
+        alerts = run.alert
+        notes = "; ".join(line.removeprefix(f"{sid}: ") for line in report.lines() + run.notes)
+        summary = SeriesSummary(
+            sid, "ok", len(run.index), run.train_rows,
+            (policy or AlertPolicy()).paging_threshold(run.detector.threshold_),
+            int(run.flagged.sum()), int(alerts.sum()), len(run.incidents),
+            float(np.nanmax(scores)) if np.isfinite(scores).any() else math.nan,
+            run.index[int(np.argmax(alerts))].isoformat() if alerts.any() else None, notes,
+        )
+        keep = keeper.wants(summary)
+        det = run.detection() if want_points or keep else None
     except AnomalertError as exc:
         return SeriesSummary(sid, "error", message=str(exc)), None
     except Exception as exc:  # one broken series must not stop a fleet
         return SeriesSummary(sid, "error", message=f"{type(exc).__name__}: {exc}"), None
-    scores = run.scores
-    alerts = run.alert
-    notes = "; ".join(line.removeprefix(f"{sid}: ") for line in report.lines() + run.notes)
-    summary = SeriesSummary(
-        sid, "ok", len(run.index), run.train_rows,
-        (policy or AlertPolicy()).paging_threshold(run.detector.threshold_),
-        int(run.flagged.sum()), int(alerts.sum()), len(run.incidents),
-        float(np.nanmax(scores)) if np.isfinite(scores).any() else math.nan,
-        run.index[int(np.argmax(alerts))].isoformat() if alerts.any() else None, notes,
-    )
-    return summary, points_frame(det, sid) if det is not None else None
+    if keep and det is not None:
+        keeper.add(Kept(summary, frame, det))
+    return summary, points_frame(det, sid) if det is not None and want_points else None
+
+
+class ChunkResult(NamedTuple):
+    """What scoring a chunk gives back: its summaries, its per-point frame (when asked), and
+    its worst series (at most ``keep``, worse than the ``bar`` it was given)."""
+
+    summaries: list[SeriesSummary]
+    points: pd.DataFrame | None
+    worst: list[Kept]
 
 
 def score_chunk(
@@ -198,74 +219,43 @@ def score_chunk(
     policy: AlertPolicy | None = None,
     min_points: int = 60,
     want_points: bool = False,
-) -> tuple[list[SeriesSummary], pd.DataFrame | None]:
-    """Score a chunk of series (the unit of work on a Dask worker); never raises per series."""
+    keep: int = 0,
+    bar: Rank | None = None,
+) -> ChunkResult:
+    """Score a chunk of series (the unit of work on a Dask worker); never raises per series.
+
+    ``keep``: how many of the chunk's worst series to return with their frames and
+    detections; ``bar``: the rank of the ``keep``-th worst series seen so far (only worse
+    ones are kept).
+    """
     out: list[SeriesSummary] = []
     parts: list[pd.DataFrame] = []
+    keeper = WorstKept(keep, bar)
     for sid, data in items:
         summary, part = _score_series(
-            sid, data, detector, train_until, policy, min_points, want_points)
+            sid, data, detector, train_until, policy, min_points, want_points, keeper)
         out.append(summary)
         if part is not None:
             parts.append(part)
-    return out, (pd.concat(parts, ignore_index=True) if parts else None)
+    return ChunkResult(out, pd.concat(parts, ignore_index=True) if parts else None,
+                       keeper.kept)
 
 
-class _PointWriter:
-    """Appends per-point frames to one CSV or Parquet file, chunk by chunk."""
-
-    def __init__(self, path: str | Path) -> None:
-        from anomalert.outputs import TABLE_OUTPUT, output_suffix
-
-        self.path = Path(path)
-        if not self.path.parent.is_dir():
-            raise InputError(f"{self.path}: directory {self.path.parent} does not exist")
-        if output_suffix(self.path) not in TABLE_OUTPUT:
-            raise InputError(f"{self.path}: the format follows the extension: "
-                             f"{', '.join(TABLE_OUTPUT)}")
-        self.parquet = output_suffix(self.path) in (".parquet", ".pq")
-        self.rows = 0
-        self._writer: Any = None
-        self._started = False
-
-    def _schema(self) -> Any:
-        import pyarrow as pa
-
-        return pa.schema([("series", pa.string()), ("timestamp", pa.string()),
-                          ("score", pa.float64()), ("threshold", pa.float64()),
-                          ("is_anomaly", pa.int64()), ("explanation", pa.string()),
-                          ("incident", pa.int64())])
-
-    def write(self, part: pd.DataFrame) -> None:
-        if self.parquet:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            if self._writer is None:
-                self._writer = pq.ParquetWriter(self.path, self._schema())
-            self._writer.write_table(pa.Table.from_pandas(part, self._schema(), preserve_index=False))
-        else:
-            part.to_csv(self.path, mode="a" if self._started else "w",
-                        header=not self._started, index=False)
-        self._started = True
-        self.rows += len(part)
-
-    def close(self) -> None:
-        if self.parquet:
-            import pyarrow.parquet as pq
-
-            if self._writer is None:
-                self._writer = pq.ParquetWriter(self.path, self._schema())
-            self._writer.close()
-        elif not self._started:
-            pd.DataFrame(columns=list(_POINT_COLUMNS)).to_csv(self.path, index=False)
+def _local_results(run: Callable[..., ChunkResult], chunks: Iterator[list[Item]],
+                   bar: Callable[[], Rank | None]) -> Iterator[ChunkResult]:
+    """Results of ``run(chunk, bar=bar())`` over ``chunks``, in this process."""
+    for chunk in chunks:
+        result = run(chunk, bar=bar())
+        del chunk  # before the next chunk is read
+        yield result
 
 
 def _dask_results(
-    run: Callable[[list[Item]], Any], chunks: Iterator[list[Item]], scheduler: Any,
-    workers: int, max_pending: int | None,
-) -> Iterator[tuple[list[SeriesSummary], pd.DataFrame | None]]:
-    """Results of ``run`` over ``chunks`` on Dask, in input order, a few chunks in flight."""
+    run: Callable[..., ChunkResult], chunks: Iterator[list[Item]],
+    bar: Callable[[], Rank | None], scheduler: Any, workers: int, max_pending: int | None,
+) -> Iterator[ChunkResult]:
+    """Results of ``run(chunk, bar=bar())`` over ``chunks`` on Dask, in input order, a few
+    chunks in flight (``bar`` is read as each is submitted)."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -289,18 +279,19 @@ def _dask_results(
         limit = max_pending or 2 * max(1, len(client.scheduler_info()["workers"]))
         pending: deque[tuple[list[str], Any]] = deque()
 
-        def collect() -> tuple[list[SeriesSummary], pd.DataFrame | None]:
+        def collect() -> ChunkResult:
             ids, future = pending.popleft()
             try:
                 return future.result()  # type: ignore[no-any-return]
             except Exception as exc:  # a lost worker fails its chunk, not the fleet
                 why = f"worker failed: {type(exc).__name__}: {exc}"
-                return [SeriesSummary(s, "error", message=why) for s in ids], None
+                return ChunkResult([SeriesSummary(s, "error", message=why) for s in ids], None,
+                                   [])
 
         for chunk in chunks:
             ids = [sid for sid, _ in chunk]
             [data] = client.scatter([chunk], hash=False)
-            pending.append((ids, client.submit(run, data, pure=False)))
+            pending.append((ids, client.submit(run, data, bar=bar(), pure=False)))
             del chunk, data
             if len(pending) >= limit:
                 yield collect()
@@ -325,6 +316,7 @@ def detect_many(
     workers: int = 2,
     max_pending: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    keep: int = 0,
 ) -> FleetResult:
     """Score every series of ``source`` independently and summarise each.
 
@@ -354,12 +346,18 @@ def detect_many(
         Columns naming the series in long-format input (default: found).
     progress
         Called after each chunk with (series done, points done).
+    keep
+        Keep the frames and detections of this many worst series
+        (:func:`anomalert.ranking.rank`) in ``FleetResult.worst``; never more than ``keep``
+        at a time (plus at most ``keep`` per chunk in flight).
     """
     if engine not in ("local", "dask"):
         raise ParameterError(f"The 'engine' parameter must be 'local' or 'dask'. Got {engine!r} instead.")
     for name, value in (("chunk_size", chunk_size), ("min_points", min_points), ("workers", workers)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ParameterError(f"The {name!r} parameter must be an int >= 1. Got {value!r} instead.")
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
+        raise ParameterError(f"The 'keep' parameter must be an int >= 0. Got {keep!r} instead.")
     if isinstance(detector, str):
         preset(detector)  # unknown names fail here, not once per series
     if policy is not None:
@@ -373,25 +371,28 @@ def detect_many(
     chunks = _chunks(_dedupe(iter_series(
         source, labels=labels, timestamp_column=timestamp_column, notes=notes)), chunk_size)
     run = partial(score_chunk, detector=detector, train_until=train_until, policy=policy,
-                  min_points=min_points, want_points=output is not None)
-    results: Iterator[tuple[list[SeriesSummary], pd.DataFrame | None]]
+                  min_points=min_points, want_points=output is not None, keep=keep)
+    keeper = WorstKept(keep)  # each chunk keeps only series worse than its bar, read as it starts
+    results: Iterator[ChunkResult]
     if engine == "local":
-        results = map(run, chunks)
+        results = _local_results(run, chunks, keeper.bar)
     else:
-        results = _dask_results(run, chunks, scheduler, workers, max_pending)
-    writer = _PointWriter(output) if output is not None else None
+        results = _dask_results(run, chunks, keeper.bar, scheduler, workers, max_pending)
+    writer = PointWriter(output) if output is not None else None
     summaries: list[SeriesSummary] = []
     n_chunks = points = 0
-    for done, part in results:
+    for done, part, kept in results:
         summaries.extend(done)
         n_chunks += 1
         points += sum(s.points for s in done)
         if writer is not None and part is not None:
             writer.write(part)
-        del part
+        for k in kept:
+            keeper.add(k)
+        del part, kept
         if progress is not None:
             progress(len(summaries), points)
     if writer is not None:
         writer.close()
     return FleetResult(summaries, engine, n_chunks, time.perf_counter() - started,
-                       Path(output) if output is not None else None, notes)
+                       Path(output) if output is not None else None, notes, keeper.kept)

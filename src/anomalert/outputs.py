@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from anomalert.errors import AnomalertError
+from anomalert.errors import AnomalertError, InputError
 
-__all__ = ["JSON_OUTPUT", "PLOT_OUTPUT", "REPORT_OUTPUT", "TABLE_OUTPUT", "check_output",
-           "json_default", "output_suffix", "plot_format", "write_table"]
+__all__ = ["JSON_OUTPUT", "PLOT_OUTPUT", "POINT_COLUMNS", "REPORT_OUTPUT", "TABLE_OUTPUT",
+           "PointWriter", "check_output", "json_default", "output_suffix", "plot_format",
+           "write_table"]
 
 #: Extensions of each kind of output file (the format follows the extension; see
 #: :func:`write_table` and :func:`plot_format`).
@@ -77,3 +78,59 @@ def json_default(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)
+
+
+#: Columns of the per-point output of many series (``detect_many(..., output=...)``).
+POINT_COLUMNS = ("series", "timestamp", "score", "threshold", "is_anomaly", "explanation",
+                 "incident")
+
+
+class PointWriter:
+    """Appends per-point frames (:data:`POINT_COLUMNS`) to one CSV or Parquet file, chunk by
+    chunk (``detect_many(..., output=...)``)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.parent.is_dir():
+            raise InputError(f"{self.path}: directory {self.path.parent} does not exist")
+        if output_suffix(self.path) not in TABLE_OUTPUT:
+            raise InputError(f"{self.path}: the format follows the extension: "
+                             f"{', '.join(TABLE_OUTPUT)}")
+        self.parquet = output_suffix(self.path) in (".parquet", ".pq")
+        self.rows = 0
+        self._writer: Any = None
+        self._started = False
+
+    def _schema(self) -> Any:
+        import pyarrow as pa
+
+        return pa.schema([("series", pa.string()), ("timestamp", pa.string()),
+                          ("score", pa.float64()), ("threshold", pa.float64()),
+                          ("is_anomaly", pa.int64()), ("explanation", pa.string()),
+                          ("incident", pa.int64())])
+
+    def write(self, part: Any) -> None:
+        if self.parquet:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            if self._writer is None:
+                self._writer = pq.ParquetWriter(self.path, self._schema())
+            self._writer.write_table(pa.Table.from_pandas(part, self._schema(), preserve_index=False))
+        else:
+            part.to_csv(self.path, mode="a" if self._started else "w",
+                        header=not self._started, index=False)
+        self._started = True
+        self.rows += len(part)
+
+    def close(self) -> None:
+        if self.parquet:
+            import pyarrow.parquet as pq
+
+            if self._writer is None:
+                self._writer = pq.ParquetWriter(self.path, self._schema())
+            self._writer.close()
+        elif not self._started:
+            import pandas as pd
+
+            pd.DataFrame(columns=list(POINT_COLUMNS)).to_csv(self.path, index=False)

@@ -2,16 +2,17 @@
 one table of every series by incidents, and the charts of the worst few, not one per series.
 
 The table is the CLI's (:class:`~anomalert.fleet.FleetResult`'s summaries, as
-``anomalert detect`` printed them). The worst series (most incidents, then highest score)
-are read again from the same source and run through the same
-:func:`~anomalert.detection.detect` as the fleet did, which gives the same incidents (the page
-says so if it ever did not), and drawn as a single series' report draws them.
+``anomalert detect`` printed them). The worst series (most incidents, then highest score:
+:func:`anomalert.ranking.rank`) are those :func:`~anomalert.fleet.detect_many` kept as it
+scored them (``keep=WORST``), drawn as a single series' report draws them; nothing is read or
+scored again. A result that kept fewer (``keep`` smaller) has the missing ones read again from
+the source and scored as the fleet did (:func:`rescore`; the page says so if that ever gives
+other incidents).
 """
 
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from anomalert.data import validate_frame
 from anomalert.detection import Detection, detect
 from anomalert.detectors.base import format_value
 from anomalert.fleet import FleetResult, SeriesSummary
+from anomalert.ranking import rank
+from anomalert.ranking import worst as _worst
 from anomalert.report import figures as fig
 from anomalert.report import page as P
 from anomalert.report.detection import READING, Run, detection_section, policy_text
@@ -35,21 +38,16 @@ WORST = 5
 TABLE_ROWS = 200
 
 
-def _rank(s: SeriesSummary) -> tuple[int, float, str]:
-    peak = s.max_score if s.max_score == s.max_score else -math.inf
-    return (-s.incidents, -peak, s.series)
-
-
 def worst(summaries: Sequence[SeriesSummary], k: int | None = None) -> list[SeriesSummary]:
     """The ``k`` (default :data:`WORST`) scored series with the most incidents (then the
     highest score); only series with at least one incident."""
-    ok = [s for s in summaries if s.status == "ok" and s.incidents > 0]
-    return sorted(ok, key=_rank)[: WORST if k is None else k]
+    return _worst(summaries, WORST if k is None else k)
 
 
 def rescore(source: Any, run: Run, ids: Sequence[str], *, timestamp_column: str | None = None
             ) -> dict[str, tuple[pd.DataFrame, Detection]]:
-    """Read the series ``ids`` from ``source`` again and detect on each as the fleet did."""
+    """Read the series ``ids`` from ``source`` again and detect on each as the fleet did
+    (for a :class:`FleetResult` that did not keep them)."""
     from anomalert.sources.longformat import iter_series
 
     wanted, out = set(ids), {}
@@ -115,7 +113,7 @@ def _series_table(rows: Sequence[SeriesSummary]) -> str:
 def render_fleet(result: FleetResult, run: Run, chosen: Sequence[SeriesSummary],
                  scored: dict[str, tuple[pd.DataFrame, Detection]]) -> str:
     """The whole page for many series; ``scored``: the ``chosen`` series' frames and
-    detections (:func:`rescore`)."""
+    detections (``FleetResult.worst``, else :func:`rescore`)."""
     from anomalert import __version__
 
     t = result.totals
@@ -141,7 +139,7 @@ def render_fleet(result: FleetResult, run: Run, chosen: Sequence[SeriesSummary],
     summary = (f"totals: {t['series']} series ({t['ok']} scored, {t['skipped']} skipped, "
                f"{t['errors']} failed), {t['points']} points, {t['alerts']} alert points, "
                f"{t['incidents']} incident(s)")  # as anomalert detect prints them
-    ranked = sorted([s for s in result.summaries if s.status == "ok"], key=_rank)
+    ranked = sorted([s for s in result.summaries if s.status == "ok"], key=rank)
     failed = [s for s in result.summaries if s.status != "ok"]
     buf = io.BytesIO()
     _figure(buf, result, chosen, scored, run)
@@ -179,9 +177,13 @@ def render_fleet(result: FleetResult, run: Run, chosen: Sequence[SeriesSummary],
 def write_fleet(result: FleetResult, source: Any, run: Run, *, plot: str | Path | None = None,
                 report: str | Path | None = None, timestamp_column: str | None = None) -> None:
     """Write the figure of the worst series (``plot``, a PNG) and the many-series report
-    (``report``, HTML); the worst series are read from ``source`` and scored again once."""
+    (``report``, HTML). The worst series are those ``result`` kept (``detect_many(...,
+    keep=WORST)``); any it did not keep are read from ``source`` and scored again."""
     chosen = worst(result.summaries)
-    scored = rescore(source, run, [s.series for s in chosen], timestamp_column=timestamp_column)
+    scored = {k.summary.series: (k.frame, k.detection) for k in result.worst}
+    missing = [s.series for s in chosen if s.series not in scored]
+    if missing:
+        scored.update(rescore(source, run, missing, timestamp_column=timestamp_column))
     if plot is not None:
         _figure(Path(plot), result, chosen, scored, run)
     if report is not None:
