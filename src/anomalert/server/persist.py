@@ -209,6 +209,14 @@ class Checkpointer:
             self._pending.pop(name, None)  # (its takes not written yet are not written)
             self._forgotten.add(name)
 
+    def write_in_full(self, name: str) -> None:
+        """Write ``name`` in full at its next checkpoint (its detector was replaced: the
+        points it scores since must not be journaled over the previous full state)."""
+        with self._lock:
+            saved = self._saved.get(name)
+            if saved is not None:  # (else its first checkpoint writes it in full)
+                saved.full = True
+
     def _first_due(self, name: str) -> float:
         # a phase per series in [0.25, 1) of the period: a fleet created at once (the
         # backfill) does not come due at once
