@@ -99,3 +99,36 @@ def test_a_checkpoint_that_took_a_series_earlier_never_overwrites_a_later_one(tm
     assert state.checkpoint() == 1
     for live, restored in zip((a, b), _restored(path), strict=True):
         _same(live, restored)
+
+
+def test_after_a_failed_checkpoint_the_next_one_writes_the_series_in_full(tmp_path):
+    """A checkpoint whose commit fails (here SQLite refuses journal rows) writes nothing and
+    raises; the points it took are not lost: the next checkpoint writes the series in full,
+    and a restart restores it as it is live."""
+    import sqlite3
+
+    path = tmp_path / "s.db"
+    state = ServiceState(store=Store(path))
+    a, b = (state.create_series(n, ["cpu"], kind="push") for n in ("a", "b"))
+    for rt in (a, b):
+        _score(state, rt, range(40))
+    assert state.checkpoint() == 2
+    full = {r.name: r.state for r in Store(path).load_series()}
+    for rt in (a, b):
+        _score(state, rt, range(40, 45))
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TRIGGER no_journal BEFORE INSERT ON journal "
+                   "BEGIN SELECT RAISE(ABORT, 'no journal'); END")
+    with pytest.raises(sqlite3.IntegrityError, match="no journal"):
+        state.checkpoint()
+    assert {r.name: (r.state, r.journal) for r in Store(path).load_series()} == {
+        n: (s, ()) for n, s in full.items()}  # nothing written
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TRIGGER no_journal")
+    _score(state, a, range(45, 50))
+    assert state.checkpoint() == 2  # both dirty again
+    records = Store(path).load_series()
+    assert [r.journal for r in records] == [(), ()]  # both in full
+    assert all(r.state != full[r.name] for r in records)
+    for live, restored in zip((a, b), _restored(path), strict=True):
+        _same(live, restored)

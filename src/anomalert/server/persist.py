@@ -269,6 +269,7 @@ class Checkpointer:
             except BaseException:
                 with self._lock:  # not written: write them in full next time
                     for name, _ in done:
+                        self._pending.pop(name, None)  # (taken since: changes to the lost)
                         saved = self._saved.get(name)
                         if saved is not None:
                             saved.full = True
