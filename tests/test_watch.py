@@ -799,6 +799,59 @@ def test_a_checkpoint_writes_what_changed_not_every_full_state(tmp_path):
     assert per_series < 16_000, (written, full)
 
 
+def test_a_refit_series_is_written_in_full_before_its_next_point(tmp_path):
+    """A restored series whose query's detector changed is refit by the backfill, and its
+    next checkpoint (the backfill's, before any live point) writes it in full: the state file
+    holds the new detector, not the old one with a journal of points the new one scored. A
+    restart then restores the new detector and has nothing to refit."""
+    import pickle
+
+    from anomalert.alerting.store import Store
+    from anomalert.detectors import make
+    from anomalert.server.restore import same_detector
+    from anomalert.server.runtime import ServiceState
+    from anomalert.server.watch import PrometheusSource, Watcher
+    from anomalert.sources.prometheus import PrometheusClient
+
+    path = tmp_path / "state.db"
+    with FakePrometheus(instances=2) as fake:
+        fake.start()
+        source = PrometheusSource(PrometheusClient(fake.url, timeout=5.0, retries=0))
+
+        def queries(**query) -> tuple:
+            return config_from_dict({
+                "prometheus": {"url": fake.url},
+                "queries": [{"name": "cpu", "query": "cpu", "step": "60s", "lookback": "6h",
+                             **query}],
+            }).queries
+
+        clock = _Clock(pd.Timestamp("2025-01-06", tz="UTC"))
+        state = ServiceState(store=Store(path))
+        watcher = Watcher(state, source, queries(), clock)
+        watcher.run_once()  # backfill: fitted, written in full
+        clock.t += pd.Timedelta("60s")
+        watcher.run_once()
+        state.checkpoint()  # a journal point over the full state
+        zscore = {"detector": "zscore", "params": {"window": 120}}
+        restarted = ServiceState(store=Store(path))
+        assert restarted.restore() == 2
+        watcher = Watcher(restarted, source, queries(**zscore), clock)
+        watcher.restore()  # the detector changed: refit by the backfill
+        clock.t += pd.Timedelta("60s")
+        watcher.run_once()
+    wanted = make("zscore", window=120)
+    assert all(same_detector(rt.monitor.detector, wanted) for rt in restarted.series.values())
+    records = Store(path).load_series()  # what a kill -9 now leaves
+    assert len(records) == 2
+    for rec in records:
+        assert same_detector(pickle.loads(rec.state).monitor.detector, wanted), rec.name
+        assert rec.journal == ()
+    again = ServiceState(store=Store(path))
+    assert again.restore() == 2
+    assert Watcher(again, source, queries(**zscore), clock).restore() is None
+    assert not any("refit" in note for note in again.notes)
+
+
 def test_sigkill_after_an_old_full_state_catches_up_and_pages_once(tmp_path):
     """The full state is written once (after the backfill; ``full_checkpoint`` is an hour),
     then every 0.2 s only the new points and the alert state. After ``kill -9`` mid-incident

@@ -25,6 +25,14 @@ that name created since is written after them). Until then a restart restores it
 forgotten again. A checkpoint that took a series' state before it was forgotten (or before
 a new series of its name replaced it) does not write it back.
 
+Checkpoints can run at the same time (the watch loop's periodic one, each push's own): each
+takes its series one at a time, under the series' lock, then commits them all at once. What
+the store gets of a series must follow the order it was taken in (a journal's points continue
+the state taken before them; a later alert state replaces an earlier one; a full state
+replaces the journal), whichever checkpoint commits first. So a commit writes every take of
+its series not written yet, its own and those of the checkpoints still running, in the order
+taken; the later commit of those then has nothing left of them to write.
+
 Examples
 --------
 >>> import pandas as pd
@@ -107,6 +115,43 @@ class _Saved:
     full: bool = False  # the next checkpoint must write the full state
 
 
+@dataclass
+class _Taken:
+    """What one checkpoint took of a series for the store: its full state ``(name, kind,
+    state, last_ts)``, or its changes since the previous take; its changed incidents."""
+
+    rt: SeriesRuntime
+    full: tuple[str, str, bytes, str | None] | None
+    delta: SeriesDelta | None
+    incidents: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _merge(
+    taken: Mapping[str, Sequence[_Taken]],
+) -> tuple[list[tuple[str, str, bytes, str | None]], list[SeriesDelta], list[dict[str, Any]]]:
+    """One write of each series from its takes, in the order taken: the latest full state
+    (the earlier takes are in it), then the journal points of the takes after it and the
+    alert state of the latest; every take's incidents, the later ones last (they win)."""
+    full: list[tuple[str, str, bytes, str | None]] = []
+    deltas: list[SeriesDelta] = []
+    incidents: list[dict[str, Any]] = []
+    for takes in taken.values():
+        last_full: tuple[str, str, bytes, str | None] | None = None
+        after: list[SeriesDelta] = []
+        for t in takes:
+            incidents += t.incidents
+            if t.full is not None:
+                last_full, after = t.full, []
+            elif t.delta is not None:
+                after.append(t.delta)
+        if last_full is not None:
+            full.append(last_full)
+        if after:
+            points = tuple(p for d in after for p in d.points)
+            deltas.append(SeriesDelta(after[-1].name, after[-1].alert, after[-1].last_ts, points))
+    return full, deltas, incidents
+
+
 def _alert_state(rt: SeriesRuntime, base: int) -> bytes:
     m = rt.monitor
     return pickle.dumps({
@@ -153,13 +198,24 @@ class Checkpointer:
         # names of series forgotten, not yet deleted from the store
         self._forgotten: set[str] = set()
         self._commit = threading.Lock()  # from taking the forgotten ones to the commit
+        # what checkpoints took of each series and is not written yet, in the order taken
+        self._pending: dict[str, list[_Taken]] = {}
 
     def forget(self, name: str) -> None:
         """The series ``name`` was forgotten: delete it from the store at the next
         checkpoint; a series created with that name since is new (written in full)."""
         with self._lock:
             self._saved.pop(name, None)
+            self._pending.pop(name, None)  # (its takes not written yet are not written)
             self._forgotten.add(name)
+
+    def write_in_full(self, name: str) -> None:
+        """Write ``name`` in full at its next checkpoint (its detector was replaced: the
+        points it scores since must not be journaled over the previous full state)."""
+        with self._lock:
+            saved = self._saved.get(name)
+            if saved is not None:  # (else its first checkpoint writes it in full)
+                saved.full = True
 
     def _first_due(self, name: str) -> float:
         # a phase per series in [0.25, 1) of the period: a fleet created at once (the
@@ -184,9 +240,6 @@ class Checkpointer:
         self, state: Service, names: Sequence[str], meta: dict[str, str] | None = None
     ) -> int:
         """Write the series ``names``: in full when due, else their changes; returns count."""
-        full: list[tuple[str, str, bytes, str | None]] = []
-        deltas: list[SeriesDelta] = []
-        incidents: list[dict[str, Any]] = []
         done: list[tuple[str, Any]] = []
         now = time.monotonic()
         for name in names:
@@ -195,38 +248,8 @@ class Checkpointer:
             # forgotten under it too)
             with state.series_lock(name):
                 rt = state.series.get(name)
-                if rt is None:
-                    continue
-                with self._lock:
-                    saved = self._saved.get(name)
-                    due = saved is None or saved.full or now >= saved.full_due or (
-                        saved.journaled + len(saved.points) > JOURNAL_MAX)
-                last = rt.last_ts.isoformat() if rt.last_ts is not None else None
-                blob = pickle.dumps(rt, protocol=5) if due or saved is None else (
-                    _alert_state(rt, saved.base))
-                with self._lock:
-                    if due or saved is None:
-                        full.append((name, rt.kind, blob, last))
-                        new = _Saved(
-                            full_due=self._first_due(name) if saved is None
-                            else now + self.full_every,
-                            base=max(0, len(rt.monitor.incidents) - 1),
-                            incidents=saved.incidents if saved is not None else {},
-                        )
-                    else:
-                        points = tuple(saved.points)
-                        deltas.append(SeriesDelta(name, blob, last, points))
-                        new = _Saved(saved.full_due, saved.base, saved.journaled + len(points),
-                                     incidents=saved.incidents)
-                    for inc in rt.monitor.incidents[-INCIDENTS_KEPT:]:
-                        d = inc.to_dict()
-                        text = json.dumps(d, default=str, sort_keys=True)
-                        if new.incidents.get(inc.id) != text:
-                            incidents.append(d)
-                            new.incidents[inc.id] = text
-                    for old in sorted(new.incidents)[:-INCIDENTS_KEPT]:
-                        del new.incidents[old]
-                    self._saved[name] = new
+                if rt is not None:
+                    self._take(name, rt, now)
                     done.append((name, rt))
         with self._commit:
             with state.lock, self._lock:
@@ -234,15 +257,19 @@ class Checkpointer:
                 # taken, then forgotten (or replaced by a new series of its name, written by
                 # a checkpoint since) before this commit: not written back
                 late = {n for n, rt in done if state.series.get(n) is not rt}
-            if late:
-                full = [f for f in full if f[0] not in late]
-                deltas = [d for d in deltas if d.name not in late]
-                incidents = [i for i in incidents if i["series"] not in late]
+                # every take of these series not written yet, in the order taken: this
+                # checkpoint's and those of checkpoints running at the same time, which took
+                # a series before or after it did (what one took later must not be written
+                # before, nor overwritten by, what another took earlier)
+                taken = {n: [t for t in self._pending.pop(n, ()) if state.series.get(n) is t.rt]
+                         for n, _ in done}
+            full, deltas, incidents = _merge(taken)
             try:
                 self.store.checkpoint(full, incidents, meta, deltas=deltas, forget=sorted(gone))
             except BaseException:
                 with self._lock:  # not written: write them in full next time
                     for name, _ in done:
+                        self._pending.pop(name, None)  # (taken since: changes to the lost)
                         saved = self._saved.get(name)
                         if saved is not None:
                             saved.full = True
@@ -250,6 +277,40 @@ class Checkpointer:
                     self._forgotten |= gone  # and delete these next time
                 raise
         return len(done) - len(late)
+
+    def _take(self, name: str, rt: SeriesRuntime, now: float) -> None:
+        """Take what the store is to get of ``rt`` (under its series lock): its full state when
+        due, else its alert state and the points it scored since; and its changed incidents."""
+        with self._lock:
+            saved = self._saved.get(name)
+            due = saved is None or saved.full or now >= saved.full_due or (
+                saved.journaled + len(saved.points) > JOURNAL_MAX)
+        last = rt.last_ts.isoformat() if rt.last_ts is not None else None
+        blob = pickle.dumps(rt, protocol=5) if due or saved is None else (
+            _alert_state(rt, saved.base))
+        with self._lock:
+            if due or saved is None:
+                take = _Taken(rt, (name, rt.kind, blob, last), None)
+                new = _Saved(
+                    full_due=self._first_due(name) if saved is None else now + self.full_every,
+                    base=max(0, len(rt.monitor.incidents) - 1),
+                    incidents=saved.incidents if saved is not None else {},
+                )
+            else:
+                points = tuple(saved.points)
+                take = _Taken(rt, None, SeriesDelta(name, blob, last, points))
+                new = _Saved(saved.full_due, saved.base, saved.journaled + len(points),
+                             incidents=saved.incidents)
+            for inc in rt.monitor.incidents[-INCIDENTS_KEPT:]:
+                d = inc.to_dict()
+                text = json.dumps(d, default=str, sort_keys=True)
+                if new.incidents.get(inc.id) != text:
+                    take.incidents.append(d)
+                    new.incidents[inc.id] = text
+            for old in sorted(new.incidents)[:-INCIDENTS_KEPT]:
+                del new.incidents[old]
+            self._saved[name] = new
+            self._pending.setdefault(name, []).append(take)
 
     # -- reading ----------------------------------------------------------------------------
     def restore(self, state: Service) -> int:

@@ -181,6 +181,14 @@ class ServiceState:
             self._dirty.add(name)
         return rt
 
+    def write_in_full(self, name: str) -> None:
+        """Save the series ``name`` in full at the next checkpoint (after a refit: see
+        :meth:`~anomalert.server.persist.Checkpointer.write_in_full`)."""
+        with self.lock:
+            self._dirty.add(name)
+        if self.saver is not None:
+            self.saver.write_in_full(name)
+
     def observe(
         self, rt: SeriesRuntime, verdict: Verdict, values: Mapping[str, Any] | None = None,
         *, replay: bool = False,

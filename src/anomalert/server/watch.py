@@ -201,6 +201,7 @@ class Watcher:
         det, fitted = self._fit(g.spec, rt.name, history)
         with self.state.series_lock(rt.name):
             rt.monitor.set_detector(det)
+            self.state.write_in_full(rt.name)  # before the points the new detector scores
             rt.history.clear()
             if fitted and history is not None:
                 self._remember(rt, det, history)

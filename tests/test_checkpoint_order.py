@@ -1,0 +1,134 @@
+"""Checkpoints of one series that run at the same time (the watch loop's periodic one and a
+push's own, say) reach the state file in the order they took the series: a later state is
+never overwritten by an earlier one, and a restart restores the latest one written."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anomalert.alerting.store import Store
+from anomalert.server.runtime import ServiceState
+from anomalert.server.series import SeriesRuntime
+
+T0 = pd.Timestamp("2025-01-01", tz="UTC")
+
+
+class _Gated(ServiceState):
+    """A service state that says when the thread ``gated`` asks for the lock of series
+    ``"b"``: a checkpoint takes its series in name order, so it has taken ``"a"`` by then."""
+
+    gated: threading.Thread | None = None
+    reached = threading.Event()
+
+    def series_lock(self, name: str) -> AbstractContextManager[None]:
+        if name == "b" and threading.current_thread() is self.gated:
+            self.reached.set()
+        return super().series_lock(name)
+
+
+def _values(i: int) -> dict[str, float]:
+    return {"cpu": 40.0 + (i * 7919 % 13) / 4}
+
+
+def _score(state: ServiceState, rt: SeriesRuntime, points: range) -> None:
+    with state.series_lock(rt.name):
+        for i in points:
+            values = _values(i)
+            state.observe(rt, rt.monitor.check(T0 + pd.Timedelta(minutes=i), values), values)
+
+
+def _restored(path: Path) -> Iterator[SeriesRuntime]:
+    """The series as a restart (from what is committed in ``path``) restores them."""
+    state = ServiceState(store=Store(path))
+    assert state.restore() == 2
+    yield from (state.series[n] for n in ("a", "b"))
+
+
+def _same(live: SeriesRuntime, restored: SeriesRuntime) -> None:
+    assert (restored.last_ts, restored.points) == (live.last_ts, live.points)
+    state, again = live.monitor.detector.state_, restored.monitor.detector.state_
+    assert state.keys() == again.keys()
+    for key, value in state.items():  # the detector learned every point
+        assert np.array_equal(value, again[key], equal_nan=True), key
+
+
+@pytest.mark.parametrize("earlier", ["journal", "full"])
+def test_a_checkpoint_that_took_a_series_earlier_never_overwrites_a_later_one(tmp_path, earlier):
+    """The periodic checkpoint takes series ``a`` (its new points and alert state, or its
+    full state) and is held up at ``b``; ``a`` scores more points and a checkpoint of its
+    own takes and writes them. When the periodic one then writes, ``a`` in the state file
+    is still the later state: a restart restores every point, the detector as it is live."""
+    path = tmp_path / "s.db"
+    state = _Gated(store=Store(path))
+    a, b = (state.create_series(n, ["cpu"], kind="push") for n in ("a", "b"))
+    for rt in (a, b):
+        _score(state, rt, range(40))
+    assert state.checkpoint() == 2  # both new: in full
+    for rt in (a, b):
+        _score(state, rt, range(40, 45))
+    if earlier == "full":
+        assert state.saver is not None
+        state.saver.point("a", T0, None)  # a's next checkpoint writes it in full
+    result: list[int | BaseException] = []
+
+    def periodic() -> None:
+        try:
+            result.append(state.checkpoint())
+        except BaseException as exc:  # (shown by the assertion below)
+            result.append(exc)
+
+    with state.series_lock("b"):  # the periodic checkpoint stops there, ``a`` taken
+        state.gated = threading.Thread(target=periodic)
+        state.gated.start()
+        assert state.reached.wait(30)
+        _score(state, a, range(45, 50))
+        assert state.checkpoint(["a"]) == 1  # took ``a`` later, writes first
+    state.gated.join(30)
+    assert result == [2]
+    for live, restored in zip((a, b), _restored(path), strict=True):
+        _same(live, restored)
+    # and the checkpoints after it continue from the latest state
+    _score(state, a, range(50, 55))
+    assert state.checkpoint() == 1
+    for live, restored in zip((a, b), _restored(path), strict=True):
+        _same(live, restored)
+
+
+def test_after_a_failed_checkpoint_the_next_one_writes_the_series_in_full(tmp_path):
+    """A checkpoint whose commit fails (here SQLite refuses journal rows) writes nothing and
+    raises; the points it took are not lost: the next checkpoint writes the series in full,
+    and a restart restores it as it is live."""
+    import sqlite3
+
+    path = tmp_path / "s.db"
+    state = ServiceState(store=Store(path))
+    a, b = (state.create_series(n, ["cpu"], kind="push") for n in ("a", "b"))
+    for rt in (a, b):
+        _score(state, rt, range(40))
+    assert state.checkpoint() == 2
+    full = {r.name: r.state for r in Store(path).load_series()}
+    for rt in (a, b):
+        _score(state, rt, range(40, 45))
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TRIGGER no_journal BEFORE INSERT ON journal "
+                   "BEGIN SELECT RAISE(ABORT, 'no journal'); END")
+    with pytest.raises(sqlite3.IntegrityError, match="no journal"):
+        state.checkpoint()
+    assert {r.name: (r.state, r.journal) for r in Store(path).load_series()} == {
+        n: (s, ()) for n, s in full.items()}  # nothing written
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TRIGGER no_journal")
+    _score(state, a, range(45, 50))
+    assert state.checkpoint() == 2  # both dirty again
+    records = Store(path).load_series()
+    assert [r.journal for r in records] == [(), ()]  # both in full
+    assert all(r.state != full[r.name] for r in records)
+    for live, restored in zip((a, b), _restored(path), strict=True):
+        _same(live, restored)
