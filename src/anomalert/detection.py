@@ -208,6 +208,13 @@ def _detect(
         hot = np.flatnonzero(scores > det.threshold_)
         if hot.size:
             explained = dict(zip(hot.tolist(), det._explain_many(t_ns[hot], X[hot]), strict=True))
+        if _BATCH_DECISIONS:  # the policy over every score at once, as for compiled loops
+            flagged, alert, incidents, build = _decide_rows(
+                monitor.policy, det, scores, index, series,
+                lambda i, _: explained.get(i) or det._explain(int(t_ns[i]), X[i]))
+            return _Outcome(
+                index, scores, flagged, alert, incidents, det, cut, int(mask.sum()), build, notes
+            )
     else:
         # Training rows keep the causal scores computed while fitting; later rows are new.
         pre = np.zeros(n, dtype=bool)
@@ -257,6 +264,11 @@ def _detect(
     )
 
 
+#: Static detectors' decisions over every score at once (False: one Monitor step a row; the
+#: two agree, tests/test_detection_paths.py).
+_BATCH_DECISIONS = True
+
+
 def _training_explanations(
     det: Detector, X: np.ndarray, scores: np.ndarray, start: int, train_mask: np.ndarray,
     threshold: float,
@@ -302,9 +314,7 @@ def _run_compiled(
     n = len(index)
     own = float(det.threshold_)
     threshold = policy.paging_threshold(own)
-    # the step the Monitor goes by: the detector's, else the first gap it saw
-    step = getattr(det, "step_seconds_", None) or (
-        (index[1] - index[0]).total_seconds() if n > 1 else None)
+    step = _monitor_step(det, index)
     pre_idx = np.flatnonzero(pre)
     start = int(pre_idx[-1]) + 1 if pre_idx.size else 0
     explained = _training_explanations(det, X, scores, start, train_mask, threshold)
@@ -323,9 +333,34 @@ def _run_compiled(
         relearn_after=policy.relearn_points(step), flag_run=flag_run,
         record=record,
     )[0]
+
+    def explain(i: int, score: float) -> Any:
+        if i < start:
+            return explained[i]
+        return det.explanation_from(score, X[i], *(r[i - start] for r in record))
+
+    return _decide_rows(policy, det, scores, index, series, explain)
+
+
+def _monitor_step(det: Detector, index: pd.DatetimeIndex) -> float | None:
+    """The step a Monitor goes by: the detector's, else the first gap it saw."""
+    return getattr(det, "step_seconds_", None) or (
+        (index[1] - index[0]).total_seconds() if len(index) > 1 else None)
+
+
+def _decide_rows(
+    policy: AlertPolicy, det: Detector, scores: np.ndarray, index: pd.DatetimeIndex,
+    series: str, explain: Callable[[int, float], Any],
+) -> tuple[np.ndarray, np.ndarray, list[Incident], Callable[[], pd.DataFrame]]:
+    """The Monitor's decisions over every row's score at once
+    (:func:`~anomalert.alerting.batch.decide_all`); Python touches only the alerting rows
+    (``explain(row, score)`` gives their explanation) and the incidents they make. Returns
+    the flagged and alerting rows, the incidents and a builder of the per-point frame."""
+    n = len(index)
+    threshold = policy.paging_threshold(float(det.threshold_))
     flagged, alert, inc, event = decide_all(
         scores, threshold, k=policy.k, n=policy.n, resolve_after=policy.resolve_after,
-        cooldown=policy.cooldown_points(step),
+        cooldown=policy.cooldown_points(_monitor_step(det, index)),
     )
     texts: dict[int, str] = {}  # row -> explanation; every other row's is ""
     incidents: list[Incident] = []
@@ -335,11 +370,7 @@ def _run_compiled(
             incidents[inc[i]].resolved_at = ts
             continue
         score = float(scores[i])
-        if i < start:
-            exp = explained[i]
-        else:
-            j = i - start
-            exp = det.explanation_from(score, X[i], *(r[j] for r in record))
+        exp = explain(i, score)
         text = exp.text()
         top = exp.top.metric if exp.top is not None else None
         texts[i] = text
