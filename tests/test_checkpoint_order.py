@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,10 @@ class _Gated(ServiceState):
     ``"b"``: a checkpoint takes its series in name order, so it has taken ``"a"`` by then."""
 
     gated: threading.Thread | None = None
-    reached = threading.Event()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reached = threading.Event()  # (one per state: a test's own)
 
     def series_lock(self, name: str) -> AbstractContextManager[None]:
         if name == "b" and threading.current_thread() is self.gated:
@@ -132,3 +136,64 @@ def test_after_a_failed_checkpoint_the_next_one_writes_the_series_in_full(tmp_pa
     assert all(r.state != full[r.name] for r in records)
     for live, restored in zip((a, b), _restored(path), strict=True):
         _same(live, restored)
+
+
+def test_a_take_under_way_when_another_checkpoint_fails_is_taken_again_in_full(
+    tmp_path, monkeypatch
+):
+    """Checkpoint 1 takes ``a`` (its new points), is held up at ``b``; checkpoint 2 starts
+    taking ``a`` and is held up while it pickles ``a``'s alert state. Checkpoint 1's commit
+    then fails (SQLite refuses journal rows): ``a``'s points taken by it are not written.
+    Checkpoint 2 must not journal its later points on top of the stored state that lacks
+    them: it takes ``a`` again, in full, and a restart restores ``a`` as it is live."""
+    import sqlite3
+
+    from anomalert.server import persist
+
+    path = tmp_path / "s.db"
+    state = _Gated(store=Store(path))
+    a, b = (state.create_series(n, ["cpu"], kind="push") for n in ("a", "b"))
+    for rt in (a, b):
+        _score(state, rt, range(40))
+    assert state.checkpoint() == 2
+    for rt in (a, b):
+        _score(state, rt, range(40, 45))
+    pickling, go = threading.Event(), threading.Event()
+    real = persist._alert_state
+
+    def held(rt: SeriesRuntime, base: int) -> bytes:  # the real one, once checkpoint 2 may go
+        if threading.current_thread() is second:
+            pickling.set()
+            assert go.wait(30)
+        return real(rt, base)
+
+    monkeypatch.setattr(persist, "_alert_state", held)
+    outcome: dict[str, Any] = {}
+
+    def run(key: str, names: list[str] | None) -> None:
+        try:
+            outcome[key] = state.checkpoint(names)
+        except BaseException as exc:
+            outcome[key] = exc
+
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TRIGGER no_journal BEFORE INSERT ON journal "
+                   "BEGIN SELECT RAISE(ABORT, 'no journal'); END")
+    second = threading.Thread(target=run, args=("second", ["a"]))
+    with state.series_lock("b"):
+        state.gated = threading.Thread(target=run, args=("first", None))
+        state.gated.start()
+        assert state.reached.wait(30)  # checkpoint 1 has taken ``a``
+        _score(state, a, range(45, 50))  # (before checkpoint 2 holds ``a``'s lock)
+        second.start()
+        assert pickling.wait(30)  # checkpoint 2 is taking ``a``
+    state.gated.join(30)  # checkpoint 1 took ``b`` and failed
+    assert isinstance(outcome["first"], sqlite3.IntegrityError)
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TRIGGER no_journal")
+    go.set()
+    second.join(30)
+    assert outcome["second"] == 1
+    assert [r.journal for r in Store(path).load_series() if r.name == "a"] == [()]  # in full
+    restored_a = next(_restored(path))
+    _same(a, restored_a)

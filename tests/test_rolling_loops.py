@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from anomalert.alerting import AlertPolicy
 from anomalert.detection import detect
 from anomalert.detectors import Likelihood, ZScore
 from anomalert.detectors.base import Detector
@@ -40,6 +41,7 @@ def _incident_frame(seed: int) -> pd.DataFrame:
 
 CASES = [
     (ZScore, {}), (ZScore, {"window": 60}), (ZScore, {"window": 60, "robust": True}),
+    (ZScore, {"robust": True}),
     (ZScore, {"window": 500, "robust": True}), (ZScore, {"window": 30, "threshold": 3.0}),
     (Likelihood, {}), (Likelihood, {"window": 60, "history": 300}),
     (Likelihood, {"short": 1, "window": 100}), (Likelihood, {"threshold": 2.0, "window": 200}),
@@ -62,6 +64,36 @@ def test_detect_compiled_loop_equals_monitor_steps(cls: Any, params: dict) -> No
     assert [vars(i) for i in fast.incidents] == [vars(i) for i in slow.incidents]
     assert _stats(fast.detector) == _stats(slow.detector)
     assert fast.detector.n_seen_ == slow.detector.n_seen_
+
+
+@pytest.mark.parametrize("cls", [ZScore, Likelihood], ids=["zscore", "likelihood"])
+@pytest.mark.parametrize(
+    ("train_at", "policy"),
+    [(2030, None), (2030, AlertPolicy(learn_flagged=True)), (1000, AlertPolicy(relearn_after=20)),
+     (1000, AlertPolicy(threshold=2.5, k=2, n=3)), (len(_incident_frame(3)) - 3, None)],
+    ids=["mid-incident", "learn-flagged", "relearn-20", "paging-2.5-k2n3", "3-rows-after"],
+)
+def test_detect_compiled_loop_equals_monitor_steps_under_policies(
+    cls: Any, train_at: int, policy: AlertPolicy | None
+) -> None:
+    """The same, where training ends inside an incident (its flagged run carries on), and
+    under policies that learn flagged points, relearn sooner, or page below the detector's
+    own threshold; and with three rows after training."""
+    frame = _incident_frame(3)
+    runs = []
+    for fast in (True, False):
+        try:
+            cls._batch_run = fast
+            runs.append(detect(cls(window=120), frame, train_until=frame.index[train_at],
+                               policy=policy))
+        finally:
+            cls._batch_run = True
+    fast_run, slow = runs
+    if train_at < 5000:  # (three rows after training: nothing need be flagged)
+        assert slow.points["is_anomalous"].iloc[train_at + 1:].any()
+    pd.testing.assert_frame_equal(fast_run.points, slow.points)
+    assert [vars(i) for i in fast_run.incidents] == [vars(i) for i in slow.incidents]
+    assert _stats(fast_run.detector) == _stats(slow.detector)
 
 
 @pytest.mark.parametrize(("cls", "params"), CASES[::2],

@@ -32,4 +32,3 @@ def test_vectorised_batch_equals_streaming(params: dict) -> None:
     # Within 1e-9 everywhere; relative for the huge z right after the constant stretch, where
     # the spread sits at its floor (1e-6 of the level) and z reaches ~1e7.
     assert np.allclose(fast[ok], slow[ok], rtol=1e-12, atol=1e-9)
-

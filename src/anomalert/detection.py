@@ -122,7 +122,7 @@ def detect(
     labels: pd.Series | None = None,
     series: str = "default",
 ) -> Detection:
-    """Fit on the training window, then run every later point through a :class:`Monitor`.
+    """Fit on the training window, then decide every later point as a :class:`Monitor` would.
 
     Parameters
     ----------

@@ -8,7 +8,8 @@ not flag (at its own threshold: a policy's paging threshold changes what pages, 
 learned). For the z-score family each check is O(1) in the length of the history.
 
 :func:`anomalert.detection.detect` runs a whole frame through the same decisions: it fits the
-detector on the training window, then checks every later point one at a time.
+detector on the training window, then makes the same decisions for every later point (with
+one compiled loop for the detectors that have one, the policy over all scores at once).
 
 Examples
 --------

@@ -10,8 +10,10 @@ equal the Monitor's (bit for bit on the machines tested; the likelihood's tail g
 the C library's ``erfc`` and ``log10``, as Python's do).
 
 The state of feature ``j`` is laid out as arrays (see :func:`export_stats` /
-:func:`import_stats`): ``ring[j, :count]`` the window's values oldest first from ``head[j]``
-(a trailing window; unused for the global z-score), ``srt[j, :count]`` the same values sorted,
+:func:`import_stats`): ``ring[j]`` a trailing window's values, a circle whose oldest is at
+``head[j]`` (unused for the global z-score), ``srt[j, :count]`` the same values sorted (when
+the loop keeps them sorted; else, for a global window, in the order learned since the export,
+sorted once at the end),
 ``sums[j]`` (sum, its compensation, sum of squares, its compensation), ``adds[j]`` the values
 it has learned.
 """
@@ -261,7 +263,8 @@ def likelihood_run(
 
 def export_stats(stats: list[RollingStats], window: int | None, extra: int) -> tuple[Any, ...]:
     """The arrays the loops work on, from each feature's stats, with room for ``extra``
-    more values of a global (unwindowed) one."""
+    more values of a global (unwindowed) one: that copy of its whole history, then the list
+    :func:`import_stats` makes of it, about twice the history's memory while a run lasts."""
     m = len(stats)
     cap = window if window is not None else max((s.count for s in stats), default=0) + extra
     cap = max(cap, 1)

@@ -195,8 +195,9 @@ class Likelihood(Detector):
         recent = np.zeros((m, self.short))
         rcount = np.zeros(m, dtype=np.int64)
         for j, q in enumerate(self.recent_):
-            rcount[j] = len(q)
-            recent[j, : len(q)] = list(q)
+            last = list(q)[-self.short :]  # (all of it, unless ``short`` was lowered since)
+            rcount[j] = len(last)
+            recent[j, : len(last)] = last
         scores = np.full(n, np.nan)
         carry = np.array([flag_run], dtype=np.int64)
         B, SS, SH = record if record is not None else self.new_record(0, m)

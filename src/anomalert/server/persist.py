@@ -261,8 +261,10 @@ class Checkpointer:
                 # checkpoint's and those of checkpoints running at the same time, which took
                 # a series before or after it did (what one took later must not be written
                 # before, nor overwritten by, what another took earlier)
-                taken = {n: [t for t in self._pending.pop(n, ()) if state.series.get(n) is t.rt]
-                         for n, _ in done}
+                taken: dict[str, list[_Taken]] = {}
+                for n, _ in done:  # (a name given twice keeps its takes)
+                    taken.setdefault(n, []).extend(
+                        t for t in self._pending.pop(n, ()) if state.series.get(n) is t.rt)
             full, deltas, incidents = _merge(taken)
             try:
                 self.store.checkpoint(full, incidents, meta, deltas=deltas, forget=sorted(gone))
@@ -280,15 +282,24 @@ class Checkpointer:
 
     def _take(self, name: str, rt: SeriesRuntime, now: float) -> None:
         """Take what the store is to get of ``rt`` (under its series lock): its full state when
-        due, else its alert state and the points it scored since; and its changed incidents."""
-        with self._lock:
-            saved = self._saved.get(name)
-            due = saved is None or saved.full or now >= saved.full_due or (
-                saved.journaled + len(saved.points) > JOURNAL_MAX)
+        due, else its alert state and the points it scored since; and its changed incidents.
+
+        The state is pickled outside ``_lock``: a checkpoint whose commit failed meanwhile
+        (it marks its series for a full write, without their series locks) makes a change
+        taken here stale, so it is taken again, in full."""
         last = rt.last_ts.isoformat() if rt.last_ts is not None else None
-        blob = pickle.dumps(rt, protocol=5) if due or saved is None else (
-            _alert_state(rt, saved.base))
-        with self._lock:
+        while True:
+            with self._lock:
+                saved = self._saved.get(name)
+                due = saved is None or saved.full or now >= saved.full_due or (
+                    saved.journaled + len(saved.points) > JOURNAL_MAX)
+            blob = pickle.dumps(rt, protocol=5) if due or saved is None else (
+                _alert_state(rt, saved.base))
+            self._lock.acquire()
+            if self._saved.get(name) is saved and (due or (saved is not None and not saved.full)):
+                break
+            self._lock.release()  # a failed commit marked it since: take it again
+        try:
             if due or saved is None:
                 take = _Taken(rt, (name, rt.kind, blob, last), None)
                 new = _Saved(
@@ -311,6 +322,8 @@ class Checkpointer:
                 del new.incidents[old]
             self._saved[name] = new
             self._pending.setdefault(name, []).append(take)
+        finally:
+            self._lock.release()
 
     # -- reading ----------------------------------------------------------------------------
     def restore(self, state: Service) -> int:
