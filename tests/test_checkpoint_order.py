@@ -4,9 +4,10 @@ never overwritten by an earlier one, and a restart restores the latest one writt
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,30 @@ def _score(state: ServiceState, rt: SeriesRuntime, points: range) -> None:
             state.observe(rt, rt.monitor.check(T0 + pd.Timedelta(minutes=i), values), values)
 
 
+def _two_series(state: ServiceState) -> tuple[SeriesRuntime, SeriesRuntime]:
+    """Series ``a`` and ``b`` with 40 points written in full, then 5 more not written yet."""
+    a, b = (state.create_series(n, ["cpu"], kind="push") for n in ("a", "b"))
+    for rt in (a, b):
+        _score(state, rt, range(40))
+    assert state.checkpoint() == 2  # both new: in full
+    for rt in (a, b):
+        _score(state, rt, range(40, 45))
+    return a, b
+
+
+@contextmanager
+def _journal_refused(path: Path) -> Iterator[None]:
+    """SQLite refuses journal rows (a commit of changes fails) until the block ends."""
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TRIGGER no_journal BEFORE INSERT ON journal "
+                   "BEGIN SELECT RAISE(ABORT, 'no journal'); END")
+    try:
+        yield
+    finally:
+        with sqlite3.connect(path) as db:
+            db.execute("DROP TRIGGER no_journal")
+
+
 def _restored(path: Path) -> Iterator[SeriesRuntime]:
     """The series as a restart (from what is committed in ``path``) restores them."""
     state = ServiceState(store=Store(path))
@@ -71,12 +96,7 @@ def test_a_checkpoint_that_took_a_series_earlier_never_overwrites_a_later_one(tm
     is still the later state: a restart restores every point, the detector as it is live."""
     path = tmp_path / "s.db"
     state = _Gated(store=Store(path))
-    a, b = (state.create_series(n, ["cpu"], kind="push") for n in ("a", "b"))
-    for rt in (a, b):
-        _score(state, rt, range(40))
-    assert state.checkpoint() == 2  # both new: in full
-    for rt in (a, b):
-        _score(state, rt, range(40, 45))
+    a, b = _two_series(state)
     if earlier == "full":
         assert state.saver is not None
         state.saver.point("a", T0, None)  # a's next checkpoint writes it in full
@@ -109,26 +129,14 @@ def test_after_a_failed_checkpoint_the_next_one_writes_the_series_in_full(tmp_pa
     """A checkpoint whose commit fails (here SQLite refuses journal rows) writes nothing and
     raises; the points it took are not lost: the next checkpoint writes the series in full,
     and a restart restores it as it is live."""
-    import sqlite3
-
     path = tmp_path / "s.db"
     state = ServiceState(store=Store(path))
-    a, b = (state.create_series(n, ["cpu"], kind="push") for n in ("a", "b"))
-    for rt in (a, b):
-        _score(state, rt, range(40))
-    assert state.checkpoint() == 2
+    a, b = _two_series(state)
     full = {r.name: r.state for r in Store(path).load_series()}
-    for rt in (a, b):
-        _score(state, rt, range(40, 45))
-    with sqlite3.connect(path) as db:
-        db.execute("CREATE TRIGGER no_journal BEFORE INSERT ON journal "
-                   "BEGIN SELECT RAISE(ABORT, 'no journal'); END")
-    with pytest.raises(sqlite3.IntegrityError, match="no journal"):
+    with _journal_refused(path), pytest.raises(sqlite3.IntegrityError, match="no journal"):
         state.checkpoint()
     assert {r.name: (r.state, r.journal) for r in Store(path).load_series()} == {
         n: (s, ()) for n, s in full.items()}  # nothing written
-    with sqlite3.connect(path) as db:
-        db.execute("DROP TRIGGER no_journal")
     _score(state, a, range(45, 50))
     assert state.checkpoint() == 2  # both dirty again
     records = Store(path).load_series()
@@ -146,18 +154,11 @@ def test_a_take_under_way_when_another_checkpoint_fails_is_taken_again_in_full(
     then fails (SQLite refuses journal rows): ``a``'s points taken by it are not written.
     Checkpoint 2 must not journal its later points on top of the stored state that lacks
     them: it takes ``a`` again, in full, and a restart restores ``a`` as it is live."""
-    import sqlite3
-
     from anomalert.server import persist
 
     path = tmp_path / "s.db"
     state = _Gated(store=Store(path))
-    a, b = (state.create_series(n, ["cpu"], kind="push") for n in ("a", "b"))
-    for rt in (a, b):
-        _score(state, rt, range(40))
-    assert state.checkpoint() == 2
-    for rt in (a, b):
-        _score(state, rt, range(40, 45))
+    a, _ = _two_series(state)
     pickling, go = threading.Event(), threading.Event()
     real = persist._alert_state
 
@@ -176,21 +177,17 @@ def test_a_take_under_way_when_another_checkpoint_fails_is_taken_again_in_full(
         except BaseException as exc:
             outcome[key] = exc
 
-    with sqlite3.connect(path) as db:
-        db.execute("CREATE TRIGGER no_journal BEFORE INSERT ON journal "
-                   "BEGIN SELECT RAISE(ABORT, 'no journal'); END")
     second = threading.Thread(target=run, args=("second", ["a"]))
-    with state.series_lock("b"):
-        state.gated = threading.Thread(target=run, args=("first", None))
-        state.gated.start()
-        assert state.reached.wait(30)  # checkpoint 1 has taken ``a``
-        _score(state, a, range(45, 50))  # (before checkpoint 2 holds ``a``'s lock)
-        second.start()
-        assert pickling.wait(30)  # checkpoint 2 is taking ``a``
-    state.gated.join(30)  # checkpoint 1 took ``b`` and failed
+    with _journal_refused(path):
+        with state.series_lock("b"):
+            state.gated = threading.Thread(target=run, args=("first", None))
+            state.gated.start()
+            assert state.reached.wait(30)  # checkpoint 1 has taken ``a``
+            _score(state, a, range(45, 50))  # (before checkpoint 2 holds ``a``'s lock)
+            second.start()
+            assert pickling.wait(30)  # checkpoint 2 is taking ``a``
+        state.gated.join(30)  # checkpoint 1 took ``b`` and failed
     assert isinstance(outcome["first"], sqlite3.IntegrityError)
-    with sqlite3.connect(path) as db:
-        db.execute("DROP TRIGGER no_journal")
     go.set()
     second.join(30)
     assert outcome["second"] == 1
