@@ -33,13 +33,14 @@ from typing import Any
 __all__ = ["main"]
 
 HERE = Path(__file__).resolve().parent
-FIRST = ("bench_latency", "bench_iforest", "bench_accesslog", "bench_fleet")
+FIRST = ("bench_latency", "bench_iforest", "bench_accesslog", "bench_fleet", "bench_detectors")
 #: Small sizes for ``--quick`` (scripts not listed run with their defaults).
 QUICK: dict[str, list[str]] = {
     "bench_latency": ["--points", "500"],
     "bench_iforest": ["--rows", "100000", "--calls", "2000"],
     "bench_accesslog": ["--lines", "200000"],
     "bench_fleet": ["--series", "8"],
+    "bench_detectors": ["--series", "2", "--repeat", "1"],
     "nab_quality": ["--detectors", "default", "--no-scenarios"],
     "bench_kernel_parts": ["--series", "4", "--repeat", "2"],
 }
