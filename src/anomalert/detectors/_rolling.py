@@ -20,18 +20,21 @@ it has learned.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import deque
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numba import njit
 
 from anomalert.detectors._stats import _IQR_TO_SIGMA, _VAR_EPS, RollingStats
+from anomalert.detectors.base import Contribution, Detector
+from anomalert.detectors.explain import Explanation
 
 _CAP = 12.0  # (likelihood's cap on a tail score)
 
-__all__ = ["export_stats", "import_stats", "likelihood_run", "zscore_run"]
+__all__ = ["RollingLoop", "export_stats", "import_stats", "likelihood_run", "zscore_run"]
 
 
 @njit(cache=True, inline="always")
@@ -301,3 +304,57 @@ def import_stats(
             s._sorted = srt[j, :n].tolist() if ordered else np.sort(srt[j, :n]).tolist()
         s._sum, s._c, s._sumsq, s._csq = (float(v) for v in sums[j])
         s._adds = int(adds[j])
+
+
+class RollingLoop(Detector):
+    """What ``ZScore`` and ``Likelihood`` share around their compiled loop: ``fit``,
+    ``score`` and ``detect`` through :meth:`run` (which each defines), and the explanation
+    of a point from the row :meth:`run` recorded of it: each feature's center and scale,
+    and (when the detector scores features on their own) its share of the score."""
+
+    _batch_run: ClassVar[bool] = True
+    #: Arrays a record holds: centers, scales (and per-feature scores).
+    _record_width: ClassVar[int] = 2
+
+    def run(
+        self, t: np.ndarray, X: np.ndarray, *, threshold: float, learn_flagged: bool,
+        relearn_after: int, flag_run: int = 0, record: tuple[np.ndarray, ...] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Score then learn every row in order, as the Monitor does point by point: a row
+        scoring above ``threshold`` is learned only if ``learn_flagged`` or it ends a run of
+        more than ``relearn_after`` such rows (``flag_run`` of them came just before).
+        Returns (scores, scores): these detectors have no test besides their deviation.
+        ``record`` (see :meth:`new_record`) receives what every row's score came from."""
+        raise NotImplementedError
+
+    def _fit_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """The base class's training loop (a flagged point is not learned unless its run
+        lasts a day), compiled."""
+        return self.run(t, X, threshold=self.threshold_, learn_flagged=False,
+                        relearn_after=self._relearn_points(t))[0]
+
+    def _score_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """``score``: every row scored, then learned (on a copy), compiled."""
+        work = copy.deepcopy(self)
+        return work.run(t, X, threshold=math.inf, learn_flagged=True, relearn_after=0)[0]
+
+    @classmethod
+    def new_record(cls, n: int | None, m: int) -> tuple[np.ndarray, ...]:
+        """Empty arrays for what scores come from, ``(n, m)`` (``(m,)`` for ``n=None``)."""
+        shape = (m,) if n is None else (n, m)
+        return tuple(np.empty(shape) for _ in range(cls._record_width))
+
+    def explanation_from(
+        self, score: float, x: np.ndarray, center: np.ndarray, scale: np.ndarray,
+        share: np.ndarray | None = None,
+    ) -> Explanation:
+        """The explanation of a point from one row of :meth:`run`'s ``record`` (what
+        :meth:`explain_one` says against the state the point was scored on)."""
+        shares = share if share is not None else np.full(len(x), math.nan)
+        contribs = [
+            Contribution(self.features_[j], float(v), float(c), float(s), (v - c) / s,
+                         float(h) if math.isfinite(h) else None)
+            for j, (v, c, s, h) in enumerate(zip(x, center, scale, shares, strict=True))
+            if not math.isnan(c)
+        ]
+        return Explanation(score, tuple(sorted(contribs, key=lambda c: -c.weight)))

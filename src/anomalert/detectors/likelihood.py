@@ -30,7 +30,6 @@ True
 
 from __future__ import annotations
 
-import copy
 import math
 from collections import deque
 from typing import Any, ClassVar
@@ -38,9 +37,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from anomalert.detectors import _rolling
+from anomalert.detectors._rolling import RollingLoop
 from anomalert.detectors._stats import RollingStats, robust_scale_floor
-from anomalert.detectors.base import Contribution, Detector, Interval, Options
-from anomalert.detectors.explain import Explanation
+from anomalert.detectors.base import Contribution, Interval, Options
 from anomalert.features import FEATURE_SETS
 
 _R: Any = _rolling  # (numba's dispatchers: mypy cannot see through them)
@@ -58,7 +57,7 @@ def tail_score(z: float) -> float:
     return _CAP if q <= 10.0**-_CAP else min(_CAP, -math.log10(q))
 
 
-class Likelihood(Detector):
+class Likelihood(RollingLoop):
     """Tail probability of the recent raw deviations against this series' own history.
 
     Parameters
@@ -79,7 +78,7 @@ class Likelihood(Detector):
 
     name: ClassVar[str] = "likelihood"
     _default_threshold: ClassVar[float] = 3.0
-    _batch_run: ClassVar[bool] = True  # see run()
+    _record_width: ClassVar[int] = 3  # centers, scales, per-feature scores
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "window": [Interval(int, 2, None)],
         "history": [Interval(int, 2, None)],
@@ -170,24 +169,13 @@ class Likelihood(Detector):
                 self.recent_[j].append(r)
             self.base_[j].add(float(v))
 
-    # -- the compiled score-then-learn loop (fit, and ``detect``'s path; see _rolling) -------
-    def _fit_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
-        """The base class's training loop, compiled."""
-        return self.run(t, X, threshold=self.threshold_, learn_flagged=False,
-                        relearn_after=self._relearn_points(t))[0]
-
-    def _score_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
-        """``score``: every row scored, then learned (on a copy), compiled."""
-        work = copy.deepcopy(self)
-        return work.run(t, X, threshold=math.inf, learn_flagged=True, relearn_after=0)[0]
-
+    # -- the compiled score-then-learn loop (see _rolling.RollingLoop) ------------------------
     def run(
         self, t: np.ndarray, X: np.ndarray, *, threshold: float, learn_flagged: bool,
         relearn_after: int, flag_run: int = 0, record: tuple[np.ndarray, ...] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Score then learn every row in order, as the Monitor does point by point (see
-        ``ZScore.run``). Returns (scores, scores). ``record`` (see :meth:`new_record`)
-        receives every row's centers, scales and per-feature scores."""
+        """See :meth:`RollingLoop.run`; ``record`` receives every row's centers, scales and
+        per-feature scores."""
         X = np.ascontiguousarray(X, dtype=np.float64)
         n, m = X.shape
         base = _R.export_stats(self.base_, self.window, n)
@@ -212,26 +200,6 @@ class Likelihood(Detector):
             self.recent_[j] = deque(recent[j, : rcount[j]].tolist(), maxlen=self.short)
         self.n_seen_ += int(learned)
         return scores, scores
-
-    @staticmethod
-    def new_record(n: int | None, m: int) -> tuple[np.ndarray, ...]:
-        """Empty arrays for what scores come from (centers, scales, per-feature scores),
-        ``(n, m)`` (``(m,)`` for ``n=None``)."""
-        shape = (m,) if n is None else (n, m)
-        return np.empty(shape), np.empty(shape), np.empty(shape)
-
-    def explanation_from(
-        self, score: float, x: np.ndarray, center: np.ndarray, scale: np.ndarray,
-        share: np.ndarray,
-    ) -> Explanation:
-        """The explanation of a point from one row of :meth:`run`'s ``record``."""
-        contribs = [
-            Contribution(self.features_[j], float(v), float(c), float(s), (v - c) / s,
-                         float(h) if math.isfinite(h) else None)
-            for j, (v, c, s, h) in enumerate(zip(x, center, scale, share, strict=True))
-            if not math.isnan(c)
-        ]
-        return Explanation(score, tuple(sorted(contribs, key=lambda c: -c.weight)))
 
     def _explain_point(self, t: int, x: np.ndarray) -> list[Contribution]:
         s = self._feature_scores(x)

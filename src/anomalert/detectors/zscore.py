@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from anomalert.detectors import _rolling
+from anomalert.detectors._rolling import RollingLoop
 from anomalert.detectors._stats import _IQR_TO_SIGMA, _VAR_EPS, RollingStats, robust_scale_floor
-from anomalert.detectors.base import Contribution, Detector, Interval, Options
-from anomalert.detectors.explain import Explanation
+from anomalert.detectors.base import Contribution, Interval, Options
 from anomalert.features import FEATURE_SETS
 
 _Z: Any = _rolling  # (numba's dispatchers: mypy cannot see through them)
@@ -34,7 +34,7 @@ _Z: Any = _rolling  # (numba's dispatchers: mypy cannot see through them)
 __all__ = ["ZScore"]
 
 
-class ZScore(Detector):
+class ZScore(RollingLoop):
     """Per-feature z-score against a global or trailing baseline.
 
     Parameters
@@ -54,7 +54,6 @@ class ZScore(Detector):
 
     name: ClassVar[str] = "zscore"
     _default_threshold: ClassVar[float] = 5.0
-    _batch_run: ClassVar[bool] = True  # see run()
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "window": [Interval(int, 2, None), None],
         "robust": [bool],
@@ -146,22 +145,12 @@ class ZScore(Detector):
         out[has] = np.nanmax(z[has], axis=1)
         return out
 
-    # -- the compiled score-then-learn loop (fit, and ``detect``'s path; see _rolling) ---------
-    def _fit_frame(self, t: np.ndarray, X: np.ndarray) -> np.ndarray:
-        """The base class's training loop (a flagged point is not learned unless its run
-        lasts a day), compiled."""
-        return self.run(t, X, threshold=self.threshold_, learn_flagged=False,
-                        relearn_after=self._relearn_points(t))[0]
-
+    # -- the compiled score-then-learn loop (see _rolling.RollingLoop) ------------------------
     def run(
         self, t: np.ndarray, X: np.ndarray, *, threshold: float, learn_flagged: bool,
         relearn_after: int, flag_run: int = 0, record: tuple[np.ndarray, ...] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Score then learn every row in order, as the Monitor does point by point: a row
-        scoring above ``threshold`` is learned only if ``learn_flagged`` or it ends a run of
-        more than ``relearn_after`` such rows (``flag_run`` of them came just before).
-        Returns (scores, scores): a z-score has no test besides its deviation. ``record``
-        (see :meth:`new_record`) receives every row's centers and scales."""
+        """See :meth:`RollingLoop.run`; ``record`` receives every row's centers and scales."""
         X = np.ascontiguousarray(X, dtype=np.float64)
         n = len(X)
         arrays = _Z.export_stats(self.stats_, self.window, n)
@@ -174,25 +163,6 @@ class ZScore(Detector):
         _Z.import_stats(self.stats_, arrays, self.window, bool(self.robust))
         self.n_seen_ += int(learned)
         return scores, scores
-
-    @staticmethod
-    def new_record(n: int | None, m: int) -> tuple[np.ndarray, ...]:
-        """Empty arrays for what scores come from (centers, scales), ``(n, m)`` (``(m,)``
-        for ``n=None``)."""
-        shape = (m,) if n is None else (n, m)
-        return np.empty(shape), np.empty(shape)
-
-    def explanation_from(
-        self, score: float, x: np.ndarray, center: np.ndarray, scale: np.ndarray
-    ) -> Explanation:
-        """The explanation of a point from one row of :meth:`run`'s ``record`` (what
-        :meth:`explain_one` says against the state the point was scored on)."""
-        contribs = [
-            Contribution(self.features_[j], float(v), float(c), float(s), (v - c) / s)
-            for j, (v, c, s) in enumerate(zip(x, center, scale, strict=True))
-            if not math.isnan(c)
-        ]
-        return Explanation(score, tuple(sorted(contribs, key=lambda c: -c.weight)))
 
     def _score_point(self, t: int, x: np.ndarray) -> float:
         best = math.nan
