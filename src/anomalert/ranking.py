@@ -22,31 +22,46 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Protocol, TypeAlias, TypeVar
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from anomalert.detection import Detection
-    from anomalert.fleet import SeriesSummary
 
 __all__ = ["Kept", "Rank", "WorstKept", "rank", "ranked", "worst"]
 
 Rank: TypeAlias = tuple[int, float, str]
 
 
-def rank(s: SeriesSummary) -> Rank:
+class Summary(Protocol):
+    """What the ranking reads of a series' summary (:class:`anomalert.fleet.SeriesSummary`)."""
+
+    @property
+    def series(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def incidents(self) -> int: ...
+    @property
+    def max_score(self) -> float: ...
+
+
+S = TypeVar("S", bound=Summary)
+
+
+def rank(s: Summary) -> Rank:
     """Sort key, worst first: the most incidents, then the highest max score, then the id."""
     peak = s.max_score if s.max_score == s.max_score else -math.inf
     return (-s.incidents, -peak, s.series)
 
 
-def ranked(s: SeriesSummary) -> bool:
+def ranked(s: Summary) -> bool:
     """Whether ``s`` can be among the worst: scored, with at least one incident."""
     return s.status == "ok" and s.incidents > 0
 
 
-def worst(summaries: Sequence[SeriesSummary], k: int) -> list[SeriesSummary]:
+def worst(summaries: Sequence[S], k: int) -> list[S]:
     """The ``k`` worst series of ``summaries`` by :func:`rank`, worst first."""
     return sorted(filter(ranked, summaries), key=rank)[:k]
 
@@ -55,7 +70,7 @@ def worst(summaries: Sequence[SeriesSummary], k: int) -> list[SeriesSummary]:
 class Kept:
     """One series' summary, validated frame and detection, as the fleet scored it."""
 
-    summary: SeriesSummary
+    summary: Summary
     frame: pd.DataFrame
     detection: Detection
 
@@ -80,7 +95,7 @@ class WorstKept:
             return own if own is not None else self._bar
         return min(own, self._bar)
 
-    def wants(self, s: SeriesSummary) -> bool:
+    def wants(self, s: Summary) -> bool:
         """Whether :meth:`add` would keep ``s`` (ask before building its detection)."""
         bar = self.bar()
         return self.k > 0 and ranked(s) and (bar is None or rank(s) < bar)
